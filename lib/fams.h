@@ -1,0 +1,51 @@
+/* fams.h -- the engine's interface to the interposition layer.
+ *
+ * Each fams_on_* call decides whether a call concerns a managed file.  If it does
+ * not, it sets *handled = 0 and the caller passes the call to libc untouched;
+ * otherwise it does the whole job, sets *handled = 1 and returns the result with
+ * errno set as the call would. */
+#ifndef FAMS_H
+#define FAMS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+/* Nonzero once any file is managed or any internal descriptor exists: the fast
+ * pass-through test for descriptor calls. */
+extern int fams_live;
+
+int fams_init(void);
+void fams_shutdown(void);
+
+void *fams_on_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off, int *handled);
+int fams_on_munmap(void *addr, size_t len, int *handled);
+void *fams_on_mremap(void *old, size_t oldlen, size_t newlen, int flags, void *new_addr, int *handled);
+int fams_on_msync(void *addr, size_t len, int flags, int *handled);
+int fams_on_madvise(void *addr, size_t len, int advice, int *handled);
+
+/* Before open(): recover the file if it has a pending journal.  0, or -1 with errno
+ * when the file must not be opened (its journal could not be applied). */
+int fams_before_open(int dirfd, const char *path, int flags);
+/* After open() returned fd: treat it as the file's if the file is managed (and
+ * apply O_TRUNC, which the kernel already did to the data file, to the working copy). */
+void fams_after_open(int fd, int flags);
+void fams_after_dup(int oldfd, int newfd);
+/* Before dup2/dup3 replaces newfd. */
+void fams_before_replace(int newfd);
+/* close(): 1 = an internal descriptor, pretend success; 0 = pass on. */
+int fams_on_close(int fd);
+
+/* pos < 0: use and advance the descriptor's file position. */
+ssize_t fams_on_read(int fd, const struct iovec *iov, int iovcnt, off_t pos, int *handled);
+ssize_t fams_on_write(int fd, const struct iovec *iov, int iovcnt, off_t pos, int *handled);
+int fams_on_fsync(int fd, int datasync, int *handled);
+int fams_on_ftruncate(int fd, off_t len, int *handled);
+int fams_on_fallocate(int fd, int mode, off_t off, off_t len, int *handled);
+
+void fams_atfork_prepare(void);
+void fams_atfork_parent(void);
+void fams_atfork_child(void);
+
+#endif

@@ -1,0 +1,528 @@
+/* file.c -- working copy, dirty pages and the commit protocol of one data file.
+ *
+ * The commit protocol, and what must be durable before what:
+ *
+ *   1. Collect the dirty pages of the range and copy their new contents out of the
+ *      working copy into one private buffer: other threads may keep writing, so
+ *      the bytes hashed, journaled and written are all taken from this copy.
+ *   2. Write the journal: body (extent table + the data file's current bytes for
+ *      each extent) and header (identity, size, hashes, new_hash per extent).
+ *   3. FLUSH THE JOURNAL.  Rule: no byte of the data file changes until the journal
+ *      holding its old contents is durable.  A crash before this flush completes
+ *      leaves a journal that fails validation, and an untouched data file.
+ *   4. Write the new bytes into the data file.
+ *   5. FLUSH THE DATA FILE.  Only now is the commit reported successful.
+ *
+ * Two flushes per commit, none when nothing is dirty.  The journal is not
+ * invalidated after step 5: recovery sees that every extent hashes to new_hash and
+ * leaves the data alone.  The journal on disk therefore stays live until the next
+ * commit overwrites it, which makes one more rule necessary: the data file must not
+ * shrink below a range the live journal names, or recovery would mistake the
+ * truncated commit for an interrupted one; fams_file_resize invalidates the journal
+ * durably first in that case (a shrink that cuts committed data, not the commit
+ * path). */
+#include "file.h"
+#include "config.h"
+#include "log.h"
+#include "recover.h"
+#include "sys.h"
+#include "tracker.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#define COPY_CHUNK (1u << 20)
+
+long fams_page_size = 4096;
+
+static inline uint64_t page_of(uint64_t off) { return off / (uint64_t)fams_page_size; }
+static inline uint64_t pages_for(uint64_t bytes)
+{
+	return (bytes + (uint64_t)fams_page_size - 1) / (uint64_t)fams_page_size;
+}
+
+/* ---- bitmaps ---------------------------------------------------------------- */
+
+static int bitmaps_fit(struct fams_file *f, uint64_t size)
+{
+	uint64_t need = pages_for(size);
+	if (need <= f->bitmap_pages)
+		return 0;
+	uint64_t cap = f->bitmap_pages ? f->bitmap_pages : 64;
+	while (cap < need)
+		cap *= 2;
+	size_t old_words = (size_t)(f->bitmap_pages / 64), words = (size_t)(cap / 64);
+	uint64_t *d = realloc(f->dirty, words * 8);
+	if (!d)
+		return -1;
+	f->dirty = d;
+	uint64_t *s = realloc(f->suspect, words * 8);
+	if (!s)
+		return -1;
+	f->suspect = s;
+	memset(d + old_words, 0, (words - old_words) * 8);
+	memset(s + old_words, 0, (words - old_words) * 8);
+	f->bitmap_pages = cap;
+	return 0;
+}
+
+static inline bool bit_test(const uint64_t *bits, uint64_t i) { return bits[i / 64] >> (i % 64) & 1; }
+
+static void bits_set(uint64_t *bits, uint64_t first, uint64_t last /* exclusive */, bool on)
+{
+	for (uint64_t i = first; i < last; i++) {
+		if (i % 64 == 0 && i + 64 <= last) {
+			bits[i / 64] = on ? ~0ull : 0;
+			i += 63;
+			continue;
+		}
+		if (on)
+			bits[i / 64] |= 1ull << (i % 64);
+		else
+			bits[i / 64] &= ~(1ull << (i % 64));
+	}
+}
+
+/* Index of the first set bit in [from, to), or to. */
+static uint64_t bits_next(const uint64_t *bits, uint64_t from, uint64_t to)
+{
+	uint64_t i = from;
+	while (i < to) {
+		uint64_t w = bits[i / 64] >> (i % 64);
+		if (w)
+			return i + (uint64_t)__builtin_ctzll(w) < to ? i + (uint64_t)__builtin_ctzll(w) : to;
+		i = (i / 64 + 1) * 64;
+	}
+	return to;
+}
+
+void fams_file_mark(struct fams_file *f, uint64_t *bits, uint64_t off, uint64_t len)
+{
+	if (len == 0)
+		return;
+	uint64_t first = page_of(off), last = pages_for(off + len);
+	if (last > f->bitmap_pages)
+		last = f->bitmap_pages;
+	if (first < last)
+		bits_set(bits, first, last, true);
+}
+
+bool fams_file_has_dirty(const struct fams_file *f, uint64_t lo, uint64_t hi)
+{
+	uint64_t first = page_of(lo), last = pages_for(hi);
+	if (last > f->bitmap_pages)
+		last = f->bitmap_pages;
+	return bits_next(f->dirty, first, last) < last || bits_next(f->suspect, first, last) < last;
+}
+
+/* ---- opening: journal first, then the working copy ------------------------------ */
+
+/* Copy the data file's contents into the working copy, skipping holes so a sparse
+ * file costs memory only for the data it holds. */
+static int fill_working_copy(struct fams_file *f)
+{
+	off_t pos = 0, end = (off_t)f->size;
+	char *buf = NULL;
+	while (pos < end) {
+		off_t data = fams_raw_lseek(f->data_fd, pos, SEEK_DATA);
+		if (data < 0) {
+			if (errno == ENXIO)
+				break;
+			data = pos; /* SEEK_DATA unsupported: copy everything */
+		}
+		if (data >= end)
+			break;
+		off_t hole = fams_raw_lseek(f->data_fd, data, SEEK_HOLE);
+		if (hole < 0 || hole > end)
+			hole = end;
+		while (data < hole) {
+			size_t n = (size_t)(hole - data > COPY_CHUNK ? COPY_CHUNK : hole - data);
+			off_t in = data;
+			ssize_t r = -1;
+			if (!buf && fams_raw_lseek(f->memfd, data, SEEK_SET) == data)
+				r = sendfile(f->memfd, f->data_fd, &in, n);
+			if (r <= 0) {
+				if (!buf && !(buf = malloc(COPY_CHUNK)))
+					return -1;
+				r = fams_pread_full(f->data_fd, buf, n, data);
+				if (r < 0)
+					goto fail;
+				if (r == 0)
+					break;
+				ssize_t w = fams_raw_pwrite(f->memfd, buf, (size_t)r, data);
+				if (w != r)
+					goto fail;
+			}
+			data += r;
+		}
+		pos = hole;
+	}
+	free(buf);
+	return 0;
+fail:
+	free(buf);
+	return -1;
+}
+
+struct fams_file *fams_file_open(int fd, const struct stat *st, const char *path)
+{
+	struct fams_file *f = calloc(1, sizeof *f);
+	char proc[64];
+	int saved;
+	if (!f)
+		return NULL;
+	f->data_fd = f->memfd = f->j.fd = f->j.dirfd = -1;
+	f->key.dev = st->st_dev;
+	f->key.ino = st->st_ino;
+	snprintf(f->path, sizeof f->path, "%s", path);
+
+	/* Our own open file description: the program's may carry O_APPEND (pwrite would
+	 * append) or O_DIRECT, and may be closed at any time. */
+	snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+	f->data_fd = fams_sys.openat(AT_FDCWD, proc, O_RDWR | O_CLOEXEC, 0);
+	if (f->data_fd < 0)
+		f->data_fd = fams_raw_fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (f->data_fd < 0 || fams_identity_of(f->data_fd, &f->id) < 0)
+		goto fail;
+
+	f->unlinked = st->st_nlink == 0;
+	if (!f->unlinked && fams_journal_acquire(&f->j, path, f->data_fd, st, &f->id) < 0)
+		goto fail;
+
+	struct stat now;
+	if (fams_raw_fstat(f->data_fd, &now) < 0)
+		goto fail;
+	f->size = (uint64_t)now.st_size;
+	f->memfd = (int)syscall(SYS_memfd_create, "fams-working-copy", MFD_CLOEXEC);
+	if (f->memfd < 0 || fams_raw_ftruncate(f->memfd, (off_t)f->size) < 0 || bitmaps_fit(f, f->size) < 0 ||
+	    fill_working_copy(f) < 0) {
+		saved = errno;
+		fams_error("%s: cannot build its working copy: %s", path, strerror(saved));
+		errno = saved;
+		goto fail;
+	}
+	fams_debug("managing %s (%llu bytes, journal %s)", path, (unsigned long long)f->size,
+		   f->unlinked ? "none: file is unlinked" : f->j.name);
+	return f;
+fail:
+	saved = errno;
+	fams_file_close(f, 0);
+	errno = saved;
+	return NULL;
+}
+
+void fams_file_close(struct fams_file *f, int remove_journal)
+{
+	if (!f)
+		return;
+	fams_journal_release(&f->j, remove_journal);
+	if (f->memfd >= 0)
+		fams_raw_close(f->memfd);
+	if (f->data_fd >= 0)
+		fams_raw_close(f->data_fd);
+	free(f->dirty);
+	free(f->suspect);
+	free(f);
+}
+
+/* ---- commit ----------------------------------------------------------------- */
+
+struct extent {
+	uint64_t off, len;
+};
+
+/* Compare suspect pages (all pages, with the compare tracker) of [first, last)
+ * with the data file; the ones that differ become dirty. */
+static int compare_pages(struct fams_file *f, uint64_t first, uint64_t last, bool all)
+{
+	const size_t pg = (size_t)fams_page_size, per = COPY_CHUNK / pg;
+	char *a = NULL, *b = NULL;
+	int ret = -1;
+	uint64_t p = first;
+	while (p < last) {
+		if (!all) {
+			p = bits_next(f->suspect, p, last);
+			if (p >= last)
+				break;
+		}
+		uint64_t n = last - p < per ? last - p : per;
+		if (!all) { /* stop the batch at the first non-suspect page */
+			uint64_t q = p;
+			while (q < p + n && bit_test(f->suspect, q))
+				q++;
+			n = q - p;
+		}
+		if (!a && (!(a = malloc(COPY_CHUNK)) || !(b = malloc(COPY_CHUNK))))
+			goto out;
+		uint64_t off = p * pg, len = n * pg;
+		if (off + len > f->size)
+			len = f->size - off;
+		ssize_t ra = fams_raw_pread(f->memfd, a, (size_t)len, (off_t)off);
+		ssize_t rb = fams_pread_full(f->data_fd, b, (size_t)len, (off_t)off);
+		if (ra < 0 || rb < 0)
+			goto out;
+		for (uint64_t i = 0; i < n; i++) {
+			uint64_t o = i * pg, l = o + pg > len ? len - o : pg;
+			bool differs = (uint64_t)rb < o + l || memcmp(a + o, b + o, (size_t)l) != 0;
+			if (differs)
+				f->dirty[(p + i) / 64] |= 1ull << ((p + i) % 64);
+			f->suspect[(p + i) / 64] &= ~(1ull << ((p + i) % 64));
+		}
+		p += n;
+	}
+	ret = 0;
+out:
+	free(a);
+	free(b);
+	return ret;
+}
+
+/* Undo a commit whose data writes began: restore the old bytes from our journal. */
+static int rollback_in_place(struct fams_file *f)
+{
+	int outcome;
+	if (fams_recover_locked(f->j.fd, f->data_fd, &f->id, f->path, FAMS_REC_FORCE_ROLLBACK, &outcome) < 0)
+		return -1;
+	f->needs_rollback = false;
+	return 0;
+}
+
+int fams_file_commit(struct fams_file *f, uint64_t lo, uint64_t hi)
+{
+	const uint64_t pg = (uint64_t)fams_page_size;
+	struct extent *ext = NULL;
+	struct fams_jextent *jext = NULL;
+	char *newbuf = NULL, *chunk = NULL;
+	size_t n = 0, cap = 0;
+	uint64_t total = 0;
+	int saved = 0;
+
+	if (f->needs_rollback && rollback_in_place(f) < 0)
+		return -1;
+
+	/* Never write past the data file's current end, never regrow it. */
+	struct stat st;
+	if (fams_raw_fstat(f->data_fd, &st) < 0)
+		return -1;
+	uint64_t size = f->size < (uint64_t)st.st_size ? f->size : (uint64_t)st.st_size;
+	if (hi > size)
+		hi = size;
+	if (lo >= hi)
+		return 0;
+	uint64_t first = page_of(lo), last = pages_for(hi);
+	if (last > f->bitmap_pages)
+		last = f->bitmap_pages;
+
+	if (compare_pages(f, first, last, fams_tracker_kind == FAMS_TRACKER_COMPARE) < 0)
+		return -1;
+
+	for (uint64_t p = bits_next(f->dirty, first, last); p < last;) {
+		uint64_t q = p;
+		while (q < last && bit_test(f->dirty, q))
+			q++;
+		uint64_t off = p * pg, end = q * pg > size ? size : q * pg;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			struct extent *e = realloc(ext, cap * sizeof *e);
+			if (!e)
+				goto nomem;
+			ext = e;
+		}
+		ext[n++] = (struct extent){ off, end - off };
+		total += end - off;
+		p = bits_next(f->dirty, q, last);
+	}
+	if (n == 0)
+		return 0;
+
+	size_t table = n * sizeof *jext;
+	uint64_t journal_bytes = FAMS_JOURNAL_BODY_OFFSET + table + total;
+	if (f->j.fd >= 0 && fams_journal_reserve(&f->j, journal_bytes) < 0) {
+		saved = errno;
+		if (saved == ENOSPC && journal_bytes > fams_cfg.journal_max)
+			fams_error("%s: commit of %llu bytes needs a %llu-byte journal, over FAMS_JOURNAL_MAX=%llu; "
+				   "nothing was written, the changes stay in memory",
+				   f->path, (unsigned long long)total, (unsigned long long)journal_bytes,
+				   (unsigned long long)fams_cfg.journal_max);
+		else
+			fams_error("%s: cannot grow the journal to %llu bytes: %s; nothing was written",
+				   f->path, (unsigned long long)journal_bytes, strerror(saved));
+		goto fail;
+	}
+
+	/* Step 1: one stable copy of the new bytes. */
+	jext = calloc(n, sizeof *jext);
+	newbuf = malloc(total);
+	chunk = malloc(COPY_CHUNK);
+	if (!jext || !newbuf || !chunk)
+		goto nomem;
+	uint64_t pos = 0;
+	for (size_t i = 0; i < n; i++) {
+		ssize_t r = fams_raw_pread(f->memfd, newbuf + pos, (size_t)ext[i].len, (off_t)ext[i].off);
+		if (r < 0)
+			goto fail_errno;
+		if ((uint64_t)r < ext[i].len) /* working copy shrank under us: zeros */
+			memset(newbuf + pos + r, 0, (size_t)(ext[i].len - (uint64_t)r));
+		jext[i] = (struct fams_jextent){ ext[i].off, ext[i].len, XXH3_64bits(newbuf + pos, ext[i].len), 0 };
+		pos += ext[i].len;
+	}
+
+	if (f->j.fd >= 0) {
+		/* Step 2: journal body, then header; all before the one journal flush. */
+		struct fams_jheader h = { .version = FAMS_JOURNAL_VERSION, .page_size = (uint32_t)pg };
+		memcpy(h.magic, FAMS_JOURNAL_MAGIC, 8);
+		h.seq = ++f->j.seq;
+		h.fsid = f->id.fsid;
+		h.ino = f->id.ino;
+		h.data_size = size;
+		h.nextents = n;
+		h.body_len = table + total;
+		XXH3_state_t *hs = XXH3_createState();
+		if (!hs)
+			goto nomem;
+		XXH3_64bits_reset_withSeed(hs, h.seq);
+		XXH3_64bits_update(hs, jext, table);
+		int werr = fams_pwrite_full(f->j.fd, jext, table, FAMS_JOURNAL_BODY_OFFSET);
+		uint64_t jpos = FAMS_JOURNAL_BODY_OFFSET + table;
+		for (size_t i = 0; i < n && werr == 0; i++) {
+			for (uint64_t done = 0; done < ext[i].len && werr == 0;) {
+				size_t c = ext[i].len - done > COPY_CHUNK ? COPY_CHUNK : (size_t)(ext[i].len - done);
+				ssize_t r = fams_pread_full(f->data_fd, chunk, c, (off_t)(ext[i].off + done));
+				if (r < 0) {
+					werr = -1;
+					break;
+				}
+				if ((size_t)r < c)
+					memset(chunk + r, 0, c - (size_t)r);
+				XXH3_64bits_update(hs, chunk, c);
+				werr = fams_pwrite_full(f->j.fd, chunk, c, (off_t)jpos);
+				jpos += c;
+				done += c;
+			}
+		}
+		h.body_hash = XXH3_64bits_digest(hs);
+		XXH3_freeState(hs);
+		h.header_hash = fams_header_hash(&h);
+		if (werr == 0)
+			werr = fams_pwrite_full(f->j.fd, &h, sizeof h, 0);
+		/* The journal on disk may now name these ranges, whatever happens next. */
+		uint64_t ext_end = ext[n - 1].off + ext[n - 1].len;
+		if (ext_end > f->j.live_end)
+			f->j.live_end = ext_end;
+		/* Step 3: the journal is durable before any data byte changes. */
+		if (werr < 0 || fams_flush(f->j.fd) < 0) {
+			saved = errno;
+			fams_error("%s: writing the journal failed: %s; nothing was written to the file, "
+				   "the changes stay in memory", f->path, strerror(saved));
+			goto fail;
+		}
+	}
+
+	/* Step 4: the new bytes, from the stable copy. */
+	pos = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (fams_pwrite_full(f->data_fd, newbuf + pos, (size_t)ext[i].len, (off_t)ext[i].off) < 0)
+			goto data_failed;
+		pos += ext[i].len;
+	}
+	/* Step 5: durable; only now does the commit succeed.  An unlinked file cannot
+	 * be seen after a crash, so it needs neither journal nor flush. */
+	if (!f->unlinked && fams_flush(f->data_fd) < 0)
+		goto data_failed;
+
+	for (size_t i = 0; i < n; i++)
+		bits_set(f->dirty, page_of(ext[i].off), pages_for(ext[i].off + ext[i].len), false);
+	f->needs_flush = false;
+	__atomic_add_fetch(&fams_stats.commits, 1, __ATOMIC_RELAXED);
+	fams_debug("commit %s: %zu extents, %llu bytes", f->path, n, (unsigned long long)total);
+	free(ext);
+	free(jext);
+	free(newbuf);
+	free(chunk);
+	return 0;
+
+data_failed:
+	saved = errno;
+	if (f->j.fd >= 0) {
+		/* The data file may be half written: put the old bytes back now, or leave
+		 * the (durable) journal for the next commit or open to roll back. */
+		f->needs_rollback = true;
+		if (rollback_in_place(f) == 0)
+			fams_error("%s: writing the file failed: %s; rolled back to the last commit, "
+				   "the changes stay in memory", f->path, strerror(saved));
+		else
+			fams_error("%s: writing the file failed: %s, and so did the rollback; the journal "
+				   "is kept and recovery will run before the next commit or open",
+				   f->path, strerror(saved));
+	} else {
+		fams_error("%s: writing the file failed: %s", f->path, strerror(saved));
+	}
+	goto fail;
+nomem:
+	saved = ENOMEM;
+	fams_error("%s: out of memory for a commit", f->path);
+	goto fail;
+fail_errno:
+	saved = errno;
+fail:
+	free(ext);
+	free(jext);
+	free(newbuf);
+	free(chunk);
+	errno = saved;
+	return -1;
+}
+
+/* ---- size changes ------------------------------------------------------------ */
+
+int fams_file_resize(struct fams_file *f, uint64_t new_size)
+{
+	/* A shrink below a range the live journal names would make a finished commit
+	 * look interrupted after a crash: retire the journal durably first. */
+	if (new_size < f->j.live_end && fams_journal_invalidate(&f->j) < 0) {
+		fams_error("%s: cannot retire the journal before truncating: %s", f->path, strerror(errno));
+		return -1;
+	}
+	if (bitmaps_fit(f, new_size) < 0) {
+		errno = ENOMEM;
+		return -1;
+	}
+	if (fams_sys.ftruncate(f->data_fd, (off_t)new_size) < 0)
+		return -1;
+	if (fams_raw_ftruncate(f->memfd, (off_t)new_size) < 0) {
+		int saved = errno;
+		fams_sys.ftruncate(f->data_fd, (off_t)f->size);
+		errno = saved;
+		return -1;
+	}
+	if (new_size < f->size) {
+		/* Pages past the end are gone, as they are from a shrunk file; a partial last
+		 * page keeps its state. */
+		uint64_t from = pages_for(new_size);
+		if (from < f->bitmap_pages) {
+			bits_set(f->dirty, from, f->bitmap_pages, false);
+			bits_set(f->suspect, from, f->bitmap_pages, false);
+		}
+	}
+	f->size = new_size;
+	f->needs_flush = true;
+	return 0;
+}
+
+int fams_file_flush_if_needed(struct fams_file *f)
+{
+	if (!f->needs_flush || f->unlinked)
+		return 0;
+	if (fams_flush(f->data_fd) < 0)
+		return -1;
+	f->needs_flush = false;
+	return 0;
+}

@@ -1,0 +1,65 @@
+/* file.h -- one managed data file: its working copy, dirty pages, journal and commit. */
+#ifndef FAMS_FILE_H
+#define FAMS_FILE_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <uthash.h>
+
+#include "journal.h"
+
+struct fams_file_key {
+	dev_t dev;
+	ino_t ino;
+};
+
+/* All fields are protected by the registry lock (registry.c). */
+struct fams_file {
+	struct fams_file_key key; /* st_dev/st_ino as the program sees them */
+	struct fams_identity id;  /* fsid/inode, as recorded in the journal */
+	char path[PATH_MAX];
+	int data_fd;              /* our own O_RDWR description of the data file */
+	int memfd;                /* the working copy: one memory object per file */
+	uint64_t size;            /* size of the working copy == size of the data file */
+	uint64_t *dirty;          /* pages written and not yet committed */
+	uint64_t *suspect;        /* pages whose tracking was interrupted: compare at commit */
+	uint64_t bitmap_pages;    /* capacity of both bitmaps */
+	struct fams_journal j;
+	int nmaps;                /* mappings of the working copy in this process */
+	bool unlinked;            /* no name: nothing to recover after a crash, no journal */
+	bool needs_flush;         /* the size changed since the data file was last flushed */
+	bool needs_rollback;      /* a commit failed half-way and its rollback too */
+	bool inherited;           /* we are a forked child; the parent owns this file */
+	UT_hash_handle hh;
+};
+
+extern long fams_page_size;
+
+/* Start managing the regular file open as fd (st from fstat, path absolute):
+ * acquire and recover its journal, then fill a working copy with its contents.
+ * Returns NULL with errno on failure, with a "fams:" message. */
+struct fams_file *fams_file_open(int fd, const struct stat *st, const char *path);
+
+/* Mark [off, off+len) of the working copy as written (write(2), fallocate, ...). */
+void fams_file_mark(struct fams_file *f, uint64_t *bits, uint64_t off, uint64_t len);
+
+/* Atomically commit the dirty pages in [lo, hi): after success they are durable in
+ * the data file; after failure the data file holds its previous committed state
+ * and the pages stay dirty for a retry.  Returns 0 or -1 with errno. */
+int fams_file_commit(struct fams_file *f, uint64_t lo, uint64_t hi);
+
+/* Whether any page in [lo, hi) is dirty or suspect. */
+bool fams_file_has_dirty(const struct fams_file *f, uint64_t lo, uint64_t hi);
+
+/* Change the size of the data file and its working copy together. */
+int fams_file_resize(struct fams_file *f, uint64_t new_size);
+
+/* Make the data file's metadata (size) durable when no commit did. */
+int fams_file_flush_if_needed(struct fams_file *f);
+
+/* Stop managing: close everything; remove the journal when asked (clean exit). */
+void fams_file_close(struct fams_file *f, int remove_journal);
+
+#endif

@@ -1,0 +1,243 @@
+/* journal.c -- journal location, creation, locking, growth and invalidation. */
+#include "journal.h"
+#include "config.h"
+#include "log.h"
+#include "recover.h"
+#include "sys.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+int fams_identity_of(int fd, struct fams_identity *id)
+{
+	struct stat st;
+	struct statfs sf;
+	if (fams_raw_fstat(fd, &st) < 0 || fams_raw_fstatfs(fd, &sf) < 0)
+		return -1;
+	uint64_t fsid;
+	memcpy(&fsid, &sf.f_fsid, sizeof fsid);
+	id->fsid = fsid;
+	id->ino = st.st_ino;
+	return 0;
+}
+
+uint64_t fams_header_hash(const struct fams_jheader *h)
+{
+	struct fams_jheader copy = *h;
+	copy.header_hash = 0;
+	return XXH3_64bits(&copy, sizeof copy);
+}
+
+int fams_journal_locate(const char *data_path, const struct fams_identity *id, char *dir,
+			size_t dir_cap, char *name, size_t name_cap)
+{
+	int n;
+	if (fams_cfg.journal_dir[0]) {
+		n = snprintf(dir, dir_cap, "%s", fams_cfg.journal_dir);
+		if (n < 0 || (size_t)n >= dir_cap)
+			goto toolong;
+		n = snprintf(name, name_cap, "%016llx-%llu" FAMS_JOURNAL_SUFFIX,
+			     (unsigned long long)id->fsid, (unsigned long long)id->ino);
+	} else {
+		const char *slash = strrchr(data_path, '/');
+		const char *base = slash ? slash + 1 : data_path;
+		if (!slash)
+			n = snprintf(dir, dir_cap, ".");
+		else if (slash == data_path)
+			n = snprintf(dir, dir_cap, "/");
+		else
+			n = snprintf(dir, dir_cap, "%.*s", (int)(slash - data_path), data_path);
+		if (n < 0 || (size_t)n >= dir_cap)
+			goto toolong;
+		n = snprintf(name, name_cap, ".%s" FAMS_JOURNAL_SUFFIX, base);
+	}
+	if (n < 0 || (size_t)n >= name_cap)
+		goto toolong;
+	return 0;
+toolong:
+	errno = ENAMETOOLONG;
+	return -1;
+}
+
+static int lock_journal(int fd)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0 };
+	if (fams_raw_fcntl(fd, F_OFD_SETLK, (long)&fl) == 0)
+		return 0;
+	if (errno == EAGAIN || errno == EACCES)
+		errno = EBUSY;
+	return -1;
+}
+
+int fams_journal_reserve(struct fams_journal *j, uint64_t bytes)
+{
+	if (bytes <= j->capacity)
+		return 0;
+	if (bytes > fams_cfg.journal_max) {
+		errno = ENOSPC;
+		return -1;
+	}
+	/* Grow geometrically so a run of growing commits does not reallocate each time. */
+	uint64_t want = j->capacity ? j->capacity : fams_cfg.journal_size;
+	while (want < bytes)
+		want *= 2;
+	if (want > fams_cfg.journal_max)
+		want = fams_cfg.journal_max;
+	/* The new size becomes durable with the journal flush of the commit that needs it. */
+	if (fams_sys.fallocate(j->fd, 0, 0, (off_t)want) < 0) {
+		if (errno != EOPNOTSUPP && errno != ENOSYS)
+			return -1;
+		if (fams_sys.ftruncate(j->fd, (off_t)want) < 0)
+			return -1;
+	}
+	j->capacity = want;
+	return 0;
+}
+
+int fams_journal_invalidate(struct fams_journal *j)
+{
+	if (j->fd < 0 || j->live_end == 0)
+		return 0;
+	static const struct fams_jheader zero;
+	if (fams_pwrite_full(j->fd, &zero, sizeof zero, 0) < 0 || fams_flush(j->fd) < 0)
+		return -1;
+	j->live_end = 0;
+	return 0;
+}
+
+int fams_journal_acquire(struct fams_journal *j, const char *data_path, int data_fd,
+			 const struct stat *data_st, const struct fams_identity *id)
+{
+	char dir[PATH_MAX];
+	int created = 0, saved;
+	j->fd = j->dirfd = -1;
+	j->capacity = j->seq = j->live_end = 0;
+	if (fams_journal_locate(data_path, id, dir, sizeof dir, j->name, sizeof j->name) < 0)
+		return -1;
+	j->dirfd = fams_sys.openat(AT_FDCWD, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+	if (j->dirfd < 0) {
+		fams_error("cannot open journal directory %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	for (int attempt = 0;; attempt++) {
+		int fd = fams_sys.openat(j->dirfd, j->name, O_RDWR | O_NOFOLLOW | O_CLOEXEC, 0);
+		if (fd < 0 && errno == ENOENT) {
+			/* No wider than the data file: the journal holds its old bytes. */
+			fd = fams_sys.openat(j->dirfd, j->name,
+					     O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+					     data_st->st_mode & 0666);
+			created = fd >= 0;
+			if (fd < 0 && errno == EEXIST && attempt < 8)
+				continue;
+		}
+		if (fd < 0) {
+			saved = errno;
+			fams_error("cannot open journal %s/%s: %s", dir, j->name, strerror(saved));
+			goto fail_errno;
+		}
+		j->fd = fd;
+		if (lock_journal(fd) < 0) {
+			saved = errno;
+			if (saved == EBUSY)
+				fams_error("%s is already managed by another process (its journal %s/%s is locked); "
+					   "sharing a mapped file between processes is not supported",
+					   data_path, dir, j->name);
+			goto fail_errno;
+		}
+		/* The name may have been unlinked and recreated by a recovering process
+		 * between our open and our lock: hold the lock on the file the name names. */
+		struct stat a, b;
+		if (fams_raw_fstat(fd, &a) == 0 && fams_raw_fstatat(j->dirfd, j->name, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    a.st_ino == b.st_ino && a.st_dev == b.st_dev) {
+			if (!S_ISREG(a.st_mode)) {
+				saved = EUCLEAN;
+				fams_error("journal %s/%s is not a regular file", dir, j->name);
+				goto fail_errno;
+			}
+			j->capacity = (uint64_t)a.st_size;
+			break;
+		}
+		fams_raw_close(fd);
+		j->fd = -1;
+		created = 0;
+		if (attempt >= 8) {
+			saved = EBUSY;
+			fams_error("journal %s/%s keeps changing under us", dir, j->name);
+			goto fail_errno;
+		}
+	}
+
+	if (!created && j->capacity > 0) {
+		int outcome;
+		if (fams_recover_locked(j->fd, data_fd, id, data_path, 0, &outcome) < 0) {
+			saved = errno;
+			goto fail_errno;
+		}
+		if (outcome != FAMS_REC_NONE) {
+			fams_info("%s: %s", data_path, fams_recovery_name(outcome));
+			/* Nothing in the journal may be applied again once we start committing. */
+			j->live_end = 1;
+			if (fams_journal_invalidate(j) < 0) {
+				saved = errno;
+				goto fail_errno;
+			}
+		}
+	}
+	if (j->capacity < fams_cfg.journal_size && fams_journal_reserve(j, fams_cfg.journal_size) < 0) {
+		/* Preallocation is an optimisation; growth at commit time reports for real. */
+		fams_debug("cannot preallocate journal %s: %s", j->name, strerror(errno));
+	}
+	if (created) {
+		/* Ordering: the journal's directory entry must be durable before any commit
+		 * relies on the journal, or a power cut could leave a half-written data file
+		 * with no journal to undo it. */
+		if (fams_fsync_dir_of(j->dirfd) < 0) {
+			saved = errno;
+			fams_error("cannot sync journal directory %s: %s", dir, strerror(saved));
+			goto fail_errno;
+		}
+	}
+	return 0;
+
+fail_errno:
+	if (j->fd >= 0) {
+		if (created)
+			fams_sys.unlinkat(j->dirfd, j->name, 0);
+		fams_raw_close(j->fd);
+	}
+	if (j->dirfd >= 0)
+		fams_raw_close(j->dirfd);
+	j->fd = j->dirfd = -1;
+	errno = saved;
+	return -1;
+}
+
+void fams_journal_release(struct fams_journal *j, int remove)
+{
+	if (j->fd < 0) {
+		if (j->dirfd >= 0)
+			fams_raw_close(j->dirfd);
+		j->dirfd = -1;
+		return;
+	}
+	if (remove) {
+		/* Remove only the journal we hold, not a file someone put under its name. */
+		struct stat a, b;
+		if (fams_raw_fstat(j->fd, &a) == 0 &&
+		    fams_raw_fstatat(j->dirfd, j->name, &b, AT_SYMLINK_NOFOLLOW) == 0 && a.st_ino == b.st_ino &&
+		    a.st_dev == b.st_dev) {
+			/* A stale journal that reappeared after a power cut could later undo
+			 * another program's writes: make the removal durable. */
+			if (fams_sys.unlinkat(j->dirfd, j->name, 0) == 0)
+				fams_fsync_dir_of(j->dirfd);
+		}
+	}
+	fams_raw_close(j->fd);
+	fams_raw_close(j->dirfd);
+	j->fd = j->dirfd = -1;
+}

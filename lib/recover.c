@@ -1,0 +1,318 @@
+/* recover.c -- bring a data file back to its last committed state.
+ *
+ * Order of recovery (each step is idempotent, so a crash anywhere in it is repaired
+ * by running it again):
+ *   1. validate the journal (header hash, bounds, body hash); a journal that fails
+ *      was torn by a crash while being written: the data file was not touched under
+ *      it (file.c writes no data byte before the journal is durable), so discard it;
+ *   2. refuse a journal that names another file (identity = filesystem id + inode);
+ *   3. if every extent of the data file hashes to its new_hash, the commit finished:
+ *      flush the data file (the crash may have come before the commit's own flush)
+ *      and stop;
+ *   4. otherwise restore the recorded size and the old bytes, then flush;
+ *   5. only after 3 or 4 is durable may the caller invalidate or remove the journal. */
+#include "recover.h"
+#include "config.h"
+#include "log.h"
+#include "sys.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#define CHUNK (1u << 20)
+
+const char *fams_recovery_name(int outcome)
+{
+	switch (outcome) {
+	case FAMS_REC_NONE: return "nothing to recover";
+	case FAMS_REC_COMPLETE: return "last commit had completed; journal retired";
+	case FAMS_REC_ROLLED_BACK: return "interrupted commit rolled back";
+	case FAMS_REC_TORN: return "discarded a journal torn by a crash while it was written (data file untouched)";
+	case FAMS_REC_BUSY: return "managed by a live process; left alone";
+	case FAMS_REC_FOREIGN: return "journal belongs to another file; not applied";
+	}
+	return "?";
+}
+
+/* Hash len bytes of fd at off into state, in chunks; returns bytes actually read. */
+static ssize_t hash_range(int fd, uint64_t off, uint64_t len, XXH3_state_t *st, char *buf)
+{
+	uint64_t done = 0;
+	while (done < len) {
+		size_t n = len - done > CHUNK ? CHUNK : (size_t)(len - done);
+		ssize_t r = fams_pread_full(fd, buf, n, (off_t)(off + done));
+		if (r < 0)
+			return -1;
+		XXH3_64bits_update(st, buf, (size_t)r);
+		done += (uint64_t)r;
+		if ((size_t)r < n)
+			break;
+	}
+	return (ssize_t)done;
+}
+
+static int copy_range(int from, uint64_t from_off, int to, uint64_t to_off, uint64_t len, char *buf)
+{
+	uint64_t done = 0;
+	while (done < len) {
+		size_t n = len - done > CHUNK ? CHUNK : (size_t)(len - done);
+		ssize_t r = fams_pread_full(from, buf, n, (off_t)(from_off + done));
+		if (r < 0)
+			return -1;
+		if ((size_t)r < n) {
+			errno = EIO;
+			return -1;
+		}
+		if (fams_pwrite_full(to, buf, n, (off_t)(to_off + done)) < 0)
+			return -1;
+		done += n;
+	}
+	return 0;
+}
+
+int fams_recover_locked(int jfd, int data_fd, const struct fams_identity *id,
+			const char *data_name, int flags, int *outcome)
+{
+	struct fams_jheader h;
+	struct stat jst, dst;
+	struct fams_jextent *ext = NULL;
+	char *buf = NULL;
+	int saved = 0;
+
+	*outcome = FAMS_REC_NONE;
+	if (fams_raw_fstat(jfd, &jst) < 0 || fams_raw_fstat(data_fd, &dst) < 0)
+		return -1;
+	if ((uint64_t)jst.st_size < sizeof h)
+		return 0;
+	ssize_t r = fams_pread_full(jfd, &h, sizeof h, 0);
+	if (r < 0)
+		return -1;
+	static const char zero_magic[8];
+	if (memcmp(h.magic, zero_magic, 8) == 0)
+		return 0;
+
+	uint64_t jbody_max = (uint64_t)jst.st_size > FAMS_JOURNAL_BODY_OFFSET
+				     ? (uint64_t)jst.st_size - FAMS_JOURNAL_BODY_OFFSET : 0;
+	if (memcmp(h.magic, FAMS_JOURNAL_MAGIC, 8) != 0 || h.version != FAMS_JOURNAL_VERSION ||
+	    fams_header_hash(&h) != h.header_hash || h.body_len > jbody_max ||
+	    h.nextents > h.body_len / sizeof(struct fams_jextent)) {
+		*outcome = FAMS_REC_TORN;
+		fams_warn("%s: journal header does not validate: %s", data_name,
+			  fams_recovery_name(FAMS_REC_TORN));
+		return 0;
+	}
+	if (h.fsid != id->fsid || h.ino != id->ino) {
+		*outcome = FAMS_REC_FOREIGN;
+		fams_error("%s: its journal names another file (fsid %016llx inode %llu, this file is "
+			   "fsid %016llx inode %llu); not applied. Move the journal away if the file was "
+			   "replaced on purpose",
+			   data_name, (unsigned long long)h.fsid, (unsigned long long)h.ino,
+			   (unsigned long long)id->fsid, (unsigned long long)id->ino);
+		errno = EUCLEAN;
+		return -1;
+	}
+
+	size_t table = (size_t)h.nextents * sizeof *ext;
+	ext = malloc(table ? table : 1);
+	buf = malloc(CHUNK);
+	if (!ext || !buf) {
+		saved = ENOMEM;
+		goto fail;
+	}
+	if (table && fams_pread_full(jfd, ext, table, FAMS_JOURNAL_BODY_OFFSET) != (ssize_t)table)
+		goto torn;
+
+	/* Bounds: extents sorted, disjoint, inside the recorded size, and adding up to
+	 * exactly the body.  A journal that breaks these is never applied. */
+	uint64_t total = table, prev_end = 0;
+	for (uint64_t i = 0; i < h.nextents; i++) {
+		const struct fams_jextent *e = &ext[i];
+		if (e->len == 0 || e->off < prev_end || e->off + e->len < e->off ||
+		    e->off + e->len > h.data_size || total + e->len < total)
+			goto torn;
+		prev_end = e->off + e->len;
+		total += e->len;
+	}
+	if (total != h.body_len)
+		goto torn;
+
+	XXH3_state_t *st = XXH3_createState();
+	if (!st) {
+		saved = ENOMEM;
+		goto fail;
+	}
+	XXH3_64bits_reset_withSeed(st, h.seq);
+	if (hash_range(jfd, FAMS_JOURNAL_BODY_OFFSET, h.body_len, st, buf) != (ssize_t)h.body_len ||
+	    XXH3_64bits_digest(st) != h.body_hash) {
+		XXH3_freeState(st);
+		goto torn;
+	}
+
+	/* Did the commit finish?  Bytes missing past the current end count as not. */
+	int complete = !(flags & FAMS_REC_FORCE_ROLLBACK);
+	for (uint64_t i = 0; i < h.nextents && complete; i++) {
+		XXH3_64bits_reset(st);
+		ssize_t got = hash_range(data_fd, ext[i].off, ext[i].len, st, buf);
+		if (got < 0) {
+			saved = errno;
+			XXH3_freeState(st);
+			goto fail;
+		}
+		if ((uint64_t)got != ext[i].len || XXH3_64bits_digest(st) != ext[i].new_hash)
+			complete = 0;
+	}
+	XXH3_freeState(st);
+
+	if (!complete) {
+		if ((uint64_t)dst.st_size != h.data_size && fams_sys.ftruncate(data_fd, (off_t)h.data_size) < 0)
+			goto fail_errno;
+		uint64_t jpos = FAMS_JOURNAL_BODY_OFFSET + table;
+		for (uint64_t i = 0; i < h.nextents; i++) {
+			if (copy_range(jfd, jpos, data_fd, ext[i].off, ext[i].len, buf) < 0)
+				goto fail_errno;
+			jpos += ext[i].len;
+		}
+	}
+	/* Complete or rolled back, the data file's state must be durable before the
+	 * journal that could reproduce it goes away. */
+	if (fams_flush(data_fd) < 0)
+		goto fail_errno;
+	*outcome = complete ? FAMS_REC_COMPLETE : FAMS_REC_ROLLED_BACK;
+	if (!complete)
+		fams_warn("%s: %s (%llu extents, %llu bytes restored)", data_name,
+			  fams_recovery_name(FAMS_REC_ROLLED_BACK), (unsigned long long)h.nextents,
+			  (unsigned long long)(h.body_len - table));
+	free(ext);
+	free(buf);
+	return 0;
+
+torn:
+	*outcome = FAMS_REC_TORN;
+	fams_warn("%s: journal body does not validate: %s", data_name, fams_recovery_name(FAMS_REC_TORN));
+	free(ext);
+	free(buf);
+	return 0;
+fail_errno:
+	saved = errno;
+	fams_error("%s: recovery failed: %s; the journal is kept and recovery will run again",
+		   data_name, strerror(saved));
+fail:
+	free(ext);
+	free(buf);
+	errno = saved;
+	return -1;
+}
+
+static int journal_names_for_path(int dirfd, const char *path, char *dir, size_t dcap, char *name,
+				  size_t ncap)
+{
+	struct fams_identity id = { 0, 0 };
+	if (fams_cfg.journal_dir[0]) {
+		struct stat st;
+		struct statfs sf;
+		if (fams_raw_fstatat(dirfd, path, &st, 0) < 0 || !S_ISREG(st.st_mode))
+			return -1;
+		/* statfs by path has no *at form: resolve relative to dirfd through /proc. */
+		int fd = (int)syscall(SYS_openat, dirfd, path, O_PATH | O_CLOEXEC);
+		if (fd < 0)
+			return -1;
+		int r = fams_raw_fstatfs(fd, &sf);
+		fams_raw_close(fd);
+		if (r < 0)
+			return -1;
+		memcpy(&id.fsid, &sf.f_fsid, sizeof id.fsid);
+		id.ino = st.st_ino;
+	}
+	return fams_journal_locate(path, &id, dir, dcap, name, ncap);
+}
+
+int fams_journal_present(int dirfd, const char *path)
+{
+	char dir[PATH_MAX], name[NAME_MAX + 1], full[PATH_MAX + NAME_MAX + 2];
+	int saved = errno;
+	int present = 0;
+	if (journal_names_for_path(dirfd, path, dir, sizeof dir, name, sizeof name) == 0 &&
+	    (size_t)snprintf(full, sizeof full, "%s/%s", dir, name) < sizeof full)
+		present = fams_raw_faccessat(dirfd, full, F_OK) == 0;
+	errno = saved;
+	return present;
+}
+
+int fams_recover_path(int dirfd, const char *path, int *outcome)
+{
+	char dir[PATH_MAX], name[NAME_MAX + 1];
+	int data_fd = -1, jdir = -1, jfd = -1, saved = 0, ret = -1;
+	struct stat st, a, b;
+	struct fams_identity id;
+
+	*outcome = FAMS_REC_NONE;
+	if (!fams_journal_present(dirfd, path))
+		return 0;
+	data_fd = fams_sys.openat(dirfd, path, O_RDWR | O_CLOEXEC, 0);
+	if (data_fd < 0) {
+		saved = errno;
+		fams_error("%s has a journal pending but cannot be opened for recovery: %s", path,
+			   strerror(saved));
+		goto out;
+	}
+	if (fams_raw_fstat(data_fd, &st) < 0 || !S_ISREG(st.st_mode) || fams_identity_of(data_fd, &id) < 0) {
+		ret = 0;
+		goto out;
+	}
+	if (fams_journal_locate(path, &id, dir, sizeof dir, name, sizeof name) < 0) {
+		saved = errno;
+		goto out;
+	}
+	jdir = fams_sys.openat(dirfd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+	if (jdir >= 0)
+		jfd = fams_sys.openat(jdir, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC, 0);
+	if (jfd < 0) {
+		saved = errno;
+		if (saved == ENOENT)
+			ret = 0;
+		else
+			fams_error("%s has a journal pending but it cannot be opened: %s", path, strerror(saved));
+		goto out;
+	}
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	if (fams_raw_fcntl(jfd, F_OFD_SETLK, (long)&fl) < 0) {
+		if (errno == EAGAIN || errno == EACCES) {
+			*outcome = FAMS_REC_BUSY;
+			ret = 0;
+		} else {
+			saved = errno;
+		}
+		goto out;
+	}
+	/* Another recoverer may have removed this journal between our open and lock. */
+	if (fams_raw_fstat(jfd, &a) < 0 || fams_raw_fstatat(jdir, name, &b, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    a.st_ino != b.st_ino || a.st_dev != b.st_dev) {
+		ret = 0;
+		goto out;
+	}
+	if (fams_recover_locked(jfd, data_fd, &id, path, 0, outcome) < 0) {
+		saved = errno;
+		goto out;
+	}
+	/* The data file is durable in its committed state (fams_recover_locked flushed
+	 * it), so the journal may go; the directory sync keeps it from coming back. */
+	if (fams_sys.unlinkat(jdir, name, 0) < 0 || fams_fsync_dir_of(jdir) < 0)
+		fams_warn("%s: could not remove its journal %s: %s", path, name, strerror(errno));
+	ret = 0;
+out:
+	if (jfd >= 0)
+		fams_raw_close(jfd);
+	if (jdir >= 0)
+		fams_raw_close(jdir);
+	if (data_fd >= 0)
+		fams_raw_close(data_fd);
+	if (ret < 0)
+		errno = saved;
+	return ret;
+}

@@ -1,0 +1,35 @@
+/* recover.h -- bring a data file back to its last committed state from its journal. */
+#ifndef FAMS_RECOVER_H
+#define FAMS_RECOVER_H
+
+#include "journal.h"
+
+enum fams_recovery_outcome {
+	FAMS_REC_NONE = 0,    /* no journal, or one holding nothing live */
+	FAMS_REC_COMPLETE,    /* the journal's commit had finished; data made durable */
+	FAMS_REC_ROLLED_BACK, /* an interrupted commit was undone */
+	FAMS_REC_TORN,        /* the journal was being written when a crash came: discarded */
+	FAMS_REC_BUSY,        /* a live process manages the file: nothing to recover */
+	FAMS_REC_FOREIGN,     /* the journal names another file: not applied */
+};
+
+const char *fams_recovery_name(int outcome);
+
+/* Examine a journal we hold locked and apply it to data_fd if needed.  Does not
+ * invalidate or remove the journal: the caller does that, after this returns 0.
+ * Returns 0 with *outcome set, or -1 with errno (data and journal untouched beyond
+ * what an idempotent re-run repairs).  FOREIGN returns -1 with EUCLEAN. */
+#define FAMS_REC_FORCE_ROLLBACK 1 /* restore the old bytes even if the commit looks done */
+int fams_recover_locked(int jfd, int data_fd, const struct fams_identity *id,
+			const char *data_name, int flags, int *outcome);
+
+/* Cheap test: could path have a pending journal?  One faccessat in the default
+ * layout.  Returns 1 if a journal file exists, 0 otherwise. */
+int fams_journal_present(int dirfd, const char *path);
+
+/* Full recovery by path, for open() and `famsrun --recover`: locate the journal,
+ * lock it (BUSY if a live process holds it), recover, then remove the journal and
+ * sync its directory.  Returns 0 with *outcome, or -1 with errno. */
+int fams_recover_path(int dirfd, const char *path, int *outcome);
+
+#endif

@@ -1,0 +1,1064 @@
+/* registry.c -- which mappings and descriptors belong to managed files, and what
+ * each interposed call does to them.
+ *
+ * Locking: one mutex, g_lock, protects every structure here and every field of
+ * every struct fams_file, and is held across commits.  Page faults never take it
+ * (dirty tracking is done by the kernel), so writers to mapped memory never wait
+ * for a commit; calls on managed descriptors do.  fork() takes it in its prepare
+ * handler so a child never inherits it held. */
+#include "fams.h"
+#include "config.h"
+#include "file.h"
+#include "log.h"
+#include "recover.h"
+#include "sys.h"
+#include "tracker.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <linux/magic.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#ifndef MREMAP_DONTUNMAP
+#define MREMAP_DONTUNMAP 4
+#endif
+#ifndef MADV_DONTNEED_LOCKED
+#define MADV_DONTNEED_LOCKED 24
+#endif
+
+struct fams_map {
+	uintptr_t start, end; /* page aligned */
+	uint64_t off;         /* file offset of start */
+	int prot;             /* as mapped (mprotect is not followed) */
+	struct fams_file *f;
+	struct fams_map *next;
+};
+
+struct fd_slot {
+	struct fams_file *file; /* a program descriptor of a managed file */
+	int *internal;          /* one of ours: where its number is stored */
+};
+
+static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+int fams_live;
+static struct fams_file *g_files; /* by (st_dev, st_ino) */
+static struct fams_map *g_maps;
+static struct fd_slot *g_fds;
+static int g_fds_cap;
+static bool g_child;    /* a forked child: inherited files are read-only here */
+static bool g_down;     /* after fams_shutdown */
+static bool g_tracker_ready;
+
+#define LOCK() pthread_mutex_lock(&g_lock)
+#define UNLOCK() pthread_mutex_unlock(&g_lock)
+
+/* ---- descriptors --------------------------------------------------------------- */
+
+static struct fd_slot *slot_of(int fd, bool create)
+{
+	if (fd < 0)
+		return NULL;
+	if (fd >= g_fds_cap) {
+		if (!create)
+			return NULL;
+		int cap = g_fds_cap ? g_fds_cap : 256;
+		while (cap <= fd)
+			cap *= 2;
+		struct fd_slot *s = realloc(g_fds, (size_t)cap * sizeof *s);
+		if (!s)
+			return NULL;
+		memset(s + g_fds_cap, 0, (size_t)(cap - g_fds_cap) * sizeof *s);
+		g_fds = s;
+		g_fds_cap = cap;
+	}
+	return &g_fds[fd];
+}
+
+static void internal_add(int *where)
+{
+	struct fd_slot *s = *where >= 0 ? slot_of(*where, true) : NULL;
+	if (s) {
+		s->internal = where;
+		s->file = NULL;
+	}
+}
+
+static void internal_drop(int fd)
+{
+	struct fd_slot *s = slot_of(fd, false);
+	if (s)
+		s->internal = NULL;
+}
+
+static void file_internal_fds(struct fams_file *f, bool add)
+{
+	int *fds[] = { &f->data_fd, &f->memfd, &f->j.fd, &f->j.dirfd };
+	for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++) {
+		if (*fds[i] < 0)
+			continue;
+		if (add)
+			internal_add(fds[i]);
+		else
+			internal_drop(*fds[i]);
+	}
+}
+
+static struct fams_file *file_of_fd(int fd)
+{
+	struct fd_slot *s = slot_of(fd, false);
+	return s ? s->file : NULL;
+}
+
+static struct fams_file *file_by_key(dev_t dev, ino_t ino)
+{
+	struct fams_file_key key;
+	memset(&key, 0, sizeof key);
+	key.dev = dev;
+	key.ino = ino;
+	struct fams_file *f = NULL;
+	HASH_FIND(hh, g_files, &key, sizeof key, f);
+	return f;
+}
+
+/* A file just became managed: every descriptor the program already has on it
+ * must now read and write the working copy. */
+static void adopt_open_descriptors(struct fams_file *f)
+{
+	char buf[4096];
+	int dir = fams_sys.openat(AT_FDCWD, "/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+	if (dir < 0)
+		return;
+	for (;;) {
+		long n = syscall(SYS_getdents64, dir, buf, sizeof buf);
+		if (n <= 0)
+			break;
+		for (long pos = 0; pos < n;) {
+			struct dirent64 *d = (struct dirent64 *)(buf + pos);
+			pos += d->d_reclen;
+			char *end;
+			long fd = strtol(d->d_name, &end, 10);
+			if (*end || end == d->d_name || fd == dir)
+				continue;
+			struct fd_slot *s = slot_of((int)fd, true);
+			struct stat st;
+			if (!s || s->internal || fams_raw_fstat((int)fd, &st) < 0)
+				continue;
+			if (S_ISREG(st.st_mode) && st.st_dev == f->key.dev && st.st_ino == f->key.ino)
+				s->file = f;
+		}
+	}
+	fams_raw_close(dir);
+}
+
+/* ---- mappings ---------------------------------------------------------------- */
+
+static bool overlaps(const struct fams_map *m, uintptr_t s, uintptr_t e)
+{
+	return m->start < e && s < m->end;
+}
+
+static bool any_overlap(uintptr_t s, uintptr_t e)
+{
+	for (struct fams_map *m = g_maps; m; m = m->next)
+		if (overlaps(m, s, e))
+			return true;
+	return false;
+}
+
+static void on_written(void *ctx, uintptr_t s, uintptr_t e)
+{
+	struct fams_map *m = ctx;
+	fams_file_mark(m->f, m->f->dirty, m->off + (s - m->start), e - s);
+}
+
+/* Move the kernel's record of written pages in [s, e) of m into the file's bitmap.
+ * If the kernel cannot say, the pages become suspect: compared at commit. */
+static void harvest(struct fams_map *m, uintptr_t s, uintptr_t e)
+{
+	if (s < m->start)
+		s = m->start;
+	if (e > m->end)
+		e = m->end;
+	if (s >= e || m->f->inherited)
+		return;
+	if (fams_harvest_range((void *)s, e - s, on_written, m) < 0) {
+		fams_debug("dirty scan failed (%s); comparing instead", strerror(errno));
+		fams_file_mark(m->f, m->f->suspect, m->off + (s - m->start), e - s);
+		fams_track_range((void *)s, e - s);
+	}
+}
+
+/* Re-arm tracking of [s, e) of m after an operation that may have lost it.  Writes
+ * that land between the harvest before the operation and this call are caught by
+ * comparing the range at the next commit. */
+static void rearm(struct fams_map *m, uintptr_t s, uintptr_t e)
+{
+	if (m->f->inherited || s >= e)
+		return;
+	fams_track_range((void *)s, e - s);
+	fams_file_mark(m->f, m->f->suspect, m->off + (s - m->start), e - s);
+}
+
+static void harvest_file(struct fams_file *f, uint64_t lo, uint64_t hi)
+{
+	for (struct fams_map *m = g_maps; m; m = m->next) {
+		if (m->f != f)
+			continue;
+		uint64_t mlo = m->off, mhi = m->off + (m->end - m->start);
+		if (mhi <= lo || mlo >= hi)
+			continue;
+		uint64_t a = mlo > lo ? mlo : lo, b = mhi < hi ? mhi : hi;
+		harvest(m, m->start + (a - mlo), m->start + (b - mlo));
+	}
+}
+
+static int refuse_inherited(struct fams_file *f, const char *what)
+{
+	fams_error("%s: %s in a forked child of the process that manages it is refused: "
+		   "the child's changes would silently diverge from the parent's; nothing was written",
+		   f->path, what);
+	errno = EPERM;
+	return -1;
+}
+
+/* Commit the dirty pages of f in the file range [lo, hi). */
+static int commit_file(struct fams_file *f, uint64_t lo, uint64_t hi, const char *what)
+{
+	if (f->inherited)
+		return refuse_inherited(f, what);
+	harvest_file(f, lo, hi);
+	return fams_file_commit(f, lo, hi);
+}
+
+static struct fams_map *map_add(uintptr_t s, uintptr_t e, uint64_t off, int prot, struct fams_file *f)
+{
+	struct fams_map *m = malloc(sizeof *m);
+	if (!m)
+		return NULL;
+	*m = (struct fams_map){ s, e, off, prot, f, g_maps };
+	g_maps = m;
+	f->nmaps++;
+	return m;
+}
+
+/* Before [s, e) is unmapped or replaced: commit what it holds. */
+static void prepare_drop(uintptr_t s, uintptr_t e, const char *what)
+{
+	for (struct fams_map *m = g_maps; m; m = m->next) {
+		if (!overlaps(m, s, e) || m->f->inherited)
+			continue;
+		uintptr_t a = m->start > s ? m->start : s, b = m->end < e ? m->end : e;
+		uint64_t lo = m->off + (a - m->start), hi = m->off + (b - m->start);
+		harvest(m, a, b);
+		if (fams_file_commit(m->f, lo, hi) < 0)
+			fams_error("%s: %s could not commit its changes (%s); they are kept and committed "
+				   "at the next msync, fsync or exit", m->f->path, what, strerror(errno));
+	}
+}
+
+/* Drop the records of [s, e) after the kernel unmapped it. */
+static void forget_range(uintptr_t s, uintptr_t e)
+{
+	struct fams_map **pp = &g_maps;
+	while (*pp) {
+		struct fams_map *m = *pp;
+		if (!overlaps(m, s, e)) {
+			pp = &m->next;
+			continue;
+		}
+		if (m->start < s && m->end > e) { /* a hole in the middle: split */
+			/* map_add puts the right part at the head, behind the walk. */
+			map_add(e, m->end, m->off + (e - m->start), m->prot, m->f);
+			m->end = s;
+			pp = &m->next;
+		} else if (m->start < s) {
+			m->end = s;
+			pp = &m->next;
+		} else if (m->end > e) {
+			m->off += e - m->start;
+			m->start = e;
+			pp = &m->next;
+		} else {
+			*pp = m->next;
+			m->f->nmaps--;
+			free(m);
+		}
+	}
+}
+
+static void retire(struct fams_file *f)
+{
+	if (!f->inherited && !g_down) {
+		if (fams_file_commit(f, 0, UINT64_MAX) < 0) {
+			fams_error("%s: its last mapping is gone but its changes could not be committed (%s); "
+				   "kept for the next fsync or exit", f->path, strerror(errno));
+			return;
+		}
+	}
+	for (int fd = 0; fd < g_fds_cap; fd++)
+		if (g_fds[fd].file == f)
+			g_fds[fd].file = NULL;
+	file_internal_fds(f, false);
+	HASH_DEL(g_files, f);
+	fams_debug("no longer managing %s", f->path);
+	/* The parent owns an inherited file's journal: never remove it from a child. */
+	fams_file_close(f, !f->inherited);
+}
+
+static void retire_unmapped(void)
+{
+	struct fams_file *f, *tmp;
+	HASH_ITER(hh, g_files, f, tmp)
+		if (f->nmaps == 0)
+			retire(f);
+}
+
+/* ---- which files are managed ------------------------------------------------- */
+
+static bool persistent_fs(int fd)
+{
+	struct statfs sf;
+	if (fams_raw_fstatfs(fd, &sf) < 0)
+		return false;
+	switch ((unsigned long)sf.f_type) {
+	case TMPFS_MAGIC:
+	case RAMFS_MAGIC:
+	case PROC_SUPER_MAGIC:
+	case SYSFS_MAGIC:
+	case HUGETLBFS_MAGIC:
+	case DEVPTS_SUPER_MAGIC:
+	case 0x42494e4d: /* binfmt_misc */
+	case 0x64626720: /* debugfs */
+	case 0xcafe4a11: /* bpf */
+		return false;
+	}
+	return true;
+}
+
+static struct fams_file *manage(int fd, const struct stat *st)
+{
+	char proc[64], path[PATH_MAX];
+	snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+	ssize_t n = fams_raw_readlink(proc, path, sizeof path - 1);
+	if (n <= 0)
+		return NULL;
+	path[n] = '\0';
+	if (!fams_path_selected(path)) {
+		errno = 0;
+		return NULL;
+	}
+	char *deleted = strstr(path, " (deleted)");
+	if (st->st_nlink == 0 && deleted && deleted[10] == '\0')
+		*deleted = '\0';
+	if (!g_tracker_ready) {
+		fams_tracker_init();
+		g_tracker_ready = true;
+		int *u, *p;
+		fams_tracker_fd_slots(&u, &p);
+		internal_add(u);
+		internal_add(p);
+	}
+	struct fams_file *f = fams_file_open(fd, st, path);
+	if (!f)
+		return NULL;
+	HASH_ADD(hh, g_files, key, sizeof f->key, f);
+	file_internal_fds(f, true);
+	adopt_open_descriptors(f);
+	__atomic_store_n(&fams_live, 1, __ATOMIC_RELEASE);
+	return f;
+}
+
+/* ---- entry points: memory ------------------------------------------------------- */
+
+void *fams_on_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off, int *handled)
+{
+	*handled = 0;
+	const bool fixed = flags & MAP_FIXED;
+	const bool anon = (flags & MAP_ANONYMOUS) || fd < 0;
+	if (g_down || (anon && !(fixed && g_maps)))
+		return NULL;
+	const int type = flags & MAP_TYPE;
+	const bool shared = type == MAP_SHARED || type == MAP_SHARED_VALIDATE;
+	struct stat st;
+	if (!anon && (fams_raw_fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)))
+		return NULL;
+
+	int saved = errno;
+	void *ret = NULL;
+	LOCK();
+	struct fams_file *f = anon ? NULL : file_by_key(st.st_dev, st.st_ino);
+	if (f && f->inherited && shared) {
+		fams_error("%s: mapping a file that the parent process manages is not supported in a forked child",
+			   f->path);
+		*handled = 1;
+		errno = EBUSY;
+		ret = MAP_FAILED;
+		goto out;
+	}
+	if (!f && !anon && shared && (prot & PROT_WRITE) && (fams_raw_fcntl(fd, F_GETFL, 0) & O_ACCMODE) == O_RDWR &&
+	    persistent_fs(fd)) {
+		f = manage(fd, &st);
+		if (!f && errno) {
+			*handled = 1;
+			ret = MAP_FAILED;
+			goto out;
+		}
+	}
+	if (!f) {
+		/* Not ours; but a MAP_FIXED mapping replaces whatever it lands on. */
+		if (fixed && any_overlap((uintptr_t)addr, (uintptr_t)addr + len)) {
+			prepare_drop((uintptr_t)addr, (uintptr_t)addr + len, "mmap(MAP_FIXED) over a mapping");
+			ret = fams_raw_mmap(addr, len, prot, flags, fd, off);
+			*handled = 1;
+			if (ret != MAP_FAILED) {
+				forget_range((uintptr_t)addr, (uintptr_t)addr + len);
+				retire_unmapped();
+			} else {
+				saved = errno;
+			}
+			errno = saved;
+		}
+		goto out;
+	}
+
+	/* A mapping of a managed file: serve it from the working copy. */
+	*handled = 1;
+	if (fixed && any_overlap((uintptr_t)addr, (uintptr_t)addr + len))
+		prepare_drop((uintptr_t)addr, (uintptr_t)addr + len, "mmap(MAP_FIXED) over a mapping");
+	int mflags = flags;
+	if (type == MAP_SHARED_VALIDATE)
+		mflags = (flags & ~MAP_TYPE) | MAP_SHARED; /* MAP_SYNC etc. are for DAX files only */
+	ret = fams_raw_mmap(addr, len, prot, mflags, f->memfd, off);
+	if (ret == MAP_FAILED) {
+		saved = errno;
+		retire_unmapped();
+		errno = saved;
+		goto out;
+	}
+	uintptr_t s = (uintptr_t)ret, e = s + ((len + (size_t)fams_page_size - 1) & ~((size_t)fams_page_size - 1));
+	if (fixed)
+		forget_range(s, e);
+	if (shared) {
+		/* Private mappings never change the file; they need no record. */
+		if (!map_add(s, e, (uint64_t)off, prot, f) || fams_track_range(ret, e - s) < 0) {
+			saved = errno;
+			fams_error("%s: cannot track writes to a new mapping: %s", f->path, strerror(saved));
+			forget_range(s, e);
+			fams_raw_munmap(ret, e - s);
+			retire_unmapped();
+			errno = saved;
+			ret = MAP_FAILED;
+			goto out;
+		}
+	}
+	retire_unmapped();
+	errno = saved;
+out:
+	UNLOCK();
+	return ret;
+}
+
+int fams_on_munmap(void *addr, size_t len, int *handled)
+{
+	*handled = 0;
+	if (!g_maps)
+		return 0;
+	uintptr_t s = (uintptr_t)addr, e = s + len;
+	int ret = 0, saved = errno;
+	LOCK();
+	if (!any_overlap(s, e))
+		goto out;
+	*handled = 1;
+	if ((s & ((uintptr_t)fams_page_size - 1)) || len == 0) {
+		saved = EINVAL;
+		ret = -1;
+		goto out;
+	}
+	e = s + ((len + (size_t)fams_page_size - 1) & ~((size_t)fams_page_size - 1));
+	prepare_drop(s, e, "munmap");
+	ret = fams_raw_munmap(addr, len);
+	if (ret < 0) {
+		saved = errno;
+		goto out;
+	}
+	forget_range(s, e);
+	retire_unmapped();
+out:
+	UNLOCK();
+	errno = saved;
+	return ret;
+}
+
+void *fams_on_mremap(void *old, size_t oldlen, size_t newlen, int flags, void *new_addr, int *handled)
+{
+	*handled = 0;
+	if (!g_maps)
+		return NULL;
+	const uintptr_t pg = (uintptr_t)fams_page_size;
+	uintptr_t os = (uintptr_t)old, oe = os + ((oldlen + pg - 1) & ~(pg - 1));
+	uintptr_t nlen = (newlen + pg - 1) & ~(pg - 1);
+	void *ret = NULL;
+	int saved = errno;
+	LOCK();
+	struct fams_map *m = NULL;
+	for (struct fams_map *it = g_maps; it; it = it->next)
+		if (it->start <= os && os < it->end)
+			m = it;
+	bool dest_overlap = (flags & MREMAP_FIXED) && any_overlap((uintptr_t)new_addr, (uintptr_t)new_addr + nlen);
+	if (!m && !dest_overlap)
+		goto out;
+	*handled = 1;
+	if (m && ((flags & MREMAP_DONTUNMAP) || oldlen == 0 || oe > m->end)) {
+		fams_error("%s: this mremap of a managed mapping (flags %#x, %zu bytes) is not supported",
+			   m->f->path, flags, oldlen);
+		saved = EINVAL;
+		ret = MAP_FAILED;
+		goto out;
+	}
+	struct fams_file *f = m ? m->f : NULL;
+	uint64_t off = m ? m->off + (os - m->start) : 0;
+	if (m) {
+		harvest(m, os, oe);
+		if (nlen < oe - os && !f->inherited &&
+		    fams_file_commit(f, off + nlen, off + (oe - os)) < 0)
+			fams_error("%s: mremap could not commit the part it drops (%s); kept for the next commit",
+				   f->path, strerror(errno));
+	}
+	if (dest_overlap)
+		prepare_drop((uintptr_t)new_addr, (uintptr_t)new_addr + nlen, "mremap over a mapping");
+	ret = fams_raw_mremap(old, oldlen, newlen, flags, new_addr);
+	if (ret == MAP_FAILED) {
+		saved = errno;
+		goto out;
+	}
+	if (dest_overlap)
+		forget_range((uintptr_t)new_addr, (uintptr_t)new_addr + nlen);
+	if (m) {
+		/* f stays alive across the swap of records: only retire_unmapped frees. */
+		int prot = m->prot;
+		forget_range(os, oe);
+		struct fams_map *nm = map_add((uintptr_t)ret, (uintptr_t)ret + nlen, off, prot, f);
+		if (nm) {
+			if ((uintptr_t)ret != os)
+				rearm(nm, nm->start, nm->end);
+			else if (nlen > oe - os)
+				rearm(nm, os + (oe - os), nm->end);
+		}
+	}
+	retire_unmapped();
+out:
+	UNLOCK();
+	errno = saved;
+	return ret;
+}
+
+int fams_on_msync(void *addr, size_t len, int flags, int *handled)
+{
+	*handled = 0;
+	if (!g_maps)
+		return 0;
+	uintptr_t s = (uintptr_t)addr, e = s + len;
+	int ret = 0, saved = errno;
+	LOCK();
+	if (!any_overlap(s, e))
+		goto out;
+	*handled = 1;
+	/* The kernel checks the arguments exactly as for a plain msync (EINVAL, ENOMEM,
+	 * EBUSY); on the working copy the call itself writes nothing anywhere. */
+	if (syscall(SYS_msync, addr, len, flags) < 0) {
+		saved = errno;
+		ret = -1;
+		goto out;
+	}
+	/* Every msync is a commit point (MS_ASYNC too: an atomic state the program
+	 * chose); MS_INVALIDATE has nothing to do, all mappings share one copy.  Each
+	 * file is committed atomically on its own, over the span the range covers. */
+	for (struct fams_map *m = g_maps; m; m = m->next) {
+		if (!overlaps(m, s, e))
+			continue;
+		struct fams_file *f = m->f;
+		uint64_t lo = UINT64_MAX, hi = 0;
+		for (struct fams_map *k = m; k; k = k->next) {
+			if (k->f != f || !overlaps(k, s, e))
+				continue;
+			uintptr_t a = k->start > s ? k->start : s, b = k->end < e ? k->end : e;
+			uint64_t klo = k->off + (a - k->start), khi = k->off + (b - k->start);
+			lo = klo < lo ? klo : lo;
+			hi = khi > hi ? khi : hi;
+		}
+		bool done_before = false;
+		for (struct fams_map *k = g_maps; k != m; k = k->next)
+			if (k->f == f && overlaps(k, s, e))
+				done_before = true;
+		if (done_before)
+			continue;
+		if (commit_file(f, lo, hi, "msync") < 0 && ret == 0) {
+			ret = -1;
+			saved = errno;
+		}
+	}
+out:
+	UNLOCK();
+	errno = saved;
+	return ret;
+}
+
+static bool advice_discards(int advice)
+{
+	switch (advice) {
+	case MADV_DONTNEED:
+	case MADV_DONTNEED_LOCKED:
+	case MADV_REMOVE:
+	case MADV_FREE:
+	case MADV_COLD:
+	case MADV_PAGEOUT:
+		return true;
+	}
+	return false;
+}
+
+int fams_on_madvise(void *addr, size_t len, int advice, int *handled)
+{
+	*handled = 0;
+	if (!g_maps || !advice_discards(advice))
+		return 0;
+	uintptr_t s = (uintptr_t)addr, e = s + len;
+	int ret = 0, saved = errno;
+	LOCK();
+	if (!any_overlap(s, e))
+		goto out;
+	*handled = 1;
+	/* Collect what was written first: the advice may drop the kernel's record of it
+	 * (never the bytes: they live in the working copy, not in these page tables). */
+	for (struct fams_map *m = g_maps; m; m = m->next)
+		if (overlaps(m, s, e))
+			harvest(m, s, e);
+	ret = fams_raw_madvise(addr, len, advice);
+	if (ret < 0) {
+		saved = errno;
+		goto out;
+	}
+	for (struct fams_map *m = g_maps; m; m = m->next) {
+		if (!overlaps(m, s, e))
+			continue;
+		uintptr_t a = m->start > s ? m->start : s, b = m->end < e ? m->end : e;
+		/* MADV_REMOVE frees the range of the working copy, as it would free the
+		 * file's blocks: the zeros reach the file at the next commit. */
+		if (advice == MADV_REMOVE)
+			fams_file_mark(m->f, m->f->dirty, m->off + (a - m->start), b - a);
+		rearm(m, a, b);
+	}
+out:
+	UNLOCK();
+	errno = saved;
+	return ret;
+}
+
+/* ---- entry points: descriptors ------------------------------------------------------- */
+
+int fams_before_open(int dirfd, const char *path, int flags)
+{
+	if (g_down || !path || (flags & O_PATH))
+		return 0;
+	if ((flags & O_TRUNC) && fams_live) {
+		/* Truncating a managed file through open(): retire its live journal first,
+		 * as fams_file_resize would (the kernel truncates before we see the fd). */
+		struct stat st;
+		int saved = errno;
+		LOCK();
+		struct fams_file *f = g_files && fams_raw_fstatat(dirfd, path, &st, 0) == 0
+					      ? file_by_key(st.st_dev, st.st_ino) : NULL;
+		int r = f && !f->inherited ? fams_journal_invalidate(&f->j) : 0;
+		UNLOCK();
+		if (r < 0)
+			return -1;
+		errno = saved;
+	}
+	if (!fams_journal_present(dirfd, path))
+		return 0;
+	int saved = errno, outcome;
+	if (fams_recover_path(dirfd, path, &outcome) < 0)
+		return -1; /* errno from recovery; the message is printed */
+	if (outcome != FAMS_REC_NONE && outcome != FAMS_REC_BUSY)
+		fams_info("%s: %s", path, fams_recovery_name(outcome));
+	errno = saved;
+	return 0;
+}
+
+void fams_after_open(int fd, int flags)
+{
+	if (!fams_live || fd < 0)
+		return;
+	int saved = errno;
+	struct stat st;
+	LOCK();
+	if (g_files && fams_raw_fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+		struct fams_file *f = file_by_key(st.st_dev, st.st_ino);
+		struct fd_slot *s = f ? slot_of(fd, true) : NULL;
+		if (s)
+			s->file = f;
+		if (f && (flags & O_TRUNC) && (flags & O_ACCMODE) != O_RDONLY && !f->inherited && f->size) {
+			harvest_file(f, 0, UINT64_MAX);
+			fams_file_resize(f, 0);
+		}
+	}
+	UNLOCK();
+	errno = saved;
+}
+
+void fams_after_dup(int oldfd, int newfd)
+{
+	if (!fams_live || newfd < 0)
+		return;
+	LOCK();
+	struct fams_file *f = file_of_fd(oldfd);
+	struct fd_slot *s = slot_of(newfd, f != NULL);
+	if (s && !s->internal)
+		s->file = f;
+	UNLOCK();
+}
+
+void fams_before_replace(int newfd)
+{
+	if (!fams_live)
+		return;
+	int saved = errno;
+	LOCK();
+	struct fd_slot *s = slot_of(newfd, false);
+	if (s && s->internal) {
+		/* dup2 onto one of our descriptors would close it: move ours away first. */
+		int *where = s->internal;
+		int moved = fams_raw_fcntl(newfd, F_DUPFD_CLOEXEC, 0);
+		if (moved >= 0) {
+			*where = moved;
+			s->internal = NULL;
+			internal_add(where);
+		}
+	} else if (s) {
+		s->file = NULL;
+	}
+	UNLOCK();
+	errno = saved;
+}
+
+int fams_on_close(int fd)
+{
+	if (!fams_live)
+		return 0;
+	int internal = 0;
+	LOCK();
+	struct fd_slot *s = slot_of(fd, false);
+	if (s) {
+		internal = s->internal != NULL;
+		s->file = NULL;
+	}
+	UNLOCK();
+	return internal;
+}
+
+static size_t iov_total(const struct iovec *iov, int cnt)
+{
+	size_t n = 0;
+	for (int i = 0; i < cnt; i++)
+		n += iov[i].iov_len;
+	return n;
+}
+
+ssize_t fams_on_read(int fd, const struct iovec *iov, int iovcnt, off_t pos, int *handled)
+{
+	*handled = 0;
+	if (!fams_live)
+		return 0;
+	ssize_t n = 0;
+	int saved = errno;
+	LOCK();
+	struct fams_file *f = file_of_fd(fd);
+	if (!f)
+		goto out;
+	*handled = 1;
+	int fl = fams_raw_fcntl(fd, F_GETFL, 0);
+	if (fl < 0 || (fl & O_ACCMODE) == O_WRONLY) {
+		saved = EBADF;
+		n = -1;
+		goto out;
+	}
+	bool use_pos = pos < 0;
+	if (use_pos && (pos = fams_raw_lseek(fd, 0, SEEK_CUR)) < 0) {
+		saved = errno;
+		n = -1;
+		goto out;
+	}
+	n = syscall(SYS_preadv, f->memfd, iov, iovcnt, (long)pos, 0L);
+	if (n < 0)
+		saved = errno;
+	else if (use_pos)
+		fams_raw_lseek(fd, pos + n, SEEK_SET);
+out:
+	UNLOCK();
+	errno = saved;
+	return n;
+}
+
+ssize_t fams_on_write(int fd, const struct iovec *iov, int iovcnt, off_t pos, int *handled)
+{
+	*handled = 0;
+	if (!fams_live)
+		return 0;
+	ssize_t n = 0;
+	int saved = errno;
+	LOCK();
+	struct fams_file *f = file_of_fd(fd);
+	if (!f)
+		goto out;
+	*handled = 1;
+	if (f->inherited) {
+		n = refuse_inherited(f, "write");
+		saved = errno;
+		goto out;
+	}
+	int fl = fams_raw_fcntl(fd, F_GETFL, 0);
+	if (fl < 0 || (fl & O_ACCMODE) == O_RDONLY) {
+		saved = EBADF;
+		n = -1;
+		goto out;
+	}
+	bool use_pos = pos < 0;
+	if (use_pos)
+		pos = (fl & O_APPEND) ? (off_t)f->size : fams_raw_lseek(fd, 0, SEEK_CUR);
+	if (pos < 0) {
+		saved = errno;
+		n = -1;
+		goto out;
+	}
+	size_t total = iov_total(iov, iovcnt);
+	/* A write past the end grows the file now, as it would without fams; the bytes
+	 * reach it at the next commit. */
+	if ((uint64_t)pos + total > f->size) {
+		harvest_file(f, 0, UINT64_MAX);
+		if (fams_file_resize(f, (uint64_t)pos + total) < 0) {
+			saved = errno;
+			n = -1;
+			goto out;
+		}
+	}
+	n = syscall(SYS_pwritev, f->memfd, iov, iovcnt, (long)pos, 0L);
+	if (n < 0) {
+		saved = errno;
+		goto out;
+	}
+	fams_file_mark(f, f->dirty, (uint64_t)pos, (uint64_t)n);
+	if (use_pos)
+		fams_raw_lseek(fd, pos + n, SEEK_SET);
+out:
+	UNLOCK();
+	errno = saved;
+	return n;
+}
+
+int fams_on_fsync(int fd, int datasync, int *handled)
+{
+	*handled = 0;
+	if (!fams_live)
+		return 0;
+	int ret = 0, saved = errno;
+	LOCK();
+	struct fams_file *f = file_of_fd(fd);
+	if (!f)
+		goto out;
+	*handled = 1;
+	/* All dirty pages of the file in one atomic commit; if none, the data file
+	 * still owes a flush for a size change nobody flushed yet. */
+	if (commit_file(f, 0, UINT64_MAX, datasync ? "fdatasync" : "fsync") < 0 ||
+	    fams_file_flush_if_needed(f) < 0) {
+		ret = -1;
+		saved = errno;
+	}
+out:
+	UNLOCK();
+	errno = saved;
+	return ret;
+}
+
+int fams_on_ftruncate(int fd, off_t len, int *handled)
+{
+	*handled = 0;
+	if (!fams_live)
+		return 0;
+	int ret = 0, saved = errno;
+	LOCK();
+	struct fams_file *f = file_of_fd(fd);
+	if (!f)
+		goto out;
+	*handled = 1;
+	if (f->inherited) {
+		ret = refuse_inherited(f, "ftruncate");
+		saved = errno;
+		goto out;
+	}
+	int fl = fams_raw_fcntl(fd, F_GETFL, 0);
+	if (len < 0 || fl < 0 || (fl & O_ACCMODE) == O_RDONLY) {
+		saved = fl < 0 ? EBADF : EINVAL;
+		ret = -1;
+		goto out;
+	}
+	/* Collect written pages first: the bits of pages cut off must go with them. */
+	harvest_file(f, 0, UINT64_MAX);
+	if (fams_file_resize(f, (uint64_t)len) < 0) {
+		ret = -1;
+		saved = errno;
+	}
+out:
+	UNLOCK();
+	errno = saved;
+	return ret;
+}
+
+int fams_on_fallocate(int fd, int mode, off_t off, off_t len, int *handled)
+{
+	*handled = 0;
+	if (!fams_live)
+		return 0;
+	int ret = 0, saved = errno;
+	LOCK();
+	struct fams_file *f = file_of_fd(fd);
+	if (!f)
+		goto out;
+	*handled = 1;
+	if (f->inherited) {
+		ret = refuse_inherited(f, "fallocate");
+		saved = errno;
+		goto out;
+	}
+	if (off < 0 || len <= 0) {
+		saved = EINVAL;
+		ret = -1;
+		goto out;
+	}
+	uint64_t end = (uint64_t)off + (uint64_t)len;
+	if (mode & (FALLOC_FL_COLLAPSE_RANGE | FALLOC_FL_INSERT_RANGE)) {
+		fams_error("%s: fallocate collapse/insert range on a mapped file cannot be made atomic; refused",
+			   f->path);
+		saved = EOPNOTSUPP;
+		ret = -1;
+	} else if (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)) {
+		/* Content changes belong to the working copy and reach the file at commit. */
+		harvest_file(f, 0, UINT64_MAX);
+		if (!(mode & FALLOC_FL_KEEP_SIZE) && end > f->size && fams_file_resize(f, end) < 0) {
+			ret = -1;
+			saved = errno;
+			goto out;
+		}
+		uint64_t zend = end < f->size ? end : f->size;
+		if ((uint64_t)off < zend) {
+			if (fams_raw_fallocate(f->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off,
+					       (off_t)(zend - (uint64_t)off)) < 0) {
+				ret = -1;
+				saved = errno;
+				goto out;
+			}
+			fams_file_mark(f, f->dirty, (uint64_t)off, zend - (uint64_t)off);
+		}
+	} else {
+		/* Allocation does not change content: the data file takes it directly. */
+		if (fams_raw_fallocate(fd, mode, off, len) < 0) {
+			ret = -1;
+			saved = errno;
+		} else if (!(mode & FALLOC_FL_KEEP_SIZE) && end > f->size) {
+			if (fams_file_resize(f, end) < 0) {
+				ret = -1;
+				saved = errno;
+			}
+		}
+	}
+out:
+	UNLOCK();
+	errno = saved;
+	return ret;
+}
+
+/* ---- process life ------------------------------------------------------------ */
+
+int fams_init(void)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	if (pg > 0)
+		fams_page_size = pg;
+	fams_config_load();
+	return 0;
+}
+
+void fams_atfork_prepare(void) { LOCK(); }
+void fams_atfork_parent(void) { UNLOCK(); }
+
+void fams_atfork_child(void)
+{
+	pthread_mutex_init(&g_lock, NULL);
+	if (!g_files)
+		return;
+	/* The child shares the working copies with its parent.  Give it a private
+	 * snapshot of each instead, and refuse its commits: its writes must neither
+	 * reach the file nor silently diverge into the parent's copy. */
+	g_child = true;
+	for (struct fams_map *m = g_maps; m; m = m->next) {
+		fams_raw_mmap((void *)m->start, m->end - m->start, m->prot,
+			      MAP_PRIVATE | MAP_FIXED, m->f->memfd, (off_t)m->off);
+	}
+	struct fams_file *f, *tmp;
+	HASH_ITER(hh, g_files, f, tmp) {
+		if (f->inherited)
+			continue;
+		f->inherited = true;
+		/* Keep the working copy for reads; the journal and its lock are the parent's. */
+		internal_drop(f->j.fd);
+		internal_drop(f->j.dirfd);
+		internal_drop(f->data_fd);
+		fams_journal_release(&f->j, 0);
+		fams_raw_close(f->data_fd);
+		f->data_fd = -1;
+	}
+	int *u, *p;
+	fams_tracker_fd_slots(&u, &p);
+	internal_drop(*u);
+	internal_drop(*p);
+	fams_tracker_forget();
+	g_tracker_ready = false;
+}
+
+void fams_shutdown(void)
+{
+	LOCK();
+	if (g_down) {
+		UNLOCK();
+		return;
+	}
+	struct fams_file *f, *tmp;
+	HASH_ITER(hh, g_files, f, tmp) {
+		if (f->inherited)
+			continue;
+		if (commit_file(f, 0, UINT64_MAX, "exit") < 0) {
+			fams_error("%s: changes made since the last commit could not be committed at exit (%s); "
+				   "the file keeps its last committed state", f->path, strerror(errno));
+			continue;
+		}
+	}
+	g_down = true;
+	/* Descriptors write to the file directly from now on. */
+	for (int fd = 0; fd < g_fds_cap; fd++)
+		g_fds[fd].file = NULL;
+	/* Mappings stay (the process is going away); journals are retired so none
+	 * outlives the last commit. */
+	HASH_ITER(hh, g_files, f, tmp) {
+		HASH_DEL(g_files, f);
+		if (!f->inherited && !f->needs_rollback)
+			fams_journal_release(&f->j, 1);
+	}
+	UNLOCK();
+}

@@ -1,0 +1,166 @@
+/* sys.c -- raw system calls and the injectable table of durable I/O. */
+#include "sys.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static int sys_openat(int dirfd, const char *path, int flags, mode_t mode)
+{
+	return (int)syscall(SYS_openat, dirfd, path, flags, mode);
+}
+static int sys_close(int fd) { return (int)syscall(SYS_close, fd); }
+static ssize_t sys_pread(int fd, void *buf, size_t n, off_t off)
+{
+	return syscall(SYS_pread64, fd, buf, n, off);
+}
+static ssize_t sys_pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+	return syscall(SYS_pwrite64, fd, buf, n, off);
+}
+static int sys_fdatasync(int fd) { return (int)syscall(SYS_fdatasync, fd); }
+static int sys_fsync(int fd) { return (int)syscall(SYS_fsync, fd); }
+static int sys_ftruncate(int fd, off_t len) { return (int)syscall(SYS_ftruncate, fd, len); }
+static int sys_fallocate(int fd, int mode, off_t off, off_t len)
+{
+	return (int)syscall(SYS_fallocate, fd, mode, off, len);
+}
+static int sys_unlinkat(int dirfd, const char *path, int flags)
+{
+	return (int)syscall(SYS_unlinkat, dirfd, path, flags);
+}
+
+static const struct fams_sys sys_default = {
+	.openat = sys_openat,
+	.close = sys_close,
+	.pread = sys_pread,
+	.pwrite = sys_pwrite,
+	.fdatasync = sys_fdatasync,
+	.fsync = sys_fsync,
+	.ftruncate = sys_ftruncate,
+	.fallocate = sys_fallocate,
+	.unlinkat = sys_unlinkat,
+};
+
+struct fams_sys fams_sys = {
+	.openat = sys_openat,
+	.close = sys_close,
+	.pread = sys_pread,
+	.pwrite = sys_pwrite,
+	.fdatasync = sys_fdatasync,
+	.fsync = sys_fsync,
+	.ftruncate = sys_ftruncate,
+	.fallocate = sys_fallocate,
+	.unlinkat = sys_unlinkat,
+};
+struct fams_io_stats fams_stats;
+
+void fams_sys_reset(void) { fams_sys = sys_default; }
+
+int fams_raw_fstat(int fd, struct stat *st) { return (int)syscall(SYS_fstat, fd, st); }
+int fams_raw_fstatat(int dirfd, const char *path, struct stat *st, int flags)
+{
+	return (int)syscall(SYS_newfstatat, dirfd, path, st, flags);
+}
+int fams_raw_fstatfs(int fd, struct statfs *sf) { return (int)syscall(SYS_fstatfs, fd, sf); }
+int fams_raw_faccessat(int dirfd, const char *path, int mode)
+{
+	return (int)syscall(SYS_faccessat, dirfd, path, mode);
+}
+int fams_raw_fcntl(int fd, int cmd, long arg) { return (int)syscall(SYS_fcntl, fd, cmd, arg); }
+int fams_raw_close(int fd) { return (int)syscall(SYS_close, fd); }
+ssize_t fams_raw_readlink(const char *path, char *buf, size_t n)
+{
+	return syscall(SYS_readlink, path, buf, n);
+}
+void *fams_raw_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	return (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
+}
+int fams_raw_munmap(void *addr, size_t len) { return (int)syscall(SYS_munmap, addr, len); }
+void *fams_raw_mremap(void *old, size_t oldlen, size_t newlen, int flags, void *new_addr)
+{
+	return (void *)syscall(SYS_mremap, old, oldlen, newlen, flags, new_addr);
+}
+int fams_raw_madvise(void *addr, size_t len, int advice)
+{
+	return (int)syscall(SYS_madvise, addr, len, advice);
+}
+int fams_raw_ioctl(int fd, unsigned long req, void *arg)
+{
+	return (int)syscall(SYS_ioctl, fd, req, arg);
+}
+ssize_t fams_raw_write(int fd, const void *buf, size_t n) { return syscall(SYS_write, fd, buf, n); }
+off_t fams_raw_lseek(int fd, off_t off, int whence) { return syscall(SYS_lseek, fd, off, whence); }
+ssize_t fams_raw_pread(int fd, void *buf, size_t n, off_t off) { return sys_pread(fd, buf, n, off); }
+ssize_t fams_raw_pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+	return sys_pwrite(fd, buf, n, off);
+}
+int fams_raw_ftruncate(int fd, off_t len) { return sys_ftruncate(fd, len); }
+int fams_raw_fallocate(int fd, int mode, off_t off, off_t len)
+{
+	return sys_fallocate(fd, mode, off, len);
+}
+
+ssize_t fams_pread_full(int fd, void *buf, size_t n, off_t off)
+{
+	size_t done = 0;
+	while (done < n) {
+		ssize_t r = fams_sys.pread(fd, (char *)buf + done, n - done, off + (off_t)done);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (r == 0)
+			break;
+		done += (size_t)r;
+	}
+	return (ssize_t)done;
+}
+
+int fams_pwrite_full(int fd, const void *buf, size_t n, off_t off)
+{
+	size_t done = 0;
+	while (done < n) {
+		ssize_t r = fams_sys.pwrite(fd, (const char *)buf + done, n - done, off + (off_t)done);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (r == 0) {
+			errno = EIO;
+			return -1;
+		}
+		done += (size_t)r;
+	}
+	__atomic_add_fetch(&fams_stats.bytes_written, n, __ATOMIC_RELAXED);
+	return 0;
+}
+
+int fams_flush(int fd)
+{
+	int r;
+	do
+		r = fams_sys.fdatasync(fd);
+	while (r < 0 && errno == EINTR);
+	if (r == 0)
+		__atomic_add_fetch(&fams_stats.flushes, 1, __ATOMIC_RELAXED);
+	return r;
+}
+
+int fams_fsync_dir_of(int dirfd)
+{
+	int r;
+	do
+		r = fams_sys.fsync(dirfd);
+	while (r < 0 && errno == EINTR);
+	if (r == 0)
+		__atomic_add_fetch(&fams_stats.flushes, 1, __ATOMIC_RELAXED);
+	return r;
+}

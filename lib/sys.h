@@ -1,0 +1,69 @@
+/* sys.h -- every system call the engine makes, routed so tests can fail or stop them.
+ *
+ * The engine lives inside a library that interposes open/pwrite/fsync/...; calling those
+ * names from here would re-enter the wrappers.  So the engine calls the kernel through
+ * raw syscall(2) wrappers, and the durable I/O among them (writes, flushes, truncates,
+ * creation, unlink, directory sync) goes through the table fams_sys: a test can swap an
+ * entry to inject EIO/ENOSPC or to stop the world after the k-th operation. */
+#ifndef FAMS_SYS_H
+#define FAMS_SYS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/statfs.h>
+
+struct fams_sys {
+	int (*openat)(int dirfd, const char *path, int flags, mode_t mode);
+	int (*close)(int fd);
+	ssize_t (*pread)(int fd, void *buf, size_t n, off_t off);
+	ssize_t (*pwrite)(int fd, const void *buf, size_t n, off_t off);
+	int (*fdatasync)(int fd);
+	int (*fsync)(int fd);
+	int (*ftruncate)(int fd, off_t len);
+	int (*fallocate)(int fd, int mode, off_t off, off_t len);
+	int (*unlinkat)(int dirfd, const char *path, int flags);
+};
+
+/* The table in force; tests may replace entries (restore with fams_sys_reset). */
+extern struct fams_sys fams_sys;
+void fams_sys_reset(void);
+
+/* Flush and write counters, for logs, tests and benchmarks. */
+struct fams_io_stats {
+	uint64_t flushes;
+	uint64_t bytes_written;
+	uint64_t commits;
+};
+extern struct fams_io_stats fams_stats;
+
+/* Raw calls that are not durable I/O: never interposed, never injected. */
+int fams_raw_fstat(int fd, struct stat *st);
+int fams_raw_fstatat(int dirfd, const char *path, struct stat *st, int flags);
+int fams_raw_fstatfs(int fd, struct statfs *sf);
+int fams_raw_faccessat(int dirfd, const char *path, int mode);
+int fams_raw_fcntl(int fd, int cmd, long arg);
+int fams_raw_close(int fd);
+ssize_t fams_raw_readlink(const char *path, char *buf, size_t n);
+void *fams_raw_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
+int fams_raw_munmap(void *addr, size_t len);
+void *fams_raw_mremap(void *old, size_t oldlen, size_t newlen, int flags, void *new_addr);
+int fams_raw_madvise(void *addr, size_t len, int advice);
+int fams_raw_ioctl(int fd, unsigned long req, void *arg);
+ssize_t fams_raw_write(int fd, const void *buf, size_t n);
+off_t fams_raw_lseek(int fd, off_t off, int whence);
+ssize_t fams_raw_pread(int fd, void *buf, size_t n, off_t off);
+ssize_t fams_raw_pwrite(int fd, const void *buf, size_t n, off_t off);
+int fams_raw_ftruncate(int fd, off_t len);
+int fams_raw_fallocate(int fd, int mode, off_t off, off_t len);
+
+/* Whole-buffer I/O through fams_sys: EINTR and short transfers are retried, so a
+ * caller sees either the full count or -1 with errno.  A read past end of file
+ * returns the short count. */
+ssize_t fams_pread_full(int fd, void *buf, size_t n, off_t off);
+int fams_pwrite_full(int fd, const void *buf, size_t n, off_t off);
+int fams_flush(int fd);     /* fdatasync through the table, counted */
+int fams_fsync_dir_of(int dirfd);
+
+#endif

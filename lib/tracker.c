@@ -1,0 +1,154 @@
+/* tracker.c -- dirty-page tracking with userfaultfd async write-protect + PAGEMAP_SCAN. */
+#include "tracker.h"
+#include "log.h"
+#include "sys.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/types.h>
+#include <linux/userfaultfd.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* Kernel ABI newer than Debian 12's headers (see shared KERNEL.md). */
+#ifndef UFFD_FEATURE_WP_HUGETLBFS_SHMEM
+#define UFFD_FEATURE_WP_HUGETLBFS_SHMEM (1 << 12)
+#endif
+#ifndef UFFD_FEATURE_WP_UNPOPULATED
+#define UFFD_FEATURE_WP_UNPOPULATED (1 << 13)
+#endif
+#ifndef UFFD_FEATURE_WP_ASYNC
+#define UFFD_FEATURE_WP_ASYNC (1 << 15)
+#endif
+#ifndef UFFD_USER_MODE_ONLY
+#define UFFD_USER_MODE_ONLY 1
+#endif
+#define PAGE_IS_WRITTEN (1 << 1)
+#define PM_SCAN_WP_MATCHING (1 << 0)
+#define PM_SCAN_CHECK_WPASYNC (1 << 1)
+struct fams_page_region {
+	__u64 start, end, categories;
+};
+struct fams_pm_scan_arg {
+	__u64 size, flags, start, end, walk_end, vec, vec_len, max_pages, category_inverted,
+		category_mask, category_anyof_mask, return_mask;
+};
+#define FAMS_PAGEMAP_SCAN _IOWR('f', 16, struct fams_pm_scan_arg)
+
+int fams_tracker_kind = FAMS_TRACKER_COMPARE;
+static int uffd = -1;
+static int pagemap_fd = -1;
+
+static int uffd_open(void)
+{
+	const __u64 need = UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED | UFFD_FEATURE_WP_HUGETLBFS_SHMEM;
+	int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0 && (errno == EPERM || errno == EACCES))
+		fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
+	if (fd < 0)
+		return -1;
+	struct uffdio_api api = { .api = UFFD_API, .features = need };
+	if (fams_raw_ioctl(fd, UFFDIO_API, &api) < 0 || (api.features & need) != need) {
+		int saved = errno ? errno : EOPNOTSUPP;
+		fams_raw_close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
+void fams_tracker_init(void)
+{
+	fams_tracker_kind = FAMS_TRACKER_COMPARE;
+	if (fams_cfg.tracker == FAMS_TRACKER_COMPARE)
+		return;
+	int fd = uffd_open();
+	int pm = fd >= 0 ? fams_sys.openat(AT_FDCWD, "/proc/self/pagemap", O_RDONLY | O_CLOEXEC, 0) : -1;
+	if (fd < 0 || pm < 0) {
+		int saved = errno;
+		if (fd >= 0)
+			fams_raw_close(fd);
+		if (fams_cfg.tracker == FAMS_TRACKER_UFFD)
+			fams_warn("FAMS_TRACKER=uffd: userfaultfd write-protect is unavailable (%s); "
+				  "using the compare tracker", strerror(saved));
+		else
+			fams_info("userfaultfd write-protect unavailable (%s); using the compare tracker",
+				  strerror(saved));
+		return;
+	}
+	uffd = fd;
+	pagemap_fd = pm;
+	fams_tracker_kind = FAMS_TRACKER_UFFD;
+}
+
+int fams_protect_range(void *addr, size_t len)
+{
+	if (fams_tracker_kind != FAMS_TRACKER_UFFD || len == 0)
+		return 0;
+	struct uffdio_writeprotect wp = {
+		.range = { (uintptr_t)addr, len },
+		.mode = UFFDIO_WRITEPROTECT_MODE_WP,
+	};
+	return fams_raw_ioctl(uffd, UFFDIO_WRITEPROTECT, &wp);
+}
+
+int fams_track_range(void *addr, size_t len)
+{
+	if (fams_tracker_kind != FAMS_TRACKER_UFFD || len == 0)
+		return 0;
+	struct uffdio_register reg = {
+		.range = { (uintptr_t)addr, len },
+		.mode = UFFDIO_REGISTER_MODE_WP,
+	};
+	if (fams_raw_ioctl(uffd, UFFDIO_REGISTER, &reg) < 0)
+		return -1;
+	return fams_protect_range(addr, len);
+}
+
+int fams_harvest_range(void *addr, size_t len, fams_written_fn fn, void *ctx)
+{
+	if (fams_tracker_kind != FAMS_TRACKER_UFFD || len == 0)
+		return 0;
+	struct fams_page_region vec[256];
+	uintptr_t start = (uintptr_t)addr, end = start + len;
+	while (start < end) {
+		struct fams_pm_scan_arg arg = {
+			.size = sizeof arg,
+			.flags = PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC,
+			.start = start,
+			.end = end,
+			.vec = (uintptr_t)vec,
+			.vec_len = sizeof vec / sizeof vec[0],
+			.category_mask = PAGE_IS_WRITTEN,
+			.return_mask = PAGE_IS_WRITTEN,
+		};
+		long n = fams_raw_ioctl(pagemap_fd, FAMS_PAGEMAP_SCAN, &arg);
+		if (n < 0)
+			return -1;
+		for (long i = 0; i < n; i++)
+			fn(ctx, vec[i].start, vec[i].end);
+		/* One call returns at most vec_len regions: continue from where it stopped. */
+		if (arg.walk_end <= start)
+			break;
+		start = arg.walk_end;
+	}
+	return 0;
+}
+
+void fams_tracker_forget(void)
+{
+	if (uffd >= 0)
+		fams_raw_close(uffd);
+	if (pagemap_fd >= 0)
+		fams_raw_close(pagemap_fd);
+	uffd = pagemap_fd = -1;
+	/* A child's pages are no longer tracked; its commits are refused (registry.c). */
+}
+
+void fams_tracker_fd_slots(int **uffd_slot, int **pagemap_slot)
+{
+	*uffd_slot = &uffd;
+	*pagemap_slot = &pagemap_fd;
+}

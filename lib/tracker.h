@@ -1,0 +1,45 @@
+/* tracker.h -- which pages of a working copy were written since they were last collected.
+ *
+ * uffd: userfaultfd asynchronous write-protect + PAGEMAP_SCAN (Linux >= 6.7).  The
+ *       kernel records the first write to each protected page, including writes it
+ *       makes on the program's behalf (read(2) into a mapped page), with no signal;
+ *       a scan returns the written pages and re-protects them in one call.
+ * compare: no kernel help; a commit compares each page of the working copy with the
+ *       data file (which changes only at commits) and takes the pages that differ.
+ *       Costs a read of the range per commit, catches every kind of write.
+ *
+ * Writes made through write(2)/pwrite(2) on a descriptor go into the working copy
+ * without touching any mapping, so file.c records those pages itself. */
+#ifndef FAMS_TRACKER_H
+#define FAMS_TRACKER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+/* The tracker in force after fams_tracker_init: FAMS_TRACKER_UFFD or _COMPARE. */
+extern int fams_tracker_kind;
+
+/* Choose the tracker from FAMS_TRACKER; "uffd" that cannot work falls back to
+ * compare with a warning (never to no tracking at all). */
+void fams_tracker_init(void);
+
+/* Start tracking a mapping: register it and write-protect every page. */
+int fams_track_range(void *addr, size_t len);
+
+/* Re-arm protection on a range whose written pages were already collected. */
+int fams_protect_range(void *addr, size_t len);
+
+/* Report each run [start, end) of pages written in the range since the last scan,
+ * and write-protect them again. */
+typedef void (*fams_written_fn)(void *ctx, uintptr_t start, uintptr_t end);
+int fams_harvest_range(void *addr, size_t len, fams_written_fn fn, void *ctx);
+
+/* In a forked child: the tracker's descriptors describe the parent; drop them. */
+void fams_tracker_forget(void);
+
+/* Where the tracker keeps its descriptors, so the registry can protect them. */
+void fams_tracker_fd_slots(int **uffd_slot, int **pagemap_slot);
+
+#endif

@@ -1,0 +1,493 @@
+/* preload.c -- libfams_preload.so: the interposed calls, and nothing else.
+ *
+ * Every wrapper passes a call straight to the next definition (libc, or another
+ * preloaded library) unless the engine says it concerns a managed file.  Real
+ * functions are resolved once, in a constructor, under pthread_once; until they
+ * are (dlsym may allocate, and an allocator may call mmap while starting), and
+ * while the engine itself is running on this thread, calls go to the kernel
+ * through syscall(2).  errno is the engine's or the real call's, never ours. */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "fams.h"
+
+#define EXPORT __attribute__((visibility("default")))
+
+/* The wrapped functions, listed once: name, return type, parameters. */
+#define FAMS_WRAPPED(X)                                                                       \
+	X(mmap, void *, (void *, size_t, int, int, int, off_t))                               \
+	X(munmap, int, (void *, size_t))                                                      \
+	X(mremap, void *, (void *, size_t, size_t, int, ...))                                 \
+	X(msync, int, (void *, size_t, int))                                                  \
+	X(madvise, int, (void *, size_t, int))                                                \
+	X(open, int, (const char *, int, ...))                                                \
+	X(openat, int, (int, const char *, int, ...))                                         \
+	X(fopen, FILE *, (const char *, const char *))                                        \
+	X(close, int, (int))                                                                  \
+	X(dup, int, (int))                                                                    \
+	X(dup2, int, (int, int))                                                              \
+	X(dup3, int, (int, int, int))                                                         \
+	X(fcntl, int, (int, int, ...))                                                        \
+	X(fsync, int, (int))                                                                  \
+	X(fdatasync, int, (int))                                                              \
+	X(ftruncate, int, (int, off_t))                                                       \
+	X(fallocate, int, (int, int, off_t, off_t))                                           \
+	X(posix_fallocate, int, (int, off_t, off_t))                                          \
+	X(read, ssize_t, (int, void *, size_t))                                               \
+	X(pread, ssize_t, (int, void *, size_t, off_t))                                       \
+	X(write, ssize_t, (int, const void *, size_t))                                        \
+	X(pwrite, ssize_t, (int, const void *, size_t, off_t))                                \
+	X(readv, ssize_t, (int, const struct iovec *, int))                                   \
+	X(writev, ssize_t, (int, const struct iovec *, int))                                  \
+	X(preadv, ssize_t, (int, const struct iovec *, int, off_t))                           \
+	X(pwritev, ssize_t, (int, const struct iovec *, int, off_t))                          \
+	X(preadv2, ssize_t, (int, const struct iovec *, int, off_t, int))                     \
+	X(pwritev2, ssize_t, (int, const struct iovec *, int, off_t, int))
+
+#define DECLARE_REAL(name, ret, params) static ret(*real_##name) params;
+FAMS_WRAPPED(DECLARE_REAL)
+
+enum { UNINIT, INITIALISING, READY };
+static int init_state = UNINIT;
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+/* Set while this thread is inside the engine or resolving symbols: calls made
+ * from there go to the kernel, never back into the engine. */
+static __thread int in_fams __attribute__((tls_model("initial-exec")));
+
+static void resolve(void)
+{
+	__atomic_store_n(&init_state, INITIALISING, __ATOMIC_RELEASE);
+	in_fams++;
+#define RESOLVE(name, ret, params) real_##name = (ret(*) params)dlsym(RTLD_NEXT, #name);
+	FAMS_WRAPPED(RESOLVE)
+	fams_init();
+	pthread_atfork(fams_atfork_prepare, fams_atfork_parent, fams_atfork_child);
+	in_fams--;
+	__atomic_store_n(&init_state, READY, __ATOMIC_RELEASE);
+}
+
+__attribute__((constructor)) static void fams_preload_init(void) { pthread_once(&init_once, resolve); }
+
+__attribute__((destructor)) static void fams_preload_fini(void)
+{
+	if (__atomic_load_n(&init_state, __ATOMIC_ACQUIRE) != READY)
+		return;
+	in_fams++;
+	fams_shutdown();
+	in_fams--;
+}
+
+/* True when the engine may see this call; false: go straight through. */
+static inline int engine_ok(void)
+{
+	int s = __atomic_load_n(&init_state, __ATOMIC_ACQUIRE);
+	if (__builtin_expect(s == READY, 1))
+		return !in_fams;
+	if (s == INITIALISING || in_fams)
+		return 0;
+	pthread_once(&init_once, resolve);
+	return !in_fams;
+}
+
+/* Call the real function if resolved, else the kernel. */
+#define REAL_OR(name, fallback) (real_##name ? real_##name : (fallback))
+
+#define ENGINE(expr)                                                                          \
+	({                                                                                    \
+		in_fams++;                                                                    \
+		__typeof__(expr) r_ = (expr);                                                 \
+		in_fams--;                                                                    \
+		r_;                                                                           \
+	})
+
+/* ---- kernel fallbacks, used before symbols are resolved ---------------------- */
+
+static void *sys_mmap(void *a, size_t l, int p, int f, int fd, off_t o)
+{
+	return (void *)syscall(SYS_mmap, a, l, p, f, fd, o);
+}
+static int sys_open(const char *path, int flags, mode_t mode)
+{
+	return (int)syscall(SYS_openat, AT_FDCWD, path, flags, mode);
+}
+
+static inline mode_t mode_arg(int flags, va_list ap)
+{
+	return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE ? (mode_t)va_arg(ap, int) : 0;
+}
+
+/* ---- memory ------------------------------------------------------------------- */
+
+static void *do_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	if (((flags & MAP_ANONYMOUS) && !(flags & MAP_FIXED)) || !engine_ok())
+		return REAL_OR(mmap, sys_mmap)(addr, len, prot, flags, fd, off);
+	int handled;
+	void *r = ENGINE(fams_on_mmap(addr, len, prot, flags, fd, off, &handled));
+	return handled ? r : REAL_OR(mmap, sys_mmap)(addr, len, prot, flags, fd, off);
+}
+EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	return do_mmap(addr, len, prot, flags, fd, off);
+}
+EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	return do_mmap(addr, len, prot, flags, fd, off);
+}
+
+EXPORT int munmap(void *addr, size_t len)
+{
+	if (fams_live && engine_ok()) {
+		int handled;
+		int r = ENGINE(fams_on_munmap(addr, len, &handled));
+		if (handled)
+			return r;
+	}
+	return real_munmap ? real_munmap(addr, len) : (int)syscall(SYS_munmap, addr, len);
+}
+
+EXPORT void *mremap(void *old, size_t oldlen, size_t newlen, int flags, ...)
+{
+	void *new_addr = NULL;
+	if (flags & MREMAP_FIXED) {
+		va_list ap;
+		va_start(ap, flags);
+		new_addr = va_arg(ap, void *);
+		va_end(ap);
+	}
+	if (fams_live && engine_ok()) {
+		int handled;
+		void *r = ENGINE(fams_on_mremap(old, oldlen, newlen, flags, new_addr, &handled));
+		if (handled)
+			return r;
+	}
+	if (real_mremap)
+		return real_mremap(old, oldlen, newlen, flags, new_addr);
+	return (void *)syscall(SYS_mremap, old, oldlen, newlen, flags, new_addr);
+}
+
+EXPORT int msync(void *addr, size_t len, int flags)
+{
+	if (fams_live && engine_ok()) {
+		int handled;
+		int r = ENGINE(fams_on_msync(addr, len, flags, &handled));
+		if (handled)
+			return r;
+	}
+	return real_msync ? real_msync(addr, len, flags) : (int)syscall(SYS_msync, addr, len, flags);
+}
+
+EXPORT int madvise(void *addr, size_t len, int advice)
+{
+	if (fams_live && engine_ok()) {
+		int handled;
+		int r = ENGINE(fams_on_madvise(addr, len, advice, &handled));
+		if (handled)
+			return r;
+	}
+	return real_madvise ? real_madvise(addr, len, advice) : (int)syscall(SYS_madvise, addr, len, advice);
+}
+
+/* ---- opening: recovery runs before the program can read ------------------------- */
+
+static int do_openat(int dirfd, const char *path, int flags, mode_t mode)
+{
+	if (!engine_ok())
+		return real_openat ? real_openat(dirfd, path, flags, mode)
+				   : (int)syscall(SYS_openat, dirfd, path, flags, mode);
+	if (ENGINE(fams_before_open(dirfd, path, flags)) < 0)
+		return -1;
+	int fd = real_openat ? real_openat(dirfd, path, flags, mode) : (int)syscall(SYS_openat, dirfd, path, flags, mode);
+	if (fd >= 0 && fams_live) {
+		int saved = errno;
+		ENGINE((fams_after_open(fd, flags), 0));
+		errno = saved;
+	}
+	return fd;
+}
+
+static int do_open(const char *path, int flags, mode_t mode)
+{
+	if (!engine_ok())
+		return REAL_OR(open, (int (*)(const char *, int, ...))sys_open)(path, flags, mode);
+	return do_openat(AT_FDCWD, path, flags, mode);
+}
+
+EXPORT int open(const char *path, int flags, ...)
+{
+	va_list ap;
+	va_start(ap, flags);
+	mode_t mode = mode_arg(flags, ap);
+	va_end(ap);
+	return do_open(path, flags, mode);
+}
+EXPORT int open64(const char *path, int flags, ...)
+{
+	va_list ap;
+	va_start(ap, flags);
+	mode_t mode = mode_arg(flags, ap);
+	va_end(ap);
+	return do_open(path, flags, mode);
+}
+EXPORT int __open_2(const char *path, int flags) { return do_open(path, flags, 0); }
+EXPORT int __open64_2(const char *path, int flags) { return do_open(path, flags, 0); }
+EXPORT int openat(int dirfd, const char *path, int flags, ...)
+{
+	va_list ap;
+	va_start(ap, flags);
+	mode_t mode = mode_arg(flags, ap);
+	va_end(ap);
+	return do_openat(dirfd, path, flags, mode);
+}
+EXPORT int openat64(int dirfd, const char *path, int flags, ...)
+{
+	va_list ap;
+	va_start(ap, flags);
+	mode_t mode = mode_arg(flags, ap);
+	va_end(ap);
+	return do_openat(dirfd, path, flags, mode);
+}
+EXPORT int __openat_2(int dirfd, const char *path, int flags) { return do_openat(dirfd, path, flags, 0); }
+EXPORT int __openat64_2(int dirfd, const char *path, int flags) { return do_openat(dirfd, path, flags, 0); }
+EXPORT int creat(const char *path, mode_t mode) { return do_open(path, O_CREAT | O_WRONLY | O_TRUNC, mode); }
+EXPORT int creat64(const char *path, mode_t mode) { return do_open(path, O_CREAT | O_WRONLY | O_TRUNC, mode); }
+
+/* stdio reads through glibc-internal calls we cannot see: recover before it opens. */
+static FILE *do_fopen(const char *path, const char *mode)
+{
+	if (engine_ok() && path && ENGINE(fams_before_open(AT_FDCWD, path, 0)) < 0)
+		return NULL;
+	if (!real_fopen) {
+		errno = ENOSYS;
+		return NULL;
+	}
+	return real_fopen(path, mode);
+}
+EXPORT FILE *fopen(const char *path, const char *mode) { return do_fopen(path, mode); }
+EXPORT FILE *fopen64(const char *path, const char *mode) { return do_fopen(path, mode); }
+
+/* ---- descriptors ------------------------------------------------------------------ */
+
+EXPORT int close(int fd)
+{
+	if (fams_live && engine_ok() && ENGINE(fams_on_close(fd)))
+		return 0; /* one of ours: the program must not close it under us */
+	return real_close ? real_close(fd) : (int)syscall(SYS_close, fd);
+}
+
+EXPORT int dup(int fd)
+{
+	int r = real_dup ? real_dup(fd) : (int)syscall(SYS_dup, fd);
+	if (r >= 0 && fams_live && engine_ok())
+		ENGINE((fams_after_dup(fd, r), 0));
+	return r;
+}
+
+EXPORT int dup2(int fd, int fd2)
+{
+	if (fd != fd2 && fams_live && engine_ok())
+		ENGINE((fams_before_replace(fd2), 0));
+	int r = real_dup2 ? real_dup2(fd, fd2) : (int)syscall(SYS_dup2, fd, fd2);
+	if (r >= 0 && fd != fd2 && fams_live && engine_ok())
+		ENGINE((fams_after_dup(fd, r), 0));
+	return r;
+}
+
+EXPORT int dup3(int fd, int fd2, int flags)
+{
+	if (fd != fd2 && fams_live && engine_ok())
+		ENGINE((fams_before_replace(fd2), 0));
+	int r = real_dup3 ? real_dup3(fd, fd2, flags) : (int)syscall(SYS_dup3, fd, fd2, flags);
+	if (r >= 0 && fams_live && engine_ok())
+		ENGINE((fams_after_dup(fd, r), 0));
+	return r;
+}
+
+static int do_fcntl(int fd, int cmd, unsigned long arg)
+{
+	int r = real_fcntl ? real_fcntl(fd, cmd, arg) : (int)syscall(SYS_fcntl, fd, cmd, arg);
+	if (r >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) && fams_live && engine_ok()) {
+		int saved = errno;
+		ENGINE((fams_after_dup(fd, r), 0));
+		errno = saved;
+	}
+	return r;
+}
+EXPORT int fcntl(int fd, int cmd, ...)
+{
+	va_list ap;
+	va_start(ap, cmd);
+	unsigned long arg = va_arg(ap, unsigned long);
+	va_end(ap);
+	return do_fcntl(fd, cmd, arg);
+}
+EXPORT int fcntl64(int fd, int cmd, ...)
+{
+	va_list ap;
+	va_start(ap, cmd);
+	unsigned long arg = va_arg(ap, unsigned long);
+	va_end(ap);
+	return do_fcntl(fd, cmd, arg);
+}
+
+static int do_sync(int fd, int datasync)
+{
+	if (fams_live && engine_ok()) {
+		int handled;
+		int r = ENGINE(fams_on_fsync(fd, datasync, &handled));
+		if (handled)
+			return r;
+	}
+	if (datasync)
+		return real_fdatasync ? real_fdatasync(fd) : (int)syscall(SYS_fdatasync, fd);
+	return real_fsync ? real_fsync(fd) : (int)syscall(SYS_fsync, fd);
+}
+EXPORT int fsync(int fd) { return do_sync(fd, 0); }
+EXPORT int fdatasync(int fd) { return do_sync(fd, 1); }
+
+static int do_ftruncate(int fd, off_t len)
+{
+	if (fams_live && engine_ok()) {
+		int handled;
+		int r = ENGINE(fams_on_ftruncate(fd, len, &handled));
+		if (handled)
+			return r;
+	}
+	return real_ftruncate ? real_ftruncate(fd, len) : (int)syscall(SYS_ftruncate, fd, len);
+}
+EXPORT int ftruncate(int fd, off_t len) { return do_ftruncate(fd, len); }
+EXPORT int ftruncate64(int fd, off_t len) { return do_ftruncate(fd, len); }
+
+static int do_fallocate(int fd, int mode, off_t off, off_t len)
+{
+	if (fams_live && engine_ok()) {
+		int handled;
+		int r = ENGINE(fams_on_fallocate(fd, mode, off, len, &handled));
+		if (handled)
+			return r;
+	}
+	return real_fallocate ? real_fallocate(fd, mode, off, len) : (int)syscall(SYS_fallocate, fd, mode, off, len);
+}
+EXPORT int fallocate(int fd, int mode, off_t off, off_t len) { return do_fallocate(fd, mode, off, len); }
+EXPORT int fallocate64(int fd, int mode, off_t off, off_t len) { return do_fallocate(fd, mode, off, len); }
+
+/* posix_fallocate returns an error number and leaves errno alone. */
+static int do_posix_fallocate(int fd, off_t off, off_t len)
+{
+	if (fams_live && engine_ok()) {
+		int handled, saved = errno;
+		int r = ENGINE(fams_on_fallocate(fd, 0, off, len, &handled));
+		if (handled) {
+			int err = r < 0 ? errno : 0;
+			errno = saved;
+			return err;
+		}
+	}
+	return real_posix_fallocate ? real_posix_fallocate(fd, off, len) : ENOSYS;
+}
+EXPORT int posix_fallocate(int fd, off_t off, off_t len) { return do_posix_fallocate(fd, off, len); }
+EXPORT int posix_fallocate64(int fd, off_t off, off_t len) { return do_posix_fallocate(fd, off, len); }
+
+/* ---- reads and writes: a managed file's descriptors use its working copy ---------- */
+
+#define IO_WRAPPER(call, iov, cnt, pos, fallback)                                            \
+	do {                                                                                  \
+		if (fams_live && engine_ok()) {                                               \
+			int handled;                                                          \
+			ssize_t r = ENGINE(call(fd, iov, cnt, pos, &handled));               \
+			if (handled)                                                          \
+				return r;                                                     \
+		}                                                                             \
+		return fallback;                                                              \
+	} while (0)
+
+EXPORT ssize_t read(int fd, void *buf, size_t n)
+{
+	struct iovec v = { buf, n };
+	IO_WRAPPER(fams_on_read, &v, 1, -1,
+		   real_read ? real_read(fd, buf, n) : syscall(SYS_read, fd, buf, n));
+}
+EXPORT ssize_t write(int fd, const void *buf, size_t n)
+{
+	struct iovec v = { (void *)buf, n };
+	IO_WRAPPER(fams_on_write, &v, 1, -1,
+		   real_write ? real_write(fd, buf, n) : syscall(SYS_write, fd, buf, n));
+}
+static ssize_t do_pread(int fd, void *buf, size_t n, off_t off)
+{
+	if (off < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	struct iovec v = { buf, n };
+	IO_WRAPPER(fams_on_read, &v, 1, off,
+		   real_pread ? real_pread(fd, buf, n, off) : syscall(SYS_pread64, fd, buf, n, off));
+}
+static ssize_t do_pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+	if (off < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	struct iovec v = { (void *)buf, n };
+	IO_WRAPPER(fams_on_write, &v, 1, off,
+		   real_pwrite ? real_pwrite(fd, buf, n, off) : syscall(SYS_pwrite64, fd, buf, n, off));
+}
+EXPORT ssize_t pread(int fd, void *buf, size_t n, off_t off) { return do_pread(fd, buf, n, off); }
+EXPORT ssize_t pread64(int fd, void *buf, size_t n, off_t off) { return do_pread(fd, buf, n, off); }
+EXPORT ssize_t pwrite(int fd, const void *buf, size_t n, off_t off) { return do_pwrite(fd, buf, n, off); }
+EXPORT ssize_t pwrite64(int fd, const void *buf, size_t n, off_t off) { return do_pwrite(fd, buf, n, off); }
+
+EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
+{
+	IO_WRAPPER(fams_on_read, iov, cnt, -1,
+		   real_readv ? real_readv(fd, iov, cnt) : syscall(SYS_readv, fd, iov, cnt));
+}
+EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
+{
+	IO_WRAPPER(fams_on_write, iov, cnt, -1,
+		   real_writev ? real_writev(fd, iov, cnt) : syscall(SYS_writev, fd, iov, cnt));
+}
+static ssize_t do_preadv(int fd, const struct iovec *iov, int cnt, off_t off)
+{
+	if (off < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	IO_WRAPPER(fams_on_read, iov, cnt, off,
+		   real_preadv ? real_preadv(fd, iov, cnt, off) : syscall(SYS_preadv, fd, iov, cnt, off, 0));
+}
+static ssize_t do_pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
+{
+	if (off < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	IO_WRAPPER(fams_on_write, iov, cnt, off,
+		   real_pwritev ? real_pwritev(fd, iov, cnt, off) : syscall(SYS_pwritev, fd, iov, cnt, off, 0));
+}
+EXPORT ssize_t preadv(int fd, const struct iovec *iov, int cnt, off_t off) { return do_preadv(fd, iov, cnt, off); }
+EXPORT ssize_t preadv64(int fd, const struct iovec *iov, int cnt, off_t off) { return do_preadv(fd, iov, cnt, off); }
+EXPORT ssize_t pwritev(int fd, const struct iovec *iov, int cnt, off_t off) { return do_pwritev(fd, iov, cnt, off); }
+EXPORT ssize_t pwritev64(int fd, const struct iovec *iov, int cnt, off_t off) { return do_pwritev(fd, iov, cnt, off); }
+/* preadv2/pwritev2: offset -1 means the file position; flags (RWF_*) have no
+ * meaning for the working copy. */
+EXPORT ssize_t preadv2(int fd, const struct iovec *iov, int cnt, off_t off, int flags)
+{
+	IO_WRAPPER(fams_on_read, iov, cnt, off < 0 ? -1 : off,
+		   real_preadv2 ? real_preadv2(fd, iov, cnt, off, flags) : syscall(SYS_preadv2, fd, iov, cnt, off, 0, flags));
+}
+EXPORT ssize_t pwritev2(int fd, const struct iovec *iov, int cnt, off_t off, int flags)
+{
+	IO_WRAPPER(fams_on_write, iov, cnt, off < 0 ? -1 : off,
+		   real_pwritev2 ? real_pwritev2(fd, iov, cnt, off, flags) : syscall(SYS_pwritev2, fd, iov, cnt, off, 0, flags));
+}
