@@ -1,0 +1,92 @@
+/* check.h -- helpers for the test programs.  Tests run as ordinary programs under
+ * LD_PRELOAD=libfams_preload.so; to see what is really in a file (not the working
+ * copy fams serves through the program's descriptors) they use raw system calls. */
+#ifndef FAMS_CHECK_H
+#define FAMS_CHECK_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define PG 4096
+
+#define CHECK(cond)                                                                            \
+	do {                                                                                   \
+		if (!(cond)) {                                                                 \
+			fprintf(stderr, "%s:%d: check failed: %s (errno %d: %s)\n", __FILE__,  \
+				__LINE__, #cond, errno, strerror(errno));                      \
+			exit(1);                                                               \
+		}                                                                              \
+	} while (0)
+
+#define SKIP(why)                                                                              \
+	do {                                                                                   \
+		fprintf(stderr, "skip: %s\n", why);                                            \
+		exit(77);                                                                      \
+	} while (0)
+
+/* A fresh path for this test under $FAMS_TEST_DIR (a persistent file system). */
+static inline const char *test_path(const char *name)
+{
+	static char buf[4][4096];
+	static int i;
+	const char *dir = getenv("FAMS_TEST_DIR");
+	char *p = buf[i++ % 4];
+	snprintf(p, 4096, "%s/%s.%d", dir ? dir : ".", name, (int)getpid());
+	return p;
+}
+
+/* What the file itself holds, bypassing fams. */
+static inline ssize_t raw_pread_path(const char *path, void *buf, size_t n, off_t off)
+{
+	int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY);
+	if (fd < 0)
+		return -1;
+	ssize_t r = syscall(SYS_pread64, fd, buf, n, off);
+	syscall(SYS_close, fd);
+	return r;
+}
+
+static inline off_t raw_size(const char *path)
+{
+	struct stat st;
+	if (syscall(SYS_newfstatat, AT_FDCWD, path, &st, 0) < 0)
+		return -1;
+	return st.st_size;
+}
+
+/* The file holds byte c at off (read without fams). */
+static inline int file_byte_is(const char *path, off_t off, char c)
+{
+	char b = 0;
+	return raw_pread_path(path, &b, 1, off) == 1 && b == c;
+}
+
+static inline int make_file(const char *path, off_t size, char fill)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0)
+		return -1;
+	char buf[PG];
+	memset(buf, fill, sizeof buf);
+	for (off_t o = 0; o < size; o += PG)
+		if (pwrite(fd, buf, (size_t)(size - o < PG ? size - o : PG), o) < 0)
+			return -1;
+	return fd;
+}
+
+static inline int journal_exists_for(const char *path)
+{
+	char j[4200];
+	const char *slash = strrchr(path, '/');
+	snprintf(j, sizeof j, "%.*s/.%s.fams-journal", (int)(slash - path), path, slash + 1);
+	return syscall(SYS_faccessat, AT_FDCWD, j, F_OK) == 0;
+}
+
+#endif

@@ -1,0 +1,39 @@
+/* Writes through a managed mapping reach the file only at msync, and then all of them. */
+#include "check.h"
+
+int main(void)
+{
+	const char *path = test_path("commit_msync");
+	int fd = make_file(path, 16 * PG, 'a');
+	CHECK(fd >= 0);
+	char *p = mmap(NULL, 16 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	CHECK(p != MAP_FAILED);
+	p[0] = 'X';
+	p[5 * PG + 17] = 'Y';
+	p[15 * PG + PG - 1] = 'Z';
+	CHECK(file_byte_is(path, 0, 'a'));         /* not committed yet */
+	CHECK(file_byte_is(path, 5 * PG + 17, 'a'));
+	CHECK(msync(p, 16 * PG, MS_SYNC) == 0);
+	CHECK(file_byte_is(path, 0, 'X'));
+	CHECK(file_byte_is(path, 5 * PG + 17, 'Y'));
+	CHECK(file_byte_is(path, 16 * PG - 1, 'Z'));
+	/* A ranged msync commits only its range (unaligned length is fine). */
+	p[PG] = '1';
+	p[10 * PG] = '2';
+	CHECK(msync(p + PG, 100, MS_SYNC) == 0);
+	CHECK(file_byte_is(path, PG, '1'));
+	CHECK(file_byte_is(path, 10 * PG, 'a'));
+	/* MS_ASYNC is a commit point too; MS_INVALIDATE keeps uncommitted bytes. */
+	CHECK(msync(p, 16 * PG, MS_ASYNC) == 0);
+	CHECK(file_byte_is(path, 10 * PG, '2'));
+	p[3 * PG] = 'I';
+	CHECK(msync(p, 16 * PG, MS_INVALIDATE) == 0);
+	CHECK(p[3 * PG] == 'I');
+	/* munmap commits what it drops. */
+	CHECK(munmap(p, 16 * PG) == 0);
+	CHECK(file_byte_is(path, 3 * PG, 'I'));
+	CHECK(!journal_exists_for(path));          /* no journal outlives the last mapping */
+	close(fd);
+	unlink(path);
+	return 0;
+}

@@ -1,0 +1,364 @@
+/* Crash at every step: for each commit shape, stop the world at the k-th durable
+ * I/O operation of the engine (k = 1, 2, ... until the commit runs to the end),
+ * run recovery, and require the file to equal, byte for byte, the image before
+ * the commit or the image after it -- and the image after it whenever the commit
+ * had returned success.  Then interrupt recovery itself at every step and require
+ * the same of the recovery that follows.  A process crash keeps every write that
+ * was issued (the page cache survives), so "stop" means: this operation and all
+ * later ones never happen. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+#include "config.h"
+#include "file.h"
+#include "journal.h"
+#include "log.h"
+#include "recover.h"
+#include "sys.h"
+
+#define PG 4096
+#define FAIL(...)                                                                              \
+	do {                                                                                   \
+		fprintf(stderr, __VA_ARGS__);                                                  \
+		fprintf(stderr, "\n");                                                         \
+		exit(1);                                                                       \
+	} while (0)
+
+static struct fams_sys real;
+static long ops, crash_at;
+static sigjmp_buf crash;
+static int opened[256], nopened;
+
+static void step(void)
+{
+	if (++ops == crash_at)
+		siglongjmp(crash, 1);
+}
+static int c_openat(int d, const char *p, int fl, mode_t m)
+{
+	if (fl & O_CREAT)
+		step();
+	int fd = real.openat(d, p, fl, m);
+	if (fd >= 0 && nopened < 256)
+		opened[nopened++] = fd;
+	return fd;
+}
+static ssize_t c_pwrite(int fd, const void *b, size_t n, off_t o) { step(); return real.pwrite(fd, b, n, o); }
+static int c_fdatasync(int fd) { step(); return real.fdatasync(fd); }
+static int c_fsync(int fd) { step(); return real.fsync(fd); }
+static int c_ftruncate(int fd, off_t l) { step(); return real.ftruncate(fd, l); }
+static int c_fallocate(int fd, int m, off_t o, off_t l) { step(); return real.fallocate(fd, m, o, l); }
+static int c_unlinkat(int d, const char *p, int f) { step(); return real.unlinkat(d, p, f); }
+
+static void arm(long k)
+{
+	ops = 0;
+	crash_at = k;
+	nopened = 0;
+	fams_sys.openat = c_openat;
+	fams_sys.pwrite = c_pwrite;
+	fams_sys.fdatasync = c_fdatasync;
+	fams_sys.fsync = c_fsync;
+	fams_sys.ftruncate = c_ftruncate;
+	fams_sys.fallocate = c_fallocate;
+	fams_sys.unlinkat = c_unlinkat;
+}
+static void disarm(void) { fams_sys = real; }
+/* The crashed "process" is gone: its descriptors (and journal lock) with it. */
+static void drop_descriptors(void)
+{
+	for (int i = 0; i < nopened; i++)
+		close(opened[i]);
+	nopened = 0;
+}
+
+static char path_main[4096], path_replay[4200];
+static char *path = path_main; /* the file the helpers below act on */
+
+struct image {
+	char *bytes;
+	size_t size;
+};
+
+static struct image read_image(void)
+{
+	struct image im;
+	int fd = open(path, O_RDONLY);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0)
+		FAIL("cannot read %s", path);
+	im.size = (size_t)st.st_size;
+	im.bytes = malloc(im.size + 1);
+	if (pread(fd, im.bytes, im.size, 0) != (ssize_t)im.size)
+		FAIL("short read");
+	close(fd);
+	return im;
+}
+
+static void write_image(const struct image *im)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0 || pwrite(fd, im->bytes, im->size, 0) != (ssize_t)im->size)
+		FAIL("cannot write %s", path);
+	close(fd);
+}
+
+static int same(const struct image *a, const struct image *b)
+{
+	return a->size == b->size && memcmp(a->bytes, b->bytes, a->size) == 0;
+}
+
+static void remove_journal(void)
+{
+	char j[4200];
+	const char *slash = strrchr(path, '/');
+	snprintf(j, sizeof j, "%.*s/.%s.fams-journal", (int)(slash - path), path, slash + 1);
+	unlink(j);
+}
+
+/* A commit shape: what the program does to the working copy before committing. */
+struct shape {
+	const char *name;
+	size_t size;                         /* initial file size */
+	void (*change)(struct fams_file *f); /* edits through the working copy */
+	uint64_t resize;                     /* ftruncate to this size first (0: none) */
+	int prior_commit;                    /* a completed commit first (journal is live) */
+	int prior_crash;                     /* an interrupted commit first (recovery at open) */
+};
+
+static void put(struct fams_file *f, uint64_t off, const char *s)
+{
+	size_t n = strlen(s);
+	if (pwrite(f->memfd, s, n, (off_t)off) != (ssize_t)n)
+		FAIL("memfd write");
+	fams_file_mark(f, f->dirty, off, n);
+}
+static void ch_one(struct fams_file *f) { put(f, 3 * PG + 10, "one page"); }
+static void ch_many(struct fams_file *f)
+{
+	for (int i = 0; i < 40; i += 3)
+		put(f, (uint64_t)i * PG + (uint64_t)i, "scattered");
+}
+static void ch_end(struct fams_file *f) { put(f, f->size - 5, "tail!"); }
+static void ch_big(struct fams_file *f)
+{
+	for (int i = 0; i < 48; i++)
+		put(f, (uint64_t)i * PG, "grows the journal");
+}
+static void ch_grow(struct fams_file *f)
+{
+	put(f, f->size - 100, "in the grown part");
+	put(f, 10, "and the old part");
+}
+static void ch_shrink(struct fams_file *f)
+{
+	put(f, 5 * PG + 100, "cut");
+	put(f, PG, "kept");
+}
+
+static struct image base_image(size_t size)
+{
+	struct image im = { malloc(size), size };
+	for (size_t i = 0; i < size; i++)
+		im.bytes[i] = (char)('a' + (i / PG) % 26);
+	return im;
+}
+
+static struct fams_file *open_managed(void)
+{
+	int fd = open(path, O_RDWR);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0)
+		FAIL("open %s", path);
+	struct fams_file *f = fams_file_open(fd, &st, path);
+	close(fd);
+	return f;
+}
+
+/* Run one crash trial; returns 1 if the crash point was past the end. */
+static int trial(const struct shape *sh, long k, long *states)
+{
+	struct image a = base_image(sh->size), before, after = { 0, 0 };
+	remove_journal();
+	write_image(&a);
+	if (sh->prior_commit || sh->prior_crash) {
+		arm(0); /* record descriptors, never crash (yet) */
+		struct fams_file *f = open_managed();
+		if (!f)
+			FAIL("%s: open for prior commit", sh->name);
+		put(f, 7 * PG, "prior");
+		put(f, 12 * PG, "prior, second extent");
+		if (sh->prior_crash) {
+			/* Ops so far: journal create, fallocate, directory fsync.  The commit:
+			 * table, 2 old ranges, header, journal flush (op 8), data writes (9,
+			 * 10), data flush: stop at 10, one extent new, journal durable. */
+			crash_at = 10;
+			if (sigsetjmp(crash, 1) == 0)
+				fams_file_commit(f, 0, UINT64_MAX);
+			disarm();
+			drop_descriptors();
+			struct image half = read_image();
+			if (same(&half, &a))
+				FAIL("%s: set-up did not leave a half-applied commit", sh->name);
+			free(half.bytes);
+		} else if (fams_file_commit(f, 0, UINT64_MAX) < 0) {
+			FAIL("%s: prior commit", sh->name);
+		}
+		disarm();
+		if (!sh->prior_crash)
+			fams_file_close(f, 0); /* a crash right after: journal stays live */
+	}
+	before = read_image();
+	if (sh->prior_crash) { /* the image before is the one recovery will restore */
+		free(before.bytes);
+		before = (struct image){ malloc(a.size), a.size };
+		memcpy(before.bytes, a.bytes, a.size);
+	}
+	/* The after-image: the same change on a copy of "before", run to the end. */
+	path = path_replay;
+	remove_journal();
+	write_image(&before);
+	struct fams_file *g = open_managed();
+	if (!g)
+		FAIL("replay open");
+	if (sh->resize && fams_file_resize(g, sh->resize) < 0)
+		FAIL("replay resize");
+	sh->change(g);
+	if (fams_file_commit(g, 0, UINT64_MAX) < 0)
+		FAIL("replay commit");
+	fams_file_close(g, 1);
+	after = read_image();
+	unlink(path_replay);
+	path = path_main;
+
+	volatile int committed = 0, crashed = 0;
+	struct fams_file *volatile f = NULL;
+	arm(k);
+	if (sigsetjmp(crash, 1) == 0) {
+		f = open_managed();
+		if (!f)
+			FAIL("%s k=%ld: open: %s", sh->name, k, strerror(errno));
+		if (sh->resize && fams_file_resize(f, sh->resize) < 0)
+			FAIL("%s k=%ld: resize: %s", sh->name, k, strerror(errno));
+		sh->change(f);
+		committed = fams_file_commit(f, 0, UINT64_MAX) == 0;
+		if (!committed)
+			FAIL("%s k=%ld: commit failed without a crash: %s", sh->name, k, strerror(errno));
+	} else {
+		crashed = 1;
+	}
+	disarm();
+	if (!crashed)
+		fams_file_close(f, 0); /* then a crash: the journal stays live */
+	else
+		drop_descriptors();
+	int outcome;
+	if (fams_recover_path(AT_FDCWD, path, &outcome) < 0)
+		FAIL("%s k=%ld: recovery failed: %s", sh->name, k, strerror(errno));
+	struct image got = read_image();
+	/* ftruncate takes effect at once, as without fams: a crash between it and the
+	 * commit leaves the resized, uncommitted image, also a valid state. */
+	struct image mid = { calloc(1, sh->resize ? sh->resize : 1), sh->resize };
+	memcpy(mid.bytes, before.bytes, before.size < mid.size ? before.size : mid.size);
+	if (!same(&got, &before) && !same(&got, &after) && !(sh->resize && same(&got, &mid)))
+		FAIL("%s k=%ld: file is neither the before- nor the after-image (%s)", sh->name, k,
+		     fams_recovery_name(outcome));
+	free(mid.bytes);
+	if (committed && !same(&got, &after))
+		FAIL("%s k=%ld: the commit returned success but its bytes are gone", sh->name, k);
+	(*states)++;
+	free(got.bytes);
+	free(after.bytes);
+	free(before.bytes);
+	free(a.bytes);
+	return !crashed;
+}
+
+/* Interrupt recovery itself at every step; the next recovery must still restore. */
+static void recovery_trials(long *states)
+{
+	for (volatile long k2 = 1;; k2++) {
+		struct image a = base_image(48 * PG);
+		remove_journal();
+		write_image(&a);
+		arm(0);
+		struct fams_file *f = open_managed();
+		ch_many(f);
+		volatile int stopped = 0;
+		/* 3 ops to create the journal; the commit of 14 extents: table, 14 old
+		 * ranges, header, flush (op 20), then data writes: stop at op 25. */
+		crash_at = 25;
+		if (sigsetjmp(crash, 1) == 0)
+			fams_file_commit(f, 0, UINT64_MAX);
+		else
+			stopped = 1;
+		disarm();
+		if (!stopped)
+			FAIL("recovery set-up: the commit was not interrupted");
+		drop_descriptors();
+		struct image half = read_image();
+		if (same(&half, &a))
+			FAIL("recovery set-up did not leave a half-applied commit");
+		free(half.bytes);
+		int outcome;
+		volatile int done = 0;
+		arm(k2);
+		if (sigsetjmp(crash, 1) == 0) {
+			if (fams_recover_path(AT_FDCWD, path, &outcome) < 0)
+				FAIL("recovery k=%ld failed", k2);
+			done = 1;
+		}
+		disarm();
+		drop_descriptors();
+		if (fams_recover_path(AT_FDCWD, path, &outcome) < 0)
+			FAIL("second recovery after k=%ld failed", k2);
+		struct image got = read_image();
+		if (!same(&got, &a))
+			FAIL("recovery interrupted at step %ld did not restore the before-image (then: %s)", (long)k2, fams_recovery_name(outcome));
+		(*states)++;
+		free(got.bytes);
+		free(a.bytes);
+		if (done)
+			break;
+	}
+}
+
+int main(void)
+{
+	const char *dir = getenv("FAMS_TEST_DIR");
+	snprintf(path_main, sizeof path_main, "%s/crash_points.%d", dir ? dir : ".", (int)getpid());
+	snprintf(path_replay, sizeof path_replay, "%s.replay", path_main);
+	fams_cfg.journal_size = 64 * 1024; /* small, so ch_big must grow it */
+	fams_cfg.journal_max = 64 << 20;
+	real = fams_sys;
+	fams_log_level = FAMS_LOG_ERROR; /* rollbacks are the point here, not news */
+	static const struct shape shapes[] = {
+		{ "one page", 16 * PG, ch_one, 0, 0, 0 },
+		{ "scattered pages", 48 * PG, ch_many, 0, 0, 0 },
+		{ "page at the end", 10 * PG + 333, ch_end, 0, 0, 0 },
+		{ "journal growth", 48 * PG, ch_big, 0, 0, 0 },
+		{ "after ftruncate grow", 8 * PG + 50, ch_grow, 11 * PG + 57, 0, 0 },
+		{ "after ftruncate shrink", 12 * PG, ch_shrink, 5 * PG + 123, 1, 0 },
+		{ "with a live journal", 16 * PG, ch_many, 0, 1, 0 },
+		{ "after a previous crash", 16 * PG, ch_one, 0, 0, 1 },
+	};
+	long states = 0;
+	for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+		long k = 1;
+		while (!trial(&shapes[s], k, &states))
+			k++;
+		printf("%-24s %3ld crash points, all before- or after-image\n", shapes[s].name, k - 1);
+	}
+	recovery_trials(&states);
+	printf("%ld crash states checked, 0 violations\n", states);
+	remove_journal();
+	unlink(path);
+	return 0;
+}

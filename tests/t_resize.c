@@ -1,0 +1,65 @@
+/* ftruncate around msync (Kyoto Cabinet's pattern), windows larger than the file,
+ * writes past the end, and a commit that never regrows a shrunk file. */
+#include "check.h"
+#include <setjmp.h>
+#include <signal.h>
+
+static sigjmp_buf jb;
+static void on_bus(int sig) { siglongjmp(jb, sig); }
+
+int main(void)
+{
+	const char *path = test_path("resize");
+	int fd = make_file(path, 4 * PG, 'a');
+	CHECK(fd >= 0);
+	char *p = mmap(NULL, 64 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0); /* window > file */
+	CHECK(p != MAP_FAILED);
+	CHECK(ftruncate(fd, 8 * PG) == 0);
+	CHECK(raw_size(path) == 8 * PG);
+	p[7 * PG] = 'G';
+	CHECK(msync(p, 64 * PG, MS_SYNC) == 0);
+	CHECK(file_byte_is(path, 7 * PG, 'G'));
+	/* shrink, msync, regrow: the cut pages read back as zeros, nothing regrows */
+	p[6 * PG] = 'S';
+	CHECK(ftruncate(fd, 5 * PG + 10) == 0);
+	CHECK(msync(p, 64 * PG, MS_SYNC) == 0);
+	CHECK(raw_size(path) == 5 * PG + 10);
+	CHECK(ftruncate(fd, 8 * PG) == 0);
+	CHECK(p[6 * PG] == 0 && p[7 * PG] == 0);
+	CHECK(file_byte_is(path, 7 * PG, 0));
+	/* a partial last page: bytes past the end are not written */
+	CHECK(ftruncate(fd, 2 * PG + 100) == 0);
+	p[2 * PG + 50] = 'E';
+	CHECK(msync(p, 64 * PG, MS_SYNC) == 0);
+	CHECK(raw_size(path) == 2 * PG + 100);
+	CHECK(file_byte_is(path, 2 * PG + 50, 'E'));
+	/* beyond the end of the file, a mapping faults as without fams */
+	signal(SIGBUS, on_bus);
+	volatile int faulted = 0;
+	if (sigsetjmp(jb, 1) == 0)
+		p[10 * PG] = 'x';
+	else
+		faulted = 1;
+	CHECK(faulted);
+	/* pwrite past the end grows the file; the bytes arrive at the next commit */
+	CHECK(pwrite(fd, "END", 3, 12 * PG) == 3);
+	CHECK(raw_size(path) == 12 * PG + 3);
+	CHECK(memcmp(p + 12 * PG, "END", 3) == 0);
+	CHECK(file_byte_is(path, 12 * PG, 0));
+	CHECK(fdatasync(fd) == 0);
+	CHECK(file_byte_is(path, 12 * PG + 2, 'D'));
+	/* fallocate punching a hole is a content change: committed, not immediate */
+	p[PG] = 'h';
+	CHECK(msync(p, PG * 2, MS_SYNC) == 0);
+	CHECK(fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, PG, PG) == 0);
+	CHECK(p[PG] == 0);
+	CHECK(file_byte_is(path, PG, 'h'));
+	CHECK(fsync(fd) == 0);
+	CHECK(file_byte_is(path, PG, 0));
+	CHECK(posix_fallocate(fd, 0, 20 * PG) == 0);
+	CHECK(raw_size(path) == 20 * PG);
+	munmap(p, 64 * PG);
+	close(fd);
+	unlink(path);
+	return 0;
+}
