@@ -1,0 +1,14 @@
+#!/bin/sh
+# deps.sh -- install what fams needs to build and test (Debian 12; run as root or with sudo).
+set -e
+pkgs="build-essential cmake pkg-config libxxhash-dev uthash-dev bats strace kyotocabinet-utils"
+missing=""
+for p in $pkgs; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+sudo=""
+[ "$(id -u)" = 0 ] || sudo=sudo
+echo "installing:$missing"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $missing >/dev/null

@@ -1,0 +1,115 @@
+#!/usr/bin/env bats
+# famsrun: usage, options, LD_PRELOAD handling, loud failure without the library,
+# exit status, and offline recovery.
+
+setup() {
+	BUILD=${FAMS_BUILD:?set FAMS_BUILD to the build directory}
+	FAMSRUN="$BUILD/scripts/famsrun"
+	DIR="${FAMS_TEST_DIR:-$BUILD/testdata}/bats.$$.$BATS_TEST_NUMBER"
+	mkdir -p "$DIR"
+}
+
+teardown() { rm -rf "$DIR"; }
+
+@test "no command: usage on stderr, exit 2" {
+	run "$FAMSRUN"
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"usage: famsrun"* ]]
+}
+
+@test "--help and --version exit 0" {
+	run "$FAMSRUN" --help
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"--journal-size"* ]]
+	run "$FAMSRUN" --version
+	[ "$status" -eq 0 ]
+	[[ "$output" == "famsrun (fams) "* ]]
+}
+
+@test "unknown option and bad size: exit 2 with a message" {
+	run "$FAMSRUN" --bogus true
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"unknown option"* ]]
+	run "$FAMSRUN" --journal-size lots true
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"--journal-size"* ]]
+}
+
+@test "exits with the command's status; -- ends the options" {
+	run "$FAMSRUN" -- sh -c 'exit 7'
+	[ "$status" -eq 7 ]
+	run "$FAMSRUN" sh -c 'exit 0'
+	[ "$status" -eq 0 ]
+}
+
+@test "puts the library first in LD_PRELOAD, keeping what was there" {
+	run env LD_PRELOAD=/nonexistent/other.so "$FAMSRUN" sh -c 'echo "$LD_PRELOAD"' 2>/dev/null
+	[[ "${lines[-1]}" == *"libfams_preload.so /nonexistent/other.so" ]]
+}
+
+@test "refuses to run the command when the library is missing" {
+	run env FAMS_LIBRARY=/nonexistent/libfams_preload.so "$FAMSRUN" touch "$DIR/ran"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"cannot find libfams_preload.so"* ]]
+	[ ! -e "$DIR/ran" ]
+}
+
+@test "options become FAMS_* settings" {
+	run "$FAMSRUN" --journal-size 1M --journal-max 8M --journal-dir "$DIR" --tracker compare -v \
+		sh -c 'echo "$FAMS_JOURNAL_SIZE $FAMS_JOURNAL_MAX $FAMS_JOURNAL_DIR $FAMS_TRACKER $FAMS_LOG"'
+	[ "$status" -eq 0 ]
+	[ "${lines[-1]}" = "1M 8M $(cd "$DIR" && pwd) compare info" ]
+}
+
+@test "a bad FAMS_ value gets a warning naming the variable and the default" {
+	run env FAMS_JOURNAL_SIZE=huge "$FAMSRUN" "$BUILD/tests/torture_writer" "$DIR/f" 4 1
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"fams: FAMS_JOURNAL_SIZE=\"huge\" is not a size"*"using 16777216"* ]]
+}
+
+@test "journals go to --journal-dir and none is left after a clean exit" {
+	mkdir -p "$DIR/j"
+	run "$FAMSRUN" --journal-dir "$DIR/j" "$BUILD/tests/torture_writer" "$DIR/f" 8 5
+	[ "$status" -eq 0 ]
+	[ -z "$(ls -A "$DIR/j")" ]
+	[ -z "$(ls -A "$DIR" | grep fams-journal)" ]
+}
+
+@test "--recover rolls back a commit a kill interrupted; a second run finds nothing" {
+	# A kill mid-commit leaves a pending journal; recover offline without running anything.
+	for i in $(seq 1 40); do
+		"$FAMSRUN" "$BUILD/tests/torture_writer" "$DIR/f" 256 >/dev/null 2>&1 &
+		pid=$!
+		sleep 0.0$((RANDOM % 9 + 1))
+		kill -KILL $pid; wait $pid 2>/dev/null || true
+		[ -e "$DIR/.f.fams-journal" ] && break
+	done
+	[ -e "$DIR/.f.fams-journal" ]
+	run "$FAMSRUN" --recover "$DIR/f"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"$DIR/f: "* ]]
+	[ ! -e "$DIR/.f.fams-journal" ]
+	run "$BUILD/tests/torture_check" "$DIR/f" 256
+	[ "$status" -eq 0 ]
+	run "$FAMSRUN" --recover "$DIR/f"
+	[[ "$output" == *"nothing to recover"* ]]
+}
+
+@test "--recover refuses a journal that belongs to another file" {
+	"$FAMSRUN" "$BUILD/tests/torture_writer" "$DIR/a" 8 3 >/dev/null
+	"$BUILD/tests/torture_writer" "$DIR/b" 8 3 >/dev/null
+	# make a journal of a, left as a crash leaves it, and put it next to b
+	"$FAMSRUN" "$BUILD/tests/torture_writer" "$DIR/a" 8 100000 >/dev/null 2>&1 &
+	pid=$!; sleep 0.3; kill -KILL $pid; wait $pid 2>/dev/null || true
+	[ -e "$DIR/.a.fams-journal" ]
+	cp "$DIR/.a.fams-journal" "$DIR/.b.fams-journal"
+	before=$(md5sum < "$DIR/b")
+	run "$FAMSRUN" --recover "$DIR/b"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"names another file"* ]]
+	[ "$(md5sum < "$DIR/b")" = "$before" ]
+	# and a program opening b under fams gets a clear error, not a mixed file
+	run "$FAMSRUN" "$BUILD/tests/torture_check" "$DIR/b" 8
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"fams:"*"names another file"* ]]
+}

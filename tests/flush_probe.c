@@ -1,0 +1,33 @@
+/* flush_probe -- commits that strace can count: between write(-1, "BEGIN k") and
+ * write(-1, "END") it dirties k pages (k = 0 commits nothing) and calls msync. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define PG 4096
+int main(int argc, char **argv)
+{
+	int fd = open(argv[1], O_RDWR | O_CREAT, 0644);
+	if (fd < 0 || ftruncate(fd, 1024 * PG) < 0)
+		return 1;
+	char *p = mmap(NULL, 1024 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		return 1;
+	static const int ks[] = { 1, 0, 8, 1000, 1 };
+	for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++) {
+		char tag[32];
+		int n = snprintf(tag, sizeof tag, "BEGIN %d", ks[i]);
+		if (write(-1, tag, (size_t)n) != -1)
+			return 1;
+		for (int j = 0; j < ks[i]; j++)
+			p[(size_t)j * PG] ^= 1;
+		if (msync(p, 1024 * PG, MS_SYNC) < 0)
+			return 1;
+		if (write(-1, "END", 3) != -1)
+			return 1;
+	}
+	return 0;
+}

@@ -1,0 +1,47 @@
+#!/bin/bash
+# kyotocabinet.sh -- Kyoto Cabinet's own tests under famsrun and natively, verified
+# with KC's own checker.
+set -u
+build=$1
+dir=${FAMS_TEST_DIR:-$build/testdata}/kc.$$
+mkdir -p "$dir"
+command -v kchashtest >/dev/null || { echo "kyotocabinet-utils not installed"; exit 77; }
+famsrun="$build/scripts/famsrun"
+pass=0 fail=0
+run() { # name, command...
+	local name=$1
+	shift
+	if "$@" >"$dir/kc.out" 2>&1; then
+		pass=$((pass + 1))
+		echo "ok: $name"
+	else
+		fail=$((fail + 1))
+		echo "FAILED: $name"
+		tail -5 "$dir/kc.out"
+	fi
+}
+for how in fams native; do
+	pre=()
+	[ $how = fams ] && pre=("$famsrun")
+	f="$dir/kc.$how.$$.kch"
+	rm -f "$f"
+	run "$how kchashtest order -oas" "${pre[@]}" kchashtest order -oas "$f" 2000
+	run "$how kchashmgr check" "${pre[@]}" kchashmgr check "$f"
+	rm -f "$f"
+	# records that stay: set only, then check and count
+	for i in $(seq 1 200); do printf 'k%d\tv%d\n' "$i" "$i"; done >"$dir/records.tsv"
+	run "$how kchashmgr create" "${pre[@]}" kchashmgr create "$f"
+	run "$how kchashmgr import" "${pre[@]}" kchashmgr import "$f" "$dir/records.tsv"
+	run "$how kchashmgr check (200 records)" "${pre[@]}" kchashmgr check "$f"
+	count=$("${pre[@]}" kchashmgr inform "$f" | awk '/^count:/ {print $2}')
+	if [ "$count" = 200 ]; then pass=$((pass + 1)); echo "ok: $how record count 200"; else fail=$((fail + 1)); echo "FAILED: $how record count '$count'"; fi
+	rm -f "$f"
+	t="$dir/kc.$how.$$.kct"
+	run "$how kctreetest order -oas" "${pre[@]}" kctreetest order -oas "$t" 2000
+	run "$how kctreemgr check" "${pre[@]}" kctreemgr check "$t"
+	rm -f "$t"
+done
+ls -a "$dir" | grep -q "fams-journal" && { echo "FAILED: a journal was left behind"; fail=$((fail + 1)); }
+rm -rf "$dir"
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]

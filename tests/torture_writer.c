@@ -1,0 +1,53 @@
+/* torture_writer -- an ordinary program with an invariant spread over many pages.
+ *
+ * Round r writes the value r into every one of NPAGES pages (page order shuffled
+ * each round), then msyncs and prints "committed r".  A file whose pages do not all
+ * hold the same round is torn.  Knows nothing of fams. */
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define PG 4096
+
+int main(int argc, char **argv)
+{
+	if (argc < 3) {
+		fprintf(stderr, "usage: torture_writer FILE NPAGES [ROUNDS]\n");
+		return 2;
+	}
+	int npages = atoi(argv[2]);
+	long rounds = argc > 3 ? atol(argv[3]) : 1000000;
+	int fd = open(argv[1], O_RDWR | O_CREAT, 0644);
+	if (fd < 0 || ftruncate(fd, (off_t)npages * PG) < 0)
+		return perror("open"), 1;
+	char *p = mmap(NULL, (size_t)npages * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		return perror("mmap"), 1;
+	uint64_t start;
+	memcpy(&start, p, sizeof start);
+	int *order = malloc(sizeof(int) * (size_t)npages);
+	for (int i = 0; i < npages; i++)
+		order[i] = i;
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	srand((unsigned)getpid());
+	for (uint64_t r = start + 1; r <= start + (uint64_t)rounds; r++) {
+		for (int i = npages - 1; i > 0; i--) {
+			int j = rand() % (i + 1), t = order[i];
+			order[i] = order[j];
+			order[j] = t;
+		}
+		for (int i = 0; i < npages; i++) {
+			char *pg = p + (size_t)order[i] * PG;
+			memcpy(pg, &r, sizeof r);
+			memset(pg + 8, (int)(r & 0xff), 64); /* more bytes per page */
+		}
+		if (msync(p, (size_t)npages * PG, MS_SYNC) < 0)
+			return perror("msync"), 1;
+		printf("committed %llu\n", (unsigned long long)r);
+	}
+	return 0;
+}
