@@ -1,0 +1,57 @@
+/* commit_latency -- median and p99 latency of msync(MS_SYNC) commits of k random
+ * dirty pages of a mapped file.  Run it natively and under famsrun on the same
+ * file system and compare: bench/run.sh does both and prints the ratios. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PG 4096
+
+static int cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 4) {
+		fprintf(stderr, "usage: commit_latency FILE FILE_MIB REPS K...\n");
+		return 2;
+	}
+	size_t pages = (size_t)atol(argv[2]) * 256;
+	int reps = atoi(argv[3]);
+	int fd = open(argv[1], O_RDWR | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0 || ftruncate(fd, (off_t)(pages * PG)) < 0)
+		return perror("open"), 1;
+	char *p = mmap(NULL, pages * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		return perror("mmap"), 1;
+	memset(p, 1, pages * PG);
+	msync(p, pages * PG, MS_SYNC);
+	double *t = malloc(sizeof(double) * (size_t)reps);
+	srand(1);
+	for (int a = 4; a < argc; a++) {
+		int k = atoi(argv[a]);
+		for (int r = 0; r < reps; r++) {
+			for (int i = 0; i < k; i++)
+				p[(size_t)(rand() % (int)pages) * PG] += 1;
+			struct timespec t0, t1;
+			clock_gettime(CLOCK_MONOTONIC, &t0);
+			if (msync(p, pages * PG, MS_SYNC) < 0)
+				return perror("msync"), 1;
+			clock_gettime(CLOCK_MONOTONIC, &t1);
+			t[r] = (double)(t1.tv_sec - t0.tv_sec) * 1e6 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e3;
+		}
+		qsort(t, (size_t)reps, sizeof *t, cmp);
+		printf("k=%d median_us=%.1f p99_us=%.1f\n", k, t[reps / 2], t[(reps * 99) / 100]);
+	}
+	munmap(p, pages * PG);
+	close(fd);
+	unlink(argv[1]);
+	return 0;
+}
