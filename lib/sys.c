@@ -33,29 +33,17 @@ static int sys_unlinkat(int dirfd, const char *path, int flags)
 	return (int)syscall(SYS_unlinkat, dirfd, path, flags);
 }
 
-static const struct fams_sys sys_default = {
-	.openat = sys_openat,
-	.close = sys_close,
-	.pread = sys_pread,
-	.pwrite = sys_pwrite,
-	.fdatasync = sys_fdatasync,
-	.fsync = sys_fsync,
-	.ftruncate = sys_ftruncate,
-	.fallocate = sys_fallocate,
-	.unlinkat = sys_unlinkat,
-};
+/* The kernel's own calls: what fams_sys holds until a test swaps an entry. */
+#define SYS_DEFAULT_TABLE                                                                      \
+	{                                                                                      \
+		.openat = sys_openat, .close = sys_close, .pread = sys_pread,                  \
+		.pwrite = sys_pwrite, .fdatasync = sys_fdatasync, .fsync = sys_fsync,          \
+		.ftruncate = sys_ftruncate, .fallocate = sys_fallocate,                        \
+		.unlinkat = sys_unlinkat,                                                      \
+	}
 
-struct fams_sys fams_sys = {
-	.openat = sys_openat,
-	.close = sys_close,
-	.pread = sys_pread,
-	.pwrite = sys_pwrite,
-	.fdatasync = sys_fdatasync,
-	.fsync = sys_fsync,
-	.ftruncate = sys_ftruncate,
-	.fallocate = sys_fallocate,
-	.unlinkat = sys_unlinkat,
-};
+static const struct fams_sys sys_default = SYS_DEFAULT_TABLE;
+struct fams_sys fams_sys = SYS_DEFAULT_TABLE;
 struct fams_io_stats fams_stats;
 
 void fams_sys_reset(void) { fams_sys = sys_default; }
