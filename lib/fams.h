@@ -24,6 +24,7 @@ int fams_on_munmap(void *addr, size_t len, int *handled);
 void *fams_on_mremap(void *old, size_t oldlen, size_t newlen, int flags, void *new_addr, int *handled);
 int fams_on_msync(void *addr, size_t len, int flags, int *handled);
 int fams_on_madvise(void *addr, size_t len, int advice, int *handled);
+int fams_on_mprotect(void *addr, size_t len, int prot, int *handled);
 
 /* Before open(): recover the file if it has a pending journal.  0, or -1 with errno
  * when the file must not be opened (its journal could not be applied). */

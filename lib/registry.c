@@ -37,9 +37,14 @@
 struct fams_map {
 	uintptr_t start, end; /* page aligned */
 	uint64_t off;         /* file offset of start */
-	int prot;             /* as mapped (mprotect is not followed) */
-	struct fams_file *f;
+	int prot;             /* current protection (mprotect is followed) */
+	bool maywrite;        /* its descriptor was O_RDWR: mprotect may add PROT_WRITE */
+	struct fams_file *f;  /* NULL for a shadow record */
 	struct fams_map *next;
+	/* Shadow records only: the file's identity, and its path when the mapping
+	 * could be made writable (its descriptor was O_RDWR), else NULL. */
+	struct fams_file_key key;
+	char *path;
 };
 
 struct fd_slot {
@@ -51,6 +56,12 @@ static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 int fams_live;
 static struct fams_file *g_files; /* by (st_dev, st_ino) */
 static struct fams_map *g_maps;
+/* Shadows: shared mappings of regular files that are not managed, because they were
+ * mapped read-only.  Remembered so that they move onto the working copy when the
+ * file becomes managed (every mapping must see the same bytes) or when mprotect
+ * makes one writable (its writes must go through a commit, never straight to the
+ * file). */
+static struct fams_map *g_shadows;
 static struct fd_slot *g_fds;
 static int g_fds_cap;
 static bool g_child;    /* a forked child: inherited files are read-only here */
@@ -238,15 +249,53 @@ static int commit_file(struct fams_file *f, uint64_t lo, uint64_t hi, const char
 	return fams_file_commit(f, lo, hi);
 }
 
-static struct fams_map *map_add(uintptr_t s, uintptr_t e, uint64_t off, int prot, struct fams_file *f)
+static struct fams_map *map_push(struct fams_map **list, uintptr_t s, uintptr_t e, uint64_t off, int prot,
+				 struct fams_file *f)
 {
-	struct fams_map *m = malloc(sizeof *m);
+	struct fams_map *m = calloc(1, sizeof *m);
 	if (!m)
 		return NULL;
-	*m = (struct fams_map){ s, e, off, prot, f, g_maps };
-	g_maps = m;
-	f->nmaps++;
+	*m = (struct fams_map){ .start = s, .end = e, .off = off, .prot = prot, .f = f, .next = *list };
+	*list = m;
+	if (f)
+		f->nmaps++;
 	return m;
+}
+
+static struct fams_map *map_add(uintptr_t s, uintptr_t e, uint64_t off, int prot, struct fams_file *f)
+{
+	return map_push(&g_maps, s, e, off, prot, f);
+}
+
+static void map_free(struct fams_map *m)
+{
+	if (m->f)
+		m->f->nmaps--;
+	free(m->path);
+	free(m);
+}
+
+/* Split the record containing addr (if addr is strictly inside it) in two; the
+ * right part goes to the head of the list.  Returns false when out of memory. */
+static bool map_split(struct fams_map **list, uintptr_t addr)
+{
+	for (struct fams_map *m = *list; m; m = m->next) {
+		if (!(m->start < addr && addr < m->end))
+			continue;
+		struct fams_map *r = map_push(list, addr, m->end, m->off + (addr - m->start), m->prot, m->f);
+		if (!r)
+			return false;
+		r->key = m->key;
+		r->maywrite = m->maywrite;
+		if (m->path && !(r->path = strdup(m->path))) {
+			*list = r->next;
+			map_free(r);
+			return false;
+		}
+		m->end = addr;
+		return true;
+	}
+	return true;
 }
 
 /* Before [s, e) is unmapped or replaced: commit what it holds. */
@@ -264,20 +313,17 @@ static void prepare_drop(uintptr_t s, uintptr_t e, const char *what)
 	}
 }
 
-/* Drop the records of [s, e) after the kernel unmapped it. */
-static void forget_range(uintptr_t s, uintptr_t e)
+/* Drop the records of [s, e) from a list. */
+static void forget_in(struct fams_map **list, uintptr_t s, uintptr_t e)
 {
-	struct fams_map **pp = &g_maps;
+	/* A hole in the middle of a record splits it; if memory for the split runs
+	 * out, the whole record goes (a lost record is only ever a lost shadow or a
+	 * mapping the kernel no longer has). */
+	map_split(list, e);
+	struct fams_map **pp = list;
 	while (*pp) {
 		struct fams_map *m = *pp;
 		if (!overlaps(m, s, e)) {
-			pp = &m->next;
-			continue;
-		}
-		if (m->start < s && m->end > e) { /* a hole in the middle: split */
-			/* map_add puts the right part at the head, behind the walk. */
-			map_add(e, m->end, m->off + (e - m->start), m->prot, m->f);
-			m->end = s;
 			pp = &m->next;
 		} else if (m->start < s) {
 			m->end = s;
@@ -288,10 +334,24 @@ static void forget_range(uintptr_t s, uintptr_t e)
 			pp = &m->next;
 		} else {
 			*pp = m->next;
-			m->f->nmaps--;
-			free(m);
+			map_free(m);
 		}
 	}
+}
+
+/* Drop the records of [s, e) after the kernel unmapped or replaced it. */
+static void forget_range(uintptr_t s, uintptr_t e)
+{
+	forget_in(&g_maps, s, e);
+	forget_in(&g_shadows, s, e);
+}
+
+static bool shadow_overlap(uintptr_t s, uintptr_t e)
+{
+	for (struct fams_map *m = g_shadows; m; m = m->next)
+		if (overlaps(m, s, e))
+			return true;
+	return false;
 }
 
 static void retire(struct fams_file *f)
@@ -343,6 +403,67 @@ static bool persistent_fs(int fd)
 	return true;
 }
 
+/* A file just became managed: its read-only shared mappings must now show the
+ * working copy too.  Its contents equal the file's at this moment, so readers see
+ * no change; from now on they see the program's writes as they happen. */
+static void adopt_shadows(struct fams_file *f)
+{
+	struct fams_map **pp = &g_shadows;
+	while (*pp) {
+		struct fams_map *m = *pp;
+		if (memcmp(&m->key, &f->key, sizeof f->key) != 0) {
+			pp = &m->next;
+			continue;
+		}
+		*pp = m->next;
+		void *r = fams_raw_mmap((void *)m->start, m->end - m->start, m->prot, MAP_SHARED | MAP_FIXED,
+					f->memfd, (off_t)m->off);
+		if (r == MAP_FAILED || fams_track_range(r, m->end - m->start) < 0) {
+			fams_error("%s: a read-only mapping at %p could not be moved onto the working copy (%s); "
+				   "it shows only committed contents", f->path, (void *)m->start, strerror(errno));
+			map_free(m);
+			continue;
+		}
+		m->maywrite = m->path != NULL;
+		free(m->path);
+		m->path = NULL;
+		m->f = f;
+		f->nmaps++;
+		m->next = g_maps;
+		g_maps = m;
+	}
+}
+
+/* Remember a shared mapping of an unmanaged regular file (see g_shadows). */
+static void shadow_add(uintptr_t s, size_t len, off_t off, int prot, int fd, const struct stat *st)
+{
+	char *path = NULL;
+	if ((fams_raw_fcntl(fd, F_GETFL, 0) & O_ACCMODE) == O_RDWR) {
+		/* Writable later through mprotect: keep the path to reopen it by. */
+		char proc[64], buf[PATH_MAX];
+		snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+		ssize_t n = fams_raw_readlink(proc, buf, sizeof buf - 1);
+		if (n <= 0)
+			return;
+		buf[n] = '\0';
+		if (!fams_path_selected(buf))
+			return;
+		path = strdup(buf);
+	}
+	uintptr_t e = s + ((len + (size_t)fams_page_size - 1) & ~((size_t)fams_page_size - 1));
+	struct fams_map *m = map_push(&g_shadows, s, e, (uint64_t)off, prot, NULL);
+	if (!m) {
+		free(path);
+		return;
+	}
+	m->key = (struct fams_file_key){ 0 };
+	m->key.dev = st->st_dev;
+	m->key.ino = st->st_ino;
+	m->path = path;
+	m->maywrite = path != NULL;
+	__atomic_store_n(&fams_live, 1, __ATOMIC_RELEASE);
+}
+
 static struct fams_file *manage(int fd, const struct stat *st)
 {
 	char proc[64], path[PATH_MAX];
@@ -372,6 +493,7 @@ static struct fams_file *manage(int fd, const struct stat *st)
 	HASH_ADD(hh, g_files, key, sizeof f->key, f);
 	file_internal_fds(f, true);
 	adopt_open_descriptors(f);
+	adopt_shadows(f);
 	__atomic_store_n(&fams_live, 1, __ATOMIC_RELEASE);
 	return f;
 }
@@ -383,7 +505,7 @@ void *fams_on_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t of
 	*handled = 0;
 	const bool fixed = flags & MAP_FIXED;
 	const bool anon = (flags & MAP_ANONYMOUS) || fd < 0;
-	if (g_down || (anon && !(fixed && g_maps)))
+	if (g_down || (anon && !(fixed && (g_maps || g_shadows))))
 		return NULL;
 	const int type = flags & MAP_TYPE;
 	const bool shared = type == MAP_SHARED || type == MAP_SHARED_VALIDATE;
@@ -413,19 +535,28 @@ void *fams_on_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t of
 		}
 	}
 	if (!f) {
-		/* Not ours; but a MAP_FIXED mapping replaces whatever it lands on. */
-		if (fixed && any_overlap((uintptr_t)addr, (uintptr_t)addr + len)) {
-			prepare_drop((uintptr_t)addr, (uintptr_t)addr + len, "mmap(MAP_FIXED) over a mapping");
-			ret = fams_raw_mmap(addr, len, prot, flags, fd, off);
-			*handled = 1;
-			if (ret != MAP_FAILED) {
-				forget_range((uintptr_t)addr, (uintptr_t)addr + len);
-				retire_unmapped();
-			} else {
-				saved = errno;
-			}
-			errno = saved;
+		/* Not ours; but a MAP_FIXED mapping replaces whatever it lands on, and a
+		 * read-only shared mapping of a regular file is remembered as a shadow. */
+		const uintptr_t a = (uintptr_t)addr, b = a + len;
+		const bool over_managed = fixed && any_overlap(a, b);
+		const bool over_shadow = fixed && shadow_overlap(a, b);
+		const bool want_shadow = !anon && shared && !(prot & PROT_WRITE) && persistent_fs(fd);
+		if (!over_managed && !over_shadow && !want_shadow)
+			goto out;
+		if (over_managed)
+			prepare_drop(a, b, "mmap(MAP_FIXED) over a mapping");
+		ret = fams_raw_mmap(addr, len, prot, flags, fd, off);
+		*handled = 1;
+		if (ret != MAP_FAILED) {
+			if (fixed)
+				forget_range(a, b);
+			retire_unmapped();
+			if (want_shadow)
+				shadow_add((uintptr_t)ret, len, off, prot, fd, &st);
+		} else {
+			saved = errno;
 		}
+		errno = saved;
 		goto out;
 	}
 
@@ -448,7 +579,10 @@ void *fams_on_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t of
 		forget_range(s, e);
 	if (shared) {
 		/* Private mappings never change the file; they need no record. */
-		if (!map_add(s, e, (uint64_t)off, prot, f) || fams_track_range(ret, e - s) < 0) {
+		struct fams_map *m = map_add(s, e, (uint64_t)off, prot, f);
+		if (m)
+			m->maywrite = (fams_raw_fcntl(fd, F_GETFL, 0) & O_ACCMODE) == O_RDWR;
+		if (!m || fams_track_range(ret, e - s) < 0) {
 			saved = errno;
 			fams_error("%s: cannot track writes to a new mapping: %s", f->path, strerror(saved));
 			forget_range(s, e);
@@ -469,12 +603,12 @@ out:
 int fams_on_munmap(void *addr, size_t len, int *handled)
 {
 	*handled = 0;
-	if (!g_maps)
+	if (!g_maps && !g_shadows)
 		return 0;
 	uintptr_t s = (uintptr_t)addr, e = s + len;
 	int ret = 0, saved = errno;
 	LOCK();
-	if (!any_overlap(s, e))
+	if (!any_overlap(s, e) && !shadow_overlap(s, e))
 		goto out;
 	*handled = 1;
 	if ((s & ((uintptr_t)fams_page_size - 1)) || len == 0) {
@@ -500,7 +634,7 @@ out:
 void *fams_on_mremap(void *old, size_t oldlen, size_t newlen, int flags, void *new_addr, int *handled)
 {
 	*handled = 0;
-	if (!g_maps)
+	if (!g_maps && !g_shadows)
 		return NULL;
 	const uintptr_t pg = (uintptr_t)fams_page_size;
 	uintptr_t os = (uintptr_t)old, oe = os + ((oldlen + pg - 1) & ~(pg - 1));
@@ -512,8 +646,13 @@ void *fams_on_mremap(void *old, size_t oldlen, size_t newlen, int flags, void *n
 	for (struct fams_map *it = g_maps; it; it = it->next)
 		if (it->start <= os && os < it->end)
 			m = it;
-	bool dest_overlap = (flags & MREMAP_FIXED) && any_overlap((uintptr_t)new_addr, (uintptr_t)new_addr + nlen);
-	if (!m && !dest_overlap)
+	struct fams_map *sm = NULL;
+	for (struct fams_map *it = g_shadows; it && !m; it = it->next)
+		if (it->start <= os && os < it->end)
+			sm = it;
+	const uintptr_t ds = (uintptr_t)new_addr, de = ds + nlen;
+	bool dest_overlap = (flags & MREMAP_FIXED) && (any_overlap(ds, de) || shadow_overlap(ds, de));
+	if (!m && !sm && !dest_overlap)
 		goto out;
 	*handled = 1;
 	if (m && ((flags & MREMAP_DONTUNMAP) || oldlen == 0 || oe > m->end)) {
@@ -540,13 +679,30 @@ void *fams_on_mremap(void *old, size_t oldlen, size_t newlen, int flags, void *n
 		goto out;
 	}
 	if (dest_overlap)
-		forget_range((uintptr_t)new_addr, (uintptr_t)new_addr + nlen);
+		forget_range(ds, de);
+	if (sm && !(flags & MREMAP_DONTUNMAP)) {
+		/* A shadow moves (or changes size) with its mapping. */
+		struct fams_map moved = *sm;
+		char *path = sm->path ? strdup(sm->path) : NULL;
+		forget_in(&g_shadows, os, oe > sm->end ? sm->end : oe);
+		struct fams_map *n = map_push(&g_shadows, (uintptr_t)ret, (uintptr_t)ret + nlen,
+					      moved.off + (os - moved.start), moved.prot, NULL);
+		if (n) {
+			n->key = moved.key;
+			n->path = path;
+			n->maywrite = moved.maywrite;
+		} else {
+			free(path);
+		}
+	}
 	if (m) {
 		/* f stays alive across the swap of records: only retire_unmapped frees. */
 		int prot = m->prot;
+		bool maywrite = m->maywrite;
 		forget_range(os, oe);
 		struct fams_map *nm = map_add((uintptr_t)ret, (uintptr_t)ret + nlen, off, prot, f);
 		if (nm) {
+			nm->maywrite = maywrite;
 			if ((uintptr_t)ret != os)
 				rearm(nm, nm->start, nm->end);
 			else if (nlen > oe - os)
@@ -605,6 +761,99 @@ int fams_on_msync(void *addr, size_t len, int flags, int *handled)
 			saved = errno;
 		}
 	}
+out:
+	UNLOCK();
+	errno = saved;
+	return ret;
+}
+
+/* Make the shadows in [s, e) writable-capable: each one's file becomes managed and
+ * every shadow of it moves onto the working copy.  A shadow whose descriptor was
+ * read-only is left alone: the kernel refuses PROT_WRITE on it, as it would anyway. */
+static int manage_shadows(uintptr_t s, uintptr_t e)
+{
+	for (;;) {
+		struct fams_map *m = g_shadows;
+		while (m && !(overlaps(m, s, e) && m->path))
+			m = m->next;
+		if (!m)
+			return 0;
+		int fd = fams_sys.openat(AT_FDCWD, m->path, O_RDWR | O_CLOEXEC, 0);
+		struct stat st;
+		if (fd >= 0 && fams_raw_fstat(fd, &st) == 0 && st.st_dev == m->key.dev && st.st_ino == m->key.ino) {
+			struct fams_file *f = file_by_key(st.st_dev, st.st_ino);
+			if (f)
+				adopt_shadows(f);
+			else
+				f = manage(fd, &st);
+			int saved = errno;
+			fams_raw_close(fd);
+			struct fd_slot *slot = slot_of(fd, false);
+			if (slot)
+				slot->file = NULL; /* fd was ours for a moment, not the program's */
+			if (!f) {
+				errno = saved ? saved : EACCES;
+				return -1;
+			}
+			continue; /* m is no longer a shadow */
+		}
+		int saved = fd < 0 ? errno : ESTALE;
+		if (fd >= 0)
+			fams_raw_close(fd);
+		fams_error("%s: cannot make its read-only shared mapping writable: the file can no longer be "
+			   "reopened by that name (%s), and writes must not bypass the journal",
+			   m->path, strerror(saved));
+		errno = EACCES;
+		return -1;
+	}
+}
+
+static void set_prot(struct fams_map **list, uintptr_t s, uintptr_t e, int prot)
+{
+	map_split(list, s);
+	map_split(list, e);
+	for (struct fams_map *m = *list; m; m = m->next)
+		if (overlaps(m, s, e))
+			m->prot = prot;
+}
+
+int fams_on_mprotect(void *addr, size_t len, int prot, int *handled)
+{
+	*handled = 0;
+	if (!g_maps && !g_shadows)
+		return 0;
+	uintptr_t s = (uintptr_t)addr;
+	uintptr_t e = s + ((len + (size_t)fams_page_size - 1) & ~((size_t)fams_page_size - 1));
+	int ret = 0, saved = errno;
+	LOCK();
+	const bool managed = any_overlap(s, e), shadowed = shadow_overlap(s, e);
+	if (!managed && !shadowed)
+		goto out;
+	*handled = 1;
+	if (prot & PROT_WRITE) {
+		/* The working copy is always writable; the program's descriptor may not
+		 * have been.  Refuse as the kernel would have. */
+		for (struct fams_map *m = g_maps; m; m = m->next) {
+			if (overlaps(m, s, e) && !m->maywrite) {
+				saved = EACCES;
+				ret = -1;
+				goto out;
+			}
+		}
+	}
+	if (shadowed && (prot & PROT_WRITE) && manage_shadows(s, e) < 0) {
+		saved = errno;
+		ret = -1;
+		goto out;
+	}
+	ret = fams_raw_mprotect(addr, len, prot);
+	if (ret < 0) {
+		saved = errno;
+		goto out;
+	}
+	/* Follow the protection: a forked child remaps with it, mremap carries it. */
+	set_prot(&g_maps, s, e, prot);
+	set_prot(&g_shadows, s, e, prot);
 out:
 	UNLOCK();
 	errno = saved;

@@ -73,6 +73,11 @@ void *fams_raw_mremap(void *old, size_t oldlen, size_t newlen, int flags, void *
 {
 	return (void *)syscall(SYS_mremap, old, oldlen, newlen, flags, new_addr);
 }
+int fams_raw_mprotect(void *addr, size_t len, int prot)
+{
+	return (int)syscall(SYS_mprotect, addr, len, prot);
+}
+
 int fams_raw_madvise(void *addr, size_t len, int advice)
 {
 	return (int)syscall(SYS_madvise, addr, len, advice);

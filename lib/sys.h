@@ -50,6 +50,7 @@ void *fams_raw_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t o
 int fams_raw_munmap(void *addr, size_t len);
 void *fams_raw_mremap(void *old, size_t oldlen, size_t newlen, int flags, void *new_addr);
 int fams_raw_madvise(void *addr, size_t len, int advice);
+int fams_raw_mprotect(void *addr, size_t len, int prot);
 int fams_raw_ioctl(int fd, unsigned long req, void *arg);
 ssize_t fams_raw_write(int fd, const void *buf, size_t n);
 off_t fams_raw_lseek(int fd, off_t off, int whence);

@@ -29,6 +29,7 @@
 	X(mremap, void *, (void *, size_t, size_t, int, ...))                                 \
 	X(msync, int, (void *, size_t, int))                                                  \
 	X(madvise, int, (void *, size_t, int))                                                \
+	X(mprotect, int, (void *, size_t, int))                                               \
 	X(open, int, (const char *, int, ...))                                                \
 	X(openat, int, (int, const char *, int, ...))                                         \
 	X(fopen, FILE *, (const char *, const char *))                                        \
@@ -195,6 +196,17 @@ EXPORT int madvise(void *addr, size_t len, int advice)
 			return r;
 	}
 	return real_madvise ? real_madvise(addr, len, advice) : (int)syscall(SYS_madvise, addr, len, advice);
+}
+
+EXPORT int mprotect(void *addr, size_t len, int prot)
+{
+	if (fams_live && engine_ok()) {
+		int handled;
+		int r = ENGINE(fams_on_mprotect(addr, len, prot, &handled));
+		if (handled)
+			return r;
+	}
+	return real_mprotect ? real_mprotect(addr, len, prot) : (int)syscall(SYS_mprotect, addr, len, prot);
 }
 
 /* ---- opening: recovery runs before the program can read ------------------------- */
