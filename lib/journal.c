@@ -137,7 +137,9 @@ int fams_journal_acquire(struct fams_journal *j, const char *data_path, int data
 		}
 		if (fd < 0) {
 			saved = errno;
-			fams_error("cannot open journal %s/%s: %s", dir, j->name, strerror(saved));
+			fams_error("cannot create or open journal %s/%s: %s; the file is not mapped writable "
+				   "without one (FAMS_JOURNAL_DIR can place journals elsewhere)",
+				   dir, j->name, strerror(saved));
 			goto fail_errno;
 		}
 		j->fd = fd;

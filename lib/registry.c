@@ -41,10 +41,7 @@ struct fams_map {
 	bool maywrite;        /* its descriptor was O_RDWR: mprotect may add PROT_WRITE */
 	struct fams_file *f;  /* NULL for a shadow record */
 	struct fams_map *next;
-	/* Shadow records only: the file's identity, and its path when the mapping
-	 * could be made writable (its descriptor was O_RDWR), else NULL. */
-	struct fams_file_key key;
-	char *path;
+	struct fams_file_key key; /* shadow records only: the file's identity */
 };
 
 struct fd_slot {
@@ -271,7 +268,6 @@ static void map_free(struct fams_map *m)
 {
 	if (m->f)
 		m->f->nmaps--;
-	free(m->path);
 	free(m);
 }
 
@@ -287,11 +283,6 @@ static bool map_split(struct fams_map **list, uintptr_t addr)
 			return false;
 		r->key = m->key;
 		r->maywrite = m->maywrite;
-		if (m->path && !(r->path = strdup(m->path))) {
-			*list = r->next;
-			map_free(r);
-			return false;
-		}
 		m->end = addr;
 		return true;
 	}
@@ -424,9 +415,6 @@ static void adopt_shadows(struct fams_file *f)
 			map_free(m);
 			continue;
 		}
-		m->maywrite = m->path != NULL;
-		free(m->path);
-		m->path = NULL;
 		m->f = f;
 		f->nmaps++;
 		m->next = g_maps;
@@ -434,34 +422,57 @@ static void adopt_shadows(struct fams_file *f)
 	}
 }
 
-/* Remember a shared mapping of an unmanaged regular file (see g_shadows). */
+/* Remember a shared mapping of an unmanaged regular file (see g_shadows).  Cheap:
+ * the path is looked up only if mprotect ever asks for PROT_WRITE. */
 static void shadow_add(uintptr_t s, size_t len, off_t off, int prot, int fd, const struct stat *st)
 {
-	char *path = NULL;
-	if ((fams_raw_fcntl(fd, F_GETFL, 0) & O_ACCMODE) == O_RDWR) {
-		/* Writable later through mprotect: keep the path to reopen it by. */
-		char proc[64], buf[PATH_MAX];
-		snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
-		ssize_t n = fams_raw_readlink(proc, buf, sizeof buf - 1);
-		if (n <= 0)
-			return;
-		buf[n] = '\0';
-		if (!fams_path_selected(buf))
-			return;
-		path = strdup(buf);
-	}
 	uintptr_t e = s + ((len + (size_t)fams_page_size - 1) & ~((size_t)fams_page_size - 1));
 	struct fams_map *m = map_push(&g_shadows, s, e, (uint64_t)off, prot, NULL);
-	if (!m) {
-		free(path);
+	if (!m)
 		return;
-	}
 	m->key = (struct fams_file_key){ 0 };
 	m->key.dev = st->st_dev;
 	m->key.ino = st->st_ino;
-	m->path = path;
-	m->maywrite = path != NULL;
+	m->maywrite = (fams_raw_fcntl(fd, F_GETFL, 0) & O_ACCMODE) == O_RDWR;
 	__atomic_store_n(&fams_live, 1, __ATOMIC_RELEASE);
+}
+
+/* The path of the file mapped at addr, from /proc/self/maps; false if none. */
+static bool mapped_path(uintptr_t addr, char *path, size_t cap)
+{
+	int fd = fams_sys.openat(AT_FDCWD, "/proc/self/maps", O_RDONLY | O_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	static char buf[1 << 16]; /* under the registry lock */
+	size_t have = 0;
+	bool found = false;
+	for (;;) {
+		ssize_t n = fams_raw_read(fd, buf + have, sizeof buf - 1 - have);
+		if (n <= 0)
+			break;
+		have += (size_t)n;
+		buf[have] = '\0';
+		char *line = buf, *nl;
+		while ((nl = strchr(line, '\n'))) {
+			*nl = '\0';
+			unsigned long lo, hi;
+			int name_at = 0;
+			if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %n", &lo, &hi, &name_at) == 2 && lo <= addr &&
+			    addr < hi && name_at > 0 && line[name_at] == '/') {
+				snprintf(path, cap, "%s", line + name_at);
+				found = true;
+				goto done;
+			}
+			line = nl + 1;
+		}
+		have = (size_t)(buf + have - line);
+		memmove(buf, line, have);
+		if (have == sizeof buf - 1)
+			break; /* a line longer than the buffer: give up */
+	}
+done:
+	fams_raw_close(fd);
+	return found;
 }
 
 static struct fams_file *manage(int fd, const struct stat *st)
@@ -509,6 +520,9 @@ void *fams_on_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t of
 		return NULL;
 	const int type = flags & MAP_TYPE;
 	const bool shared = type == MAP_SHARED || type == MAP_SHARED_VALIDATE;
+	/* A private mapping needs the working copy only if the file is managed. */
+	if (!shared && !g_files && !(fixed && (g_maps || g_shadows)))
+		return NULL;
 	struct stat st;
 	if (!anon && (fams_raw_fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)))
 		return NULL;
@@ -683,16 +697,12 @@ void *fams_on_mremap(void *old, size_t oldlen, size_t newlen, int flags, void *n
 	if (sm && !(flags & MREMAP_DONTUNMAP)) {
 		/* A shadow moves (or changes size) with its mapping. */
 		struct fams_map moved = *sm;
-		char *path = sm->path ? strdup(sm->path) : NULL;
 		forget_in(&g_shadows, os, oe > sm->end ? sm->end : oe);
 		struct fams_map *n = map_push(&g_shadows, (uintptr_t)ret, (uintptr_t)ret + nlen,
 					      moved.off + (os - moved.start), moved.prot, NULL);
 		if (n) {
 			n->key = moved.key;
-			n->path = path;
 			n->maywrite = moved.maywrite;
-		} else {
-			free(path);
 		}
 	}
 	if (m) {
@@ -769,16 +779,23 @@ out:
 
 /* Make the shadows in [s, e) writable-capable: each one's file becomes managed and
  * every shadow of it moves onto the working copy.  A shadow whose descriptor was
- * read-only is left alone: the kernel refuses PROT_WRITE on it, as it would anyway. */
+ * read-only is left alone: the kernel refuses PROT_WRITE on it, as it would anyway.
+ * The file is reopened by the name the kernel shows for the mapping, and used only
+ * if it is still the same inode. */
 static int manage_shadows(uintptr_t s, uintptr_t e)
 {
 	for (;;) {
 		struct fams_map *m = g_shadows;
-		while (m && !(overlaps(m, s, e) && m->path))
+		while (m && !(overlaps(m, s, e) && m->maywrite))
 			m = m->next;
 		if (!m)
 			return 0;
-		int fd = fams_sys.openat(AT_FDCWD, m->path, O_RDWR | O_CLOEXEC, 0);
+		char path[PATH_MAX];
+		int fd = -1;
+		if (mapped_path(m->start, path, sizeof path))
+			fd = fams_sys.openat(AT_FDCWD, path, O_RDWR | O_CLOEXEC, 0);
+		else
+			errno = ENOENT;
 		struct stat st;
 		if (fd >= 0 && fams_raw_fstat(fd, &st) == 0 && st.st_dev == m->key.dev && st.st_ino == m->key.ino) {
 			struct fams_file *f = file_by_key(st.st_dev, st.st_ino);
@@ -791,18 +808,20 @@ static int manage_shadows(uintptr_t s, uintptr_t e)
 			struct fd_slot *slot = slot_of(fd, false);
 			if (slot)
 				slot->file = NULL; /* fd was ours for a moment, not the program's */
-			if (!f) {
-				errno = saved ? saved : EACCES;
+			if (!f && saved) {
+				errno = saved;
 				return -1;
 			}
-			continue; /* m is no longer a shadow */
+			if (!f) /* excluded by FAMS_INCLUDE/EXCLUDE: not ours to follow */
+				forget_in(&g_shadows, m->start, m->end);
+			continue; /* m is gone from the shadows either way */
 		}
 		int saved = fd < 0 ? errno : ESTALE;
 		if (fd >= 0)
 			fams_raw_close(fd);
-		fams_error("%s: cannot make its read-only shared mapping writable: the file can no longer be "
-			   "reopened by that name (%s), and writes must not bypass the journal",
-			   m->path, strerror(saved));
+		fams_error("cannot make a read-only shared mapping at %p writable: its file can no longer be "
+			   "reopened by name (%s), and writes must not bypass the journal",
+			   (void *)m->start, strerror(saved));
 		errno = EACCES;
 		return -1;
 	}

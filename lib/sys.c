@@ -73,6 +73,8 @@ void *fams_raw_mremap(void *old, size_t oldlen, size_t newlen, int flags, void *
 {
 	return (void *)syscall(SYS_mremap, old, oldlen, newlen, flags, new_addr);
 }
+ssize_t fams_raw_read(int fd, void *buf, size_t n) { return syscall(SYS_read, fd, buf, n); }
+
 int fams_raw_mprotect(void *addr, size_t len, int prot)
 {
 	return (int)syscall(SYS_mprotect, addr, len, prot);

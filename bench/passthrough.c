@@ -1,0 +1,113 @@
+/* passthrough -- nanoseconds per call of calls fams must pass straight through
+ * (descriptors and mappings that are not managed).  Run natively and under
+ * famsrun; bench/passthrough.sh prints both and the difference.  With "live", one
+ * file is managed first, so descriptor calls take the engine's slower path. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *dir;
+static int file_fd, null_fd;
+static char buf[4096];
+static char *anon;
+
+static double now_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
+}
+
+static void op_open_close(void)
+{
+	char p[4200];
+	snprintf(p, sizeof p, "%s/pt-file", dir);
+	close(open(p, O_RDONLY));
+}
+static void op_pread_4k(void) { (void)!pread(file_fd, buf, sizeof buf, 0); }
+static void op_write_devnull(void) { (void)!write(null_fd, buf, 1); }
+static void op_mmap_anon(void)
+{
+	void *p = mmap(NULL, 65536, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	munmap(p, 65536);
+}
+static void op_mmap_file_private(void)
+{
+	void *p = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, file_fd, 0);
+	munmap(p, 4096);
+}
+static void op_mmap_file_shared_ro(void)
+{
+	void *p = mmap(NULL, 4096, PROT_READ, MAP_SHARED, file_fd, 0);
+	munmap(p, 4096);
+}
+static void op_mprotect(void)
+{
+	mprotect(anon, 4096, PROT_READ);
+	mprotect(anon, 4096, PROT_READ | PROT_WRITE);
+}
+
+static const struct {
+	const char *name;
+	void (*fn)(void);
+	int iters;
+} ops[] = {
+	{ "open+close", op_open_close, 20000 },
+	{ "pread_4k", op_pread_4k, 50000 },
+	{ "write_devnull", op_write_devnull, 100000 },
+	{ "mmap+munmap_anon", op_mmap_anon, 20000 },
+	{ "mmap+munmap_private_file", op_mmap_file_private, 20000 },
+	{ "mmap+munmap_shared_ro_file", op_mmap_file_shared_ro, 20000 },
+	{ "mprotect_x2", op_mprotect, 50000 },
+};
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fprintf(stderr, "usage: passthrough DIR [live]\n");
+		return 2;
+	}
+	dir = argv[1];
+	char p[4200];
+	snprintf(p, sizeof p, "%s/pt-file", dir);
+	file_fd = open(p, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	null_fd = open("/dev/null", O_WRONLY);
+	if (file_fd < 0 || null_fd < 0 || write(file_fd, buf, sizeof buf) != sizeof buf)
+		return perror("open"), 1;
+	anon = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *live = NULL;
+	int live_fd = -1;
+	if (argc > 2 && strcmp(argv[2], "live") == 0) {
+		snprintf(p, sizeof p, "%s/pt-live", dir);
+		live_fd = open(p, O_RDWR | O_CREAT | O_TRUNC, 0644);
+		if (live_fd < 0 || ftruncate(live_fd, 4096) < 0)
+			return perror("live"), 1;
+		live = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, live_fd, 0);
+		if (live == MAP_FAILED)
+			return perror("mmap live"), 1;
+		live[0] = 1;
+	}
+	for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
+		double best = 1e18;
+		for (int round = 0; round < 5; round++) {
+			double t0 = now_ns();
+			for (int k = 0; k < ops[i].iters; k++)
+				ops[i].fn();
+			double per = (now_ns() - t0) / ops[i].iters;
+			best = per < best ? per : best;
+		}
+		printf("%s %.0f\n", ops[i].name, best);
+	}
+	if (live) {
+		munmap(live, 4096);
+		close(live_fd);
+		unlink(p);
+	}
+	snprintf(p, sizeof p, "%s/pt-file", dir);
+	unlink(p);
+	return 0;
+}
