@@ -295,6 +295,17 @@ static int rollback_in_place(struct fams_file *f)
 	return 0;
 }
 
+static int write_new_bytes(struct fams_file *f, const struct extent *ext, size_t n, const char *newbuf)
+{
+	uint64_t pos = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (fams_pwrite_full(f->data_fd, newbuf + pos, (size_t)ext[i].len, (off_t)ext[i].off) < 0)
+			return -1;
+		pos += ext[i].len;
+	}
+	return 0;
+}
+
 int fams_file_commit(struct fams_file *f, uint64_t lo, uint64_t hi)
 {
 	const uint64_t pg = (uint64_t)fams_page_size;
@@ -375,6 +386,8 @@ int fams_file_commit(struct fams_file *f, uint64_t lo, uint64_t hi)
 		pos += ext[i].len;
 	}
 
+	if (fams_test_break == FAMS_BREAK_DATA_FIRST && write_new_bytes(f, ext, n, newbuf) < 0)
+		goto data_failed;
 	if (f->j.fd >= 0) {
 		/* Step 2: journal body, then header; all before the one journal flush. */
 		struct fams_jheader h = { .version = FAMS_JOURNAL_VERSION, .page_size = (uint32_t)pg };
@@ -418,7 +431,7 @@ int fams_file_commit(struct fams_file *f, uint64_t lo, uint64_t hi)
 		if (ext_end > f->j.live_end)
 			f->j.live_end = ext_end;
 		/* Step 3: the journal is durable before any data byte changes. */
-		if (werr < 0 || fams_flush(f->j.fd) < 0) {
+		if (werr < 0 || (fams_test_break != FAMS_BREAK_NO_JOURNAL_FLUSH && fams_flush(f->j.fd) < 0)) {
 			saved = errno;
 			fams_error("%s: writing the journal failed: %s; nothing was written to the file, "
 				   "the changes stay in memory", f->path, strerror(saved));
@@ -427,15 +440,13 @@ int fams_file_commit(struct fams_file *f, uint64_t lo, uint64_t hi)
 	}
 
 	/* Step 4: the new bytes, from the stable copy. */
-	pos = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (fams_pwrite_full(f->data_fd, newbuf + pos, (size_t)ext[i].len, (off_t)ext[i].off) < 0)
-			goto data_failed;
-		pos += ext[i].len;
-	}
+	if (fams_test_break != FAMS_BREAK_DATA_FIRST && write_new_bytes(f, ext, n, newbuf) < 0)
+		goto data_failed;
 	/* Step 5: durable; only now does the commit succeed.  An unlinked file cannot
-	 * be seen after a crash, so it needs neither journal nor flush. */
-	if (!f->unlinked && fams_flush(f->data_fd) < 0)
+	 * be seen after a crash, so it needs neither journal nor flush.  The next
+	 * commit overwrites this journal: it may do so only once these bytes are
+	 * durable, which this flush guarantees before we return. */
+	if (!f->unlinked && fams_test_break != FAMS_BREAK_NO_DATA_FLUSH && fams_flush(f->data_fd) < 0)
 		goto data_failed;
 
 	for (size_t i = 0; i < n; i++)
@@ -521,6 +532,10 @@ int fams_file_flush_if_needed(struct fams_file *f)
 {
 	if (!f->needs_flush || f->unlinked)
 		return 0;
+	/* Recovery gives a completed commit the size its journal recorded; a size
+	 * made durable since must not be undone by it, so retire the journal first. */
+	if (fams_journal_invalidate(&f->j) < 0)
+		return -1;
 	if (fams_flush(f->data_fd) < 0)
 		return -1;
 	f->needs_flush = false;

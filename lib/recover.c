@@ -169,6 +169,16 @@ int fams_recover_locked(int jfd, int data_fd, const struct fams_identity *id,
 	}
 	XXH3_freeState(st);
 
+	if (complete && (uint64_t)dst.st_size > h.data_size) {
+		/* The commit's bytes are all there, but a size change made before it (a
+		 * shrink) was lost with the power: the committed file has the size the
+		 * journal recorded.  A file shorter than that was shrunk after the commit
+		 * (shrinks below the journal's ranges retire it first) and stays as it is.
+		 * Size changes made durable after a commit retire its journal
+		 * (fams_file_flush_if_needed), so this never undoes one. */
+		if (fams_sys.ftruncate(data_fd, (off_t)h.data_size) < 0)
+			goto fail_errno;
+	}
 	if (!complete) {
 		if ((uint64_t)dst.st_size != h.data_size && fams_sys.ftruncate(data_fd, (off_t)h.data_size) < 0)
 			goto fail_errno;

@@ -45,6 +45,7 @@ static int sys_unlinkat(int dirfd, const char *path, int flags)
 static const struct fams_sys sys_default = SYS_DEFAULT_TABLE;
 struct fams_sys fams_sys = SYS_DEFAULT_TABLE;
 struct fams_io_stats fams_stats;
+enum fams_break fams_test_break = FAMS_BREAK_NONE;
 
 void fams_sys_reset(void) { fams_sys = sys_default; }
 

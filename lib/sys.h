@@ -30,6 +30,17 @@ struct fams_sys {
 extern struct fams_sys fams_sys;
 void fams_sys_reset(void);
 
+/* Test-only: deliberately break one ordering rule of the commit, so the crash and
+ * power-loss explorers can show that they catch it.  Only code that links the
+ * engine can set it (it is never read from the environment); 0 in production. */
+enum fams_break {
+	FAMS_BREAK_NONE,
+	FAMS_BREAK_DATA_FIRST,       /* data written before the journal */
+	FAMS_BREAK_NO_JOURNAL_FLUSH, /* data written before the journal is durable */
+	FAMS_BREAK_NO_DATA_FLUSH,    /* commit succeeds before its data is durable */
+};
+extern enum fams_break fams_test_break;
+
 /* Flush and write counters, for logs, tests and benchmarks. */
 struct fams_io_stats {
 	uint64_t flushes;

@@ -17,19 +17,11 @@
 #include <sys/stat.h>
 
 #include "config.h"
-#include "file.h"
+#include "engine_harness.h"
 #include "journal.h"
 #include "log.h"
 #include "recover.h"
 #include "sys.h"
-
-#define PG 4096
-#define FAIL(...)                                                                              \
-	do {                                                                                   \
-		fprintf(stderr, __VA_ARGS__);                                                  \
-		fprintf(stderr, "\n");                                                         \
-		exit(1);                                                                       \
-	} while (0)
 
 static struct fams_sys real;
 static long ops, crash_at;
@@ -80,48 +72,6 @@ static void drop_descriptors(void)
 }
 
 static char path_main[4096], path_replay[4200];
-static char *path = path_main; /* the file the helpers below act on */
-
-struct image {
-	char *bytes;
-	size_t size;
-};
-
-static struct image read_image(void)
-{
-	struct image im;
-	int fd = open(path, O_RDONLY);
-	struct stat st;
-	if (fd < 0 || fstat(fd, &st) < 0)
-		FAIL("cannot read %s", path);
-	im.size = (size_t)st.st_size;
-	im.bytes = malloc(im.size + 1);
-	if (pread(fd, im.bytes, im.size, 0) != (ssize_t)im.size)
-		FAIL("short read");
-	close(fd);
-	return im;
-}
-
-static void write_image(const struct image *im)
-{
-	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
-	if (fd < 0 || pwrite(fd, im->bytes, im->size, 0) != (ssize_t)im->size)
-		FAIL("cannot write %s", path);
-	close(fd);
-}
-
-static int same(const struct image *a, const struct image *b)
-{
-	return a->size == b->size && memcmp(a->bytes, b->bytes, a->size) == 0;
-}
-
-static void remove_journal(void)
-{
-	char j[4200];
-	const char *slash = strrchr(path, '/');
-	snprintf(j, sizeof j, "%.*s/.%s.fams-journal", (int)(slash - path), path, slash + 1);
-	unlink(j);
-}
 
 /* A commit shape: what the program does to the working copy before committing. */
 struct shape {
@@ -133,13 +83,6 @@ struct shape {
 	int prior_crash;                     /* an interrupted commit first (recovery at open) */
 };
 
-static void put(struct fams_file *f, uint64_t off, const char *s)
-{
-	size_t n = strlen(s);
-	if (pwrite(f->memfd, s, n, (off_t)off) != (ssize_t)n)
-		FAIL("memfd write");
-	fams_file_mark(f, f->dirty, off, n);
-}
 static void ch_one(struct fams_file *f) { put(f, 3 * PG + 10, "one page"); }
 static void ch_many(struct fams_file *f)
 {
@@ -161,25 +104,6 @@ static void ch_shrink(struct fams_file *f)
 {
 	put(f, 5 * PG + 100, "cut");
 	put(f, PG, "kept");
-}
-
-static struct image base_image(size_t size)
-{
-	struct image im = { malloc(size), size };
-	for (size_t i = 0; i < size; i++)
-		im.bytes[i] = (char)('a' + (i / PG) % 26);
-	return im;
-}
-
-static struct fams_file *open_managed(void)
-{
-	int fd = open(path, O_RDWR);
-	struct stat st;
-	if (fd < 0 || fstat(fd, &st) < 0)
-		FAIL("open %s", path);
-	struct fams_file *f = fams_file_open(fd, &st, path);
-	close(fd);
-	return f;
 }
 
 /* Run one crash trial; returns 1 if the crash point was past the end. */
@@ -268,11 +192,11 @@ static int trial(const struct shape *sh, long k, long *states)
 	struct image mid = { calloc(1, sh->resize ? sh->resize : 1), sh->resize };
 	memcpy(mid.bytes, before.bytes, before.size < mid.size ? before.size : mid.size);
 	if (!same(&got, &before) && !same(&got, &after) && !(sh->resize && same(&got, &mid)))
-		FAIL("%s k=%ld: file is neither the before- nor the after-image (%s)", sh->name, k,
+		VIOLATION("%s k=%ld: file is neither the before- nor the after-image (%s)", sh->name, k,
 		     fams_recovery_name(outcome));
 	free(mid.bytes);
 	if (committed && !same(&got, &after))
-		FAIL("%s k=%ld: the commit returned success but its bytes are gone", sh->name, k);
+		VIOLATION("%s k=%ld: the commit returned success but its bytes are gone", sh->name, k);
 	(*states)++;
 	free(got.bytes);
 	free(after.bytes);
@@ -321,7 +245,7 @@ static void recovery_trials(long *states)
 			FAIL("second recovery after k=%ld failed", k2);
 		struct image got = read_image();
 		if (!same(&got, &a))
-			FAIL("recovery interrupted at step %ld did not restore the before-image (then: %s)", (long)k2, fams_recovery_name(outcome));
+			VIOLATION("recovery interrupted at step %ld did not restore the before-image (then: %s)", (long)k2, fams_recovery_name(outcome));
 		(*states)++;
 		free(got.bytes);
 		free(a.bytes);
@@ -330,11 +254,13 @@ static void recovery_trials(long *states)
 	}
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	parse_broken(argc, argv);
 	const char *dir = getenv("FAMS_TEST_DIR");
 	snprintf(path_main, sizeof path_main, "%s/crash_points.%d", dir ? dir : ".", (int)getpid());
 	snprintf(path_replay, sizeof path_replay, "%s.replay", path_main);
+	path = path_main;
 	fams_cfg.journal_size = 64 * 1024; /* small, so ch_big must grow it */
 	fams_cfg.journal_max = 64 << 20;
 	real = fams_sys;
@@ -357,6 +283,8 @@ int main(void)
 		printf("%-24s %3ld crash points, all before- or after-image\n", shapes[s].name, k - 1);
 	}
 	recovery_trials(&states);
+	if (broken_name)
+		return broken_not_caught();
 	printf("%ld crash states checked, 0 violations\n", states);
 	remove_journal();
 	unlink(path);

@@ -1,0 +1,157 @@
+/* engine_harness.h -- shared by the engine tests that drive a commit directly
+ * (no interposition): file images, the file under test, a managed handle on it. */
+#ifndef FAMS_ENGINE_HARNESS_H
+#define FAMS_ENGINE_HARNESS_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "file.h"
+#include "sys.h"
+
+#define PG 4096
+#define FAIL(...)                                                                              \
+	do {                                                                                   \
+		fprintf(stderr, __VA_ARGS__);                                                  \
+		fprintf(stderr, "\n");                                                         \
+		exit(1);                                                                       \
+	} while (0)
+
+/* The file the helpers act on. */
+static char *path;
+
+/* The broken engine a run was asked to prove it catches (see fams_test_break), or
+ * none.  A violation then ends the run with success: the explorer caught it. */
+static const char *broken_name;
+
+#define VIOLATION(...)                                                                         \
+	do {                                                                                   \
+		if (broken_name) {                                                             \
+			fprintf(stdout, "broken engine (%s) caught: ", broken_name);           \
+			fprintf(stdout, __VA_ARGS__);                                          \
+			fprintf(stdout, "\n");                                                 \
+			exit(0);                                                               \
+		}                                                                              \
+		FAIL(__VA_ARGS__);                                                             \
+	} while (0)
+
+/* --broken=NAME: run with that ordering rule broken (tests only). */
+static inline void parse_broken(int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		int value;
+	} modes[] = {
+		{ "data-first", FAMS_BREAK_DATA_FIRST },
+		{ "no-journal-flush", FAMS_BREAK_NO_JOURNAL_FLUSH },
+		{ "no-data-flush", FAMS_BREAK_NO_DATA_FLUSH },
+	};
+	for (int i = 1; i < argc; i++) {
+		if (strncmp(argv[i], "--broken=", 9) != 0)
+			continue;
+		for (size_t m = 0; m < sizeof modes / sizeof modes[0]; m++)
+			if (strcmp(argv[i] + 9, modes[m].name) == 0) {
+				broken_name = modes[m].name;
+				fams_test_break = (enum fams_break)modes[m].value;
+			}
+		if (!broken_name)
+			FAIL("unknown %s", argv[i]);
+	}
+}
+
+/* At the end of a broken run: nothing was caught, which is a failure. */
+static inline int broken_not_caught(void)
+{
+	fprintf(stderr, "broken engine (%s) NOT caught\n", broken_name);
+	return 1;
+}
+
+struct image {
+	char *bytes;
+	size_t size;
+};
+
+static inline struct image read_image(void)
+{
+	struct image im;
+	int fd = open(path, O_RDONLY);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0)
+		FAIL("cannot read %s", path);
+	im.size = (size_t)st.st_size;
+	im.bytes = malloc(im.size + 1);
+	if (pread(fd, im.bytes, im.size, 0) != (ssize_t)im.size)
+		FAIL("short read");
+	close(fd);
+	return im;
+}
+
+static inline void write_image(const struct image *im)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0 || pwrite(fd, im->bytes, im->size, 0) != (ssize_t)im->size)
+		FAIL("cannot write %s", path);
+	close(fd);
+}
+
+static inline struct image copy_image(const struct image *im)
+{
+	struct image c = { malloc(im->size + 1), im->size };
+	memcpy(c.bytes, im->bytes, im->size);
+	return c;
+}
+
+static inline int same(const struct image *a, const struct image *b)
+{
+	return a->size == b->size && memcmp(a->bytes, b->bytes, a->size) == 0;
+}
+
+static inline void journal_path(char *out, size_t cap)
+{
+	const char *slash = strrchr(path, '/');
+	snprintf(out, cap, "%.*s/.%s.fams-journal", (int)(slash - path), path, slash + 1);
+}
+
+static inline void remove_journal(void)
+{
+	char j[4200];
+	journal_path(j, sizeof j);
+	unlink(j);
+}
+
+/* A file of `size` bytes, each page filled with its own letter. */
+static inline struct image base_image(size_t size)
+{
+	struct image im = { malloc(size + 1), size };
+	for (size_t i = 0; i < size; i++)
+		im.bytes[i] = (char)('a' + (i / PG) % 26);
+	return im;
+}
+
+/* Write s at off of the working copy, as a program's store would. */
+static inline void put(struct fams_file *f, uint64_t off, const char *s)
+{
+	size_t n = strlen(s);
+	if (pwrite(f->memfd, s, n, (off_t)off) != (ssize_t)n)
+		FAIL("memfd write");
+	fams_file_mark(f, f->dirty, off, n);
+}
+
+static inline struct fams_file *open_managed(void)
+{
+	int fd = open(path, O_RDWR);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0)
+		FAIL("open %s", path);
+	struct fams_file *f = fams_file_open(fd, &st, path);
+	close(fd);
+	return f;
+}
+
+#endif

@@ -1,0 +1,589 @@
+/* Power-loss state enumeration.  A power cut keeps, of each file, everything up to
+ * its last completed flush; of the writes issued after it, any subset may persist,
+ * in any order, each possibly torn at 512-byte sectors (old and new sectors mixed).
+ * Size changes after the last flush may or may not persist; a file's creation or
+ * removal persists only once its directory was synced, else either way.
+ *
+ * For each commit shape, the engine runs for real while every durable operation
+ * (write, flush, truncate, fallocate, create, unlink, directory sync) is recorded.
+ * Then, for every prefix of that record (the power went out after operation i),
+ * the states the disk could hold are generated -- all of them when the operations
+ * after the last flushes touch few enough sectors, a random sample otherwise --
+ * each is written out, recovery runs on it, and the data file must equal one of
+ * the images the program could have committed: the last one whose commit had
+ * returned, or the one in flight.
+ *
+ *   t_power_loss [--samples=N] [--seed=S] [--broken=MODE]
+ * N: random states per crash point where enumeration is too large (default 400). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "engine_harness.h"
+#include "journal.h"
+#include "log.h"
+#include "recover.h"
+#include "sys.h"
+
+#define SECTOR 512
+#define EXHAUSTIVE_BITS 12 /* enumerate every state when at most 2^12 */
+
+enum file_id { F_DATA, F_JOURNAL, F_DIR, F_OTHER };
+enum op_kind {
+	OP_WRITE,  /* bytes at off of a file */
+	OP_SIZE,   /* a file's size set (ftruncate) or extended (fallocate) */
+	OP_FLUSH,  /* fdatasync/fsync of a file: its earlier operations are durable */
+	OP_CREATE, /* the journal's directory entry appears */
+	OP_UNLINK, /* the journal's directory entry goes */
+	OP_DIRSYNC,
+	OP_MARK, /* not I/O: an image the program may see after a crash (see below) */
+};
+
+struct op {
+	enum op_kind kind;
+	enum file_id file;
+	uint64_t off, len; /* OP_WRITE; OP_SIZE: new size in off, len = 1 if only extends */
+	char *bytes;
+	int image;   /* OP_MARK: index into images[] */
+	int durable; /* OP_MARK: the commit returned; earlier images are no longer valid */
+};
+
+static struct op ops[20000];
+static int nops;
+static struct fams_sys real;
+static ino_t data_ino;
+static int recording;
+
+static struct image images[8];
+static int nimages;
+
+static enum file_id classify(int fd)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return F_OTHER;
+	if (S_ISDIR(st.st_mode))
+		return F_DIR;
+	return st.st_ino == data_ino ? F_DATA : F_JOURNAL;
+}
+
+static struct op *record(enum op_kind kind, enum file_id file)
+{
+	if (nops == (int)(sizeof ops / sizeof ops[0]))
+		FAIL("too many operations recorded");
+	struct op *o = &ops[nops++];
+	*o = (struct op){ .kind = kind, .file = file };
+	return o;
+}
+
+static int r_openat(int d, const char *p, int fl, mode_t m)
+{
+	int fd = real.openat(d, p, fl, m);
+	if (recording && fd >= 0 && (fl & O_CREAT))
+		record(OP_CREATE, F_JOURNAL);
+	return fd;
+}
+static ssize_t r_pwrite(int fd, const void *b, size_t n, off_t o)
+{
+	ssize_t r = real.pwrite(fd, b, n, o);
+	if (recording && r > 0) {
+		struct op *op = record(OP_WRITE, classify(fd));
+		op->off = (uint64_t)o;
+		op->len = (uint64_t)r;
+		op->bytes = malloc((size_t)r);
+		memcpy(op->bytes, b, (size_t)r);
+	}
+	return r;
+}
+static int r_flush(int fd, int (*fn)(int))
+{
+	int r = fn(fd);
+	if (recording && r == 0) {
+		enum file_id id = classify(fd);
+		record(id == F_DIR ? OP_DIRSYNC : OP_FLUSH, id);
+	}
+	return r;
+}
+static int r_fdatasync(int fd) { return r_flush(fd, real.fdatasync); }
+static int r_fsync(int fd) { return r_flush(fd, real.fsync); }
+static int r_ftruncate(int fd, off_t l)
+{
+	int r = real.ftruncate(fd, l);
+	if (recording && r == 0)
+		record(OP_SIZE, classify(fd))->off = (uint64_t)l;
+	return r;
+}
+static int r_fallocate(int fd, int mode, off_t o, off_t l)
+{
+	int r = real.fallocate(fd, mode, o, l);
+	if (recording && r == 0 && mode == 0) {
+		struct op *op = record(OP_SIZE, classify(fd));
+		op->off = (uint64_t)(o + l);
+		op->len = 1;
+	}
+	return r;
+}
+static int r_unlinkat(int d, const char *p, int f)
+{
+	int r = real.unlinkat(d, p, f);
+	if (recording && r == 0)
+		record(OP_UNLINK, F_JOURNAL);
+	return r;
+}
+
+static int no_flush(int fd)
+{
+	(void)fd;
+	return 0;
+}
+
+/* An image the program may see after a crash from here on.  durable: a commit
+ * returned, so images before this one are no longer acceptable. */
+static void mark(int durable)
+{
+	struct image im = read_image();
+	images[nimages] = im;
+	struct op *o = record(OP_MARK, F_OTHER);
+	o->image = nimages++;
+	o->durable = durable;
+}
+
+/* ---- the disk after a power cut ------------------------------------------------- */
+
+struct disk_file {
+	char *bytes;
+	uint64_t size, cap;
+	int exists;
+};
+
+static void df_reserve(struct disk_file *f, uint64_t size)
+{
+	if (size > f->cap) {
+		uint64_t cap = f->cap ? f->cap : 65536;
+		while (cap < size)
+			cap *= 2;
+		f->bytes = realloc(f->bytes, cap);
+		f->cap = cap;
+	}
+}
+static void df_resize(struct disk_file *f, uint64_t size)
+{
+	df_reserve(f, size);
+	if (size > f->size)
+		memset(f->bytes + f->size, 0, size - f->size);
+	f->size = size;
+}
+
+static struct disk_file init_data, init_journal;
+
+/* Per crash point: which operations are durable, and the bits choosing the rest. */
+struct plan {
+	int upto;          /* operations [0, upto) were issued */
+	char durable[20000];
+	int nbits;         /* pending sectors and pending metadata operations */
+};
+
+static uint64_t sectors_of(const struct op *o)
+{
+	return (o->off + o->len - 1) / SECTOR - o->off / SECTOR + 1;
+}
+
+static void make_plan(struct plan *p, int upto)
+{
+	p->upto = upto;
+	p->nbits = 0;
+	int flushed_data = -1, flushed_journal = -1, dirsync = -1;
+	for (int i = 0; i < upto; i++) {
+		if (ops[i].kind == OP_FLUSH && ops[i].file == F_DATA)
+			flushed_data = i;
+		if (ops[i].kind == OP_FLUSH && ops[i].file == F_JOURNAL)
+			flushed_journal = i;
+		if (ops[i].kind == OP_DIRSYNC)
+			dirsync = i;
+	}
+	for (int i = 0; i < upto; i++) {
+		const struct op *o = &ops[i];
+		int last = o->kind == OP_CREATE || o->kind == OP_UNLINK ? dirsync
+			   : o->file == F_DATA				 ? flushed_data
+			   : o->file == F_JOURNAL			 ? flushed_journal
+									 : upto;
+		p->durable[i] = i < last || o->kind == OP_MARK || o->kind == OP_FLUSH || o->kind == OP_DIRSYNC;
+		if (!p->durable[i])
+			p->nbits += o->kind == OP_WRITE ? (int)sectors_of(o) : 1;
+	}
+}
+
+/* Build the disk for a plan; bit(k) says whether pending unit k persisted. */
+static void build(const struct plan *p, int (*bit)(void *, int), void *ctx, struct disk_file *d,
+		  struct disk_file *j)
+{
+	d->size = 0;
+	df_resize(d, init_data.size);
+	memcpy(d->bytes, init_data.bytes, init_data.size);
+	j->size = 0;
+	df_resize(j, init_journal.size);
+	memcpy(j->bytes, init_journal.bytes, init_journal.size);
+	j->exists = init_journal.exists;
+	int k = 0;
+	for (int i = 0; i < p->upto; i++) {
+		const struct op *o = &ops[i];
+		struct disk_file *f = o->file == F_DATA ? d : j;
+		int whole = p->durable[i];
+		switch (o->kind) {
+		case OP_WRITE: {
+			uint64_t s0 = o->off / SECTOR, ns = sectors_of(o);
+			if (o->off + o->len > f->size && (whole || bit(ctx, k + (int)ns - 1)))
+				df_resize(f, o->off + o->len); /* the size goes with the last sector */
+			for (uint64_t s = 0; s < ns; s++) {
+				if (!whole && !bit(ctx, k + (int)s))
+					continue;
+				uint64_t a = (s0 + s) * SECTOR, b = a + SECTOR;
+				if (a < o->off)
+					a = o->off;
+				if (b > o->off + o->len)
+					b = o->off + o->len;
+				if (b > f->size)
+					df_resize(f, b);
+				memcpy(f->bytes + a, o->bytes + (a - o->off), b - a);
+			}
+			if (!whole)
+				k += (int)ns;
+			break;
+		}
+		case OP_SIZE:
+			if (whole || bit(ctx, k))
+				if (!o->len || o->off > f->size)
+					df_resize(f, o->off);
+			k += !whole;
+			break;
+		case OP_CREATE:
+			if (whole || bit(ctx, k)) {
+				j->exists = 1;
+			}
+			k += !whole;
+			break;
+		case OP_UNLINK:
+			if (whole || bit(ctx, k))
+				j->exists = 0;
+			k += !whole;
+			break;
+		default:
+			break;
+		}
+	}
+	/* A journal whose creation did not persist is not there, whatever was written. */
+}
+
+/* ---- checking one state ------------------------------------------------------------ */
+
+static char jpath[4200];
+static long states_checked;
+
+static void put_file(const char *p, const struct disk_file *f)
+{
+	int fd = open(p, O_RDWR | O_CREAT, 0644);
+	if (fd < 0 || ftruncate(fd, (off_t)f->size) < 0 ||
+	    (f->size && pwrite(fd, f->bytes, f->size, 0) != (ssize_t)f->size))
+		FAIL("cannot write state to %s", p);
+	close(fd);
+}
+
+static const char *shape_name;
+
+static void check_state(const struct plan *p, const struct disk_file *d, const struct disk_file *j)
+{
+	put_file(path, d);
+	if (j->exists)
+		put_file(jpath, j);
+	else
+		unlink(jpath);
+	/* Which images are acceptable: from the last returned commit to the next. */
+	int lo = 0, hi = 0;
+	for (int i = 0; i < p->upto; i++)
+		if (ops[i].kind == OP_MARK) {
+			if (ops[i].durable)
+				lo = ops[i].image;
+			hi = ops[i].image;
+		}
+	for (int i = p->upto; i < nops; i++)
+		if (ops[i].kind == OP_MARK) {
+			hi = ops[i].image;
+			if (ops[i].durable)
+				break;
+		}
+	int outcome;
+	fams_sys.fdatasync = no_flush; /* this disk is simulated: no need to wait for it */
+	fams_sys.fsync = no_flush;
+	int r = fams_recover_path(AT_FDCWD, path, &outcome);
+	fams_sys = real;
+	if (r < 0)
+		VIOLATION("%s, power cut after op %d: recovery failed: %s", shape_name, p->upto, strerror(errno));
+	struct image got = read_image();
+	int ok = 0;
+	for (int i = lo; i <= hi && !ok; i++)
+		ok = same(&got, &images[i]);
+	if (!ok && getenv("POWER_LOSS_DEBUG")) {
+		static const char *kinds[] = { "write", "size", "flush", "create", "unlink", "dirsync", "mark" };
+		static const char *files[] = { "data", "journal", "dir", "-" };
+		for (int i = 0; i < nops; i++)
+			fprintf(stderr, "%c %2d %-7s %-7s off=%llu len=%llu%s\n", i < p->upto ? (p->durable[i] ? 'D' : 'p') : ' ',
+				i, kinds[ops[i].kind], files[ops[i].file], (unsigned long long)ops[i].off,
+				(unsigned long long)ops[i].len, ops[i].kind == OP_MARK ? (ops[i].durable ? " durable" : " soft") : "");
+		fprintf(stderr, "got size %zu; images:", got.size);
+		for (int i = 0; i < nimages; i++)
+			fprintf(stderr, " %zu", images[i].size);
+		fprintf(stderr, "\n");
+	}
+	if (!ok)
+		VIOLATION("%s, power cut after op %d of %d: the file is none of the images %d..%d it may be (%s)",
+			  shape_name, p->upto, nops, lo, hi, fams_recovery_name(outcome));
+	free(got.bytes);
+	states_checked++;
+}
+
+static int bit_of_mask(void *ctx, int k) { return (int)((*(uint64_t *)ctx >> k) & 1); }
+
+struct random_choice {
+	uint64_t seed;
+	int mode; /* 0: each unit at random; 1: each operation whole or not at all */
+	const struct plan *p;
+	signed char *unit; /* chosen bits */
+};
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+static uint64_t rnd(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return rng_state;
+}
+
+static int bit_of_array(void *ctx, int k) { return ((signed char *)ctx)[k]; }
+
+/* Choose pending units for one random state: each pending operation persists
+ * whole, not at all, or torn (its sectors chosen one by one). */
+static void random_units(const struct plan *p, signed char *unit)
+{
+	int k = 0;
+	for (int i = 0; i < p->upto; i++) {
+		if (p->durable[i])
+			continue;
+		int n = ops[i].kind == OP_WRITE ? (int)sectors_of(&ops[i]) : 1;
+		uint64_t how = rnd() % 5; /* 0-1 whole, 2 none, 3-4 torn */
+		for (int s = 0; s < n; s++)
+			unit[k + s] = how < 2 ? 1 : how == 2 ? 0 : (signed char)(rnd() & 1);
+		k += n;
+	}
+}
+
+static long samples_per_point = 400;
+static long points_exhaustive, points_sampled;
+
+static void explore(void)
+{
+	static struct plan p;
+	static struct disk_file d, j;
+	signed char *unit = malloc(1 << 20);
+	for (int upto = 0; upto <= nops; upto++) {
+		if (upto > 0 && ops[upto - 1].kind == OP_MARK)
+			continue; /* same disk as the prefix before it */
+		make_plan(&p, upto);
+		if (p.nbits > (1 << 20))
+			FAIL("too many pending units");
+		if (p.nbits <= EXHAUSTIVE_BITS) {
+			for (uint64_t m = 0; m < (1ull << p.nbits); m++) {
+				build(&p, bit_of_mask, &m, &d, &j);
+				check_state(&p, &d, &j);
+			}
+			points_exhaustive++;
+		} else {
+			for (long s = 0; s < samples_per_point; s++) {
+				random_units(&p, unit);
+				build(&p, bit_of_array, unit, &d, &j);
+				check_state(&p, &d, &j);
+			}
+			points_sampled++;
+		}
+	}
+	free(unit);
+}
+
+/* ---- shapes ------------------------------------------------------------------------ */
+
+static void begin(size_t size)
+{
+	for (int i = 0; i < nops; i++)
+		free(ops[i].bytes);
+	nops = 0;
+	for (int i = 0; i < nimages; i++)
+		free(images[i].bytes);
+	nimages = 0;
+	remove_journal();
+	struct image a = base_image(size);
+	write_image(&a);
+	free(a.bytes);
+	struct stat st;
+	if (stat(path, &st) < 0)
+		FAIL("stat");
+	data_ino = st.st_ino;
+	struct image im = read_image();
+	init_data.size = 0;
+	df_resize(&init_data, im.size);
+	memcpy(init_data.bytes, im.bytes, im.size);
+	free(im.bytes);
+	init_journal.size = 0;
+	init_journal.exists = 0;
+	mark(1);
+	recording = 1;
+}
+
+static void commit(struct fams_file *f)
+{
+	if (fams_file_commit(f, 0, UINT64_MAX) < 0)
+		FAIL("%s: commit failed: %s", shape_name, strerror(errno));
+	mark(1);
+}
+
+static void finish(struct fams_file *f)
+{
+	recording = 0;
+	fams_file_close(f, 0); /* the power goes: the journal stays as it is */
+	explore();
+}
+
+static void sh_one_page(void)
+{
+	begin(8 * PG);
+	struct fams_file *f = open_managed();
+	put(f, 3 * PG + 10, "one page");
+	commit(f);
+	finish(f);
+}
+
+static void sh_two_pages_end(void)
+{
+	begin(6 * PG + 700);
+	struct fams_file *f = open_managed();
+	put(f, 0, "first");
+	put(f, 6 * PG + 690, "tail!");
+	commit(f);
+	finish(f);
+}
+
+static void sh_scattered(void)
+{
+	begin(48 * PG);
+	struct fams_file *f = open_managed();
+	for (int i = 0; i < 40; i += 3)
+		put(f, (uint64_t)i * PG + (uint64_t)i, "scattered");
+	commit(f);
+	finish(f);
+}
+
+static void sh_journal_growth(void)
+{
+	begin(40 * PG);
+	struct fams_file *f = open_managed();
+	for (int i = 0; i < 24; i++)
+		put(f, (uint64_t)i * PG, "grows the journal");
+	commit(f);
+	finish(f);
+}
+
+/* Three commits in a row: each overwrites the journal of the one before, which is
+ * safe only if the earlier commit's data was durable first. */
+static void sh_consecutive(void)
+{
+	begin(8 * PG);
+	struct fams_file *f = open_managed();
+	put(f, 2 * PG, "first commit");
+	commit(f);
+	put(f, 5 * PG, "second commit");
+	commit(f);
+	put(f, 2 * PG + 1, "third");
+	commit(f);
+	finish(f);
+}
+
+/* ftruncate around commits, as Kyoto Cabinet does: the size change is seen at
+ * once and durable at the next commit. */
+static void sh_resize(void)
+{
+	begin(12 * PG);
+	struct fams_file *f = open_managed();
+	put(f, 9 * PG, "beyond the cut");
+	commit(f);
+	if (fams_file_resize(f, 5 * PG + 123) < 0)
+		FAIL("resize");
+	mark(0);
+	put(f, PG, "kept");
+	commit(f);
+	if (fams_file_resize(f, 7 * PG) < 0)
+		FAIL("resize");
+	mark(0);
+	put(f, 6 * PG + 5, "grown");
+	commit(f);
+	finish(f);
+}
+
+int main(int argc, char **argv)
+{
+	parse_broken(argc, argv);
+	for (int i = 1; i < argc; i++) {
+		if (strncmp(argv[i], "--samples=", 10) == 0)
+			samples_per_point = atol(argv[i] + 10);
+		else if (strncmp(argv[i], "--seed=", 7) == 0)
+			rng_state = strtoull(argv[i] + 7, NULL, 0) | 1;
+	}
+	static char path_main[4096];
+	const char *dir = getenv("FAMS_TEST_DIR");
+	snprintf(path_main, sizeof path_main, "%s/power_loss.%d", dir ? dir : ".", (int)getpid());
+	path = path_main;
+	journal_path(jpath, sizeof jpath);
+	fams_cfg.journal_size = 64 * 1024; /* small, so growth is exercised */
+	fams_cfg.journal_max = 64 << 20;
+	fams_log_level = FAMS_LOG_ERROR;
+	real = fams_sys;
+	fams_sys.openat = r_openat;
+	fams_sys.pwrite = r_pwrite;
+	fams_sys.fdatasync = r_fdatasync;
+	fams_sys.fsync = r_fsync;
+	fams_sys.ftruncate = r_ftruncate;
+	fams_sys.fallocate = r_fallocate;
+	fams_sys.unlinkat = r_unlinkat;
+	struct fams_sys recorder = fams_sys;
+	static const struct {
+		const char *name;
+		void (*run)(void);
+	} shapes[] = {
+		{ "first commit, one page", sh_one_page },
+		{ "first page and partial last page", sh_two_pages_end },
+		{ "scattered pages", sh_scattered },
+		{ "journal growth", sh_journal_growth },
+		{ "three consecutive commits", sh_consecutive },
+		{ "ftruncate shrink and grow", sh_resize },
+	};
+	for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+		shape_name = shapes[s].name;
+		long before = states_checked, pe = points_exhaustive, ps = points_sampled;
+		fams_sys = recorder;
+		shapes[s].run();
+		fams_sys = real;
+		printf("%-34s %4d ops, %3ld crash points exhaustive, %3ld sampled, %7ld states\n", shape_name,
+		       nops, points_exhaustive - pe, points_sampled - ps, states_checked - before);
+		fflush(stdout);
+	}
+	if (broken_name)
+		return broken_not_caught();
+	printf("%ld power-loss states checked, 0 violations\n", states_checked);
+	remove_journal();
+	unlink(path);
+	return 0;
+}
