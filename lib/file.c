@@ -506,11 +506,11 @@ int fams_file_resize(struct fams_file *f, uint64_t new_size)
 		errno = ENOMEM;
 		return -1;
 	}
-	if (fams_sys.ftruncate(f->data_fd, (off_t)new_size) < 0)
+	if (fams_truncate(f->data_fd, (off_t)new_size) < 0)
 		return -1;
 	if (fams_raw_ftruncate(f->memfd, (off_t)new_size) < 0) {
 		int saved = errno;
-		fams_sys.ftruncate(f->data_fd, (off_t)f->size);
+		fams_truncate(f->data_fd, (off_t)f->size);
 		errno = saved;
 		return -1;
 	}

@@ -89,10 +89,10 @@ int fams_journal_reserve(struct fams_journal *j, uint64_t bytes)
 	if (want > fams_cfg.journal_max)
 		want = fams_cfg.journal_max;
 	/* The new size becomes durable with the journal flush of the commit that needs it. */
-	if (fams_sys.fallocate(j->fd, 0, 0, (off_t)want) < 0) {
+	if (fams_allocate(j->fd, 0, 0, (off_t)want) < 0) {
 		if (errno != EOPNOTSUPP && errno != ENOSYS)
 			return -1;
-		if (fams_sys.ftruncate(j->fd, (off_t)want) < 0)
+		if (fams_truncate(j->fd, (off_t)want) < 0)
 			return -1;
 	}
 	j->capacity = want;

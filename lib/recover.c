@@ -125,8 +125,14 @@ int fams_recover_locked(int jfd, int data_fd, const struct fams_identity *id,
 		saved = ENOMEM;
 		goto fail;
 	}
-	if (table && fams_pread_full(jfd, ext, table, FAMS_JOURNAL_BODY_OFFSET) != (ssize_t)table)
-		goto torn;
+	/* A read that fails is an error to report, never a torn journal to discard. */
+	if (table) {
+		ssize_t got = fams_pread_full(jfd, ext, table, FAMS_JOURNAL_BODY_OFFSET);
+		if (got < 0)
+			goto fail_errno;
+		if (got != (ssize_t)table)
+			goto torn;
+	}
 
 	/* Bounds: extents sorted, disjoint, inside the recorded size, and adding up to
 	 * exactly the body.  A journal that breaks these is never applied. */
@@ -148,8 +154,14 @@ int fams_recover_locked(int jfd, int data_fd, const struct fams_identity *id,
 		goto fail;
 	}
 	XXH3_64bits_reset_withSeed(st, h.seq);
-	if (hash_range(jfd, FAMS_JOURNAL_BODY_OFFSET, h.body_len, st, buf) != (ssize_t)h.body_len ||
-	    XXH3_64bits_digest(st) != h.body_hash) {
+	ssize_t hashed = hash_range(jfd, FAMS_JOURNAL_BODY_OFFSET, h.body_len, st, buf);
+	if (hashed < 0) {
+		saved = errno;
+		XXH3_freeState(st);
+		errno = saved;
+		goto fail_errno;
+	}
+	if (hashed != (ssize_t)h.body_len || XXH3_64bits_digest(st) != h.body_hash) {
 		XXH3_freeState(st);
 		goto torn;
 	}
@@ -176,11 +188,11 @@ int fams_recover_locked(int jfd, int data_fd, const struct fams_identity *id,
 		 * (shrinks below the journal's ranges retire it first) and stays as it is.
 		 * Size changes made durable after a commit retire its journal
 		 * (fams_file_flush_if_needed), so this never undoes one. */
-		if (fams_sys.ftruncate(data_fd, (off_t)h.data_size) < 0)
+		if (fams_truncate(data_fd, (off_t)h.data_size) < 0)
 			goto fail_errno;
 	}
 	if (!complete) {
-		if ((uint64_t)dst.st_size != h.data_size && fams_sys.ftruncate(data_fd, (off_t)h.data_size) < 0)
+		if ((uint64_t)dst.st_size != h.data_size && fams_truncate(data_fd, (off_t)h.data_size) < 0)
 			goto fail_errno;
 		uint64_t jpos = FAMS_JOURNAL_BODY_OFFSET + table;
 		for (uint64_t i = 0; i < h.nextents; i++) {

@@ -139,6 +139,24 @@ int fams_pwrite_full(int fd, const void *buf, size_t n, off_t off)
 	return 0;
 }
 
+int fams_truncate(int fd, off_t len)
+{
+	int r;
+	do
+		r = fams_sys.ftruncate(fd, len);
+	while (r < 0 && errno == EINTR);
+	return r;
+}
+
+int fams_allocate(int fd, int mode, off_t off, off_t len)
+{
+	int r;
+	do
+		r = fams_sys.fallocate(fd, mode, off, len);
+	while (r < 0 && errno == EINTR);
+	return r;
+}
+
 int fams_flush(int fd)
 {
 	int r;

@@ -77,6 +77,8 @@ int fams_raw_fallocate(int fd, int mode, off_t off, off_t len);
 ssize_t fams_pread_full(int fd, void *buf, size_t n, off_t off);
 int fams_pwrite_full(int fd, const void *buf, size_t n, off_t off);
 int fams_flush(int fd);     /* fdatasync through the table, counted */
+int fams_truncate(int fd, off_t len);                       /* ftruncate, EINTR retried */
+int fams_allocate(int fd, int mode, off_t off, off_t len);  /* fallocate, EINTR retried */
 int fams_fsync_dir_of(int dirfd);
 
 #endif
