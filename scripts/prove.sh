@@ -1,0 +1,40 @@
+#!/bin/bash
+# prove.sh [BUILD_DIR] [FUZZ_SECONDS] -- the long versions of the journal proofs,
+# with totals: crash points, power-loss states, faults injected, SIGKILL rounds,
+# fuzz executions, violations (must be 0).  The default suite runs short versions.
+set -u
+build=$(realpath "${1:-build}")
+fuzz_seconds=${2:-900}
+src=$(cd "$(dirname "$0")/.." && pwd)
+export FAMS_TEST_DIR=${FAMS_TEST_DIR:-$build/testdata} FAMS_LOG=error
+mkdir -p "$FAMS_TEST_DIR"
+violations=0
+run() { # name, command...: print its last line, count a failure as a violation
+	local name=$1
+	shift
+	local out
+	out=$("$@" 2>&1)
+	local rc=$?
+	echo "$out" | sed "s/^/  [$name] /" | tail -12
+	[ $rc -eq 0 ] || violations=$((violations + 1))
+	last=$(echo "$out" | tail -1)
+}
+start=$(date +%s)
+run crash "$build/tests/t_crash_points"
+crash_states=$(echo "$last" | grep -o '^[0-9]*')
+run power "$build/tests/t_power_loss" --samples=5000 --seed=$((start))
+power_states=$(echo "$last" | grep -o '^[0-9]*')
+run faults "$build/tests/t_faults"
+faults=$(echo "$last" | grep -o '^[0-9]*')
+run torture "$src/tests/torture.sh" "$build" 200 fams
+run fuzz "$src/scripts/fuzz.sh" "$build" "$fuzz_seconds"
+execs=$(echo "$last" | grep -o 'fuzz: [0-9]*' | grep -o '[0-9]*')
+echo
+echo "crash states (process kill at every step): ${crash_states:-?}"
+echo "power-loss states:                         ${power_states:-?}"
+echo "faults injected:                           ${faults:-?}"
+echo "SIGKILL rounds:                            200"
+echo "fuzz executions:                           ${execs:-?} (${fuzz_seconds}s)"
+echo "violations:                                $violations"
+echo "time: $(($(date +%s) - start))s"
+[ $violations -eq 0 ]

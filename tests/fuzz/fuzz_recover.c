@@ -1,0 +1,191 @@
+/* fuzz_recover.c -- libFuzzer target: a journal on disk is untrusted input.
+ *
+ * Input: one flags byte, then the journal's bytes.  The data file is a fixed
+ * 16-page image with a fixed identity.  Flags let the fuzzer past the checksums
+ * to the code behind them (a random mutation almost never carries a valid hash):
+ *   bit 0  recompute the body and header hashes after mutation
+ *   bit 1  make the header name this data file (else the mutated identity stands)
+ *   bit 2  force a rollback (as a failed commit does)
+ *   bits 3-5  data file size: 16 pages minus that many 1000-byte steps
+ *
+ * Recovery must never crash or hang, never touch the data file when the journal
+ * names another file or does not validate, never write outside the size the
+ * journal recorded nor truncate to any other size, and leave every byte outside
+ * the journal's extents as it was. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "journal.h"
+#include "log.h"
+#include "recover.h"
+#include "sys.h"
+
+#define PG 4096
+#define DATA_PAGES 16
+
+static const struct fams_identity id = { 0x1234abcd5678ef01ull, 4242 };
+static struct fams_sys real;
+static int data_fd = -1, journal_fd = -1;
+static uint64_t allowed_size; /* what the header says; writes must stay below it */
+static int data_may_change;
+
+#define VIOLATION(...)                                                                         \
+	do {                                                                                   \
+		fprintf(stderr, "fuzz_recover: " __VA_ARGS__);                                 \
+		fprintf(stderr, "\n");                                                         \
+		abort();                                                                       \
+	} while (0)
+
+static ssize_t f_pwrite(int fd, const void *b, size_t n, off_t o)
+{
+	if (fd == journal_fd)
+		VIOLATION("recovery wrote to the journal");
+	if (fd == data_fd) {
+		if (!data_may_change)
+			VIOLATION("wrote to the data file though the journal must not be applied");
+		if ((uint64_t)o + n > allowed_size || (uint64_t)o + n < (uint64_t)o)
+			VIOLATION("write at %lld+%zu past the recorded size %llu", (long long)o, n,
+				  (unsigned long long)allowed_size);
+	}
+	return real.pwrite(fd, b, n, o);
+}
+static int f_ftruncate(int fd, off_t l)
+{
+	if (fd != data_fd || !data_may_change || (uint64_t)l != allowed_size)
+		VIOLATION("truncate of fd %d to %lld (recorded size %llu)", fd, (long long)l,
+			  (unsigned long long)allowed_size);
+	return real.ftruncate(fd, l);
+}
+static int f_noflush(int fd)
+{
+	(void)fd;
+	return 0;
+}
+static int f_fallocate(int fd, int m, off_t o, off_t l)
+{
+	(void)fd, (void)m, (void)o, (void)l;
+	VIOLATION("recovery allocated space");
+}
+static int f_unlinkat(int d, const char *p, int f)
+{
+	(void)d, (void)p, (void)f;
+	VIOLATION("recovery unlinked something");
+}
+
+static char base[DATA_PAGES * PG];
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc, (void)argv;
+	fams_log_level = -1; /* torn and foreign journals are the normal case here */
+	for (size_t i = 0; i < sizeof base; i++)
+		base[i] = (char)('a' + (i / PG) % 26);
+	data_fd = memfd_create("fuzz-data", MFD_CLOEXEC);
+	journal_fd = memfd_create("fuzz-journal", MFD_CLOEXEC);
+	real = fams_sys;
+	fams_sys.pwrite = f_pwrite;
+	fams_sys.ftruncate = f_ftruncate;
+	fams_sys.fdatasync = f_noflush;
+	fams_sys.fsync = f_noflush;
+	fams_sys.fallocate = f_fallocate;
+	fams_sys.unlinkat = f_unlinkat;
+	return 0;
+}
+
+/* Recompute the hashes a valid journal of these bytes would carry. */
+static void fix_hashes(uint8_t *j, size_t n)
+{
+	struct fams_jheader h;
+	memcpy(&h, j, sizeof h);
+	if (n >= FAMS_JOURNAL_BODY_OFFSET && h.body_len <= n - FAMS_JOURNAL_BODY_OFFSET)
+		h.body_hash = XXH3_64bits_withSeed(j + FAMS_JOURNAL_BODY_OFFSET, (size_t)h.body_len, h.seq);
+	h.header_hash = fams_header_hash(&h);
+	memcpy(j, &h, sizeof h);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *in, size_t n)
+{
+	if (n < 1 || n > (1u << 20))
+		return 0;
+	const uint8_t flags = in[0];
+	size_t jn = n - 1;
+	uint8_t *j = malloc(jn + sizeof(struct fams_jheader));
+	memcpy(j, in + 1, jn);
+	if (jn >= sizeof(struct fams_jheader)) {
+		struct fams_jheader h;
+		memcpy(&h, j, sizeof h);
+		if (flags & 2) {
+			h.fsid = id.fsid;
+			h.ino = id.ino;
+		}
+		memcpy(j, &h, sizeof h);
+		if (flags & 1)
+			fix_hashes(j, jn);
+	}
+	const size_t data_size = DATA_PAGES * PG - 1000u * ((flags >> 3) & 7);
+
+	if (ftruncate(journal_fd, 0) < 0 || pwrite(journal_fd, j, jn, 0) != (ssize_t)jn ||
+	    ftruncate(data_fd, 0) < 0 || pwrite(data_fd, base, data_size, 0) != (ssize_t)data_size)
+		abort();
+
+	/* The oracle reads only what any reader of the format can: the identity and
+	 * recorded size, and the extent table, for the "untouched outside" check. */
+	struct fams_jheader h = { 0 };
+	const int have_header = jn >= sizeof h;
+	if (have_header)
+		memcpy(&h, j, sizeof h);
+	data_may_change = have_header && h.fsid == id.fsid && h.ino == id.ino;
+	allowed_size = data_may_change ? h.data_size : 0;
+
+	int outcome;
+	int r = fams_recover_locked(journal_fd, data_fd, &id, "fuzz", flags & 4 ? FAMS_REC_FORCE_ROLLBACK : 0,
+				    &outcome);
+	if (!data_may_change && outcome != FAMS_REC_NONE && outcome != FAMS_REC_TORN && outcome != FAMS_REC_FOREIGN)
+		VIOLATION("a journal of another file was applied (outcome %s)", fams_recovery_name(outcome));
+	if (outcome == FAMS_REC_FOREIGN && (r != -1 || errno != EUCLEAN))
+		VIOLATION("a foreign journal was not refused with EUCLEAN");
+
+	/* Every byte outside the journal's extents, below both sizes, is unchanged. */
+	struct stat st;
+	if (fstat(data_fd, &st) < 0)
+		abort();
+	size_t got_size = (size_t)st.st_size;
+	if (got_size != data_size && got_size != allowed_size)
+		VIOLATION("data file size %zu is neither its own %zu nor the recorded %llu", got_size, data_size,
+			  (unsigned long long)allowed_size);
+	/* A valid journal may record a size far beyond this file (the file is then
+	 * extended, sparsely); bytes are compared up to a bound, and the write hook
+	 * has already checked every write against the recorded size. */
+	const size_t limit = got_size < data_size + (1u << 20) ? got_size : data_size + (1u << 20);
+	char *now = malloc(limit + 1);
+	if (pread(data_fd, now, limit, 0) != (ssize_t)limit)
+		abort();
+	char *inside = calloc(limit + 1, 1);
+	const size_t table_room = jn > FAMS_JOURNAL_BODY_OFFSET ? jn - FAMS_JOURNAL_BODY_OFFSET : 0;
+	if (data_may_change && h.nextents <= table_room / sizeof(struct fams_jextent)) {
+		for (uint64_t i = 0; i < h.nextents; i++) {
+			struct fams_jextent e;
+			memcpy(&e, j + FAMS_JOURNAL_BODY_OFFSET + i * sizeof e, sizeof e);
+			for (uint64_t b = e.off; b < limit && b - e.off < e.len; b++)
+				inside[b] = 1;
+		}
+	}
+	size_t common = limit < data_size ? limit : data_size;
+	for (size_t b = 0; b < common; b++)
+		if (!inside[b] && now[b] != base[b])
+			VIOLATION("byte %zu outside every extent changed (outcome %s)", b, fams_recovery_name(outcome));
+	for (size_t b = data_size; b < limit; b++)
+		if (!inside[b] && now[b] != 0)
+			VIOLATION("byte %zu past the old end is neither zero nor journalled", b);
+	free(inside);
+	free(now);
+	free(j);
+	return 0;
+}

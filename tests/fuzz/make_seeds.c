@@ -1,0 +1,71 @@
+/* make_seeds DIR -- a seed corpus for fuzz_recover: real journals written by the
+ * engine for the fuzz target's data image (16 pages, each its own letter), each
+ * prefixed with the flags byte that makes it apply to the fuzz target's file. */
+#include "config.h"
+#include "engine_harness.h"
+#include "journal.h"
+#include "log.h"
+
+static int nseeds;
+
+static void save_journal(const char *dir, uint8_t flags)
+{
+	char jp[4200], out[4400];
+	journal_path(jp, sizeof jp);
+	int fd = open(jp, O_RDONLY);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0)
+		FAIL("no journal at %s", jp);
+	/* Only the live part: header block, table and old bytes. */
+	struct fams_jheader h;
+	if (pread(fd, &h, sizeof h, 0) != (ssize_t)sizeof h)
+		FAIL("journal header");
+	size_t n = FAMS_JOURNAL_BODY_OFFSET + (size_t)h.body_len;
+	uint8_t *buf = malloc(n + 1);
+	buf[0] = flags;
+	if (pread(fd, buf + 1, n, 0) != (ssize_t)n)
+		FAIL("journal body");
+	close(fd);
+	snprintf(out, sizeof out, "%s/seed-%02d", dir, nseeds++);
+	int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (o < 0 || write(o, buf, n + 1) != (ssize_t)(n + 1))
+		FAIL("write %s", out);
+	close(o);
+	free(buf);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 2)
+		return 2;
+	static char p[4096];
+	snprintf(p, sizeof p, "%s/seed-data.%d", argv[1], (int)getpid());
+	path = p;
+	fams_log_level = FAMS_LOG_ERROR;
+	fams_cfg.journal_size = 64 * 1024;
+	static const char *const edits[][4] = {
+		{ "one", NULL },
+		{ "a", "b", "c", NULL },
+		{ "end", NULL },
+	};
+	for (size_t e = 0; e < sizeof edits / sizeof edits[0]; e++) {
+		remove_journal();
+		struct image im = base_image(16 * PG);
+		write_image(&im);
+		free(im.bytes);
+		struct fams_file *f = open_managed();
+		if (!f)
+			FAIL("open");
+		for (int i = 0; edits[e][i]; i++)
+			put(f, e == 2 ? 16 * PG - 3 : (uint64_t)(i * 5 + 1) * PG + 7, edits[e][i]);
+		if (fams_file_commit(f, 0, UINT64_MAX) < 0)
+			FAIL("commit");
+		fams_file_close(f, 0);
+		save_journal(argv[1], 0x03); /* hashes fixed, identity made the target's */
+		save_journal(argv[1], 0x07); /* the same, rolled back */
+	}
+	remove_journal();
+	unlink(path);
+	printf("%d seeds in %s\n", nseeds, argv[1]);
+	return 0;
+}
