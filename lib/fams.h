@@ -18,6 +18,9 @@ extern int fams_live;
 
 int fams_init(void);
 void fams_shutdown(void);
+/* _exit()/_Exit(): a normal exit that skips destructors; as fams_shutdown, but
+ * only in the process itself, never in a vfork child sharing its memory. */
+void fams_on_exit_now(void);
 
 void *fams_on_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off, int *handled);
 int fams_on_munmap(void *addr, size_t len, int *handled);

@@ -64,6 +64,7 @@ static int g_fds_cap;
 static bool g_child;    /* a forked child: inherited files are read-only here */
 static bool g_down;     /* after fams_shutdown */
 static bool g_tracker_ready;
+static pid_t g_pid; /* this process, as of start-up or fork */
 
 #define LOCK() pthread_mutex_lock(&g_lock)
 #define UNLOCK() pthread_mutex_unlock(&g_lock)
@@ -1260,7 +1261,18 @@ int fams_init(void)
 	if (pg > 0)
 		fams_page_size = pg;
 	fams_config_load();
+	g_pid = (pid_t)syscall(SYS_getpid);
 	return 0;
+}
+
+void fams_on_exit_now(void)
+{
+	/* A vfork child (or a raw clone) shares our memory: committing or retiring
+	 * anything from it would act for the parent.  Only this process's own exit
+	 * counts. */
+	if ((pid_t)syscall(SYS_getpid) != g_pid)
+		return;
+	fams_shutdown();
 }
 
 void fams_atfork_prepare(void) { LOCK(); }
@@ -1269,6 +1281,7 @@ void fams_atfork_parent(void) { UNLOCK(); }
 void fams_atfork_child(void)
 {
 	pthread_mutex_init(&g_lock, NULL);
+	g_pid = (pid_t)syscall(SYS_getpid);
 	if (!g_files)
 		return;
 	/* The child shares the working copies with its parent.  Give it a private

@@ -52,7 +52,9 @@
 	X(preadv, ssize_t, (int, const struct iovec *, int, off_t))                           \
 	X(pwritev, ssize_t, (int, const struct iovec *, int, off_t))                          \
 	X(preadv2, ssize_t, (int, const struct iovec *, int, off_t, int))                     \
-	X(pwritev2, ssize_t, (int, const struct iovec *, int, off_t, int))
+	X(pwritev2, ssize_t, (int, const struct iovec *, int, off_t, int))                    \
+	X(_exit, void, (int))                                                                 \
+	X(_Exit, void, (int))
 
 #define DECLARE_REAL(name, ret, params) static ret(*real_##name) params;
 FAMS_WRAPPED(DECLARE_REAL)
@@ -86,6 +88,24 @@ __attribute__((destructor)) static void fams_preload_fini(void)
 	fams_shutdown();
 	in_fams--;
 }
+
+/* _exit and _Exit end the process normally without running destructors (fio's
+ * job processes end this way): what was written to a mapping survives them
+ * without fams, so they are commit points like exit. */
+static __attribute__((noreturn)) void exit_now(void (*real)(int), int status)
+{
+	if (__atomic_load_n(&init_state, __ATOMIC_ACQUIRE) == READY && !in_fams) {
+		in_fams++;
+		fams_on_exit_now();
+		in_fams--;
+	}
+	if (real)
+		real(status);
+	for (;;)
+		syscall(SYS_exit_group, status);
+}
+EXPORT void _exit(int status) { exit_now(real__exit, status); }
+EXPORT void _Exit(int status) { exit_now(real__Exit, status); }
 
 /* True when the engine may see this call; false: go straight through. */
 static inline int engine_ok(void)

@@ -40,6 +40,26 @@ for how in fams native; do
 	run "$how kctreetest order -oas" "${pre[@]}" kctreetest order -oas "$t" 2000
 	run "$how kctreemgr check" "${pre[@]}" kctreemgr check "$t"
 	rm -f "$t"
+	# The modes of both databases that exercise fams differently: no sync at all
+	# (data reaches the file at munmap/exit), pwrite beyond a 64 KiB mapped window of
+	# the same file, hard transactions, and threads writing while others sync.
+	for kind in hash tree; do
+		db="$dir/kc.$how.$$.$kind"
+		for mode in "order|2000" "order -set|2000" "order -msiz 65536 -oas|2000" "tran -hard|500" \
+			"wicked -th 4|1000"; do
+			opts=${mode%|*} n=${mode#*|}
+			rm -f "$db"
+			# shellcheck disable=SC2086 # the options are words
+			run "$how kc${kind}test $opts $db $n" "${pre[@]}" "kc${kind}test" $opts "$db" "$n"
+			run "$how kc${kind}mgr check after $opts" "${pre[@]}" "kc${kind}mgr" check "$db"
+			if [ "$opts" = "order -set" ]; then
+				count=$("kc${kind}mgr" inform "$db" | awk '/^count:/ {print $2}')
+				if [ "$count" = "$n" ]; then pass=$((pass + 1)); echo "ok: $how $kind count $n"
+				else fail=$((fail + 1)); echo "FAILED: $how $kind count '$count', expected $n"; fi
+			fi
+		done
+		rm -f "$db"
+	done
 done
 ls -a "$dir" | grep -q "fams-journal" && { echo "FAILED: a journal was left behind"; fail=$((fail + 1)); }
 rm -rf "$dir"
