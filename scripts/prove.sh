@@ -12,8 +12,7 @@ violations=0
 run() { # name, command...: print its last line, count a failure as a violation
 	local name=$1
 	shift
-	local out
-	out=$("$@" 2>&1)
+	out=$("$@" 2>&1) # kept for the caller
 	local rc=$?
 	echo "$out" | sed "s/^/  [$name] /" | tail -12
 	[ $rc -eq 0 ] || violations=$((violations + 1))
@@ -27,13 +26,16 @@ power_states=$(echo "$last" | grep -o '^[0-9]*')
 run faults "$build/tests/t_faults"
 faults=$(echo "$last" | grep -o '^[0-9]*')
 run torture "$src/tests/torture.sh" "$build" 200 fams
+run kc "$src/tests/kc_crash.sh" "$build" 100 fams
+kc_line=$(echo "$out" | grep '^fams:' | tail -1)
 run fuzz "$src/scripts/fuzz.sh" "$build" "$fuzz_seconds"
 execs=$(echo "$last" | grep -o 'fuzz: [0-9]*' | grep -o '[0-9]*')
 echo
 echo "crash states (process kill at every step): ${crash_states:-?}"
 echo "power-loss states:                         ${power_states:-?}"
 echo "faults injected:                           ${faults:-?}"
-echo "SIGKILL rounds:                            200"
+echo "SIGKILL rounds (torture_writer):           200"
+echo "SIGKILL rounds (Kyoto Cabinet):            ${kc_line:-?}"
 echo "fuzz executions:                           ${execs:-?} (${fuzz_seconds}s)"
 echo "violations:                                $violations"
 echo "time: $(($(date +%s) - start))s"
