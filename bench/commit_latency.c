@@ -1,7 +1,12 @@
-/* commit_latency -- median and p99 latency of msync(MS_SYNC) commits of k random
- * dirty pages of a mapped file.  Run it natively and under famsrun on the same
- * file system and compare: bench/run.sh does both and prints the ratios. */
+/* commit_latency -- cost of msync(MS_SYNC) commits of k random dirty pages of a
+ * mapped file: median and p99 latency, and bytes sent to storage per commit (from
+ * /proc/self/io, which counts the process's own writes whether msync's writeback
+ * or fams's journal and data writes).  Run it natively and under famsrun on the
+ * same file system: bench/run.sh does both and prints the ratios.
+ *   commit_latency FILE FILE_MIB REPS K...
+ * Prints one line per k: k=K median_us=M p99_us=P bytes_per_commit=B */
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,9 +22,22 @@ static int cmp(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+static unsigned long long write_bytes(void)
+{
+	FILE *f = fopen("/proc/self/io", "r");
+	char line[128];
+	unsigned long long v = 0;
+	while (f && fgets(line, sizeof line, f))
+		if (sscanf(line, "write_bytes: %llu", &v) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return v;
+}
+
 int main(int argc, char **argv)
 {
-	if (argc < 4) {
+	if (argc < 5) {
 		fprintf(stderr, "usage: commit_latency FILE FILE_MIB REPS K...\n");
 		return 2;
 	}
@@ -33,22 +51,31 @@ int main(int argc, char **argv)
 		return perror("mmap"), 1;
 	memset(p, 1, pages * PG);
 	msync(p, pages * PG, MS_SYNC);
-	double *t = malloc(sizeof(double) * (size_t)reps);
+	double *t = malloc(sizeof(double) * (size_t)reps), *b = malloc(sizeof(double) * (size_t)reps);
 	srand(1);
 	for (int a = 4; a < argc; a++) {
 		int k = atoi(argv[a]);
 		for (int r = 0; r < reps; r++) {
+			unsigned long long w0 = write_bytes();
+			/* k distinct pages: a random start, then a random odd stride. */
+			size_t start = (size_t)rand() % pages, stride = ((size_t)rand() % pages) | 1;
+			while (pages % stride == 0 && stride > 1)
+				stride += 2;
 			for (int i = 0; i < k; i++)
-				p[(size_t)(rand() % (int)pages) * PG] += 1;
+				p[((start + (size_t)i * stride) % pages) * PG] += 1;
 			struct timespec t0, t1;
 			clock_gettime(CLOCK_MONOTONIC, &t0);
 			if (msync(p, pages * PG, MS_SYNC) < 0)
 				return perror("msync"), 1;
 			clock_gettime(CLOCK_MONOTONIC, &t1);
 			t[r] = (double)(t1.tv_sec - t0.tv_sec) * 1e6 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e3;
+			b[r] = (double)(write_bytes() - w0);
 		}
 		qsort(t, (size_t)reps, sizeof *t, cmp);
-		printf("k=%d median_us=%.1f p99_us=%.1f\n", k, t[reps / 2], t[(reps * 99) / 100]);
+		qsort(b, (size_t)reps, sizeof *b, cmp);
+		printf("k=%d median_us=%.1f p99_us=%.1f bytes_per_commit=%.0f\n", k, t[reps / 2],
+		       t[(reps * 99) / 100], b[reps / 2]);
+		fflush(stdout);
 	}
 	munmap(p, pages * PG);
 	close(fd);
