@@ -66,6 +66,19 @@ static bool g_down;     /* after fams_shutdown */
 static bool g_tracker_ready;
 static pid_t g_pid; /* this process, as of start-up or fork */
 
+static inline uintptr_t page_round(uintptr_t n)
+{
+	const uintptr_t pg = (uintptr_t)fams_page_size;
+	return (n + pg - 1) & ~(pg - 1);
+}
+
+/* Whether fd was opened for reading and writing (only such a shared mapping can
+ * be, or become, writable). */
+static bool fd_is_rdwr(int fd)
+{
+	return (fams_raw_fcntl(fd, F_GETFL, 0) & O_ACCMODE) == O_RDWR;
+}
+
 #define LOCK() pthread_mutex_lock(&g_lock)
 #define UNLOCK() pthread_mutex_unlock(&g_lock)
 
@@ -250,7 +263,7 @@ static int commit_file(struct fams_file *f, uint64_t lo, uint64_t hi, const char
 static struct fams_map *map_push(struct fams_map **list, uintptr_t s, uintptr_t e, uint64_t off, int prot,
 				 struct fams_file *f)
 {
-	struct fams_map *m = calloc(1, sizeof *m);
+	struct fams_map *m = malloc(sizeof *m);
 	if (!m)
 		return NULL;
 	*m = (struct fams_map){ .start = s, .end = e, .off = off, .prot = prot, .f = f, .next = *list };
@@ -425,16 +438,16 @@ static void adopt_shadows(struct fams_file *f)
 
 /* Remember a shared mapping of an unmanaged regular file (see g_shadows).  Cheap:
  * the path is looked up only if mprotect ever asks for PROT_WRITE. */
-static void shadow_add(uintptr_t s, size_t len, off_t off, int prot, int fd, const struct stat *st)
+static void shadow_add(uintptr_t s, size_t len, off_t off, int prot, bool maywrite, const struct stat *st)
 {
-	uintptr_t e = s + ((len + (size_t)fams_page_size - 1) & ~((size_t)fams_page_size - 1));
+	uintptr_t e = s + page_round(len);
 	struct fams_map *m = map_push(&g_shadows, s, e, (uint64_t)off, prot, NULL);
 	if (!m)
 		return;
 	m->key = (struct fams_file_key){ 0 };
 	m->key.dev = st->st_dev;
 	m->key.ino = st->st_ino;
-	m->maywrite = (fams_raw_fcntl(fd, F_GETFL, 0) & O_ACCMODE) == O_RDWR;
+	m->maywrite = maywrite;
 	__atomic_store_n(&fams_live, 1, __ATOMIC_RELEASE);
 }
 
@@ -527,6 +540,7 @@ void *fams_on_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t of
 	struct stat st;
 	if (!anon && (fams_raw_fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)))
 		return NULL;
+	const bool rdwr = !anon && shared && fd_is_rdwr(fd);
 
 	int saved = errno;
 	void *ret = NULL;
@@ -540,8 +554,7 @@ void *fams_on_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t of
 		ret = MAP_FAILED;
 		goto out;
 	}
-	if (!f && !anon && shared && (prot & PROT_WRITE) && (fams_raw_fcntl(fd, F_GETFL, 0) & O_ACCMODE) == O_RDWR &&
-	    persistent_fs(fd)) {
+	if (!f && rdwr && (prot & PROT_WRITE) && persistent_fs(fd)) {
 		f = manage(fd, &st);
 		if (!f && errno) {
 			*handled = 1;
@@ -567,7 +580,7 @@ void *fams_on_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t of
 				forget_range(a, b);
 			retire_unmapped();
 			if (want_shadow)
-				shadow_add((uintptr_t)ret, len, off, prot, fd, &st);
+				shadow_add((uintptr_t)ret, len, off, prot, rdwr, &st);
 		} else {
 			saved = errno;
 		}
@@ -589,14 +602,14 @@ void *fams_on_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t of
 		errno = saved;
 		goto out;
 	}
-	uintptr_t s = (uintptr_t)ret, e = s + ((len + (size_t)fams_page_size - 1) & ~((size_t)fams_page_size - 1));
+	uintptr_t s = (uintptr_t)ret, e = s + page_round(len);
 	if (fixed)
 		forget_range(s, e);
 	if (shared) {
 		/* Private mappings never change the file; they need no record. */
 		struct fams_map *m = map_add(s, e, (uint64_t)off, prot, f);
 		if (m)
-			m->maywrite = (fams_raw_fcntl(fd, F_GETFL, 0) & O_ACCMODE) == O_RDWR;
+			m->maywrite = rdwr;
 		if (!m || fams_track_range(ret, e - s) < 0) {
 			saved = errno;
 			fams_error("%s: cannot track writes to a new mapping: %s", f->path, strerror(saved));
@@ -631,7 +644,7 @@ int fams_on_munmap(void *addr, size_t len, int *handled)
 		ret = -1;
 		goto out;
 	}
-	e = s + ((len + (size_t)fams_page_size - 1) & ~((size_t)fams_page_size - 1));
+	e = s + page_round(len);
 	prepare_drop(s, e, "munmap");
 	ret = fams_raw_munmap(addr, len);
 	if (ret < 0) {
@@ -651,9 +664,8 @@ void *fams_on_mremap(void *old, size_t oldlen, size_t newlen, int flags, void *n
 	*handled = 0;
 	if (!g_maps && !g_shadows)
 		return NULL;
-	const uintptr_t pg = (uintptr_t)fams_page_size;
-	uintptr_t os = (uintptr_t)old, oe = os + ((oldlen + pg - 1) & ~(pg - 1));
-	uintptr_t nlen = (newlen + pg - 1) & ~(pg - 1);
+	uintptr_t os = (uintptr_t)old, oe = os + page_round(oldlen);
+	uintptr_t nlen = page_round(newlen);
 	void *ret = NULL;
 	int saved = errno;
 	LOCK();
@@ -843,7 +855,7 @@ int fams_on_mprotect(void *addr, size_t len, int prot, int *handled)
 	if (!g_maps && !g_shadows)
 		return 0;
 	uintptr_t s = (uintptr_t)addr;
-	uintptr_t e = s + ((len + (size_t)fams_page_size - 1) & ~((size_t)fams_page_size - 1));
+	uintptr_t e = s + page_round(len);
 	int ret = 0, saved = errno;
 	LOCK();
 	const bool managed = any_overlap(s, e), shadowed = shadow_overlap(s, e);

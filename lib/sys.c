@@ -139,42 +139,30 @@ int fams_pwrite_full(int fd, const void *buf, size_t n, off_t off)
 	return 0;
 }
 
-int fams_truncate(int fd, off_t len)
-{
-	int r;
-	do
-		r = fams_sys.ftruncate(fd, len);
-	while (r < 0 && errno == EINTR);
-	return r;
-}
+/* Repeat a call the kernel interrupted: these are never meant to be cut short. */
+#define RETRY_EINTR(call)                                                                     \
+	({                                                                                    \
+		int r_;                                                                       \
+		do                                                                            \
+			r_ = (call);                                                          \
+		while (r_ < 0 && errno == EINTR);                                             \
+		r_;                                                                           \
+	})
+
+int fams_truncate(int fd, off_t len) { return RETRY_EINTR(fams_sys.ftruncate(fd, len)); }
 
 int fams_allocate(int fd, int mode, off_t off, off_t len)
 {
-	int r;
-	do
-		r = fams_sys.fallocate(fd, mode, off, len);
-	while (r < 0 && errno == EINTR);
-	return r;
+	return RETRY_EINTR(fams_sys.fallocate(fd, mode, off, len));
 }
 
-int fams_flush(int fd)
+static int counted_flush(int r)
 {
-	int r;
-	do
-		r = fams_sys.fdatasync(fd);
-	while (r < 0 && errno == EINTR);
 	if (r == 0)
 		__atomic_add_fetch(&fams_stats.flushes, 1, __ATOMIC_RELAXED);
 	return r;
 }
 
-int fams_fsync_dir_of(int dirfd)
-{
-	int r;
-	do
-		r = fams_sys.fsync(dirfd);
-	while (r < 0 && errno == EINTR);
-	if (r == 0)
-		__atomic_add_fetch(&fams_stats.flushes, 1, __ATOMIC_RELAXED);
-	return r;
-}
+int fams_flush(int fd) { return counted_flush(RETRY_EINTR(fams_sys.fdatasync(fd))); }
+
+int fams_fsync_dir_of(int dirfd) { return counted_flush(RETRY_EINTR(fams_sys.fsync(dirfd))); }

@@ -100,13 +100,6 @@ static inline void write_image(const struct image *im)
 	close(fd);
 }
 
-static inline struct image copy_image(const struct image *im)
-{
-	struct image c = { malloc(im->size + 1), im->size };
-	memcpy(c.bytes, im->bytes, im->size);
-	return c;
-}
-
 static inline int same(const struct image *a, const struct image *b)
 {
 	return a->size == b->size && memcmp(a->bytes, b->bytes, a->size) == 0;

@@ -147,6 +147,8 @@ static int no_flush(int fd)
  * returned, so images before this one are no longer acceptable. */
 static void mark(int durable)
 {
+	if (nimages == (int)(sizeof images / sizeof images[0]))
+		FAIL("too many images in one shape");
 	struct image im = read_image();
 	images[nimages] = im;
 	struct op *o = record(OP_MARK, F_OTHER);
@@ -263,9 +265,8 @@ static void build(const struct plan *p, int (*bit)(void *, int), void *ctx, stru
 			k += !whole;
 			break;
 		case OP_CREATE:
-			if (whole || bit(ctx, k)) {
+			if (whole || bit(ctx, k))
 				j->exists = 1;
-			}
 			k += !whole;
 			break;
 		case OP_UNLINK:
@@ -277,7 +278,6 @@ static void build(const struct plan *p, int (*bit)(void *, int), void *ctx, stru
 			break;
 		}
 	}
-	/* A journal whose creation did not persist is not there, whatever was written. */
 }
 
 /* ---- checking one state ------------------------------------------------------------ */
