@@ -22,6 +22,16 @@ static int cmp(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+static size_t gcd(size_t a, size_t b)
+{
+	while (b) {
+		size_t t = a % b;
+		a = b;
+		b = t;
+	}
+	return a;
+}
+
 static unsigned long long write_bytes(void)
 {
 	FILE *f = fopen("/proc/self/io", "r");
@@ -57,9 +67,10 @@ int main(int argc, char **argv)
 		int k = atoi(argv[a]);
 		for (int r = 0; r < reps; r++) {
 			unsigned long long w0 = write_bytes();
-			/* k distinct pages: a random start, then a random odd stride. */
+			/* k distinct pages (k <= pages): a random start, then a random stride
+			 * coprime with the page count. */
 			size_t start = (size_t)rand() % pages, stride = ((size_t)rand() % pages) | 1;
-			while (pages % stride == 0 && stride > 1)
+			while (gcd(stride, pages) != 1)
 				stride += 2;
 			for (int i = 0; i < k; i++)
 				p[((start + (size_t)i * stride) % pages) * PG] += 1;
