@@ -15,6 +15,10 @@
 /* Nonzero once any file is managed or any internal descriptor exists: the fast
  * pass-through test for descriptor calls. */
 extern int fams_live;
+/* Nonzero once a read-only shared file mapping is followed (a shadow): with
+ * fams_live, the pass-through test for munmap, mremap and mprotect.  Descriptor
+ * calls do not look at it: shadows never make read/write take the engine's path. */
+extern int fams_shadows_live;
 
 int fams_init(void);
 void fams_shutdown(void);

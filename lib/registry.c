@@ -51,6 +51,7 @@ struct fd_slot {
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 int fams_live;
+int fams_shadows_live;
 static struct fams_file *g_files; /* by (st_dev, st_ino) */
 static struct fams_map *g_maps;
 /* Shadows: shared mappings of regular files that are not managed, because they were
@@ -448,7 +449,7 @@ static void shadow_add(uintptr_t s, size_t len, off_t off, int prot, bool maywri
 	m->key.dev = st->st_dev;
 	m->key.ino = st->st_ino;
 	m->maywrite = maywrite;
-	__atomic_store_n(&fams_live, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&fams_shadows_live, 1, __ATOMIC_RELEASE);
 }
 
 /* The path of the file mapped at addr, from /proc/self/maps; false if none. */

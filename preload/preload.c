@@ -167,7 +167,7 @@ EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t o
 
 EXPORT int munmap(void *addr, size_t len)
 {
-	if (fams_live && engine_ok()) {
+	if ((fams_live | fams_shadows_live) && engine_ok()) {
 		int handled;
 		int r = ENGINE(fams_on_munmap(addr, len, &handled));
 		if (handled)
@@ -185,7 +185,7 @@ EXPORT void *mremap(void *old, size_t oldlen, size_t newlen, int flags, ...)
 		new_addr = va_arg(ap, void *);
 		va_end(ap);
 	}
-	if (fams_live && engine_ok()) {
+	if ((fams_live | fams_shadows_live) && engine_ok()) {
 		int handled;
 		void *r = ENGINE(fams_on_mremap(old, oldlen, newlen, flags, new_addr, &handled));
 		if (handled)
@@ -220,7 +220,7 @@ EXPORT int madvise(void *addr, size_t len, int advice)
 
 EXPORT int mprotect(void *addr, size_t len, int prot)
 {
-	if (fams_live && engine_ok()) {
+	if ((fams_live | fams_shadows_live) && engine_ok()) {
 		int handled;
 		int r = ENGINE(fams_on_mprotect(addr, len, prot, &handled));
 		if (handled)
