@@ -1,6 +1,7 @@
 #!/bin/bash
 # overheads.sh [BUILD_DIR] [MIB] -- first-write cost, dirty-scan cost and memory of a
-# 1%-touched sparse file mapping, natively and under famsrun, in one run.
+# 1%-touched sparse file mapping, natively and under famsrun, in one run; writes
+# bench/results/overheads.csv.
 set -eu
 build=$(realpath "${1:-build}")
 mib=${2:-1024}
@@ -8,8 +9,13 @@ dir=$(mktemp -d "$build/ovh.XXXXXX")
 trap 'rm -rf "$dir"' EXIT
 native=$("$build/bench/overheads" "$dir" "$mib")
 fams=$("$build/scripts/famsrun" -- "$build/bench/overheads" "$dir" "$mib")
+out=$(cd "$(dirname "$0")" && pwd)/results
+mkdir -p "$out"
+echo "measure,native,fams" >"$out/overheads.csv"
 echo "sparse file of $mib MiB, 1% of its pages touched"
 printf '%-18s %12s %12s\n' measure native fams
 paste <(echo "$native") <(echo "$fams") | while read -r name n _ f; do
 	printf '%-18s %12s %12s\n' "$name" "$n" "$f"
+	echo "$name,$n,$f" >>"$out/overheads.csv"
 done
+echo "raw numbers: $out/overheads.csv"

@@ -1,81 +1,66 @@
 #!/bin/bash
-# run.sh [BUILD_DIR] [FILE_MIB] [REPS] -- commit cost against dirty pages, plain
-# MAP_SHARED + msync(MS_SYNC) (not failure-atomic: the floor) and fams, in one run
-# on the same file system.  Prints a table of medians, p99 and ratios; writes
-# bench/results/commit.csv and, with gnuplot, bench/results/commit.png.
-# Flushes per commit come from a separate strace pass (tracing slows the timed run).
-# Not a test: times are only ever compared within one run.
+# run.sh [BUILD_DIR] [--quick] -- every comparison of fams with what users would
+# pick instead, in one run on the same machine and file system:
+#   commit.sh       commit latency vs dirty pages: plain msync, fams, PMDK, reflink
+#   kc.sh           Kyoto Cabinet's own WAL vs Kyoto Cabinet under famsrun
+#   fio.sh          fio mmap randwrite --fsync=N, native vs famsrun
+#   overheads.sh    first write, dirty scan of a clean mapping, memory
+#   passthrough.sh  ns per call fams does not manage
+# Prints each table; writes bench/results/*.csv, results.json (all of them),
+# summary.txt (this output) and commit.png.  --quick: smaller files, fewer
+# repetitions (minutes rather than a quarter of an hour), for trying it out.
+# Never part of the test suite: a time is only ever compared with a baseline
+# measured in the same run.
 set -eu
-build=$(realpath "${1:-build}")
-mib=${2:-256}
-reps=${3:-40}
-ks="1 8 64 512 4096"
 here=$(cd "$(dirname "$0")" && pwd)
+build=build
+quick=0
+for a in "$@"; do
+	case $a in
+	--quick) quick=1 ;;
+	*) build=$a ;;
+	esac
+done
+build=$(realpath "$build")
+[ -x "$build/bench/commit_latency" ] || { echo "run.sh: build first (scripts/build.sh)" >&2; exit 2; }
 out=$here/results
 mkdir -p "$out"
-data="$build/bench-data.$$"
-famsrun="$build/scripts/famsrun"
-prog="$build/bench/commit_latency"
+rm -f "$out"/*.csv "$out"/results.json "$out"/commit.png
 
-declare -A med p99 bytes flushes
-for sys in plain fams; do
-	pre=()
-	[ $sys = fams ] && pre=("$famsrun" --)
-	while read -r k m p b; do
-		med[$sys,${k#k=}]=${m#median_us=}
-		p99[$sys,${k#k=}]=${p#p99_us=}
-		bytes[$sys,${k#k=}]=${b#bytes_per_commit=}
-	done < <("${pre[@]}" "$prog" "$data" "$mib" "$reps" $ks)
-	# Flushes: fsync/fdatasync of files, plus msync(MS_SYNC) of a file mapping
-	# natively (under fams msync reaches the kernel only on the working copy,
-	# which is memory, and is not a flush).
-	if command -v strace >/dev/null; then
-		# Runs of 5 and of 10 commits: the difference is 5 commits' flushes, free of
-		# set-up (the first commit of the whole file, journal creation and removal).
-		count_flushes() {
-			local trace="$build/bench-strace.$$" n
-			strace -f -qq -e trace=fsync,fdatasync,msync -o "$trace" "${pre[@]}" "$prog" "$data" 16 "$2" "$1" >/dev/null
-			n=$(grep -cE 'fsync\(|fdatasync\(' "$trace" || true)
-			[ $sys = plain ] && n=$((n + $(grep -c 'MS_SYNC' "$trace" || true)))
-			rm -f "$trace"
-			echo "$n"
-		}
-		for k in $ks; do
-			a=$(count_flushes "$k" 5)
-			b=$(count_flushes "$k" 10)
-			flushes[$sys,$k]=$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.1f", (b - a) / 5 }')
-		done
-	fi
-done
-rm -f "$data"
-
-csv=$out/commit.csv
-echo "system,dirty_pages,median_us,p99_us,storage_bytes_per_commit,flushes_per_commit" >"$csv"
-printf '%-6s %12s %12s %12s %12s %7s %14s %14s %9s %9s\n' k plain_med plain_p99 fams_med fams_p99 ratio \
-	plain_bytes fams_bytes plain_fl fams_fl
-for k in $ks; do
-	for sys in plain fams; do
-		echo "$sys,$k,${med[$sys,$k]},${p99[$sys,$k]},${bytes[$sys,$k]},${flushes[$sys,$k]:-}" >>"$csv"
-	done
-	printf '%-6s %12s %12s %12s %12s %7.2f %14s %14s %9s %9s\n' "$k" "${med[plain,$k]}" "${p99[plain,$k]}" \
-		"${med[fams,$k]}" "${p99[fams,$k]}" "$(echo "${med[fams,$k]} / ${med[plain,$k]}" | bc -l)" \
-		"${bytes[plain,$k]}" "${bytes[fams,$k]}" "${flushes[plain,$k]:-?}" "${flushes[fams,$k]:-?}"
-done
-echo "raw numbers: $csv"
-if command -v gnuplot >/dev/null; then
-	gnuplot <<-PLOT
-		set terminal pngcairo size 900,600
-		set output "$out/commit.png"
-		set datafile separator ","
-		set logscale xy
-		set xlabel "dirty pages per commit"
-		set ylabel "commit latency, median (us)"
-		set title "msync commit latency, ${mib} MiB file"
-		set key left top
-		plot "< grep '^plain' $csv" using 2:3 with linespoints title "plain msync (not atomic)", \
-		     "< grep '^fams' $csv" using 2:3 with linespoints title "fams"
-	PLOT
-	echo "plot: $out/commit.png"
+if [ $quick = 1 ]; then
+	commit_args=(64 10) kc_args=(500 1) fio_args=(32 1) ovh_args=(256)
 else
-	echo "gnuplot not installed (apt-get install gnuplot-nox): no plot"
+	commit_args=(256 40) kc_args=(2000 3) fio_args=(64 3) ovh_args=(1024)
 fi
+
+{
+	echo "fams benchmarks, $(date -u +%Y-%m-%dT%H:%MZ), $(uname -r), $(nproc) cpus, $(findmnt -no FSTYPE -T "$build") under $build"
+	echo
+	echo "== commit latency against dirty pages =="
+	bash "$here/commit.sh" "$build" "${commit_args[@]}"
+	echo
+	echo "== Kyoto Cabinet: its own WAL vs fams =="
+	bash "$here/kc.sh" "$build" "${kc_args[@]}"
+	echo
+	echo "== fio, mmap engine, random writes =="
+	bash "$here/fio.sh" "$build" "${fio_args[@]}"
+	echo
+	echo "== overheads =="
+	bash "$here/overheads.sh" "$build" "${ovh_args[@]}"
+	echo
+	echo "== pass-through =="
+	bash "$here/passthrough.sh" "$build"
+} 2>&1 | tee "$out/summary.txt"
+
+python3 - "$out" <<'PY'
+import csv, json, os, sys
+out = sys.argv[1]
+doc = {}
+for name in sorted(os.listdir(out)):
+    if name.endswith(".csv"):
+        with open(os.path.join(out, name)) as f:
+            doc[name[:-4]] = list(csv.DictReader(f))
+with open(os.path.join(out, "results.json"), "w") as f:
+    json.dump(doc, f, indent=1)
+PY
+echo "all raw numbers: $out/results.json; this output: $out/summary.txt"

@@ -109,6 +109,8 @@ void fams_config_load(void)
 		else
 			fams_warn("FAMS_TRACKER=\"%s\" is not one of auto, uffd, compare; using auto", s);
 	}
+	s = secure_getenv("FAMS_STATS");
+	fams_cfg.stats = s && *s && strcmp(s, "0") != 0;
 	load_string("FAMS_INCLUDE", fams_cfg.include, sizeof fams_cfg.include);
 	load_string("FAMS_EXCLUDE", fams_cfg.exclude, sizeof fams_cfg.exclude);
 }

@@ -14,6 +14,7 @@ struct fams_config {
 	char journal_dir[PATH_MAX]; /* FAMS_JOURNAL_DIR: "" = next to the data file */
 	int log_level;              /* FAMS_LOG */
 	int tracker;                /* FAMS_TRACKER */
+	int stats;                  /* FAMS_STATS=1: counters on stderr at exit */
 	char include[1024];         /* FAMS_INCLUDE: ':'-separated fnmatch patterns */
 	char exclude[1024];         /* FAMS_EXCLUDE */
 };

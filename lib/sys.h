@@ -44,8 +44,10 @@ extern enum fams_break fams_test_break;
 /* Flush and write counters, for logs, tests and benchmarks. */
 struct fams_io_stats {
 	uint64_t flushes;
-	uint64_t bytes_written;
+	uint64_t bytes_written;   /* every byte fams wrote: journals and data files */
 	uint64_t commits;
+	uint64_t journal_bytes;   /* of bytes_written, to journals */
+	uint64_t committed_bytes; /* dirty bytes the commits carried (their new bytes) */
 };
 extern struct fams_io_stats fams_stats;
 

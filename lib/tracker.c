@@ -102,9 +102,7 @@ int fams_track_range(void *addr, size_t len)
 		.range = { (uintptr_t)addr, len },
 		.mode = UFFDIO_REGISTER_MODE_WP,
 	};
-	if (fams_raw_ioctl(uffd, UFFDIO_REGISTER, &reg) < 0)
-		return -1;
-	return fams_protect_range(addr, len);
+	return fams_raw_ioctl(uffd, UFFDIO_REGISTER, &reg);
 }
 
 int fams_harvest_range(void *addr, size_t len, fams_written_fn fn, void *ctx)

@@ -25,7 +25,8 @@ extern int fams_tracker_kind;
  * compare with a warning (never to no tracking at all). */
 void fams_tracker_init(void);
 
-/* Start tracking a mapping: register it and write-protect every page. */
+/* Start tracking a mapping: register it for write-protect faults; its pages are
+ * written-protected separately (fams_protect_range), only those inside the file. */
 int fams_track_range(void *addr, size_t len);
 
 /* Re-arm protection on a range whose written pages were already collected. */

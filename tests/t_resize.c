@@ -27,6 +27,19 @@ int main(void)
 	CHECK(ftruncate(fd, 8 * PG) == 0);
 	CHECK(p[6 * PG] == 0 && p[7 * PG] == 0);
 	CHECK(file_byte_is(path, 7 * PG, 0));
+	/* pages a regrow brings back inside are tracked again: read first or not, a
+	 * write to them reaches the file at the next commit */
+	p[6 * PG + 1] = 'R';
+	CHECK(p[7 * PG + 5] == 0);
+	p[7 * PG + 5] = 'Q';
+	CHECK(msync(p, 64 * PG, MS_SYNC) == 0);
+	CHECK(file_byte_is(path, 6 * PG + 1, 'R') && file_byte_is(path, 7 * PG + 5, 'Q'));
+	/* and so are pages a write() past the end brings inside */
+	CHECK(pwrite(fd, "w", 1, 9 * PG) == 1);
+	p[8 * PG + 7] = 'W';
+	CHECK(msync(p, 64 * PG, MS_SYNC) == 0);
+	CHECK(file_byte_is(path, 8 * PG + 7, 'W') && file_byte_is(path, 9 * PG, 'w'));
+	CHECK(ftruncate(fd, 8 * PG) == 0);
 	/* a partial last page: bytes past the end are not written */
 	CHECK(ftruncate(fd, 2 * PG + 100) == 0);
 	p[2 * PG + 50] = 'E';

@@ -1,0 +1,42 @@
+#!/bin/bash
+# fio.sh [BUILD_DIR] [FILE_MIB] [REPS] -- fio's mmap engine, random 4 KiB writes with
+# a sync every N writes (--fsync=N: msync of the mapping), natively (not
+# failure-atomic) and under famsrun, in one run on the same file system.  Prints
+# write IOPS (median of REPS runs) and the ratio; writes bench/results/fio.csv.
+# Not a test.
+set -eu
+build=$(realpath "${1:-build}")
+mib=${2:-64}
+reps=${3:-3}
+here=$(cd "$(dirname "$0")" && pwd)
+out=$here/results
+mkdir -p "$out"
+command -v fio >/dev/null || { echo "fio: not installed; skipped"; exit 0; }
+dir=$(mktemp -d "$build/fio.XXXXXX")
+trap 'rm -rf "$dir"' EXIT
+
+median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+iops() { # SYSTEM N
+	local pre=()
+	[ "$1" = fams ] && pre=("$build/scripts/famsrun" --)
+	rm -f "$dir/f"
+	"${pre[@]}" fio --name=mmap --ioengine=mmap --rw=randwrite --bs=4k --size="${mib}M" \
+		--io_size=$((mib / 4))M --fsync="$2" --filename="$dir/f" --output-format=json 2>/dev/null |
+		python3 -c 'import json, sys; print(json.load(sys.stdin)["jobs"][0]["write"]["iops"])'
+}
+
+csv=$out/fio.csv
+echo "fsync_every,native_iops,fams_iops,ratio" >"$csv"
+printf '%-12s %12s %12s %8s\n' fsync_every native_iops fams_iops fams/native
+for n in 1 8 32 256; do
+	declare -A r=()
+	for sys in native fams; do
+		r[$sys]=$(for _ in $(seq "$reps"); do iops "$sys" "$n"; done | median)
+	done
+	ratio=$(awk -v f="${r[fams]}" -v n="${r[native]}" 'BEGIN { printf "%.2f", f / n }')
+	echo "$n,${r[native]},${r[fams]},$ratio" >>"$csv"
+	printf '%-12s %12.0f %12.0f %8s\n' "$n" "${r[native]}" "${r[fams]}" "$ratio"
+done
+echo "(${mib} MiB file, $((mib / 4)) MiB of 4 KiB random writes per run)"
+echo "raw numbers: $csv"
