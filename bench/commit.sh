@@ -11,7 +11,9 @@
 #            commit on a fresh file, as its extents pile up
 # Prints medians, p99, ratios to plain on the same file system, storage bytes per
 # commit (/proc/self/io, folio-granular), fams's logical bytes per commit (what it
-# asked the kernel to write: FAMS_STATS) and flushes per commit (strace).  Writes
+# asked the kernel to write: FAMS_STATS), flushes per commit (strace) and, for
+# plain and fams, the stores and the commit together (cycle_us: natively a store
+# to a page writeback cleaned is a file-system write fault, outside the commit).  Writes
 # bench/results/commit.csv and, with gnuplot, bench/results/commit.png.
 # Not a test: times are only ever compared within one run.
 set -eu
@@ -32,7 +34,7 @@ cleanup() {
 trap cleanup EXIT
 famsrun="$build/scripts/famsrun"
 
-declare -A med p99 bytes flushes logical
+declare -A med p99 bytes flushes logical cycle
 systems=()
 
 # strace pass: runs of 5 and of 10 commits of k pages; the difference is five
@@ -54,11 +56,12 @@ measure() {
 	local sys=$1
 	shift
 	cmd=("$@")
-	local k m p b
-	while read -r k m p b; do
+	local k m p b c
+	while read -r k m p b c; do
 		med[$sys,${k#k=}]=${m#median_us=}
 		p99[$sys,${k#k=}]=${p#p99_us=}
 		bytes[$sys,${k#k=}]=${b#bytes_per_commit=}
+		[ -n "$c" ] && cycle[$sys,${k#k=}]=${c#cycle_us=}
 	done < <("${cmd[@]}" "$mib" "$reps" $ks)
 	systems+=("$sys")
 	command -v strace >/dev/null || return 0
@@ -89,16 +92,16 @@ else
 fi
 
 csv=$out/commit.csv
-echo "system,dirty_pages,median_us,p99_us,ratio_to_plain,storage_bytes_per_commit,logical_bytes_per_commit,flushes_per_commit" >"$csv"
-printf '%-12s %6s %11s %11s %7s %13s %13s %8s\n' system k median_us p99_us ratio storage_B logical_B flushes
+echo "system,dirty_pages,median_us,p99_us,ratio_to_plain,storage_bytes_per_commit,logical_bytes_per_commit,flushes_per_commit,stores_and_commit_us" >"$csv"
+printf '%-12s %6s %11s %11s %7s %13s %13s %8s %11s\n' system k median_us p99_us ratio storage_B logical_B flushes cycle_us
 for sys in "${systems[@]}"; do
 	base=plain
 	case $sys in *_xfs) base=plain_xfs ;; esac
 	for k in $ks; do
 		ratio=$(awk -v a="${med[$sys,$k]}" -v b="${med[$base,$k]}" 'BEGIN { printf "%.2f", a / b }')
-		echo "$sys,$k,${med[$sys,$k]},${p99[$sys,$k]},$ratio,${bytes[$sys,$k]},${logical[$sys,$k]:-},${flushes[$sys,$k]:-}" >>"$csv"
-		printf '%-12s %6s %11s %11s %7s %13s %13s %8s\n' "$sys" "$k" "${med[$sys,$k]}" "${p99[$sys,$k]}" \
-			"$ratio" "${bytes[$sys,$k]}" "${logical[$sys,$k]:--}" "${flushes[$sys,$k]:--}"
+		echo "$sys,$k,${med[$sys,$k]},${p99[$sys,$k]},$ratio,${bytes[$sys,$k]},${logical[$sys,$k]:-},${flushes[$sys,$k]:-},${cycle[$sys,$k]:-}" >>"$csv"
+		printf '%-12s %6s %11s %11s %7s %13s %13s %8s %11s\n' "$sys" "$k" "${med[$sys,$k]}" "${p99[$sys,$k]}" \
+			"$ratio" "${bytes[$sys,$k]}" "${logical[$sys,$k]:--}" "${flushes[$sys,$k]:--}" "${cycle[$sys,$k]:--}"
 	done
 done
 if [ -n "$aging" ]; then
@@ -132,7 +135,7 @@ if command -v gnuplot >/dev/null; then
 		plots="$plots${plots:+, }\"< grep '^$sys,' $csv\" using 2:3 with linespoints title \"$sys\""
 	done
 	gnuplot <<-PLOT
-		set terminal pngcairo size 900,600
+		set terminal pngcairo size 900,600 noenhanced
 		set output "$out/commit.png"
 		set datafile separator ","
 		set logscale xy
