@@ -17,36 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PG 4096
+#include "bench.h"
 
-static int cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
-static size_t gcd(size_t a, size_t b)
-{
-	while (b) {
-		size_t t = a % b;
-		a = b;
-		b = t;
-	}
-	return a;
-}
-
-static unsigned long long write_bytes(void)
-{
-	FILE *f = fopen("/proc/self/io", "r");
-	char line[128];
-	unsigned long long v = 0;
-	while (f && fgets(line, sizeof line, f))
-		if (sscanf(line, "write_bytes: %llu", &v) == 1)
-			break;
-	if (f)
-		fclose(f);
-	return v;
-}
 
 int main(int argc, char **argv)
 {
@@ -71,15 +43,11 @@ int main(int argc, char **argv)
 		int k = atoi(argv[a]);
 		for (int r = 0; r < reps; r++) {
 			unsigned long long w0 = write_bytes();
-			/* k distinct pages (k <= pages): a random start, then a random stride
-			 * coprime with the page count. */
-			size_t start = (size_t)rand() % pages, stride = ((size_t)rand() % pages) | 1;
-			while (gcd(stride, pages) != 1)
-				stride += 2;
+			struct page_walk w = random_walk(pages);
 			struct timespec ts, t0, t1;
 			clock_gettime(CLOCK_MONOTONIC, &ts);
 			for (int i = 0; i < k; i++)
-				p[((start + (size_t)i * stride) % pages) * PG] += 1;
+				p[page_at(&w, (size_t)i) * PG] += 1;
 			clock_gettime(CLOCK_MONOTONIC, &t0);
 			if (msync(p, pages * PG, MS_SYNC) < 0)
 				return perror("msync"), 1;
@@ -88,9 +56,9 @@ int main(int argc, char **argv)
 			c[r] = (double)(t1.tv_sec - ts.tv_sec) * 1e6 + (double)(t1.tv_nsec - ts.tv_nsec) / 1e3;
 			b[r] = (double)(write_bytes() - w0);
 		}
-		qsort(c, (size_t)reps, sizeof *c, cmp);
-		qsort(t, (size_t)reps, sizeof *t, cmp);
-		qsort(b, (size_t)reps, sizeof *b, cmp);
+		qsort(c, (size_t)reps, sizeof *c, cmp_double);
+		qsort(t, (size_t)reps, sizeof *t, cmp_double);
+		qsort(b, (size_t)reps, sizeof *b, cmp_double);
 		printf("k=%d median_us=%.1f p99_us=%.1f bytes_per_commit=%.0f cycle_us=%.1f\n", k, t[reps / 2],
 		       t[(reps * 99) / 100], b[reps / 2], c[reps / 2]);
 		fflush(stdout);

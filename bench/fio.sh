@@ -15,7 +15,7 @@ command -v fio >/dev/null || { echo "fio: not installed; skipped"; exit 0; }
 dir=$(mktemp -d "$build/fio.XXXXXX")
 trap 'rm -rf "$dir"' EXIT
 
-median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+. "$here/lib.sh"
 
 iops() { # SYSTEM N
 	local pre=()

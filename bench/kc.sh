@@ -16,7 +16,7 @@ command -v kchashtest >/dev/null || { echo "kc: kyotocabinet-utils not installed
 dir=$(mktemp -d "$build/kc.XXXXXX")
 trap 'rm -rf "$dir"' EXIT
 
-median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+. "$here/lib.sh"
 
 # run SYSTEM TOOL EXT: prints "records_per_s commits_per_s" of one run.
 run() {

@@ -27,37 +27,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PG 4096
+#include "bench.h"
+
 #define LAYOUT "fams-bench"
-
-static int cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
-static size_t gcd(size_t a, size_t b)
-{
-	while (b) {
-		size_t t = a % b;
-		a = b;
-		b = t;
-	}
-	return a;
-}
-
-static unsigned long long write_bytes(void)
-{
-	FILE *f = fopen("/proc/self/io", "r");
-	char line[128];
-	unsigned long long v = 0;
-	while (f && fgets(line, sizeof line, f))
-		if (sscanf(line, "write_bytes: %llu", &v) == 1)
-			break;
-	if (f)
-		fclose(f);
-	return v;
-}
 
 /* libpmem is loaded as libpmemobj's dependency; looking pmem_is_pmem up at run
  * time spares the build an explicit -lpmem (pkg-config libpmemobj omits it). */
@@ -73,12 +45,12 @@ static void report_pmem(const void *p, size_t len)
 
 /* One transaction over k pages; returns 0, or -1 if it aborted.  A function of
  * its own so that nothing in main is live across TX_BEGIN's setjmp. */
-static int tx(PMEMobjpool *pop, unsigned char *p, size_t pages, size_t start, size_t stride, int k)
+static int tx(PMEMobjpool *pop, unsigned char *p, const struct page_walk *w, int k)
 {
 	volatile int aborted = 0;
 	TX_BEGIN(pop) {
 		for (int i = 0; i < k; i++) {
-			unsigned char *c = p + ((start + (size_t)i * stride) % pages) * PG;
+			unsigned char *c = p + page_at(w, (size_t)i) * PG;
 			pmemobj_tx_add_range_direct(c, 1);
 			*c += 1;
 		}
@@ -116,14 +88,10 @@ int main(int argc, char **argv)
 		int k = atoi(argv[a]);
 		for (int r = 0; r < reps; r++) {
 			unsigned long long w0 = write_bytes();
-			/* k distinct pages (k <= pages): a random start, then a random stride
-			 * coprime with the page count. */
-			size_t start = (size_t)rand() % pages, stride = ((size_t)rand() % pages) | 1;
-			while (gcd(stride, pages) != 1)
-				stride += 2;
+			struct page_walk w = random_walk(pages);
 			struct timespec t0, t1;
 			clock_gettime(CLOCK_MONOTONIC, &t0);
-			int rc = tx(pop, p, pages, start, stride, k);
+			int rc = tx(pop, p, &w, k);
 			clock_gettime(CLOCK_MONOTONIC, &t1);
 			if (rc < 0)
 				return fprintf(stderr, "transaction k=%d aborted: %s\n", k,
@@ -131,8 +99,8 @@ int main(int argc, char **argv)
 			t[r] = (double)(t1.tv_sec - t0.tv_sec) * 1e6 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e3;
 			b[r] = (double)(write_bytes() - w0);
 		}
-		qsort(t, (size_t)reps, sizeof *t, cmp);
-		qsort(b, (size_t)reps, sizeof *b, cmp);
+		qsort(t, (size_t)reps, sizeof *t, cmp_double);
+		qsort(b, (size_t)reps, sizeof *b, cmp_double);
 		printf("k=%d median_us=%.1f p99_us=%.1f bytes_per_commit=%.0f\n", k, t[reps / 2],
 		       t[(reps * 99) / 100], b[reps / 2]);
 		fflush(stdout);

@@ -31,7 +31,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PG 4096
+#include "bench.h"
+
 #define SKIP 77
 
 static const char *dir;
@@ -39,35 +40,6 @@ static char *p;
 static size_t pages;
 static int datafd = -1, snapfd[2] = {-1, -1}, validfd = -1, dfd = -1;
 static uint64_t gen;	/* generation of the valid snapshot; its slot is gen % 2 */
-
-static int cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
-static size_t gcd(size_t a, size_t b)
-{
-	while (b) {
-		size_t t = a % b;
-		a = b;
-		b = t;
-	}
-	return a;
-}
-
-static unsigned long long write_bytes(void)
-{
-	FILE *f = fopen("/proc/self/io", "r");
-	char line[128];
-	unsigned long long v = 0;
-	while (f && fgets(line, sizeof line, f))
-		if (sscanf(line, "write_bytes: %llu", &v) == 1)
-			break;
-	if (f)
-		fclose(f);
-	return v;
-}
 
 static const char *path(const char *name)
 {
@@ -181,15 +153,12 @@ static int setup(size_t mib, int small_pages)
 	return 0;
 }
 
-/* Dirty k distinct pages (k <= pages): a random start, then a random stride
- * coprime with the page count. */
+/* Dirty k distinct pages, the same ones commit_latency dirties. */
 static void dirty(int k)
 {
-	size_t start = (size_t)rand() % pages, stride = ((size_t)rand() % pages) | 1;
-	while (gcd(stride, pages) != 1)
-		stride += 2;
+	struct page_walk w = random_walk(pages);
 	for (int i = 0; i < k; i++)
-		p[((start + (size_t)i * stride) % pages) * PG] += 1;
+		p[page_at(&w, (size_t)i) * PG] += 1;
 }
 
 /* One timed commit, in microseconds; negative on failure. */
@@ -241,8 +210,8 @@ static int latency(int reps, int nk, char **ks)
 				return no_reflink(errno) ? skip() : fail("commit");
 			b[r] = (double)(write_bytes() - w0);
 		}
-		qsort(t, (size_t)reps, sizeof *t, cmp);
-		qsort(b, (size_t)reps, sizeof *b, cmp);
+		qsort(t, (size_t)reps, sizeof *t, cmp_double);
+		qsort(b, (size_t)reps, sizeof *b, cmp_double);
 		printf("k=%d median_us=%.1f p99_us=%.1f bytes_per_commit=%.0f\n", k, t[reps / 2],
 		       t[(reps * 99) / 100], b[reps / 2]);
 		fflush(stdout);
