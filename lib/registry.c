@@ -225,20 +225,33 @@ static int track(struct fams_map *m, uintptr_t s, uintptr_t e)
 	return s < e ? fams_protect_range((void *)s, e - s) : 0;
 }
 
+/* Call fn on the part of each mapping of f that shows the file range [lo, hi). */
+static void each_mapped(struct fams_file *f, uint64_t lo, uint64_t hi,
+			void (*fn)(struct fams_map *m, uintptr_t s, uintptr_t e))
+{
+	for (struct fams_map *m = g_maps; m; m = m->next) {
+		if (m->f != f)
+			continue;
+		uint64_t mlo = m->off, mhi = m->off + (m->end - m->start);
+		if (mhi <= lo || mlo >= hi)
+			continue;
+		uint64_t a = mlo > lo ? mlo : lo, b = mhi < hi ? mhi : hi;
+		fn(m, m->start + (a - mlo), m->start + (b - mlo));
+	}
+}
+
+static void protect(struct fams_map *m, uintptr_t s, uintptr_t e)
+{
+	if (!m->f->inherited)
+		fams_protect_range((void *)s, e - s);
+}
+
 /* f grew from old_size: protect the pages of its mappings that were past the old
  * end.  None of them can have been written (they faulted), so no write is lost;
  * the page holding the old end was inside the file and is protected already. */
 static void protect_grown(struct fams_file *f, uint64_t old_size)
 {
-	uint64_t from = page_round(old_size), to = page_round(f->size);
-	for (struct fams_map *m = g_maps; m && from < to; m = m->next) {
-		if (m->f != f || m->f->inherited)
-			continue;
-		uint64_t mlo = m->off, mhi = m->off + (m->end - m->start);
-		uint64_t a = mlo > from ? mlo : from, b = mhi < to ? mhi : to;
-		if (a < b)
-			fams_protect_range((void *)(m->start + (a - mlo)), b - a);
-	}
+	each_mapped(f, page_round(old_size), page_round(f->size), protect);
 }
 
 /* Every size change of a managed file goes through here. */
@@ -262,8 +275,9 @@ static void harvest(struct fams_map *m, uintptr_t s, uintptr_t e)
 		e = m->end;
 	/* Nothing past the end of the file can have been written (it faults), and
 	 * scanning there would touch the page tables of all of a large mapping. */
-	if (e > file_end_in(m))
-		e = file_end_in(m);
+	uintptr_t inside = file_end_in(m);
+	if (e > inside)
+		e = inside;
 	if (s >= e || m->f->inherited)
 		return;
 	if (fams_harvest_range((void *)s, e - s, on_written, m) < 0) {
@@ -284,18 +298,7 @@ static void rearm(struct fams_map *m, uintptr_t s, uintptr_t e)
 	fams_file_mark(m->f, m->f->suspect, m->off + (s - m->start), e - s);
 }
 
-static void harvest_file(struct fams_file *f, uint64_t lo, uint64_t hi)
-{
-	for (struct fams_map *m = g_maps; m; m = m->next) {
-		if (m->f != f)
-			continue;
-		uint64_t mlo = m->off, mhi = m->off + (m->end - m->start);
-		if (mhi <= lo || mlo >= hi)
-			continue;
-		uint64_t a = mlo > lo ? mlo : lo, b = mhi < hi ? mhi : hi;
-		harvest(m, m->start + (a - mlo), m->start + (b - mlo));
-	}
-}
+static void harvest_file(struct fams_file *f, uint64_t lo, uint64_t hi) { each_mapped(f, lo, hi, harvest); }
 
 static int refuse_inherited(struct fams_file *f, const char *what)
 {
