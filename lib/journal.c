@@ -13,17 +13,51 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+/* Inode and birth time of path (relative to dirfd; "" with AT_EMPTY_PATH: dirfd itself). */
+static int inode_and_btime(int dirfd, const char *path, int flags, struct fams_identity *id)
+{
+	struct statx stx;
+	if (fams_raw_statx(dirfd, path, flags | AT_STATX_SYNC_AS_STAT, STATX_TYPE | STATX_INO | STATX_BTIME,
+			   &stx) < 0)
+		return -1;
+	if (!S_ISREG(stx.stx_mode)) {
+		errno = EINVAL;
+		return -1;
+	}
+	id->ino = stx.stx_ino;
+	id->btime = (stx.stx_mask & STATX_BTIME)
+			    ? (uint64_t)stx.stx_btime.tv_sec * 1000000000u + stx.stx_btime.tv_nsec : 0;
+	return 0;
+}
+
+static int fsid_of(int fd, uint64_t *fsid)
+{
+	struct statfs sf;
+	if (fams_raw_fstatfs(fd, &sf) < 0)
+		return -1;
+	memcpy(fsid, &sf.f_fsid, sizeof *fsid);
+	return 0;
+}
+
 int fams_identity_of(int fd, struct fams_identity *id)
 {
-	struct stat st;
-	struct statfs sf;
-	if (fams_raw_fstat(fd, &st) < 0 || fams_raw_fstatfs(fd, &sf) < 0)
+	return inode_and_btime(fd, "", AT_EMPTY_PATH, id) < 0 || fsid_of(fd, &id->fsid) < 0 ? -1 : 0;
+}
+
+int fams_identity_at(int dirfd, const char *path, struct fams_identity *id)
+{
+	id->fsid = 0;
+	if (inode_and_btime(dirfd, path, 0, id) < 0)
 		return -1;
-	uint64_t fsid;
-	memcpy(&fsid, &sf.f_fsid, sizeof fsid);
-	id->fsid = fsid;
-	id->ino = st.st_ino;
-	return 0;
+	if (!fams_cfg.journal_dir[0])
+		return 0;
+	/* statfs by path has no *at form: an O_PATH descriptor serves. */
+	int fd = fams_sys.openat(dirfd, path, O_PATH | O_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	int r = fsid_of(fd, &id->fsid);
+	fams_raw_close(fd);
+	return r;
 }
 
 uint64_t fams_header_hash(const struct fams_jheader *h)
@@ -41,11 +75,11 @@ int fams_journal_locate(const char *data_path, const struct fams_identity *id, c
 		n = snprintf(dir, dir_cap, "%s", fams_cfg.journal_dir);
 		if (n < 0 || (size_t)n >= dir_cap)
 			goto toolong;
-		n = snprintf(name, name_cap, "%016llx-%llu" FAMS_JOURNAL_SUFFIX,
-			     (unsigned long long)id->fsid, (unsigned long long)id->ino);
+		n = snprintf(name, name_cap, "%016llx-%llu-%016llx" FAMS_JOURNAL_SUFFIX,
+			     (unsigned long long)id->fsid, (unsigned long long)id->ino,
+			     (unsigned long long)id->btime);
 	} else {
 		const char *slash = strrchr(data_path, '/');
-		const char *base = slash ? slash + 1 : data_path;
 		if (!slash)
 			n = snprintf(dir, dir_cap, ".");
 		else if (slash == data_path)
@@ -54,7 +88,8 @@ int fams_journal_locate(const char *data_path, const struct fams_identity *id, c
 			n = snprintf(dir, dir_cap, "%.*s", (int)(slash - data_path), data_path);
 		if (n < 0 || (size_t)n >= dir_cap)
 			goto toolong;
-		n = snprintf(name, name_cap, ".%s" FAMS_JOURNAL_SUFFIX, base);
+		n = snprintf(name, name_cap, ".%llu-%016llx" FAMS_JOURNAL_SUFFIX, (unsigned long long)id->ino,
+			     (unsigned long long)id->btime);
 	}
 	if (n < 0 || (size_t)n >= name_cap)
 		goto toolong;

@@ -1,12 +1,16 @@
 /* journal.h -- the on-disk undo journal: format, location, locking, validation.
  *
- * One journal per data file.  Layout (little-endian):
+ * One journal per data file, named after the file's identity, not its path
+ * (fams_journal_locate): a renamed file keeps its journal, and a new file created
+ * under an old name never meets the journal of the file that had it.
+ *
+ * Layout (little-endian):
  *
  *   offset 0     struct fams_jheader            (a 4096-byte block is reserved)
  *   offset 4096  body: struct fams_jextent[nextents], then the old bytes of each
  *                extent, in extent order, unpadded
  *
- * The header names the data file (filesystem id + inode) and its size when the
+ * The header names the data file (filesystem id + inode + birth time) and its size when the
  * commit began, and carries a hash of the body and of itself.  Each extent records
  * where its bytes live in the data file and a hash of the bytes the commit writes
  * there (new_hash): recovery compares the data file with new_hash to tell a
@@ -25,7 +29,7 @@
 #include <sys/stat.h>
 
 #define FAMS_JOURNAL_MAGIC "FAMSJRN1"
-#define FAMS_JOURNAL_VERSION 1u
+#define FAMS_JOURNAL_VERSION 2u
 #define FAMS_JOURNAL_BODY_OFFSET 4096u
 #define FAMS_JOURNAL_SUFFIX ".fams-journal"
 
@@ -35,7 +39,8 @@ struct fams_jheader {
 	uint32_t page_size;
 	uint64_t seq;         /* commit number within this journal's life */
 	uint64_t fsid;        /* identity of the data file: filesystem id ... */
-	uint64_t ino;         /* ... and inode number */
+	uint64_t ino;         /* ... inode number ... */
+	uint64_t btime;       /* ... and birth time in ns (0: the file system has none) */
 	uint64_t data_size;   /* data file size when the commit began */
 	uint64_t nextents;
 	uint64_t body_len;    /* bytes of body following FAMS_JOURNAL_BODY_OFFSET */
@@ -50,10 +55,12 @@ struct fams_jextent {
 	uint64_t reserved;
 };
 
-/* Identity of a data file, as recorded in its journal. */
+/* Identity of a data file, as recorded in its journal and spelled in its name.
+ * The birth time tells a file from a later one that reuses its inode number. */
 struct fams_identity {
 	uint64_t fsid;
 	uint64_t ino;
+	uint64_t btime; /* ns since the epoch; 0 where statx has no STATX_BTIME */
 };
 
 /* A journal file we hold open and locked. */
@@ -68,9 +75,15 @@ struct fams_journal {
 
 int fams_identity_of(int fd, struct fams_identity *id);
 
-/* Journal directory and file name for a data file.  data_path is absolute (or
- * relative to the caller's directory for open-time checks).  Returns 0 or -1 with
- * errno (ENAMETOOLONG). */
+/* Identity of the file at path (relative to dirfd), without opening it.  The
+ * file system id is looked up only when FAMS_JOURNAL_DIR needs it (fsid = 0
+ * otherwise).  -1 with errno (ENOENT: no such file, so no journal either). */
+int fams_identity_at(int dirfd, const char *path, struct fams_identity *id);
+
+/* Journal directory and file name for a data file: the directory of data_path
+ * (absolute, or relative to the caller's directory for open-time checks) and
+ * ".INODE-BIRTHTIME.fams-journal", or FAMS_JOURNAL_DIR and
+ * "FSID-INODE-BIRTHTIME.fams-journal".  Returns 0 or -1 with errno (ENAMETOOLONG). */
 int fams_journal_locate(const char *data_path, const struct fams_identity *id, char *dir,
 			size_t dir_cap, char *name, size_t name_cap);
 

@@ -107,13 +107,14 @@ int fams_recover_locked(int jfd, int data_fd, const struct fams_identity *id,
 			  fams_recovery_name(FAMS_REC_TORN));
 		return 0;
 	}
-	if (h.fsid != id->fsid || h.ino != id->ino) {
+	if (h.fsid != id->fsid || h.ino != id->ino || h.btime != id->btime) {
 		*outcome = FAMS_REC_FOREIGN;
-		fams_error("%s: its journal names another file (fsid %016llx inode %llu, this file is "
-			   "fsid %016llx inode %llu); not applied. Move the journal away if the file was "
-			   "replaced on purpose",
+		fams_error("%s: its journal names another file (fsid %016llx inode %llu born %llu, this file "
+			   "is fsid %016llx inode %llu born %llu); not applied. Move the journal away if the "
+			   "file was replaced on purpose",
 			   data_name, (unsigned long long)h.fsid, (unsigned long long)h.ino,
-			   (unsigned long long)id->fsid, (unsigned long long)id->ino);
+			   (unsigned long long)h.btime, (unsigned long long)id->fsid,
+			   (unsigned long long)id->ino, (unsigned long long)id->btime);
 		errno = EUCLEAN;
 		return -1;
 	}
@@ -234,23 +235,9 @@ fail:
 static int journal_names_for_path(int dirfd, const char *path, char *dir, size_t dcap, char *name,
 				  size_t ncap)
 {
-	struct fams_identity id = { 0, 0 };
-	if (fams_cfg.journal_dir[0]) {
-		struct stat st;
-		struct statfs sf;
-		if (fams_raw_fstatat(dirfd, path, &st, 0) < 0 || !S_ISREG(st.st_mode))
-			return -1;
-		/* statfs by path has no *at form: resolve relative to dirfd through /proc. */
-		int fd = (int)syscall(SYS_openat, dirfd, path, O_PATH | O_CLOEXEC);
-		if (fd < 0)
-			return -1;
-		int r = fams_raw_fstatfs(fd, &sf);
-		fams_raw_close(fd);
-		if (r < 0)
-			return -1;
-		memcpy(&id.fsid, &sf.f_fsid, sizeof id.fsid);
-		id.ino = st.st_ino;
-	}
+	struct fams_identity id;
+	if (fams_identity_at(dirfd, path, &id) < 0)
+		return -1;
 	return fams_journal_locate(path, &id, dir, dcap, name, ncap);
 }
 
@@ -277,6 +264,10 @@ int fams_recover_path(int dirfd, const char *path, int *outcome)
 	if (!fams_journal_present(dirfd, path))
 		return 0;
 	data_fd = fams_sys.openat(dirfd, path, O_RDWR | O_CLOEXEC, 0);
+	if (data_fd < 0 && errno == ENOENT) {
+		ret = 0; /* gone since the journal was found: its journal names no file here */
+		goto out;
+	}
 	if (data_fd < 0) {
 		saved = errno;
 		fams_error("%s has a journal pending but cannot be opened for recovery: %s", path,

@@ -54,6 +54,10 @@ int fams_raw_fstatat(int dirfd, const char *path, struct stat *st, int flags)
 {
 	return (int)syscall(SYS_newfstatat, dirfd, path, st, flags);
 }
+int fams_raw_statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *stx)
+{
+	return (int)syscall(SYS_statx, dirfd, path, flags, mask, stx);
+}
 int fams_raw_fstatfs(int fd, struct statfs *sf) { return (int)syscall(SYS_fstatfs, fd, sf); }
 int fams_raw_faccessat(int dirfd, const char *path, int mode)
 {

@@ -54,6 +54,7 @@ extern struct fams_io_stats fams_stats;
 /* Raw calls that are not durable I/O: never interposed, never injected. */
 int fams_raw_fstat(int fd, struct stat *st);
 int fams_raw_fstatat(int dirfd, const char *path, struct stat *st, int flags);
+int fams_raw_statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *stx);
 int fams_raw_fstatfs(int fd, struct statfs *sf);
 int fams_raw_faccessat(int dirfd, const char *path, int mode);
 int fams_raw_fcntl(int fd, int cmd, long arg);

@@ -81,12 +81,26 @@ static inline int make_file(const char *path, off_t size, char fill)
 	return fd;
 }
 
+/* The path of the journal of the file now at path, as fams names it next to the
+ * file: ".INODE-BIRTHTIME.fams-journal" (birth time in ns, hex; 0 if none). */
+static inline int journal_path_for(const char *path, char *out, size_t cap)
+{
+	struct statx stx;
+	if (syscall(SYS_statx, AT_FDCWD, path, 0, STATX_INO | STATX_BTIME, &stx) < 0)
+		return -1;
+	unsigned long long bt = (stx.stx_mask & STATX_BTIME)
+					? (unsigned long long)stx.stx_btime.tv_sec * 1000000000ull + stx.stx_btime.tv_nsec
+					: 0;
+	const char *slash = strrchr(path, '/');
+	snprintf(out, cap, "%.*s/.%llu-%016llx.fams-journal", (int)(slash - path), path,
+		 (unsigned long long)stx.stx_ino, bt);
+	return 0;
+}
+
 static inline int journal_exists_for(const char *path)
 {
 	char j[4200];
-	const char *slash = strrchr(path, '/');
-	snprintf(j, sizeof j, "%.*s/.%s.fams-journal", (int)(slash - path), path, slash + 1);
-	return syscall(SYS_faccessat, AT_FDCWD, j, F_OK) == 0;
+	return journal_path_for(path, j, sizeof j) == 0 && syscall(SYS_faccessat, AT_FDCWD, j, F_OK) == 0;
 }
 
 #endif

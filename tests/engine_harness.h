@@ -105,17 +105,24 @@ static inline int same(const struct image *a, const struct image *b)
 	return a->size == b->size && memcmp(a->bytes, b->bytes, a->size) == 0;
 }
 
+/* The journal of the file now at path (named after its identity); "" if none. */
 static inline void journal_path(char *out, size_t cap)
 {
-	const char *slash = strrchr(path, '/');
-	snprintf(out, cap, "%.*s/.%s.fams-journal", (int)(slash - path), path, slash + 1);
+	struct fams_identity id;
+	char dir[4096], name[256];
+	out[0] = '\0';
+	if (fams_identity_at(AT_FDCWD, path, &id) == 0 &&
+	    fams_journal_locate(path, &id, dir, sizeof dir, name, sizeof name) == 0 &&
+	    (size_t)snprintf(out, cap, "%s/%s", dir, name) >= cap)
+		out[0] = '\0';
 }
 
 static inline void remove_journal(void)
 {
 	char j[4200];
 	journal_path(j, sizeof j);
-	unlink(j);
+	if (j[0])
+		unlink(j);
 }
 
 /* A file of `size` bytes, each page filled with its own letter. */

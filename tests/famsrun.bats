@@ -82,13 +82,14 @@ teardown() { rm -rf "$DIR"; }
 		pid=$!
 		sleep 0.0$((RANDOM % 9 + 1))
 		kill -KILL $pid; wait $pid 2>/dev/null || true
-		[ -e "$DIR/.f.fams-journal" ] && break
+		[ -e "$("$FAMSRUN" --journal-of "$DIR/f")" ] && break
 	done
-	[ -e "$DIR/.f.fams-journal" ]
+	j=$("$FAMSRUN" --journal-of "$DIR/f")
+	[ -e "$j" ]
 	run "$FAMSRUN" --recover "$DIR/f"
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"$DIR/f: "* ]]
-	[ ! -e "$DIR/.f.fams-journal" ]
+	[ ! -e "$j" ]
 	run "$BUILD/tests/torture_check" "$DIR/f" 256
 	[ "$status" -eq 0 ]
 	run "$FAMSRUN" --recover "$DIR/f"
@@ -101,8 +102,8 @@ teardown() { rm -rf "$DIR"; }
 	# make a journal of a, left as a crash leaves it, and put it next to b
 	"$FAMSRUN" "$BUILD/tests/torture_writer" "$DIR/a" 8 100000 >/dev/null 2>&1 &
 	pid=$!; sleep 0.3; kill -KILL $pid; wait $pid 2>/dev/null || true
-	[ -e "$DIR/.a.fams-journal" ]
-	cp "$DIR/.a.fams-journal" "$DIR/.b.fams-journal"
+	[ -e "$("$FAMSRUN" --journal-of "$DIR/a")" ]
+	cp "$("$FAMSRUN" --journal-of "$DIR/a")" "$("$FAMSRUN" --journal-of "$DIR/b")"
 	before=$(md5sum < "$DIR/b")
 	run "$FAMSRUN" --recover "$DIR/b"
 	[ "$status" -ne 0 ]

@@ -20,7 +20,7 @@ db=$dir/crash.kch
 rnum=200000 step=$((200000 / 250))
 ok=0 damaged=0 lost=0 total_records=0
 for ((i = 1; i <= rounds; i++)); do
-	rm -f "$db" "$dir/.crash.kch.fams-journal"
+	[ -e "$db" ] && rm -f "$("$famsrun" --journal-of "$db")"; rm -f "$db"
 	out=$dir/progress
 	if [ "$mode" = fams ]; then
 		FAMS_LOG=error "$famsrun" kchashtest order -oas "$db" $rnum >"$out" 2>&1 &

@@ -58,6 +58,7 @@ static struct op ops[20000];
 static int nops;
 static struct fams_sys real;
 static ino_t data_ino;
+static char jpath[4200]; /* the data file's journal: named after its identity, set by begin() */
 static int recording;
 
 static struct image images[8];
@@ -282,7 +283,6 @@ static void build(const struct plan *p, int (*bit)(void *, int), void *ctx, stru
 
 /* ---- checking one state ------------------------------------------------------------ */
 
-static char jpath[4200];
 static long states_checked;
 
 static void put_file(const char *p, const struct disk_file *f)
@@ -433,6 +433,7 @@ static void begin(size_t size)
 	if (stat(path, &st) < 0)
 		FAIL("stat");
 	data_ino = st.st_ino;
+	journal_path(jpath, sizeof jpath);
 	struct image im = read_image();
 	init_data.size = 0;
 	df_resize(&init_data, im.size);
@@ -546,7 +547,6 @@ int main(int argc, char **argv)
 	const char *dir = getenv("FAMS_TEST_DIR");
 	snprintf(path_main, sizeof path_main, "%s/power_loss.%d", dir ? dir : ".", (int)getpid());
 	path = path_main;
-	journal_path(jpath, sizeof jpath);
 	fams_cfg.journal_size = 64 * 1024; /* small, so growth is exercised */
 	fams_cfg.journal_max = 64 << 20;
 	fams_log_level = FAMS_LOG_ERROR;

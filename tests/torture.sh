@@ -17,7 +17,7 @@ writer="$build/tests/torture_writer"
 check="$build/tests/torture_check"
 famsrun="$build/scripts/famsrun"
 torn=0 lost=0 ok=0
-rm -f "$file" "$dir/.torture.$$.fams-journal"
+[ -e "$file" ] && rm -f "$("$famsrun" --journal-of "$file")"; rm -f "$file"
 # Natively a kill tears the file only when it lands mid-round: try up to 8x as
 # many kills, stopping at the first torn state.
 max=$rounds
@@ -54,7 +54,7 @@ for ((i = 1; i <= max; i++)); do
 	if [ "$mode" != fams ] && [ $torn -gt 0 ]; then break; fi
 done
 rounds=$((i > max ? max : i))
-rm -f "$file" "$dir/.torture.$$.fams-journal"
+[ -e "$file" ] && rm -f "$("$famsrun" --journal-of "$file")"; rm -f "$file"
 echo "$mode: $rounds kills: $torn torn, $lost lost commits"
 if [ "$mode" = fams ]; then
 	echo "$ok passed, $((torn + lost)) failed"
