@@ -1348,10 +1348,26 @@ void fams_on_exit_now(void)
 void fams_atfork_prepare(void) { LOCK(); }
 void fams_atfork_parent(void) { UNLOCK(); }
 
+/* In a forked child: the tracker's descriptors act on the parent's address space
+ * (a userfaultfd and a pagemap belong to the mm that opened them), so they must go
+ * whatever the child inherited; a child that maps a file later opens its own. */
+static void forget_parents_tracker(void)
+{
+	if (!g_tracker_ready)
+		return;
+	int *u, *p;
+	fams_tracker_fd_slots(&u, &p);
+	internal_drop(*u);
+	internal_drop(*p);
+	fams_tracker_forget();
+	g_tracker_ready = false;
+}
+
 void fams_atfork_child(void)
 {
 	pthread_mutex_init(&g_lock, NULL);
 	g_pid = (pid_t)syscall(SYS_getpid);
+	forget_parents_tracker();
 	if (!g_files)
 		return;
 	/* The child shares the working copies with its parent.  Give it a private
@@ -1375,12 +1391,6 @@ void fams_atfork_child(void)
 		fams_raw_close(f->data_fd);
 		f->data_fd = -1;
 	}
-	int *u, *p;
-	fams_tracker_fd_slots(&u, &p);
-	internal_drop(*u);
-	internal_drop(*p);
-	fams_tracker_forget();
-	g_tracker_ready = false;
 }
 
 /* FAMS_STATS=1: what the commits cost, for users and bench/ (logical bytes: what

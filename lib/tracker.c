@@ -40,6 +40,19 @@ struct fams_pm_scan_arg {
 int fams_tracker_kind = FAMS_TRACKER_COMPARE;
 static int uffd = -1;
 static int pagemap_fd = -1;
+/* The process whose address space uffd and pagemap_fd describe.  A child created
+ * without the fork handlers (a raw clone) must not act on its parent's page
+ * tables: there every call fails, so a scan falls back to comparing and a new
+ * mapping is refused, never silently untracked. */
+static pid_t owner;
+
+static int owned(void)
+{
+	if ((pid_t)syscall(SYS_getpid) == owner)
+		return 1;
+	errno = ESRCH;
+	return 0;
+}
 
 static int uffd_open(void)
 {
@@ -80,6 +93,7 @@ void fams_tracker_init(void)
 	}
 	uffd = fd;
 	pagemap_fd = pm;
+	owner = (pid_t)syscall(SYS_getpid);
 	fams_tracker_kind = FAMS_TRACKER_UFFD;
 }
 
@@ -87,6 +101,8 @@ int fams_protect_range(void *addr, size_t len)
 {
 	if (fams_tracker_kind != FAMS_TRACKER_UFFD || len == 0)
 		return 0;
+	if (!owned())
+		return -1;
 	struct uffdio_writeprotect wp = {
 		.range = { (uintptr_t)addr, len },
 		.mode = UFFDIO_WRITEPROTECT_MODE_WP,
@@ -98,6 +114,8 @@ int fams_track_range(void *addr, size_t len)
 {
 	if (fams_tracker_kind != FAMS_TRACKER_UFFD || len == 0)
 		return 0;
+	if (!owned())
+		return -1;
 	struct uffdio_register reg = {
 		.range = { (uintptr_t)addr, len },
 		.mode = UFFDIO_REGISTER_MODE_WP,
@@ -109,6 +127,8 @@ int fams_harvest_range(void *addr, size_t len, fams_written_fn fn, void *ctx)
 {
 	if (fams_tracker_kind != FAMS_TRACKER_UFFD || len == 0)
 		return 0;
+	if (!owned())
+		return -1;
 	struct fams_page_region vec[256];
 	uintptr_t start = (uintptr_t)addr, end = start + len;
 	while (start < end) {
@@ -142,7 +162,6 @@ void fams_tracker_forget(void)
 	if (pagemap_fd >= 0)
 		fams_raw_close(pagemap_fd);
 	uffd = pagemap_fd = -1;
-	/* A child's pages are no longer tracked; its commits are refused (registry.c). */
 }
 
 void fams_tracker_fd_slots(int **uffd_slot, int **pagemap_slot)
