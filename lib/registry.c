@@ -583,6 +583,34 @@ static struct fams_file *manage(int fd, const struct stat *st)
 
 /* ---- entry points: memory ------------------------------------------------------- */
 
+/* Map f's working copy where the program asked, only if the kernel would have
+ * mapped the data file so.  The working copy is a memfd: it would accept calls the
+ * file refuses (a read-only or append-only descriptor with PROT_WRITE, PROT_EXEC on
+ * a noexec mount, MAP_SYNC on a file not on persistent memory, a flag the kernel
+ * does not know), so the kernel judges the call against the file itself first.
+ * The working copy then replaces that mapping with the program's flags unchanged:
+ * MAP_SHARED_VALIDATE makes the memfd refuse MAP_SYNC too, even on a DAX file,
+ * since stores durable without msync are exactly what fams cannot give (PMDK then
+ * falls back to msync, which fams makes atomic). */
+static void *map_working_copy(struct fams_file *f, void *addr, size_t len, int prot, int flags, int fd,
+			      off_t off)
+{
+	/* Populating or locking the probe would read the data file for nothing. */
+	void *probe = fams_raw_mmap(addr, len, prot, flags & ~(MAP_POPULATE | MAP_LOCKED), fd, off);
+	if (probe == MAP_FAILED)
+		return MAP_FAILED;
+	void *ret = fams_raw_mmap(probe, len, prot, (flags & ~MAP_FIXED_NOREPLACE) | MAP_FIXED, f->memfd, off);
+	if (ret == MAP_FAILED) {
+		int saved = errno;
+		if ((flags & MAP_SYNC) && (flags & MAP_TYPE) == MAP_SHARED_VALIDATE && saved == EOPNOTSUPP)
+			fams_warn("%s: MAP_SYNC refused (EOPNOTSUPP): stores that are durable without msync "
+				  "cannot be made atomic; use msync", f->path);
+		fams_raw_munmap(probe, len);
+		errno = saved;
+	}
+	return ret;
+}
+
 void *fams_on_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off, int *handled)
 {
 	*handled = 0;
@@ -650,10 +678,7 @@ void *fams_on_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t of
 	*handled = 1;
 	if (fixed && any_overlap((uintptr_t)addr, (uintptr_t)addr + len))
 		prepare_drop((uintptr_t)addr, (uintptr_t)addr + len, "mmap(MAP_FIXED) over a mapping");
-	int mflags = flags;
-	if (type == MAP_SHARED_VALIDATE)
-		mflags = (flags & ~MAP_TYPE) | MAP_SHARED; /* MAP_SYNC etc. are for DAX files only */
-	ret = fams_raw_mmap(addr, len, prot, mflags, f->memfd, off);
+	ret = map_working_copy(f, addr, len, prot, flags, fd, off);
 	if (ret == MAP_FAILED) {
 		saved = errno;
 		retire_unmapped();
