@@ -109,6 +109,23 @@ static int lock_journal(int fd)
 	return -1;
 }
 
+int fams_journal_held(const char *data_path, const struct fams_identity *id)
+{
+	char dir[PATH_MAX], name[NAME_MAX + 1], full[PATH_MAX + NAME_MAX + 2];
+	if (fams_journal_locate(data_path, id, dir, sizeof dir, name, sizeof name) < 0 ||
+	    (size_t)snprintf(full, sizeof full, "%s/%s", dir, name) >= sizeof full)
+		return 0;
+	int fd = fams_sys.openat(AT_FDCWD, full, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
+	if (fd < 0)
+		return 0;
+	/* F_OFD_GETLK asks whether our write lock could be placed; it needs no write
+	 * access, so a reader can ask too. */
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0 };
+	int held = fams_raw_fcntl(fd, F_OFD_GETLK, (long)&fl) == 0 && fl.l_type != F_UNLCK;
+	fams_raw_close(fd);
+	return held;
+}
+
 int fams_journal_reserve(struct fams_journal *j, uint64_t bytes)
 {
 	if (bytes <= j->capacity)

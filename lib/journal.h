@@ -95,6 +95,11 @@ int fams_journal_locate(const char *data_path, const struct fams_identity *id, c
 int fams_journal_acquire(struct fams_journal *j, const char *data_path, int data_fd,
 			 const struct stat *data_st, const struct fams_identity *id);
 
+/* Whether the journal of the data file at data_path is locked by an open file
+ * description other than the caller's: a live process manages the file (this
+ * process too, if it manages it).  Needs no write access to the journal. */
+int fams_journal_held(const char *data_path, const struct fams_identity *id);
+
 /* Make sure the journal file can hold bytes; grows it up to FAMS_JOURNAL_MAX. */
 int fams_journal_reserve(struct fams_journal *j, uint64_t bytes);
 

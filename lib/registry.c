@@ -47,6 +47,7 @@ struct fams_map {
 struct fd_slot {
 	struct fams_file *file; /* a program descriptor of a managed file */
 	int *internal;          /* one of ours: where its number is stored */
+	bool elsewhere;         /* a program descriptor of a file another process manages */
 };
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -65,6 +66,7 @@ static int g_fds_cap;
 static bool g_child;    /* a forked child: inherited files are read-only here */
 static bool g_down;     /* after fams_shutdown */
 static bool g_tracker_ready;
+static bool g_any_elsewhere; /* a descriptor was ever marked `elsewhere` */
 static pid_t g_pid; /* this process, as of start-up or fork */
 
 static inline uintptr_t page_round(uintptr_t n)
@@ -151,9 +153,8 @@ static struct fams_file *file_by_key(dev_t dev, ino_t ino)
 	return f;
 }
 
-/* A file just became managed: every descriptor the program already has on it
- * must now read and write the working copy. */
-static void adopt_open_descriptors(struct fams_file *f)
+/* Call fn on the slot of every program descriptor open on the file (dev, ino). */
+static void each_descriptor_of(dev_t dev, ino_t ino, void (*fn)(struct fd_slot *s, void *ctx), void *ctx)
 {
 	char buf[4096];
 	int dir = fams_sys.openat(AT_FDCWD, "/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
@@ -174,11 +175,104 @@ static void adopt_open_descriptors(struct fams_file *f)
 			struct stat st;
 			if (!s || s->internal || fams_raw_fstat((int)fd, &st) < 0)
 				continue;
-			if (S_ISREG(st.st_mode) && st.st_dev == f->key.dev && st.st_ino == f->key.ino)
-				s->file = f;
+			if (S_ISREG(st.st_mode) && st.st_dev == dev && st.st_ino == ino)
+				fn(s, ctx);
 		}
 	}
 	fams_raw_close(dir);
+}
+
+static void adopt_descriptor(struct fd_slot *s, void *f)
+{
+	s->file = f;
+	s->elsewhere = false;
+}
+
+/* A file just became managed: every descriptor the program already has on it
+ * must now read and write the working copy. */
+static void adopt_open_descriptors(struct fams_file *f)
+{
+	each_descriptor_of(f->key.dev, f->key.ino, adopt_descriptor, f);
+}
+
+/* ---- files another process manages -----------------------------------------------
+ *
+ * Until processes share a working copy, a process that is refused a mapping of a
+ * file (another process manages it) must not read or write that file either: the
+ * file holds only committed bytes while the other process's stores live in its
+ * working copy, and a program falling back to pread/pwrite under its own locks
+ * (tdb does) would work on a different image.  Its descriptors of the file are
+ * marked; read, write, ftruncate, fallocate and mmap through them fail with EBUSY
+ * (an error programs report rather than retry, as for the refused mmap) for as
+ * long as the other process manages the file.  Marks are made when open() finds
+ * the file's journal held, and when managing the file is refused. */
+
+/* Whether fd's file is managed by another live process (its journal is held). */
+static bool held_elsewhere(int fd, const struct stat *st)
+{
+	char proc[64], path[PATH_MAX];
+	struct fams_identity id;
+	if (file_by_key(st->st_dev, st->st_ino) || st->st_nlink == 0)
+		return false; /* ours, or unlinked: an unlinked file has no journal */
+	snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+	ssize_t n = fams_raw_readlink(proc, path, sizeof path - 1);
+	if (n <= 0 || fams_identity_of(fd, &id) < 0)
+		return false;
+	path[n] = '\0';
+	return fams_journal_held(path, &id);
+}
+
+static void mark_descriptor(struct fd_slot *s, void *unused)
+{
+	if (!s->file)
+		s->elsewhere = true;
+}
+
+/* Mark every descriptor of the file st describes as one of a file managed elsewhere. */
+static void mark_elsewhere(const struct stat *st)
+{
+	each_descriptor_of(st->st_dev, st->st_ino, mark_descriptor, NULL);
+	g_any_elsewhere = true;
+	__atomic_store_n(&fams_live, 1, __ATOMIC_RELEASE);
+}
+
+/* Whether the refusal for file st was reported already (once per file; the last
+ * few files are remembered, the log's own cap bounds the rest). */
+static bool told_before(const struct stat *st)
+{
+	static struct fams_file_key told[16];
+	static unsigned next;
+	struct fams_file_key k = { .dev = st->st_dev, .ino = st->st_ino };
+	for (unsigned i = 0; i < sizeof told / sizeof told[0]; i++)
+		if (told[i].dev == k.dev && told[i].ino == k.ino)
+			return true;
+	told[next++ % (sizeof told / sizeof told[0])] = k;
+	return false;
+}
+
+/* If fd is marked and its file is still managed elsewhere, refuse `what` with EBUSY
+ * (reported once per file); if the other process is gone, clear the mark. */
+static bool refused_elsewhere(int fd, const char *what)
+{
+	struct fd_slot *s = slot_of(fd, false);
+	struct stat st;
+	if (!s || !s->elsewhere)
+		return false;
+	if (fams_raw_fstat(fd, &st) < 0 || !held_elsewhere(fd, &st)) {
+		s->elsewhere = false;
+		return false;
+	}
+	if (!told_before(&st)) {
+		char proc[64], path[PATH_MAX];
+		snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+		ssize_t n = fams_raw_readlink(proc, path, sizeof path - 1);
+		path[n > 0 ? n : 0] = '\0';
+		fams_error("%s: %s refused (EBUSY), and every later read, write or mapping of it while another "
+			   "process manages it: sharing a file between processes is not supported, and this "
+			   "process would see or change a different image of it", path, what);
+	}
+	errno = EBUSY;
+	return true;
 }
 
 /* ---- mappings ---------------------------------------------------------------- */
@@ -620,8 +714,9 @@ void *fams_on_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t of
 		return NULL;
 	const int type = flags & MAP_TYPE;
 	const bool shared = type == MAP_SHARED || type == MAP_SHARED_VALIDATE;
-	/* A private mapping needs the working copy only if the file is managed. */
-	if (!shared && !g_files && !(fixed && (g_maps || g_shadows)))
+	/* A private mapping needs the working copy only if the file is managed (or the
+	 * refusal, if another process manages it). */
+	if (!shared && !g_files && !g_any_elsewhere && !(fixed && (g_maps || g_shadows)))
 		return NULL;
 	struct stat st;
 	if (!anon && (fams_raw_fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)))
@@ -640,9 +735,16 @@ void *fams_on_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t of
 		ret = MAP_FAILED;
 		goto out;
 	}
+	if (!f && !anon && refused_elsewhere(fd, "mmap")) {
+		*handled = 1;
+		ret = MAP_FAILED;
+		goto out;
+	}
 	if (!f && rdwr && (prot & PROT_WRITE) && persistent_fs(fd)) {
 		f = manage(fd, &st);
 		if (!f && errno) {
+			if (errno == EBUSY) /* another process manages it: see mark_elsewhere */
+				mark_elsewhere(&st);
 			*handled = 1;
 			ret = MAP_FAILED;
 			goto out;
@@ -655,6 +757,14 @@ void *fams_on_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t of
 		const bool over_managed = fixed && any_overlap(a, b);
 		const bool over_shadow = fixed && shadow_overlap(a, b);
 		const bool want_shadow = !anon && shared && !(prot & PROT_WRITE) && persistent_fs(fd);
+		if (want_shadow && held_elsewhere(fd, &st)) {
+			/* It would show only the other process's committed bytes. */
+			mark_elsewhere(&st);
+			refused_elsewhere(fd, "a read-only shared mmap");
+			*handled = 1;
+			ret = MAP_FAILED;
+			goto out;
+		}
 		if (!over_managed && !over_shadow && !want_shadow)
 			goto out;
 		if (over_managed)
@@ -1054,21 +1164,27 @@ int fams_before_open(int dirfd, const char *path, int flags)
 	if (outcome != FAMS_REC_NONE && outcome != FAMS_REC_BUSY)
 		fams_info("%s: %s", path, fams_recovery_name(outcome));
 	errno = saved;
-	return 0;
+	return outcome == FAMS_REC_BUSY ? FAMS_OPEN_ELSEWHERE : 0;
 }
 
-void fams_after_open(int fd, int flags)
+void fams_after_open(int fd, int flags, int elsewhere)
 {
-	if (!fams_live || fd < 0)
+	if ((!fams_live && !elsewhere) || fd < 0)
 		return;
 	int saved = errno;
 	struct stat st;
 	LOCK();
-	if (g_files && fams_raw_fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+	if ((g_files || elsewhere) && fams_raw_fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
 		struct fams_file *f = file_by_key(st.st_dev, st.st_ino);
-		struct fd_slot *s = f ? slot_of(fd, true) : NULL;
-		if (s)
+		struct fd_slot *s = f || elsewhere ? slot_of(fd, true) : NULL;
+		if (s) {
 			s->file = f;
+			s->elsewhere = !f;
+			if (!f) {
+				g_any_elsewhere = true;
+				__atomic_store_n(&fams_live, 1, __ATOMIC_RELEASE);
+			}
+		}
 		if (f && (flags & O_TRUNC) && (flags & O_ACCMODE) != O_RDONLY && !f->inherited && f->size) {
 			harvest_file(f, 0, UINT64_MAX);
 			resize_file(f, 0);
@@ -1084,9 +1200,13 @@ void fams_after_dup(int oldfd, int newfd)
 		return;
 	LOCK();
 	struct fams_file *f = file_of_fd(oldfd);
-	struct fd_slot *s = slot_of(newfd, f != NULL);
-	if (s && !s->internal)
+	struct fd_slot *old = slot_of(oldfd, false);
+	bool elsewhere = old && old->elsewhere;
+	struct fd_slot *s = slot_of(newfd, f != NULL || elsewhere);
+	if (s && !s->internal) {
 		s->file = f;
+		s->elsewhere = elsewhere;
+	}
 	UNLOCK();
 }
 
@@ -1108,6 +1228,7 @@ void fams_before_replace(int newfd)
 		}
 	} else if (s) {
 		s->file = NULL;
+		s->elsewhere = false;
 	}
 	UNLOCK();
 	errno = saved;
@@ -1123,6 +1244,7 @@ int fams_on_close(int fd)
 	if (s) {
 		internal = s->internal != NULL;
 		s->file = NULL;
+		s->elsewhere = false;
 	}
 	UNLOCK();
 	return internal;
@@ -1145,8 +1267,14 @@ ssize_t fams_on_read(int fd, const struct iovec *iov, int iovcnt, off_t pos, int
 	int saved = errno;
 	LOCK();
 	struct fams_file *f = file_of_fd(fd);
-	if (!f)
+	if (!f) {
+		if (refused_elsewhere(fd, "read")) {
+			*handled = 1;
+			saved = EBUSY;
+			n = -1;
+		}
 		goto out;
+	}
 	*handled = 1;
 	int fl = fams_raw_fcntl(fd, F_GETFL, 0);
 	if (fl < 0 || (fl & O_ACCMODE) == O_WRONLY) {
@@ -1180,8 +1308,14 @@ ssize_t fams_on_write(int fd, const struct iovec *iov, int iovcnt, off_t pos, in
 	int saved = errno;
 	LOCK();
 	struct fams_file *f = file_of_fd(fd);
-	if (!f)
+	if (!f) {
+		if (refused_elsewhere(fd, "write")) {
+			*handled = 1;
+			saved = EBUSY;
+			n = -1;
+		}
 		goto out;
+	}
 	*handled = 1;
 	if (f->inherited) {
 		n = refuse_inherited(f, "write");
@@ -1259,8 +1393,14 @@ int fams_on_ftruncate(int fd, off_t len, int *handled)
 	int ret = 0, saved = errno;
 	LOCK();
 	struct fams_file *f = file_of_fd(fd);
-	if (!f)
+	if (!f) {
+		if (refused_elsewhere(fd, "ftruncate")) {
+			*handled = 1;
+			saved = EBUSY;
+			ret = -1;
+		}
 		goto out;
+	}
 	*handled = 1;
 	if (f->inherited) {
 		ret = refuse_inherited(f, "ftruncate");
@@ -1293,8 +1433,14 @@ int fams_on_fallocate(int fd, int mode, off_t off, off_t len, int *handled)
 	int ret = 0, saved = errno;
 	LOCK();
 	struct fams_file *f = file_of_fd(fd);
-	if (!f)
+	if (!f) {
+		if (refused_elsewhere(fd, "fallocate")) {
+			*handled = 1;
+			saved = EBUSY;
+			ret = -1;
+		}
 		goto out;
+	}
 	*handled = 1;
 	if (f->inherited) {
 		ret = refuse_inherited(f, "fallocate");

@@ -236,12 +236,13 @@ static int do_openat(int dirfd, const char *path, int flags, mode_t mode)
 	if (!engine_ok())
 		return real_openat ? real_openat(dirfd, path, flags, mode)
 				   : (int)syscall(SYS_openat, dirfd, path, flags, mode);
-	if (ENGINE(fams_before_open(dirfd, path, flags)) < 0)
+	int before = ENGINE(fams_before_open(dirfd, path, flags));
+	if (before < 0)
 		return -1;
 	int fd = real_openat ? real_openat(dirfd, path, flags, mode) : (int)syscall(SYS_openat, dirfd, path, flags, mode);
-	if (fd >= 0 && fams_live) {
+	if (fd >= 0 && (fams_live || before == FAMS_OPEN_ELSEWHERE)) {
 		int saved = errno;
-		ENGINE((fams_after_open(fd, flags), 0));
+		ENGINE((fams_after_open(fd, flags, before == FAMS_OPEN_ELSEWHERE), 0));
 		errno = saved;
 	}
 	return fd;
