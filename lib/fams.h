@@ -33,17 +33,20 @@ int fams_on_msync(void *addr, size_t len, int flags, int *handled);
 int fams_on_madvise(void *addr, size_t len, int advice, int *handled);
 int fams_on_mprotect(void *addr, size_t len, int prot, int *handled);
 
-/* Before open(): recover the file if it has a pending journal.  0;
- * FAMS_OPEN_ELSEWHERE when a live process manages the file (pass it to
- * fams_after_open); or -1 with errno when the file must not be opened (its journal
- * could not be applied). */
+/* Around open(): recovery runs before the program can read the file.  Most opens
+ * are checked afterwards, from the new descriptor; O_TRUNC opens before the call.
+ * fams_before_open returns 0, FAMS_OPEN_ELSEWHERE when a live process manages the
+ * file (pass it on to fams_after_open), or -1 with errno when the file must not be
+ * opened (its journal could not be applied). */
 #define FAMS_OPEN_ELSEWHERE 1
 int fams_before_open(int dirfd, const char *path, int flags);
-/* After open() returned fd: treat it as the file's if the file is managed (and
- * apply O_TRUNC, which the kernel already did to the data file, to the working
- * copy); if another process manages it (elsewhere), reads, writes and mappings
- * through fd are refused while it does. */
-void fams_after_open(int fd, int flags, int elsewhere);
+/* After open() of path (relative to dirfd) returned fd, with before what
+ * fams_before_open said: recover the file if need be (-1 with errno: it could not
+ * be, and the caller must close fd and fail the open), treat fd as the file's if
+ * the file is managed (and apply O_TRUNC, which the kernel already did to the data
+ * file, to the working copy); if another process manages it, reads, writes and
+ * mappings through fd are refused while it does. */
+int fams_after_open(int dirfd, const char *path, int fd, int flags, int before);
 void fams_after_dup(int oldfd, int newfd);
 /* Before dup2/dup3 replaces newfd. */
 void fams_before_replace(int newfd);

@@ -28,6 +28,7 @@ struct fams_file {
 	uint64_t bitmap_pages;    /* capacity of both bitmaps */
 	struct fams_journal j;
 	int nmaps;                /* mappings of the working copy in this process */
+	int nfds;                 /* program descriptors of the file in this process */
 	bool unlinked;            /* no name: nothing to recover after a crash, no journal */
 	bool needs_flush;         /* the size changed since the data file was last flushed */
 	bool needs_rollback;      /* a commit failed half-way and its rollback too */

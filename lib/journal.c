@@ -47,6 +47,10 @@ int fams_identity_of(int fd, struct fams_identity *id)
 int fams_identity_at(int dirfd, const char *path, struct fams_identity *id)
 {
 	id->fsid = 0;
+	if (!path[0]) /* dirfd is the file itself */
+		return inode_and_btime(dirfd, "", AT_EMPTY_PATH, id) < 0 ||
+				       (fams_cfg.journal_dir[0] && fsid_of(dirfd, &id->fsid) < 0)
+			       ? -1 : 0;
 	if (inode_and_btime(dirfd, path, 0, id) < 0)
 		return -1;
 	if (!fams_cfg.journal_dir[0])

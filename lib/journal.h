@@ -75,9 +75,10 @@ struct fams_journal {
 
 int fams_identity_of(int fd, struct fams_identity *id);
 
-/* Identity of the file at path (relative to dirfd), without opening it.  The
- * file system id is looked up only when FAMS_JOURNAL_DIR needs it (fsid = 0
- * otherwise).  -1 with errno (ENOENT: no such file, so no journal either). */
+/* Identity of the file at path (relative to dirfd; path "": dirfd itself), without
+ * opening it.  The file system id is looked up only when FAMS_JOURNAL_DIR needs it
+ * (fsid = 0 otherwise).  -1 with errno (ENOENT: no such file, so no journal either;
+ * EINVAL: not a regular file). */
 int fams_identity_at(int dirfd, const char *path, struct fams_identity *id);
 
 /* Journal directory and file name for a data file: the directory of data_path

@@ -232,42 +232,62 @@ fail:
 	return -1;
 }
 
-static int journal_names_for_path(int dirfd, const char *path, char *dir, size_t dcap, char *name,
-				  size_t ncap)
+/* Whether the journal of the file with identity id, known by path (relative to
+ * dirfd), exists: one faccessat. */
+static int journal_present_for(int dirfd, const char *path, const struct fams_identity *id)
 {
-	struct fams_identity id;
-	if (fams_identity_at(dirfd, path, &id) < 0)
-		return -1;
-	return fams_journal_locate(path, &id, dir, dcap, name, ncap);
+	char dir[PATH_MAX], name[NAME_MAX + 1], full[PATH_MAX + NAME_MAX + 2];
+	return fams_journal_locate(path, id, dir, sizeof dir, name, sizeof name) == 0 &&
+	       (size_t)snprintf(full, sizeof full, "%s/%s", dir, name) < sizeof full &&
+	       fams_raw_faccessat(dirfd, full, F_OK) == 0;
 }
 
 int fams_journal_present(int dirfd, const char *path)
 {
-	char dir[PATH_MAX], name[NAME_MAX + 1], full[PATH_MAX + NAME_MAX + 2];
+	struct fams_identity id;
 	int saved = errno;
-	int present = 0;
-	if (journal_names_for_path(dirfd, path, dir, sizeof dir, name, sizeof name) == 0 &&
-	    (size_t)snprintf(full, sizeof full, "%s/%s", dir, name) < sizeof full)
-		present = fams_raw_faccessat(dirfd, full, F_OK) == 0;
+	int present = fams_identity_at(dirfd, path, &id) == 0 && journal_present_for(dirfd, path, &id);
 	errno = saved;
 	return present;
 }
 
+static int recover_data_fd(int dirfd, const char *path, int data_fd, int *outcome);
+
 int fams_recover_path(int dirfd, const char *path, int *outcome)
 {
-	char dir[PATH_MAX], name[NAME_MAX + 1];
-	int data_fd = -1, jdir = -1, jfd = -1, saved = 0, ret = -1;
-	struct stat st, a, b;
-	struct fams_identity id;
-
 	*outcome = FAMS_REC_NONE;
 	if (!fams_journal_present(dirfd, path))
 		return 0;
-	data_fd = fams_sys.openat(dirfd, path, O_RDWR | O_CLOEXEC, 0);
-	if (data_fd < 0 && errno == ENOENT) {
-		ret = 0; /* gone since the journal was found: its journal names no file here */
-		goto out;
-	}
+	int data_fd = fams_sys.openat(dirfd, path, O_RDWR | O_CLOEXEC, 0);
+	if (data_fd < 0 && errno == ENOENT)
+		return 0; /* gone since the journal was found: its journal names no file here */
+	return recover_data_fd(dirfd, path, data_fd, outcome);
+}
+
+int fams_recover_opened(int dirfd, const char *path, int fd, int *outcome)
+{
+	struct fams_identity id;
+	*outcome = FAMS_REC_NONE;
+	int saved = errno;
+	int present = fams_identity_at(fd, "", &id) == 0 && journal_present_for(dirfd, path, &id);
+	errno = saved;
+	if (!present)
+		return 0;
+	/* Our own read-write description of the very file fd names, whatever its flags. */
+	char proc[64];
+	snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+	return recover_data_fd(dirfd, path, fams_sys.openat(AT_FDCWD, proc, O_RDWR | O_CLOEXEC, 0), outcome);
+}
+
+/* Recover the data file open read-write as data_fd (-1 with errno: it could not be
+ * opened), known by path relative to dirfd, from its journal; closes data_fd. */
+static int recover_data_fd(int dirfd, const char *path, int data_fd, int *outcome)
+{
+	char dir[PATH_MAX], name[NAME_MAX + 1];
+	int jdir = -1, jfd = -1, saved = 0, ret = -1;
+	struct stat st, a, b;
+	struct fams_identity id;
+
 	if (data_fd < 0) {
 		saved = errno;
 		fams_error("%s has a journal pending but cannot be opened for recovery: %s", path,

@@ -23,13 +23,19 @@ const char *fams_recovery_name(int outcome);
 int fams_recover_locked(int jfd, int data_fd, const struct fams_identity *id,
 			const char *data_name, int flags, int *outcome);
 
-/* Cheap test: could path have a pending journal?  One faccessat in the default
- * layout.  Returns 1 if a journal file exists, 0 otherwise. */
+/* Cheap test: could path have a pending journal?  A statx of path for its identity,
+ * then one faccessat.  Returns 1 if a journal file exists, 0 otherwise. */
 int fams_journal_present(int dirfd, const char *path);
 
 /* Full recovery by path, for open() and `famsrun --recover`: locate the journal,
  * lock it (BUSY if a live process holds it), recover, then remove the journal and
  * sync its directory.  Returns 0 with *outcome, or -1 with errno. */
 int fams_recover_path(int dirfd, const char *path, int *outcome);
+
+/* The same for a file the program has just opened as fd (by path, relative to
+ * dirfd: the journal is looked for in path's directory).  The identity comes from
+ * fd, with no second walk of the path, and recovery works on fd's own file even if
+ * the path has changed meanwhile. */
+int fams_recover_opened(int dirfd, const char *path, int fd, int *outcome);
 
 #endif

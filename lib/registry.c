@@ -107,12 +107,25 @@ static struct fd_slot *slot_of(int fd, bool create)
 	return &g_fds[fd];
 }
 
+/* Point a program descriptor's slot at managed file f (NULL: at none), keeping
+ * f->nfds: a file stays managed while the program has a mapping or a descriptor
+ * of it (retire_unused). */
+static void slot_point(struct fd_slot *s, struct fams_file *f)
+{
+	if (s->file)
+		s->file->nfds--;
+	s->file = f;
+	if (f)
+		f->nfds++;
+	s->elsewhere = false;
+}
+
 static void internal_add(int *where)
 {
 	struct fd_slot *s = *where >= 0 ? slot_of(*where, true) : NULL;
 	if (s) {
+		slot_point(s, NULL);
 		s->internal = where;
-		s->file = NULL;
 	}
 }
 
@@ -182,11 +195,7 @@ static void each_descriptor_of(dev_t dev, ino_t ino, void (*fn)(struct fd_slot *
 	fams_raw_close(dir);
 }
 
-static void adopt_descriptor(struct fd_slot *s, void *f)
-{
-	s->file = f;
-	s->elsewhere = false;
-}
+static void adopt_descriptor(struct fd_slot *s, void *f) { slot_point(s, f); }
 
 /* A file just became managed: every descriptor the program already has on it
  * must now read and write the working copy. */
@@ -515,14 +524,14 @@ static void retire(struct fams_file *f)
 {
 	if (!f->inherited && !g_down) {
 		if (fams_file_commit(f, 0, UINT64_MAX) < 0) {
-			fams_error("%s: its last mapping is gone but its changes could not be committed (%s); "
-				   "kept for the next fsync or exit", f->path, strerror(errno));
+			fams_error("%s: its last mapping and descriptor are gone but its changes could not be "
+				   "committed (%s); kept for the next fsync or exit", f->path, strerror(errno));
 			return;
 		}
 	}
 	for (int fd = 0; fd < g_fds_cap; fd++)
 		if (g_fds[fd].file == f)
-			g_fds[fd].file = NULL;
+			slot_point(&g_fds[fd], NULL);
 	file_internal_fds(f, false);
 	HASH_DEL(g_files, f);
 	fams_debug("no longer managing %s", f->path);
@@ -530,11 +539,16 @@ static void retire(struct fams_file *f)
 	fams_file_close(f, !f->inherited);
 }
 
-static void retire_unmapped(void)
+/* Stop managing the files this process neither maps nor has a descriptor of.
+ * Not at the last munmap alone: a program that unmaps and maps again to grow the
+ * file (tdb does) keeps reading and writing through its descriptor meanwhile, and
+ * another process must not take the file over in between; those reads and writes
+ * would go around its working copy. */
+static void retire_unused(void)
 {
 	struct fams_file *f, *tmp;
 	HASH_ITER(hh, g_files, f, tmp)
-		if (f->nmaps == 0)
+		if (f->nmaps == 0 && f->nfds == 0)
 			retire(f);
 }
 
@@ -774,7 +788,7 @@ void *fams_on_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t of
 		if (ret != MAP_FAILED) {
 			if (fixed)
 				forget_range(a, b);
-			retire_unmapped();
+			retire_unused();
 			if (want_shadow)
 				shadow_add((uintptr_t)ret, len, off, prot, rdwr, &st);
 		} else {
@@ -791,7 +805,7 @@ void *fams_on_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t of
 	ret = map_working_copy(f, addr, len, prot, flags, fd, off);
 	if (ret == MAP_FAILED) {
 		saved = errno;
-		retire_unmapped();
+		retire_unused();
 		errno = saved;
 		goto out;
 	}
@@ -808,13 +822,13 @@ void *fams_on_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t of
 			fams_error("%s: cannot track writes to a new mapping: %s", f->path, strerror(saved));
 			forget_range(s, e);
 			fams_raw_munmap(ret, e - s);
-			retire_unmapped();
+			retire_unused();
 			errno = saved;
 			ret = MAP_FAILED;
 			goto out;
 		}
 	}
-	retire_unmapped();
+	retire_unused();
 	errno = saved;
 out:
 	UNLOCK();
@@ -845,7 +859,7 @@ int fams_on_munmap(void *addr, size_t len, int *handled)
 		goto out;
 	}
 	forget_range(s, e);
-	retire_unmapped();
+	retire_unused();
 out:
 	UNLOCK();
 	errno = saved;
@@ -925,7 +939,7 @@ void *fams_on_mremap(void *old, size_t oldlen, size_t newlen, int flags, void *n
 				rearm(nm, os + (oe - os), nm->end);
 		}
 	}
-	retire_unmapped();
+	retire_unused();
 out:
 	UNLOCK();
 	errno = saved;
@@ -1013,7 +1027,7 @@ static int manage_shadows(uintptr_t s, uintptr_t e)
 			fams_raw_close(fd);
 			struct fd_slot *slot = slot_of(fd, false);
 			if (slot)
-				slot->file = NULL; /* fd was ours for a moment, not the program's */
+				slot_point(slot, NULL); /* fd was ours for a moment, not the program's */
 			if (!f && saved) {
 				errno = saved;
 				return -1;
@@ -1138,11 +1152,32 @@ out:
 
 /* ---- entry points: descriptors ------------------------------------------------------- */
 
+/* Recovery before the program can read: report what it did; FAMS_OPEN_ELSEWHERE
+ * when a live process holds the journal.  r and outcome from fams_recover_*. */
+static int recovered(const char *path, int r, int outcome)
+{
+	if (r < 0)
+		return -1; /* errno from recovery; the message is printed */
+	if (outcome != FAMS_REC_NONE && outcome != FAMS_REC_BUSY)
+		fams_info("%s: %s", path, fams_recovery_name(outcome));
+	return outcome == FAMS_REC_BUSY ? FAMS_OPEN_ELSEWHERE : 0;
+}
+
+/* Whether open() with these flags is checked for a pending journal before the call
+ * (O_TRUNC: the kernel truncates before fams sees the descriptor, and a rollback
+ * after that would undo the truncation) rather than after it, from the descriptor
+ * (no second walk of the path).  O_CREAT|O_EXCL makes a file no journal can name. */
+static bool check_before(int flags) { return flags & O_TRUNC; }
+static bool check_after(int flags)
+{
+	return !(flags & (O_TRUNC | O_PATH)) && (flags & (O_CREAT | O_EXCL)) != (O_CREAT | O_EXCL);
+}
+
 int fams_before_open(int dirfd, const char *path, int flags)
 {
-	if (g_down || !path || (flags & O_PATH))
+	if (g_down || !path || !check_before(flags))
 		return 0;
-	if ((flags & O_TRUNC) && fams_live) {
+	if (fams_live) {
 		/* Truncating a managed file through open(): retire its live journal first,
 		 * as fams_file_resize would (the kernel truncates before we see the fd). */
 		struct stat st;
@@ -1156,29 +1191,39 @@ int fams_before_open(int dirfd, const char *path, int flags)
 			return -1;
 		errno = saved;
 	}
-	if (!fams_journal_present(dirfd, path))
-		return 0;
-	int saved = errno, outcome;
-	if (fams_recover_path(dirfd, path, &outcome) < 0)
-		return -1; /* errno from recovery; the message is printed */
-	if (outcome != FAMS_REC_NONE && outcome != FAMS_REC_BUSY)
-		fams_info("%s: %s", path, fams_recovery_name(outcome));
-	errno = saved;
-	return outcome == FAMS_REC_BUSY ? FAMS_OPEN_ELSEWHERE : 0;
+	int saved = errno, outcome = FAMS_REC_NONE;
+	int r = fams_recover_path(dirfd, path, &outcome);
+	r = recovered(path, r, outcome);
+	if (r >= 0)
+		errno = saved;
+	return r;
 }
 
-void fams_after_open(int fd, int flags, int elsewhere)
+int fams_after_open(int dirfd, const char *path, int fd, int flags, int before)
 {
-	if ((!fams_live && !elsewhere) || fd < 0)
-		return;
+	if (g_down || fd < 0 || !path)
+		return 0;
 	int saved = errno;
+	bool elsewhere = before == FAMS_OPEN_ELSEWHERE;
+	if (check_after(flags)) {
+		int outcome = FAMS_REC_NONE;
+		int r = fams_recover_opened(dirfd, path, fd, &outcome);
+		r = recovered(path, r, outcome);
+		if (r < 0)
+			return -1;
+		elsewhere = r == FAMS_OPEN_ELSEWHERE;
+	}
+	if (!fams_live && !elsewhere) {
+		errno = saved;
+		return 0;
+	}
 	struct stat st;
 	LOCK();
 	if ((g_files || elsewhere) && fams_raw_fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
 		struct fams_file *f = file_by_key(st.st_dev, st.st_ino);
 		struct fd_slot *s = f || elsewhere ? slot_of(fd, true) : NULL;
 		if (s) {
-			s->file = f;
+			slot_point(s, f);
 			s->elsewhere = !f;
 			if (!f) {
 				g_any_elsewhere = true;
@@ -1192,6 +1237,7 @@ void fams_after_open(int fd, int flags, int elsewhere)
 	}
 	UNLOCK();
 	errno = saved;
+	return 0;
 }
 
 void fams_after_dup(int oldfd, int newfd)
@@ -1204,7 +1250,7 @@ void fams_after_dup(int oldfd, int newfd)
 	bool elsewhere = old && old->elsewhere;
 	struct fd_slot *s = slot_of(newfd, f != NULL || elsewhere);
 	if (s && !s->internal) {
-		s->file = f;
+		slot_point(s, f);
 		s->elsewhere = elsewhere;
 	}
 	UNLOCK();
@@ -1227,8 +1273,8 @@ void fams_before_replace(int newfd)
 			internal_add(where);
 		}
 	} else if (s) {
-		s->file = NULL;
-		s->elsewhere = false;
+		slot_point(s, NULL);
+		retire_unused();
 	}
 	UNLOCK();
 	errno = saved;
@@ -1243,7 +1289,11 @@ int fams_on_close(int fd)
 	struct fd_slot *s = slot_of(fd, false);
 	if (s) {
 		internal = s->internal != NULL;
-		s->file = NULL;
+		if (!internal && s->file) {
+			/* The last descriptor of an unmapped file: commit, stop managing it. */
+			slot_point(s, NULL);
+			retire_unused();
+		}
 		s->elsewhere = false;
 	}
 	UNLOCK();
@@ -1600,7 +1650,7 @@ void fams_shutdown(void)
 	g_down = true;
 	/* Descriptors write to the file directly from now on. */
 	for (int fd = 0; fd < g_fds_cap; fd++)
-		g_fds[fd].file = NULL;
+		slot_point(&g_fds[fd], NULL);
 	/* Mappings stay (the process is going away); journals are retired so none
 	 * outlives the last commit. */
 	HASH_ITER(hh, g_files, f, tmp) {

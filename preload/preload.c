@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -240,10 +241,11 @@ static int do_openat(int dirfd, const char *path, int flags, mode_t mode)
 	if (before < 0)
 		return -1;
 	int fd = real_openat ? real_openat(dirfd, path, flags, mode) : (int)syscall(SYS_openat, dirfd, path, flags, mode);
-	if (fd >= 0 && (fams_live || before == FAMS_OPEN_ELSEWHERE)) {
-		int saved = errno;
-		ENGINE((fams_after_open(fd, flags, before == FAMS_OPEN_ELSEWHERE), 0));
+	if (fd >= 0 && ENGINE(fams_after_open(dirfd, path, fd, flags, before)) < 0) {
+		int saved = errno; /* its journal could not be applied: the program must not read it */
+		real_close ? real_close(fd) : (int)syscall(SYS_close, fd);
 		errno = saved;
+		return -1;
 	}
 	return fd;
 }
@@ -295,15 +297,37 @@ EXPORT int creat(const char *path, mode_t mode) { return do_open(path, O_CREAT |
 EXPORT int creat64(const char *path, mode_t mode) { return do_open(path, O_CREAT | O_WRONLY | O_TRUNC, mode); }
 
 /* stdio reads through glibc-internal calls we cannot see: recover before it opens. */
+/* The open(2) flags fopen uses for mode. */
+static int fopen_flags(const char *mode)
+{
+	int rw = strchr(mode, '+') ? O_RDWR : 0, x = strchr(mode, 'x') ? O_EXCL : 0;
+	switch (mode[0]) {
+	case 'w': return (rw ? rw : O_WRONLY) | O_CREAT | O_TRUNC | x;
+	case 'a': return (rw ? rw : O_WRONLY) | O_CREAT | O_APPEND | x;
+	default: return rw ? rw : O_RDONLY;
+	}
+}
+
 static FILE *do_fopen(const char *path, const char *mode)
 {
-	if (engine_ok() && path && ENGINE(fams_before_open(AT_FDCWD, path, 0)) < 0)
-		return NULL;
 	if (!real_fopen) {
 		errno = ENOSYS;
 		return NULL;
 	}
-	return real_fopen(path, mode);
+	if (!engine_ok() || !path || !mode)
+		return real_fopen(path, mode);
+	int flags = fopen_flags(mode);
+	int before = ENGINE(fams_before_open(AT_FDCWD, path, flags));
+	if (before < 0)
+		return NULL;
+	FILE *fp = real_fopen(path, mode);
+	if (fp && ENGINE(fams_after_open(AT_FDCWD, path, fileno(fp), flags, before)) < 0) {
+		int saved = errno;
+		fclose(fp);
+		errno = saved;
+		return NULL;
+	}
+	return fp;
 }
 EXPORT FILE *fopen(const char *path, const char *mode) { return do_fopen(path, mode); }
 EXPORT FILE *fopen64(const char *path, const char *mode) { return do_fopen(path, mode); }

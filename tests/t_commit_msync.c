@@ -32,8 +32,14 @@ int main(void)
 	/* munmap commits what it drops. */
 	CHECK(munmap(p, 16 * PG) == 0);
 	CHECK(file_byte_is(path, 3 * PG, 'I'));
-	CHECK(!journal_exists_for(path));          /* no journal outlives the last mapping */
-	close(fd);
+	/* The file stays managed while the program has a descriptor of it: write()
+	 * through it still goes through a commit.  The last close retires it. */
+	CHECK(journal_exists_for(path));
+	CHECK(pwrite(fd, "W", 1, 4 * PG) == 1);
+	CHECK(file_byte_is(path, 4 * PG, 'a'));
+	CHECK(close(fd) == 0);
+	CHECK(file_byte_is(path, 4 * PG, 'W'));
+	CHECK(!journal_exists_for(path)); /* no journal outlives the last mapping and descriptor */
 	unlink(path);
 	return 0;
 }

@@ -93,6 +93,8 @@ int main(int argc, char **argv)
 		execl(argv[0], argv[0], "child", path, a, b, (char *)NULL);
 		_exit(127);
 	}
+	close(up[1]); /* the child's ends: its exit must end our reads */
+	close(down[0]);
 	to_parent = down[1];
 	from_parent = up[0];
 	char c = 0;
@@ -111,7 +113,7 @@ int main(int argc, char **argv)
 	}
 	CHECK(file_byte_is(path, 0, 'C') && file_byte_is(path, 1, 'a')); /* nothing it tried got through */
 	CHECK(raw_size(path) == 4 * PG);
-	CHECK(munmap(p, 4 * PG) == 0); /* commits 'U' and stops managing the file */
+	CHECK(munmap(p, 4 * PG) == 0 && close(fd) == 0); /* commits 'U', stops managing the file */
 	CHECK(write(to_parent, "u", 1) == 1);
 	CHECK(waitpid(pid, &status, 0) == pid);
 	CHECK(WIFEXITED(status));
@@ -119,7 +121,6 @@ int main(int argc, char **argv)
 		fprintf(stderr, "second process failed with %d\n", WEXITSTATUS(status));
 		return 1;
 	}
-	close(fd);
 	unlink(path);
 	return 0;
 }
