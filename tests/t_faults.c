@@ -233,15 +233,22 @@ static int recovery_trial(enum fault k, long at, int via_open)
 	errno = 0;
 	int r, outcome = 0;
 	struct fams_file *f = NULL;
-	if (via_open) {
+	if (via_open == 1) {
 		f = open_managed();
 		r = f ? 0 : -1;
+	} else if (via_open == 2) { /* a program's open(): recovery from its new descriptor */
+		int fd = open(path, O_RDONLY);
+		r = fd < 0 ? -1 : fams_recover_opened(AT_FDCWD, path, fd, &outcome);
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		errno = e;
 	} else {
 		r = fams_recover_path(AT_FDCWD, path, &outcome);
 	}
 	int err = errno;
 	disarm();
-	const char *what = via_open ? "open" : "recovery";
+	const char *what = via_open == 1 ? "open" : via_open == 2 ? "program's open" : "recovery";
 	if (fired && !transient()) {
 		surfaced++;
 		if (r == 0) {
@@ -335,12 +342,13 @@ int main(void)
 				points++;
 		printf("commit, %-20s %4ld faults injected\n", shapes[s].name, points);
 	}
-	for (int via_open = 0; via_open < 2; via_open++) {
+	for (int via_open = 0; via_open < 3; via_open++) {
 		long points = 0;
 		for (int k = 0; k < NFAULTS; k++)
 			for (long at = 1; !recovery_trial((enum fault)k, at, via_open); at++)
 				points++;
-		printf("%-28s %4ld faults injected\n", via_open ? "open with a pending journal" : "recovery",
+		printf("%-28s %4ld faults injected\n",
+		       via_open == 1 ? "open with a pending journal" : via_open == 2 ? "program's open, pending journal" : "recovery",
 		       points);
 	}
 	long points = 0;
