@@ -30,7 +30,7 @@
 #define PG 4096
 #define DATA_PAGES 16
 
-static const struct fams_identity id = { 0x1234abcd5678ef01ull, 4242 };
+static const struct fams_identity id = { 0x1234abcd5678ef01ull, 4242, 1764420000123456789ull };
 static struct fams_sys real;
 static int data_fd = -1, journal_fd = -1;
 static uint64_t allowed_size; /* what the header says; writes must stay below it */
@@ -124,6 +124,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t n)
 		if (flags & 2) {
 			h.fsid = id.fsid;
 			h.ino = id.ino;
+			h.btime = id.btime;
 		}
 		memcpy(j, &h, sizeof h);
 		if (flags & 1)
@@ -141,7 +142,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t n)
 	const int have_header = jn >= sizeof h;
 	if (have_header)
 		memcpy(&h, j, sizeof h);
-	data_may_change = have_header && h.fsid == id.fsid && h.ino == id.ino;
+	data_may_change = have_header && h.fsid == id.fsid && h.ino == id.ino && h.btime == id.btime;
 	allowed_size = data_may_change ? h.data_size : 0;
 
 	int outcome;
