@@ -17,6 +17,7 @@
 #include "sys.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -251,58 +252,51 @@ int fams_journal_present(int dirfd, const char *path)
 	return present;
 }
 
-static int recover_data_fd(int dirfd, const char *path, int data_fd, int *outcome);
+/* How recover_pending reaches the data file once recovery must really run. */
+struct data_source {
+	int dirfd;      /* the path as given, relative to dirfd ... */
+	const char *path;
+	int program_fd; /* ... or the program's own descriptor of it (-1: none) */
+};
 
-int fams_recover_path(int dirfd, const char *path, int *outcome)
+/* A read-write descriptor of the data file; *owned says whether the caller must
+ * close it.  The program's own descriptor is used when it is read-write and not
+ * O_APPEND: closing any descriptor of a file releases every POSIX record lock the
+ * process holds on it, so a second one is opened only when it cannot be helped. */
+static int data_fd_for(const struct data_source *src, bool *owned)
 {
-	*outcome = FAMS_REC_NONE;
-	if (!fams_journal_present(dirfd, path))
-		return 0;
-	int data_fd = fams_sys.openat(dirfd, path, O_RDWR | O_CLOEXEC, 0);
-	if (data_fd < 0 && errno == ENOENT)
-		return 0; /* gone since the journal was found: its journal names no file here */
-	return recover_data_fd(dirfd, path, data_fd, outcome);
+	*owned = true;
+	if (src->program_fd >= 0) {
+		int fl = fams_raw_fcntl(src->program_fd, F_GETFL, 0);
+		if (fl >= 0 && (fl & O_ACCMODE) == O_RDWR && !(fl & O_APPEND)) {
+			*owned = false;
+			return src->program_fd;
+		}
+		char proc[64];
+		snprintf(proc, sizeof proc, "/proc/self/fd/%d", src->program_fd);
+		return fams_sys.openat(AT_FDCWD, proc, O_RDWR | O_CLOEXEC, 0);
+	}
+	return fams_sys.openat(src->dirfd, src->path, O_RDWR | O_CLOEXEC, 0);
 }
 
-int fams_recover_opened(int dirfd, const char *path, int fd, int *outcome)
-{
-	struct fams_identity id;
-	*outcome = FAMS_REC_NONE;
-	int saved = errno;
-	int present = fams_identity_at(fd, "", &id) == 0 && journal_present_for(dirfd, path, &id);
-	errno = saved;
-	if (!present)
-		return 0;
-	/* Our own read-write description of the very file fd names, whatever its flags. */
-	char proc[64];
-	snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
-	return recover_data_fd(dirfd, path, fams_sys.openat(AT_FDCWD, proc, O_RDWR | O_CLOEXEC, 0), outcome);
-}
-
-/* Recover the data file open read-write as data_fd (-1 with errno: it could not be
- * opened), known by path relative to dirfd, from its journal; closes data_fd. */
-static int recover_data_fd(int dirfd, const char *path, int data_fd, int *outcome)
+/* Recover the file with identity id, known by path (relative to dirfd), from its
+ * journal.  The journal is opened and locked first: a journal held by a live
+ * process means nothing to recover (BUSY), and then the data file is not opened
+ * at all. */
+static int recover_pending(const struct data_source *src, const struct fams_identity *id, int *outcome)
 {
 	char dir[PATH_MAX], name[NAME_MAX + 1];
-	int jdir = -1, jfd = -1, saved = 0, ret = -1;
-	struct stat st, a, b;
-	struct fams_identity id;
+	int jdir = -1, jfd = -1, data_fd = -1, saved = 0, ret = -1;
+	bool owned = false;
+	struct stat a, b;
+	struct fams_identity now;
+	const char *path = src->path;
 
-	if (data_fd < 0) {
-		saved = errno;
-		fams_error("%s has a journal pending but cannot be opened for recovery: %s", path,
-			   strerror(saved));
-		goto out;
-	}
-	if (fams_raw_fstat(data_fd, &st) < 0 || !S_ISREG(st.st_mode) || fams_identity_of(data_fd, &id) < 0) {
-		ret = 0;
-		goto out;
-	}
-	if (fams_journal_locate(path, &id, dir, sizeof dir, name, sizeof name) < 0) {
+	if (fams_journal_locate(path, id, dir, sizeof dir, name, sizeof name) < 0) {
 		saved = errno;
 		goto out;
 	}
-	jdir = fams_sys.openat(dirfd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+	jdir = fams_sys.openat(src->dirfd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
 	if (jdir >= 0)
 		jfd = fams_sys.openat(jdir, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC, 0);
 	if (jfd < 0) {
@@ -329,7 +323,23 @@ static int recover_data_fd(int dirfd, const char *path, int data_fd, int *outcom
 		ret = 0;
 		goto out;
 	}
-	if (fams_recover_locked(jfd, data_fd, &id, path, 0, outcome) < 0) {
+	data_fd = data_fd_for(src, &owned);
+	if (data_fd < 0) {
+		saved = errno;
+		if (saved == ENOENT) {
+			ret = 0; /* gone since the journal was found: its journal names no file here */
+			goto out;
+		}
+		fams_error("%s has a journal pending but cannot be opened for recovery: %s", path,
+			   strerror(saved));
+		goto out;
+	}
+	/* The path may name another file by now: recover only the one the journal names. */
+	if (fams_identity_of(data_fd, &now) < 0 || now.ino != id->ino || now.btime != id->btime) {
+		ret = 0;
+		goto out;
+	}
+	if (fams_recover_locked(jfd, data_fd, &now, path, 0, outcome) < 0) {
 		saved = errno;
 		goto out;
 	}
@@ -343,9 +353,35 @@ out:
 		fams_raw_close(jfd);
 	if (jdir >= 0)
 		fams_raw_close(jdir);
-	if (data_fd >= 0)
+	if (data_fd >= 0 && owned)
 		fams_raw_close(data_fd);
 	if (ret < 0)
 		errno = saved;
 	return ret;
+}
+
+int fams_recover_path(int dirfd, const char *path, int *outcome)
+{
+	struct fams_identity id;
+	*outcome = FAMS_REC_NONE;
+	int saved = errno;
+	int present = fams_identity_at(dirfd, path, &id) == 0 && journal_present_for(dirfd, path, &id);
+	errno = saved;
+	if (!present)
+		return 0;
+	const struct data_source src = { dirfd, path, -1 };
+	return recover_pending(&src, &id, outcome);
+}
+
+int fams_recover_opened(int dirfd, const char *path, int fd, int *outcome)
+{
+	struct fams_identity id;
+	*outcome = FAMS_REC_NONE;
+	int saved = errno;
+	int present = fams_identity_at(fd, "", &id) == 0 && journal_present_for(dirfd, path, &id);
+	errno = saved;
+	if (!present)
+		return 0;
+	const struct data_source src = { dirfd, path, fd };
+	return recover_pending(&src, &id, outcome);
 }

@@ -1173,6 +1173,16 @@ static bool check_after(int flags)
 	return !(flags & (O_TRUNC | O_PATH)) && (flags & (O_CREAT | O_EXCL)) != (O_CREAT | O_EXCL);
 }
 
+/* Whether the file at path is one this process manages. */
+static bool managed_here(int dirfd, const char *path)
+{
+	struct stat st;
+	LOCK();
+	bool ours = g_files && fams_raw_fstatat(dirfd, path, &st, 0) == 0 && file_by_key(st.st_dev, st.st_ino);
+	UNLOCK();
+	return ours;
+}
+
 int fams_before_open(int dirfd, const char *path, int flags)
 {
 	if (g_down || !path || !check_before(flags))
@@ -1194,6 +1204,15 @@ int fams_before_open(int dirfd, const char *path, int flags)
 	int saved = errno, outcome = FAMS_REC_NONE;
 	int r = fams_recover_path(dirfd, path, &outcome);
 	r = recovered(path, r, outcome);
+	if (r == FAMS_OPEN_ELSEWHERE && !managed_here(dirfd, path)) {
+		/* The kernel would truncate the file under the other process's working
+		 * copy: its later commits could not bring the bytes back (a commit never
+		 * regrows the file), so everything it wrote would be lost in silence. */
+		fams_error("%s: open with O_TRUNC refused (EBUSY): another process manages this file, "
+			   "and sharing it between processes is not supported", path);
+		errno = EBUSY;
+		return -1;
+	}
 	if (r >= 0)
 		errno = saved;
 	return r;

@@ -1,6 +1,7 @@
 /* A second process under fams cannot map, read, write or resize a file another
  * process manages (EBUSY, with a fams: line): it would see or change a different
- * image than that process's working copy.  That holds for a descriptor opened
+ * image than that process's working copy; an open with O_TRUNC, which would cut the
+ * file under it, fails with EBUSY too.  That holds for a descriptor opened
  * before the other process started managing the file (its mmap is refused, then
  * its pread) and for one opened after.  fsync stays harmless and allowed.  Once
  * the other process stops managing the file, the same descriptors work again and
@@ -9,6 +10,7 @@
 #include <sys/wait.h>
 
 static int to_parent, from_parent;
+static const char *path_of_test;
 
 static void say(char c) { CHECK(write(to_parent, &c, 1) == 1); }
 static void await(char c)
@@ -38,6 +40,10 @@ static int all_refused(int fd)
 		return 37;
 	if (fsync(fd) != 0)
 		return 38;
+	if (open(path_of_test, O_WRONLY | O_TRUNC) != -1 || errno != EBUSY) /* would cut the file */
+		return 42;
+	if (fopen(path_of_test, "w") != NULL || errno != EBUSY)
+		return 43;
 	int d = dup(fd); /* a duplicate carries the refusal */
 	if (d < 0 || pread(d, &b, 1, 0) != -1 || errno != EBUSY)
 		return 39;
@@ -47,6 +53,7 @@ static int all_refused(int fd)
 
 static int second_process(const char *path)
 {
+	path_of_test = path;
 	int early = open(path, O_RDWR); /* opened before the file is managed */
 	if (early < 0)
 		return 20;
