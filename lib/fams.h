@@ -52,6 +52,9 @@ void fams_after_dup(int oldfd, int newfd);
 void fams_before_replace(int newfd);
 /* close(): 1 = an internal descriptor, pretend success; 0 = pass on. */
 int fams_on_close(int fd);
+/* close_range() (and closefrom): closes the range itself, around fams's own
+ * descriptors (*handled = 1), or leaves the call alone (CLOSE_RANGE_CLOEXEC). */
+int fams_on_close_range(unsigned first, unsigned last, int flags, int *handled);
 
 /* pos < 0: use and advance the descriptor's file position. */
 ssize_t fams_on_read(int fd, const struct iovec *iov, int iovcnt, off_t pos, int *handled);

@@ -17,6 +17,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <linux/falloc.h>
 #include <linux/magic.h>
 #include <pthread.h>
@@ -68,6 +69,10 @@ static bool g_down;     /* after fams_shutdown */
 static bool g_tracker_ready;
 static bool g_any_elsewhere; /* a descriptor was ever marked `elsewhere` */
 static pid_t g_pid; /* this process, as of start-up or fork */
+
+/* False in a vfork child (or a raw clone sharing our memory): it has a descriptor
+ * table of its own, and must not change this process's records of ours. */
+static bool same_process(void) { return (pid_t)syscall(SYS_getpid) == g_pid; }
 
 static inline uintptr_t page_round(uintptr_t n)
 {
@@ -149,10 +154,23 @@ static void file_internal_fds(struct fams_file *f, bool add)
 	}
 }
 
+static void retire_unused(void);
+
+/* The managed file program descriptor fd refers to, or NULL.  A slot can outlive
+ * its descriptor (fclose, and anything else that closes without calling close(),
+ * leaves it behind): before its file is trusted, fd must still name that file, or
+ * a pipe or log file that reused the number would read and write the working copy. */
 static struct fams_file *file_of_fd(int fd)
 {
 	struct fd_slot *s = slot_of(fd, false);
-	return s ? s->file : NULL;
+	if (!s || !s->file)
+		return NULL;
+	struct stat st;
+	if (fams_raw_fstat(fd, &st) == 0 && st.st_dev == s->file->key.dev && st.st_ino == s->file->key.ino)
+		return s->file;
+	slot_point(s, NULL);
+	retire_unused();
+	return NULL;
 }
 
 static struct fams_file *file_by_key(dev_t dev, ino_t ino)
@@ -1220,7 +1238,7 @@ int fams_before_open(int dirfd, const char *path, int flags)
 
 int fams_after_open(int dirfd, const char *path, int fd, int flags, int before)
 {
-	if (g_down || fd < 0 || !path)
+	if (g_down || fd < 0 || !path || !same_process())
 		return 0;
 	int saved = errno;
 	bool elsewhere = before == FAMS_OPEN_ELSEWHERE;
@@ -1238,7 +1256,13 @@ int fams_after_open(int dirfd, const char *path, int fd, int flags, int before)
 	}
 	struct stat st;
 	LOCK();
-	if ((g_files || elsewhere) && fams_raw_fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+	struct fd_slot *stale = slot_of(fd, false);
+	if (stale && !stale->internal && (stale->file || stale->elsewhere)) {
+		/* The number was closed without close() (fclose, close_range): a new file now. */
+		slot_point(stale, NULL);
+		retire_unused();
+	}
+	if ((g_files || elsewhere) && !(flags & O_PATH) && fams_raw_fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
 		struct fams_file *f = file_by_key(st.st_dev, st.st_ino);
 		struct fd_slot *s = f || elsewhere ? slot_of(fd, true) : NULL;
 		if (s) {
@@ -1261,29 +1285,34 @@ int fams_after_open(int dirfd, const char *path, int fd, int flags, int before)
 
 void fams_after_dup(int oldfd, int newfd)
 {
-	if (!fams_live || newfd < 0)
+	if (!fams_live || newfd < 0 || !same_process())
 		return;
+	int saved = errno;
 	LOCK();
 	struct fams_file *f = file_of_fd(oldfd);
 	struct fd_slot *old = slot_of(oldfd, false);
 	bool elsewhere = old && old->elsewhere;
 	struct fd_slot *s = slot_of(newfd, f != NULL || elsewhere);
 	if (s && !s->internal) {
+		/* newfd may have named another managed file until now (dup2). */
 		slot_point(s, f);
 		s->elsewhere = elsewhere;
+		retire_unused();
 	}
 	UNLOCK();
+	errno = saved;
 }
 
 void fams_before_replace(int newfd)
 {
-	if (!fams_live)
+	if (!fams_live || !same_process())
 		return;
 	int saved = errno;
 	LOCK();
 	struct fd_slot *s = slot_of(newfd, false);
 	if (s && s->internal) {
-		/* dup2 onto one of our descriptors would close it: move ours away first. */
+		/* dup2 onto one of our descriptors would close it: move ours away first.
+		 * A program descriptor's slot changes only if the dup2 succeeds. */
 		int *where = s->internal;
 		int moved = fams_raw_fcntl(newfd, F_DUPFD_CLOEXEC, 0);
 		if (moved >= 0) {
@@ -1291,9 +1320,6 @@ void fams_before_replace(int newfd)
 			s->internal = NULL;
 			internal_add(where);
 		}
-	} else if (s) {
-		slot_point(s, NULL);
-		retire_unused();
 	}
 	UNLOCK();
 	errno = saved;
@@ -1301,9 +1327,9 @@ void fams_before_replace(int newfd)
 
 int fams_on_close(int fd)
 {
-	if (!fams_live)
+	if (!fams_live || !same_process())
 		return 0;
-	int internal = 0;
+	int internal = 0, saved = errno;
 	LOCK();
 	struct fd_slot *s = slot_of(fd, false);
 	if (s) {
@@ -1316,7 +1342,41 @@ int fams_on_close(int fd)
 		s->elsewhere = false;
 	}
 	UNLOCK();
+	errno = saved; /* a commit at the last close must not leave its errno behind */
 	return internal;
+}
+
+int fams_on_close_range(unsigned first, unsigned last, int flags, int *handled)
+{
+	*handled = 0;
+	if (!fams_live || !same_process() || (flags & CLOSE_RANGE_CLOEXEC))
+		return 0;
+	*handled = 1;
+	int saved = errno, ret = 0;
+	LOCK();
+	/* Forget the program's descriptors in the range, and close the range around
+	 * ours: they are the engine's, the program's close_range must not take them. */
+	unsigned from = first;
+	for (unsigned fd = first; fd <= last && fd < (unsigned)g_fds_cap; fd++) {
+		struct fd_slot *s = &g_fds[fd];
+		if (s->internal) {
+			if (fd > from && syscall(SYS_close_range, from, fd - 1, flags) < 0 && !ret) {
+				ret = -1;
+				saved = errno;
+			}
+			from = fd + 1;
+			continue;
+		}
+		slot_point(s, NULL);
+	}
+	if (from <= last && from >= first && syscall(SYS_close_range, from, last, flags) < 0 && !ret) {
+		ret = -1;
+		saved = errno;
+	}
+	retire_unused();
+	UNLOCK();
+	errno = saved;
+	return ret;
 }
 
 static size_t iov_total(const struct iovec *iov, int cnt)
@@ -1580,7 +1640,7 @@ void fams_on_exit_now(void)
 	/* A vfork child (or a raw clone) shares our memory: committing or retiring
 	 * anything from it would act for the parent.  Only this process's own exit
 	 * counts. */
-	if ((pid_t)syscall(SYS_getpid) != g_pid)
+	if (!same_process())
 		return;
 	fams_shutdown();
 }

@@ -35,6 +35,9 @@
 	X(openat, int, (int, const char *, int, ...))                                         \
 	X(fopen, FILE *, (const char *, const char *))                                        \
 	X(close, int, (int))                                                                  \
+	X(fclose, int, (FILE *))                                                              \
+	X(close_range, int, (unsigned, unsigned, int))                                        \
+	X(closefrom, void, (int))                                                             \
 	X(dup, int, (int))                                                                    \
 	X(dup2, int, (int, int))                                                              \
 	X(dup3, int, (int, int, int))                                                         \
@@ -339,6 +342,39 @@ EXPORT int close(int fd)
 	if (fams_live && engine_ok() && ENGINE(fams_on_close(fd)))
 		return 0; /* one of ours: the program must not close it under us */
 	return real_close ? real_close(fd) : (int)syscall(SYS_close, fd);
+}
+
+/* fclose closes its descriptor inside libc, where no wrapper sees it: forget the
+ * descriptor first (fams_on_close), as close() would. */
+EXPORT int fclose(FILE *fp)
+{
+	if (fp && fams_live && engine_ok()) {
+		int fd = fileno(fp); /* -1 for a stream with no descriptor */
+		if (fd >= 0)
+			ENGINE(fams_on_close(fd));
+	}
+	if (!real_fclose) {
+		errno = ENOSYS;
+		return EOF;
+	}
+	return real_fclose(fp);
+}
+
+static int do_close_range(unsigned first, unsigned last, int flags)
+{
+	if (fams_live && engine_ok()) {
+		int handled;
+		int r = ENGINE(fams_on_close_range(first, last, flags, &handled));
+		if (handled)
+			return r;
+	}
+	return (int)syscall(SYS_close_range, first, last, flags);
+}
+EXPORT int close_range(unsigned first, unsigned last, int flags) { return do_close_range(first, last, flags); }
+EXPORT void closefrom(int lowfd)
+{
+	if (lowfd >= 0)
+		do_close_range((unsigned)lowfd, ~0u, 0);
 }
 
 EXPORT int dup(int fd)

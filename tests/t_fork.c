@@ -1,5 +1,6 @@
 /* A forked child that inherited a managed mapping cannot commit: its msync and
- * fsync fail with EPERM and nothing it wrote reaches the file or the parent. */
+ * fsync fail with EPERM and nothing it wrote reaches the file or the parent.  A
+ * vfork child's close leaves the parent's records alone. */
 #include "check.h"
 #include <sys/wait.h>
 
@@ -52,6 +53,17 @@ int main(void)
 		_exit(127);
 	}
 	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	/* A vfork child shares our memory but not our descriptor table: its close of
+	 * our descriptor must not change our records of it. */
+	pid = vfork();
+	if (pid == 0) {
+		close(fd);
+		_exit(0);
+	}
+	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK(pwrite(fd, "V", 1, 3 * PG) == 1);
+	CHECK(p[3 * PG] == 'V');          /* still the working copy's descriptor */
+	CHECK(file_byte_is(path, 3 * PG, 'a'));
 	munmap(p, 4 * PG);
 	close(fd);
 	unlink(path);
