@@ -709,31 +709,35 @@ static struct fams_file *manage(int fd, const struct stat *st)
 
 /* ---- entry points: memory ------------------------------------------------------- */
 
-/* Map f's working copy where the program asked, only if the kernel would have
- * mapped the data file so.  The working copy is a memfd: it would accept calls the
- * file refuses (a read-only or append-only descriptor with PROT_WRITE, PROT_EXEC on
- * a noexec mount, MAP_SYNC on a file not on persistent memory, a flag the kernel
- * does not know), so the kernel judges the call against the file itself first.
- * The working copy then replaces that mapping with the program's flags unchanged:
- * MAP_SHARED_VALIDATE makes the memfd refuse MAP_SYNC too, even on a DAX file,
- * since stores durable without msync are exactly what fams cannot give (PMDK then
- * falls back to msync, which fams makes atomic). */
-static void *map_working_copy(struct fams_file *f, void *addr, size_t len, int prot, int flags, int fd,
-			      off_t off)
+/* Whether the kernel would map the data file as the program asks.  The working
+ * copy is a memfd: it would accept calls the file refuses (a read-only or
+ * append-only descriptor with PROT_WRITE, PROT_EXEC on a noexec mount, MAP_SYNC on
+ * a file not on persistent memory, a flag the kernel does not know), so the kernel
+ * judges the call against the file itself, at an address of its own choosing (a
+ * refused call leaves nothing behind) and without populating or locking it.
+ * 0, or -1 with the kernel's errno. */
+static int kernel_accepts(size_t len, int prot, int flags, int fd, off_t off)
 {
-	/* Populating or locking the probe would read the data file for nothing. */
-	void *probe = fams_raw_mmap(addr, len, prot, flags & ~(MAP_POPULATE | MAP_LOCKED), fd, off);
+	const int placement = MAP_FIXED | MAP_FIXED_NOREPLACE | MAP_POPULATE | MAP_LOCKED;
+	void *probe = fams_raw_mmap(NULL, len, prot, flags & ~placement, fd, off);
 	if (probe == MAP_FAILED)
-		return MAP_FAILED;
-	void *ret = fams_raw_mmap(probe, len, prot, (flags & ~MAP_FIXED_NOREPLACE) | MAP_FIXED, f->memfd, off);
-	if (ret == MAP_FAILED) {
-		int saved = errno;
-		if ((flags & MAP_SYNC) && (flags & MAP_TYPE) == MAP_SHARED_VALIDATE && saved == EOPNOTSUPP)
-			fams_warn("%s: MAP_SYNC refused (EOPNOTSUPP): stores that are durable without msync "
-				  "cannot be made atomic; use msync", f->path);
-		fams_raw_munmap(probe, len);
-		errno = saved;
-	}
+		return -1;
+	fams_raw_munmap(probe, len);
+	return 0;
+}
+
+/* Map f's working copy where and as the program asked (kernel_accepts said yes).
+ * The flags are unchanged: MAP_SHARED_VALIDATE makes the memfd refuse MAP_SYNC too,
+ * even for a file on persistent memory, since stores durable without msync are
+ * exactly what fams cannot give (PMDK then falls back to msync, which fams makes
+ * atomic); MAP_FIXED_NOREPLACE and MAP_FIXED place it as they would have. */
+static void *map_working_copy(struct fams_file *f, void *addr, size_t len, int prot, int flags, off_t off)
+{
+	void *ret = fams_raw_mmap(addr, len, prot, flags, f->memfd, off);
+	if (ret == MAP_FAILED && (flags & MAP_SYNC) && (flags & MAP_TYPE) == MAP_SHARED_VALIDATE &&
+	    errno == EOPNOTSUPP)
+		fams_warn("%s: MAP_SYNC refused (EOPNOTSUPP): stores that are durable without msync "
+			  "cannot be made atomic; use msync", f->path);
 	return ret;
 }
 
@@ -772,7 +776,14 @@ void *fams_on_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t of
 		ret = MAP_FAILED;
 		goto out;
 	}
-	if (!f && rdwr && (prot & PROT_WRITE) && persistent_fs(fd)) {
+	const bool to_manage = !f && rdwr && (prot & PROT_WRITE) && persistent_fs(fd);
+	if ((f || to_manage) && kernel_accepts(len, prot, flags, fd, off) < 0) {
+		/* Refused as without fams, and before the file becomes managed for nothing. */
+		*handled = 1;
+		ret = MAP_FAILED;
+		goto out;
+	}
+	if (to_manage) {
 		f = manage(fd, &st);
 		if (!f && errno) {
 			if (errno == EBUSY) /* another process manages it: see mark_elsewhere */
@@ -820,7 +831,7 @@ void *fams_on_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t of
 	*handled = 1;
 	if (fixed && any_overlap((uintptr_t)addr, (uintptr_t)addr + len))
 		prepare_drop((uintptr_t)addr, (uintptr_t)addr + len, "mmap(MAP_FIXED) over a mapping");
-	ret = map_working_copy(f, addr, len, prot, flags, fd, off);
+	ret = map_working_copy(f, addr, len, prot, flags, off);
 	if (ret == MAP_FAILED) {
 		saved = errno;
 		retire_unused();

@@ -2,9 +2,12 @@
  * kernel answers for the file itself: MAP_SYNC on a file that is not on persistent
  * memory is EOPNOTSUPP (so PMDK falls back to msync), an unknown flag with
  * MAP_SHARED_VALIDATE is EOPNOTSUPP, PROT_WRITE on a read-only or append-only
- * descriptor is EACCES, and so on.  The kernel's answer is measured in the same run
- * with a raw mmap system call on the data file. */
+ * descriptor is EACCES, and so on; a MAP_FIXED mapping refused leaves the mapping it
+ * would have replaced, as the kernel does.  The kernel's answer is measured in the
+ * same run with a raw mmap system call on the data file. */
 #include "check.h"
+#include <linux/capability.h>
+#include <sys/resource.h>
 
 #ifndef MAP_SHARED_VALIDATE
 #define MAP_SHARED_VALIDATE 0x03
@@ -57,17 +60,62 @@ static int try_map(const char *path, const struct call *c, int native)
 	return err;
 }
 
+/* Whether [p, p+len) is mapped (mincore fails with ENOMEM on a hole). */
+static int mapped(void *p, size_t len)
+{
+	unsigned char v[64];
+	return mincore(p, len, v) == 0;
+}
+
+/* A MAP_FIXED mapping the kernel refuses (MAP_LOCKED over the memlock limit) leaves
+ * the mapping it would have replaced as the kernel leaves it: in place. */
+static int refused_fixed_keeps_old(const char *path, int fd)
+{
+	struct rlimit none = { 0, 0 };
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[2];
+	CHECK(setrlimit(RLIMIT_MEMLOCK, &none) == 0);
+	CHECK(syscall(SYS_capget, &h, d) == 0);
+	d[0].effective &= ~(1u << CAP_IPC_LOCK);
+	CHECK(syscall(SYS_capset, &h, d) == 0);
+	const int fixed_locked = MAP_SHARED | MAP_FIXED | MAP_LOCKED;
+
+	char *n = mmap(NULL, 4 * PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(n != MAP_FAILED);
+	void *r = (void *)syscall(SYS_mmap, n, 4 * PG, PROT_READ | PROT_WRITE, fixed_locked, fd, 0);
+	int native_err = r == MAP_FAILED ? errno : 0, native_kept = mapped(n, 4 * PG);
+	if (r != MAP_FAILED)
+		SKIP("the kernel accepted MAP_LOCKED over the limit");
+
+	char *p = mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	CHECK(p != MAP_FAILED);
+	p[0] = 'L';
+	r = mmap(p, 4 * PG, PROT_READ | PROT_WRITE, fixed_locked, fd, 0);
+	int err = r == MAP_FAILED ? errno : 0, kept = mapped(p, 4 * PG) && p[0] == 'L';
+	if (err != native_err || kept != native_kept) {
+		fprintf(stderr, "refused MAP_FIXED: kernel %s and %s the old mapping, fams %s and %s it\n",
+			strerror(native_err), native_kept ? "kept" : "lost", err ? strerror(err) : "mapped",
+			kept ? "kept" : "lost");
+		return 1;
+	}
+	CHECK(msync(p, 4 * PG, MS_SYNC) == 0 && file_byte_is(path, 0, 'L'));
+	CHECK(munmap(p, 4 * PG) == 0);
+	return 0;
+}
+
 int main(void)
 {
 	const char *path = test_path("map_flags");
 	int fd = make_file(path, 4 * PG, 'a');
-	CHECK(fd >= 0);
+	CHECK(fd >= 0 && close(fd) == 0); /* an open descriptor would keep the file managed */
 	in_use = mmap(NULL, 4 * PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	CHECK(in_use != MAP_FAILED);
 	int failures = 0;
 	for (int managed = 0; managed < 2; managed++) {
 		char *keep = NULL;
 		if (managed) { /* a mapping that keeps the file managed throughout */
+			fd = open(path, O_RDWR);
+			CHECK(fd >= 0);
 			keep = mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 			CHECK(keep != MAP_FAILED);
 			keep[0] = 'k';
@@ -80,12 +128,19 @@ int main(void)
 					got ? strerror(got) : "ok");
 				failures++;
 			}
+			if (!managed && journal_exists_for(path)) {
+				/* Each call's descriptor is closed: the file must not stay managed,
+				 * least of all after a call the kernel refused. */
+				fprintf(stderr, "%s: the file is still managed afterwards\n", calls[i].what);
+				failures++;
+			}
 		}
 		if (keep) {
 			CHECK(msync(keep, 4 * PG, MS_SYNC) == 0 && file_byte_is(path, 0, 'k'));
 			CHECK(munmap(keep, 4 * PG) == 0);
 		}
 	}
+	failures += refused_fixed_keeps_old(path, fd);
 	close(fd);
 	unlink(path);
 	return failures ? 1 : 0;
