@@ -98,10 +98,20 @@ int fams_recover_locked(int jfd, int data_fd, const struct fams_identity *id,
 	if (memcmp(h.magic, zero_magic, 8) == 0)
 		return 0;
 
+	if (memcmp(h.magic, FAMS_JOURNAL_MAGIC, 8) == 0 && h.version != FAMS_JOURNAL_VERSION) {
+		/* Not torn (the header is written whole, within one sector): written by
+		 * another version of fams.  Discarding it could leave a half-applied commit
+		 * in place; applying it could misread it.  Keep it and say so. */
+		*outcome = FAMS_REC_FOREIGN;
+		fams_error("%s: its journal was written by another version of fams (format %u, this one reads "
+			   "%u); not applied and kept: recover the file with that version first",
+			   data_name, h.version, FAMS_JOURNAL_VERSION);
+		errno = EUCLEAN;
+		return -1;
+	}
 	uint64_t jbody_max = (uint64_t)jst.st_size > FAMS_JOURNAL_BODY_OFFSET
 				     ? (uint64_t)jst.st_size - FAMS_JOURNAL_BODY_OFFSET : 0;
-	if (memcmp(h.magic, FAMS_JOURNAL_MAGIC, 8) != 0 || h.version != FAMS_JOURNAL_VERSION ||
-	    fams_header_hash(&h) != h.header_hash || h.body_len > jbody_max ||
+	if (memcmp(h.magic, FAMS_JOURNAL_MAGIC, 8) != 0 || fams_header_hash(&h) != h.header_hash || h.body_len > jbody_max ||
 	    h.nextents > h.body_len / sizeof(struct fams_jextent)) {
 		*outcome = FAMS_REC_TORN;
 		fams_warn("%s: journal header does not validate: %s", data_name,
