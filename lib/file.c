@@ -395,7 +395,7 @@ int fams_file_commit(struct fams_file *f, uint64_t lo, uint64_t hi)
 		h.seq = ++f->j.seq;
 		h.fsid = f->id.fsid;
 		h.ino = f->id.ino;
-		h.btime = f->id.btime;
+		h.birth = f->id.birth;
 		h.data_size = size;
 		h.nextents = n;
 		h.body_len = table + total;

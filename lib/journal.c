@@ -7,14 +7,44 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/statfs.h>
 #include <unistd.h>
 #include <xxhash.h>
 
-/* Inode and birth time of path (relative to dirfd; "" with AT_EMPTY_PATH: dirfd itself). */
-static int inode_and_btime(int dirfd, const char *path, int flags, struct fams_identity *id)
+/* Where the file system keeps no birth time: the inode's generation number, which
+ * changes when an inode number is given to a new file (ext4, XFS, Btrfs), or 0
+ * where there is none either.  ioctl needs a real descriptor: fd itself, or, for
+ * a path, one opened for the moment (the only case where fams opens and closes a
+ * descriptor of a file around the program's: on such file systems only, and only
+ * for O_TRUNC opens and `famsrun --recover`). */
+static int generation_of(int dirfd, const char *path, uint64_t *birth)
+{
+	int fd = dirfd, own = path[0] != '\0';
+	if (own) {
+		fd = fams_sys.openat(dirfd, path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0);
+		if (fd < 0 && errno == EACCES)
+			fd = fams_sys.openat(dirfd, path, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0);
+		if (fd < 0)
+			return -1;
+	}
+	int gen = 0;
+	int r = fams_raw_ioctl(fd, FS_IOC_GETVERSION, &gen);
+	int saved = errno;
+	if (own)
+		fams_raw_close(fd);
+	if (r < 0 && saved != ENOTTY && saved != EOPNOTSUPP && saved != EINVAL) {
+		errno = saved;
+		return -1;
+	}
+	*birth = r < 0 ? 0 : (uint64_t)(uint32_t)gen;
+	return 0;
+}
+
+/* Inode and birth of path (relative to dirfd; "" with AT_EMPTY_PATH: dirfd itself). */
+static int inode_and_birth(int dirfd, const char *path, int flags, struct fams_identity *id)
 {
 	struct statx stx;
 	if (fams_raw_statx(dirfd, path, flags | AT_STATX_SYNC_AS_STAT, STATX_TYPE | STATX_INO | STATX_BTIME,
@@ -25,9 +55,11 @@ static int inode_and_btime(int dirfd, const char *path, int flags, struct fams_i
 		return -1;
 	}
 	id->ino = stx.stx_ino;
-	id->btime = (stx.stx_mask & STATX_BTIME)
-			    ? (uint64_t)stx.stx_btime.tv_sec * 1000000000u + stx.stx_btime.tv_nsec : 0;
-	return 0;
+	if (stx.stx_mask & STATX_BTIME) {
+		id->birth = (uint64_t)stx.stx_btime.tv_sec * 1000000000u + stx.stx_btime.tv_nsec;
+		return 0;
+	}
+	return generation_of(dirfd, path, &id->birth);
 }
 
 static int fsid_of(int fd, uint64_t *fsid)
@@ -41,17 +73,17 @@ static int fsid_of(int fd, uint64_t *fsid)
 
 int fams_identity_of(int fd, struct fams_identity *id)
 {
-	return inode_and_btime(fd, "", AT_EMPTY_PATH, id) < 0 || fsid_of(fd, &id->fsid) < 0 ? -1 : 0;
+	return inode_and_birth(fd, "", AT_EMPTY_PATH, id) < 0 || fsid_of(fd, &id->fsid) < 0 ? -1 : 0;
 }
 
 int fams_identity_at(int dirfd, const char *path, struct fams_identity *id)
 {
 	id->fsid = 0;
 	if (!path[0]) /* dirfd is the file itself */
-		return inode_and_btime(dirfd, "", AT_EMPTY_PATH, id) < 0 ||
+		return inode_and_birth(dirfd, "", AT_EMPTY_PATH, id) < 0 ||
 				       (fams_cfg.journal_dir[0] && fsid_of(dirfd, &id->fsid) < 0)
 			       ? -1 : 0;
-	if (inode_and_btime(dirfd, path, 0, id) < 0)
+	if (inode_and_birth(dirfd, path, 0, id) < 0)
 		return -1;
 	if (!fams_cfg.journal_dir[0])
 		return 0;
@@ -81,7 +113,7 @@ int fams_journal_locate(const char *data_path, const struct fams_identity *id, c
 			goto toolong;
 		n = snprintf(name, name_cap, "%016llx-%llu-%016llx" FAMS_JOURNAL_SUFFIX,
 			     (unsigned long long)id->fsid, (unsigned long long)id->ino,
-			     (unsigned long long)id->btime);
+			     (unsigned long long)id->birth);
 	} else {
 		const char *slash = strrchr(data_path, '/');
 		if (!slash)
@@ -93,7 +125,7 @@ int fams_journal_locate(const char *data_path, const struct fams_identity *id, c
 		if (n < 0 || (size_t)n >= dir_cap)
 			goto toolong;
 		n = snprintf(name, name_cap, ".%llu-%016llx" FAMS_JOURNAL_SUFFIX, (unsigned long long)id->ino,
-			     (unsigned long long)id->btime);
+			     (unsigned long long)id->birth);
 	}
 	if (n < 0 || (size_t)n >= name_cap)
 		goto toolong;

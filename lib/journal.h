@@ -10,7 +10,7 @@
  *   offset 4096  body: struct fams_jextent[nextents], then the old bytes of each
  *                extent, in extent order, unpadded
  *
- * The header names the data file (filesystem id + inode + birth time) and its size when the
+ * The header names the data file (filesystem id + inode + birth) and its size when the
  * commit began, and carries a hash of the body and of itself.  Each extent records
  * where its bytes live in the data file and a hash of the bytes the commit writes
  * there (new_hash): recovery compares the data file with new_hash to tell a
@@ -40,7 +40,7 @@ struct fams_jheader {
 	uint64_t seq;         /* commit number within this journal's life */
 	uint64_t fsid;        /* identity of the data file: filesystem id ... */
 	uint64_t ino;         /* ... inode number ... */
-	uint64_t btime;       /* ... and birth time in ns (0: the file system has none) */
+	uint64_t birth;       /* ... and birth (see struct fams_identity) */
 	uint64_t data_size;   /* data file size when the commit began */
 	uint64_t nextents;
 	uint64_t body_len;    /* bytes of body following FAMS_JOURNAL_BODY_OFFSET */
@@ -56,11 +56,12 @@ struct fams_jextent {
 };
 
 /* Identity of a data file, as recorded in its journal and spelled in its name.
- * The birth time tells a file from a later one that reuses its inode number. */
+ * The birth tells a file from a later one that reuses its inode number. */
 struct fams_identity {
 	uint64_t fsid;
 	uint64_t ino;
-	uint64_t btime; /* ns since the epoch; 0 where statx has no STATX_BTIME */
+	uint64_t birth; /* birth time in ns since the epoch (statx STATX_BTIME); where the
+			 * file system keeps none, the inode's generation number; else 0 */
 };
 
 /* A journal file we hold open and locked. */
@@ -83,8 +84,8 @@ int fams_identity_at(int dirfd, const char *path, struct fams_identity *id);
 
 /* Journal directory and file name for a data file: the directory of data_path
  * (absolute, or relative to the caller's directory for open-time checks) and
- * ".INODE-BIRTHTIME.fams-journal", or FAMS_JOURNAL_DIR and
- * "FSID-INODE-BIRTHTIME.fams-journal".  Returns 0 or -1 with errno (ENAMETOOLONG). */
+ * ".INODE-BIRTH.fams-journal", or FAMS_JOURNAL_DIR and
+ * "FSID-INODE-BIRTH.fams-journal".  Returns 0 or -1 with errno (ENAMETOOLONG). */
 int fams_journal_locate(const char *data_path, const struct fams_identity *id, char *dir,
 			size_t dir_cap, char *name, size_t name_cap);
 

@@ -118,14 +118,14 @@ int fams_recover_locked(int jfd, int data_fd, const struct fams_identity *id,
 			  fams_recovery_name(FAMS_REC_TORN));
 		return 0;
 	}
-	if (h.fsid != id->fsid || h.ino != id->ino || h.btime != id->btime) {
+	if (h.fsid != id->fsid || h.ino != id->ino || h.birth != id->birth) {
 		*outcome = FAMS_REC_FOREIGN;
 		fams_error("%s: its journal names another file (fsid %016llx inode %llu born %llu, this file "
 			   "is fsid %016llx inode %llu born %llu); not applied. Move the journal away if the "
 			   "file was replaced on purpose",
 			   data_name, (unsigned long long)h.fsid, (unsigned long long)h.ino,
-			   (unsigned long long)h.btime, (unsigned long long)id->fsid,
-			   (unsigned long long)id->ino, (unsigned long long)id->btime);
+			   (unsigned long long)h.birth, (unsigned long long)id->fsid,
+			   (unsigned long long)id->ino, (unsigned long long)id->birth);
 		errno = EUCLEAN;
 		return -1;
 	}
@@ -345,7 +345,7 @@ static int recover_pending(const struct data_source *src, const struct fams_iden
 		goto out;
 	}
 	/* The path may name another file by now: recover only the one the journal names. */
-	if (fams_identity_of(data_fd, &now) < 0 || now.ino != id->ino || now.btime != id->btime) {
+	if (fams_identity_of(data_fd, &now) < 0 || now.ino != id->ino || now.birth != id->birth) {
 		ret = 0;
 		goto out;
 	}

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/fs.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -82,15 +83,23 @@ static inline int make_file(const char *path, off_t size, char fill)
 }
 
 /* The path of the journal of the file now at path, as fams names it next to the
- * file: ".INODE-BIRTHTIME.fams-journal" (birth time in ns, hex; 0 if none). */
+ * file: ".INODE-BIRTH.fams-journal" (birth time in ns, hex; where the file system
+ * has none, the inode's generation number). */
 static inline int journal_path_for(const char *path, char *out, size_t cap)
 {
 	struct statx stx;
 	if (syscall(SYS_statx, AT_FDCWD, path, 0, STATX_INO | STATX_BTIME, &stx) < 0)
 		return -1;
-	unsigned long long bt = (stx.stx_mask & STATX_BTIME)
-					? (unsigned long long)stx.stx_btime.tv_sec * 1000000000ull + stx.stx_btime.tv_nsec
-					: 0;
+	unsigned long long bt = 0;
+	if (stx.stx_mask & STATX_BTIME) {
+		bt = (unsigned long long)stx.stx_btime.tv_sec * 1000000000ull + stx.stx_btime.tv_nsec;
+	} else { /* no birth time: the inode's generation number stands in */
+		int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY), gen = 0;
+		if (fd >= 0 && syscall(SYS_ioctl, fd, FS_IOC_GETVERSION, &gen) == 0)
+			bt = (unsigned int)gen;
+		if (fd >= 0)
+			syscall(SYS_close, fd);
+	}
 	const char *slash = strrchr(path, '/');
 	snprintf(out, cap, "%.*s/.%llu-%016llx.fams-journal", (int)(slash - path), path,
 		 (unsigned long long)stx.stx_ino, bt);

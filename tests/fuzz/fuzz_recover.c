@@ -124,7 +124,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t n)
 		if (flags & 2) {
 			h.fsid = id.fsid;
 			h.ino = id.ino;
-			h.btime = id.btime;
+			h.birth = id.birth;
 		}
 		memcpy(j, &h, sizeof h);
 		if (flags & 1)
@@ -142,7 +142,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t n)
 	const int have_header = jn >= sizeof h;
 	if (have_header)
 		memcpy(&h, j, sizeof h);
-	data_may_change = have_header && h.fsid == id.fsid && h.ino == id.ino && h.btime == id.btime;
+	data_may_change = have_header && h.fsid == id.fsid && h.ino == id.ino && h.birth == id.birth;
 	allowed_size = data_may_change ? h.data_size : 0;
 
 	int outcome;
