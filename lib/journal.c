@@ -24,9 +24,9 @@ static int generation_of(int dirfd, const char *path, uint64_t *birth)
 {
 	int fd = dirfd, own = path[0] != '\0';
 	if (own) {
-		fd = fams_sys.openat(dirfd, path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0);
+		fd = fams_sys.os_openat(dirfd, path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0);
 		if (fd < 0 && errno == EACCES)
-			fd = fams_sys.openat(dirfd, path, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0);
+			fd = fams_sys.os_openat(dirfd, path, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0);
 		if (fd < 0)
 			return -1;
 	}
@@ -88,7 +88,7 @@ int fams_identity_at(int dirfd, const char *path, struct fams_identity *id)
 	if (!fams_cfg.journal_dir[0])
 		return 0;
 	/* statfs by path has no *at form: an O_PATH descriptor serves. */
-	int fd = fams_sys.openat(dirfd, path, O_PATH | O_CLOEXEC, 0);
+	int fd = fams_sys.os_openat(dirfd, path, O_PATH | O_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
 	int r = fsid_of(fd, &id->fsid);
@@ -151,7 +151,7 @@ int fams_journal_held(const char *data_path, const struct fams_identity *id)
 	if (fams_journal_locate(data_path, id, dir, sizeof dir, name, sizeof name) < 0 ||
 	    (size_t)snprintf(full, sizeof full, "%s/%s", dir, name) >= sizeof full)
 		return 0;
-	int fd = fams_sys.openat(AT_FDCWD, full, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
+	int fd = fams_sys.os_openat(AT_FDCWD, full, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
 	if (fd < 0)
 		return 0;
 	/* F_OFD_GETLK asks whether our write lock could be placed; it needs no write
@@ -207,16 +207,16 @@ int fams_journal_acquire(struct fams_journal *j, const char *data_path, int data
 	j->capacity = j->seq = j->live_end = 0;
 	if (fams_journal_locate(data_path, id, dir, sizeof dir, j->name, sizeof j->name) < 0)
 		return -1;
-	j->dirfd = fams_sys.openat(AT_FDCWD, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+	j->dirfd = fams_sys.os_openat(AT_FDCWD, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
 	if (j->dirfd < 0) {
 		fams_error("cannot open journal directory %s: %s", dir, strerror(errno));
 		return -1;
 	}
 	for (int attempt = 0;; attempt++) {
-		int fd = fams_sys.openat(j->dirfd, j->name, O_RDWR | O_NOFOLLOW | O_CLOEXEC, 0);
+		int fd = fams_sys.os_openat(j->dirfd, j->name, O_RDWR | O_NOFOLLOW | O_CLOEXEC, 0);
 		if (fd < 0 && errno == ENOENT) {
 			/* No wider than the data file: the journal holds its old bytes. */
-			fd = fams_sys.openat(j->dirfd, j->name,
+			fd = fams_sys.os_openat(j->dirfd, j->name,
 					     O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 					     data_st->st_mode & 0666);
 			created = fd >= 0;
@@ -297,7 +297,7 @@ int fams_journal_acquire(struct fams_journal *j, const char *data_path, int data
 fail_errno:
 	if (j->fd >= 0) {
 		if (created)
-			fams_sys.unlinkat(j->dirfd, j->name, 0);
+			fams_sys.os_unlinkat(j->dirfd, j->name, 0);
 		fams_raw_close(j->fd);
 	}
 	if (j->dirfd >= 0)
@@ -323,7 +323,7 @@ void fams_journal_release(struct fams_journal *j, int remove)
 		    a.st_dev == b.st_dev) {
 			/* A stale journal that reappeared after a power cut could later undo
 			 * another program's writes: make the removal durable. */
-			if (fams_sys.unlinkat(j->dirfd, j->name, 0) == 0)
+			if (fams_sys.os_unlinkat(j->dirfd, j->name, 0) == 0)
 				fams_fsync_dir_of(j->dirfd);
 		}
 	}

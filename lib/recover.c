@@ -284,9 +284,9 @@ static int data_fd_for(const struct data_source *src, bool *owned)
 		}
 		char proc[64];
 		snprintf(proc, sizeof proc, "/proc/self/fd/%d", src->program_fd);
-		return fams_sys.openat(AT_FDCWD, proc, O_RDWR | O_CLOEXEC, 0);
+		return fams_sys.os_openat(AT_FDCWD, proc, O_RDWR | O_CLOEXEC, 0);
 	}
-	return fams_sys.openat(src->dirfd, src->path, O_RDWR | O_CLOEXEC, 0);
+	return fams_sys.os_openat(src->dirfd, src->path, O_RDWR | O_CLOEXEC, 0);
 }
 
 /* Recover the file with identity id, known by path (relative to dirfd), from its
@@ -306,9 +306,9 @@ static int recover_pending(const struct data_source *src, const struct fams_iden
 		saved = errno;
 		goto out;
 	}
-	jdir = fams_sys.openat(src->dirfd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+	jdir = fams_sys.os_openat(src->dirfd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
 	if (jdir >= 0)
-		jfd = fams_sys.openat(jdir, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC, 0);
+		jfd = fams_sys.os_openat(jdir, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC, 0);
 	if (jfd < 0) {
 		saved = errno;
 		if (saved == ENOENT)
@@ -355,7 +355,7 @@ static int recover_pending(const struct data_source *src, const struct fams_iden
 	}
 	/* The data file is durable in its committed state (fams_recover_locked flushed
 	 * it), so the journal may go; the directory sync keeps it from coming back. */
-	if (fams_sys.unlinkat(jdir, name, 0) < 0 || fams_fsync_dir_of(jdir) < 0)
+	if (fams_sys.os_unlinkat(jdir, name, 0) < 0 || fams_fsync_dir_of(jdir) < 0)
 		fams_warn("%s: could not remove its journal %s: %s", path, name, strerror(errno));
 	ret = 0;
 out:

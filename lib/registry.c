@@ -188,7 +188,7 @@ static struct fams_file *file_by_key(dev_t dev, ino_t ino)
 static void each_descriptor_of(dev_t dev, ino_t ino, void (*fn)(struct fd_slot *s, void *ctx), void *ctx)
 {
 	char buf[4096];
-	int dir = fams_sys.openat(AT_FDCWD, "/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+	int dir = fams_sys.os_openat(AT_FDCWD, "/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
 	if (dir < 0)
 		return;
 	for (;;) {
@@ -638,7 +638,7 @@ static void shadow_add(uintptr_t s, size_t len, off_t off, int prot, bool maywri
 /* The path of the file mapped at addr, from /proc/self/maps; false if none. */
 static bool mapped_path(uintptr_t addr, char *path, size_t cap)
 {
-	int fd = fams_sys.openat(AT_FDCWD, "/proc/self/maps", O_RDONLY | O_CLOEXEC, 0);
+	int fd = fams_sys.os_openat(AT_FDCWD, "/proc/self/maps", O_RDONLY | O_CLOEXEC, 0);
 	if (fd < 0)
 		return false;
 	static char buf[1 << 16]; /* under the registry lock */
@@ -1042,7 +1042,7 @@ static int manage_shadows(uintptr_t s, uintptr_t e)
 		char path[PATH_MAX];
 		int fd = -1;
 		if (mapped_path(m->start, path, sizeof path))
-			fd = fams_sys.openat(AT_FDCWD, path, O_RDWR | O_CLOEXEC, 0);
+			fd = fams_sys.os_openat(AT_FDCWD, path, O_RDWR | O_CLOEXEC, 0);
 		else
 			errno = ENOENT;
 		struct stat st;

@@ -33,21 +33,22 @@ static int sys_unlinkat(int dirfd, const char *path, int flags)
 	return (int)syscall(SYS_unlinkat, dirfd, path, flags);
 }
 
-/* The kernel's own calls: what fams_sys holds until a test swaps an entry. */
+/* The kernel's own calls: what fams_sys holds until a test swaps an entry.  A static
+ * initializer, not a constructor: another library's constructor may reach the engine
+ * before any of ours has run. */
 #define SYS_DEFAULT_TABLE                                                                      \
 	{                                                                                      \
-		.openat = sys_openat, .close = sys_close, .pread = sys_pread,                  \
-		.pwrite = sys_pwrite, .fdatasync = sys_fdatasync, .fsync = sys_fsync,          \
-		.ftruncate = sys_ftruncate, .fallocate = sys_fallocate,                        \
-		.unlinkat = sys_unlinkat,                                                      \
+		.os_openat = sys_openat, .os_close = sys_close, .os_pread = sys_pread,         \
+		.os_pwrite = sys_pwrite, .os_fdatasync = sys_fdatasync, .os_fsync = sys_fsync, \
+		.os_ftruncate = sys_ftruncate, .os_fallocate = sys_fallocate,                  \
+		.os_unlinkat = sys_unlinkat,                                                   \
 	}
-
-static const struct fams_sys sys_default = SYS_DEFAULT_TABLE;
+const struct fams_sys fams_sys_default = SYS_DEFAULT_TABLE;
 struct fams_sys fams_sys = SYS_DEFAULT_TABLE;
 struct fams_io_stats fams_stats;
 enum fams_break fams_test_break = FAMS_BREAK_NONE;
 
-void fams_sys_reset(void) { fams_sys = sys_default; }
+void fams_sys_reset(void) { fams_sys = fams_sys_default; }
 
 int fams_raw_fstat(int fd, struct stat *st) { return (int)syscall(SYS_fstat, fd, st); }
 int fams_raw_fstatat(int dirfd, const char *path, struct stat *st, int flags)
@@ -110,7 +111,7 @@ ssize_t fams_pread_full(int fd, void *buf, size_t n, off_t off)
 {
 	size_t done = 0;
 	while (done < n) {
-		ssize_t r = fams_sys.pread(fd, (char *)buf + done, n - done, off + (off_t)done);
+		ssize_t r = fams_sys.os_pread(fd, (char *)buf + done, n - done, off + (off_t)done);
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
@@ -127,7 +128,7 @@ int fams_pwrite_full(int fd, const void *buf, size_t n, off_t off)
 {
 	size_t done = 0;
 	while (done < n) {
-		ssize_t r = fams_sys.pwrite(fd, (const char *)buf + done, n - done, off + (off_t)done);
+		ssize_t r = fams_sys.os_pwrite(fd, (const char *)buf + done, n - done, off + (off_t)done);
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
@@ -153,11 +154,11 @@ int fams_pwrite_full(int fd, const void *buf, size_t n, off_t off)
 		r_;                                                                           \
 	})
 
-int fams_truncate(int fd, off_t len) { return RETRY_EINTR(fams_sys.ftruncate(fd, len)); }
+int fams_truncate(int fd, off_t len) { return RETRY_EINTR(fams_sys.os_ftruncate(fd, len)); }
 
 int fams_allocate(int fd, int mode, off_t off, off_t len)
 {
-	return RETRY_EINTR(fams_sys.fallocate(fd, mode, off, len));
+	return RETRY_EINTR(fams_sys.os_fallocate(fd, mode, off, len));
 }
 
 static int counted_flush(int r)
@@ -167,6 +168,6 @@ static int counted_flush(int r)
 	return r;
 }
 
-int fams_flush(int fd) { return counted_flush(RETRY_EINTR(fams_sys.fdatasync(fd))); }
+int fams_flush(int fd) { return counted_flush(RETRY_EINTR(fams_sys.os_fdatasync(fd))); }
 
-int fams_fsync_dir_of(int dirfd) { return counted_flush(RETRY_EINTR(fams_sys.fsync(dirfd))); }
+int fams_fsync_dir_of(int dirfd) { return counted_flush(RETRY_EINTR(fams_sys.os_fsync(dirfd))); }

@@ -4,7 +4,9 @@
  * names from here would re-enter the wrappers.  So the engine calls the kernel through
  * raw syscall(2) wrappers, and the durable I/O among them (writes, flushes, truncates,
  * creation, unlink, directory sync) goes through the table fams_sys: a test can swap an
- * entry to inject EIO/ENOSPC or to stop the world after the k-th operation. */
+ * entry to inject EIO/ENOSPC or to stop the world after the k-th operation.  Its
+ * members are spelled os_* so that no reader (or tool) takes fams_sys.os_pwrite for a
+ * call of the interposed pwrite. */
 #ifndef FAMS_SYS_H
 #define FAMS_SYS_H
 
@@ -15,19 +17,21 @@
 #include <sys/statfs.h>
 
 struct fams_sys {
-	int (*openat)(int dirfd, const char *path, int flags, mode_t mode);
-	int (*close)(int fd);
-	ssize_t (*pread)(int fd, void *buf, size_t n, off_t off);
-	ssize_t (*pwrite)(int fd, const void *buf, size_t n, off_t off);
-	int (*fdatasync)(int fd);
-	int (*fsync)(int fd);
-	int (*ftruncate)(int fd, off_t len);
-	int (*fallocate)(int fd, int mode, off_t off, off_t len);
-	int (*unlinkat)(int dirfd, const char *path, int flags);
+	int (*os_openat)(int dirfd, const char *path, int flags, mode_t mode);
+	int (*os_close)(int fd);
+	ssize_t (*os_pread)(int fd, void *buf, size_t n, off_t off);
+	ssize_t (*os_pwrite)(int fd, const void *buf, size_t n, off_t off);
+	int (*os_fdatasync)(int fd);
+	int (*os_fsync)(int fd);
+	int (*os_ftruncate)(int fd, off_t len);
+	int (*os_fallocate)(int fd, int mode, off_t off, off_t len);
+	int (*os_unlinkat)(int dirfd, const char *path, int flags);
 };
 
-/* The table in force; tests may replace entries (restore with fams_sys_reset). */
+/* The table in force; tests replace entries, call the kernel's own through
+ * fams_sys_default, and put everything back with fams_sys_reset. */
 extern struct fams_sys fams_sys;
+extern const struct fams_sys fams_sys_default;
 void fams_sys_reset(void);
 
 /* Test-only: deliberately break one ordering rule of the commit, so the crash and

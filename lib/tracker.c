@@ -78,7 +78,7 @@ void fams_tracker_init(void)
 	if (fams_cfg.tracker == FAMS_TRACKER_COMPARE)
 		return;
 	int fd = uffd_open();
-	int pm = fd >= 0 ? fams_sys.openat(AT_FDCWD, "/proc/self/pagemap", O_RDONLY | O_CLOEXEC, 0) : -1;
+	int pm = fd >= 0 ? fams_sys.os_openat(AT_FDCWD, "/proc/self/pagemap", O_RDONLY | O_CLOEXEC, 0) : -1;
 	if (fd < 0 || pm < 0) {
 		int saved = errno;
 		if (fd >= 0)

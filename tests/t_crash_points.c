@@ -23,7 +23,6 @@
 #include "recover.h"
 #include "sys.h"
 
-static struct fams_sys real;
 static long ops, crash_at;
 static sigjmp_buf crash;
 static int opened[256], nopened;
@@ -48,7 +47,7 @@ static int c_openat(int d, const char *p, int fl, mode_t m)
 {
 	if (fl & O_CREAT)
 		step();
-	int fd = real.openat(d, p, fl, m);
+	int fd = fams_sys_default.os_openat(d, p, fl, m);
 	if (fd >= 0 && nopened < 256)
 		opened[nopened++] = fd;
 	return fd;
@@ -58,18 +57,18 @@ static ssize_t c_pwrite(int fd, const void *b, size_t n, off_t o)
 	step();
 	if (crash_at_data_write && flushed && ++data_writes == crash_at_data_write)
 		siglongjmp(crash, 1);
-	return real.pwrite(fd, b, n, o);
+	return fams_sys_default.os_pwrite(fd, b, n, o);
 }
 static int c_fdatasync(int fd)
 {
 	step();
 	flushed = 1;
-	return real.fdatasync(fd);
+	return fams_sys_default.os_fdatasync(fd);
 }
-static int c_fsync(int fd) { step(); return real.fsync(fd); }
-static int c_ftruncate(int fd, off_t l) { step(); return real.ftruncate(fd, l); }
-static int c_fallocate(int fd, int m, off_t o, off_t l) { step(); return real.fallocate(fd, m, o, l); }
-static int c_unlinkat(int d, const char *p, int f) { step(); return real.unlinkat(d, p, f); }
+static int c_fsync(int fd) { step(); return fams_sys_default.os_fsync(fd); }
+static int c_ftruncate(int fd, off_t l) { step(); return fams_sys_default.os_ftruncate(fd, l); }
+static int c_fallocate(int fd, int m, off_t o, off_t l) { step(); return fams_sys_default.os_fallocate(fd, m, o, l); }
+static int c_unlinkat(int d, const char *p, int f) { step(); return fams_sys_default.os_unlinkat(d, p, f); }
 
 static void arm(long k)
 {
@@ -77,15 +76,15 @@ static void arm(long k)
 	crash_at = k;
 	crash_at_data_write = 0;
 	nopened = 0;
-	fams_sys.openat = c_openat;
-	fams_sys.pwrite = c_pwrite;
-	fams_sys.fdatasync = c_fdatasync;
-	fams_sys.fsync = c_fsync;
-	fams_sys.ftruncate = c_ftruncate;
-	fams_sys.fallocate = c_fallocate;
-	fams_sys.unlinkat = c_unlinkat;
+	fams_sys.os_openat = c_openat;
+	fams_sys.os_pwrite = c_pwrite;
+	fams_sys.os_fdatasync = c_fdatasync;
+	fams_sys.os_fsync = c_fsync;
+	fams_sys.os_ftruncate = c_ftruncate;
+	fams_sys.os_fallocate = c_fallocate;
+	fams_sys.os_unlinkat = c_unlinkat;
 }
-static void disarm(void) { fams_sys = real; }
+static void disarm(void) { fams_sys_reset(); }
 /* The crashed "process" is gone: its descriptors (and journal lock) with it. */
 static void drop_descriptors(void)
 {
@@ -284,7 +283,6 @@ int main(int argc, char **argv)
 	path = path_main;
 	fams_cfg.journal_size = 64 * 1024; /* small, so ch_big must grow it */
 	fams_cfg.journal_max = 64 << 20;
-	real = fams_sys;
 	fams_log_level = FAMS_LOG_ERROR; /* rollbacks are the point here, not news */
 	static const struct shape shapes[] = {
 		{ "one page", 16 * PG, ch_one, 0, 0, 0 },

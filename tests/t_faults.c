@@ -16,7 +16,6 @@
 enum fault { F_EIO, F_ENOSPC, F_EINTR, F_SHORT, NFAULTS };
 static const char *fault_name[] = { "EIO", "ENOSPC", "EINTR", "short transfer" };
 
-static struct fams_sys real;
 static enum fault kind;
 static long ops, fire_at, fired;
 static const char *fired_op; /* which call the fault hit */
@@ -42,34 +41,34 @@ static ssize_t i_pread(int fd, void *b, size_t n, off_t o)
 {
 	if (hit(1, "pread")) {
 		if (kind == F_SHORT)
-			return real.pread(fd, b, n > 1 ? n / 2 : n, o);
+			return fams_sys_default.os_pread(fd, b, n > 1 ? n / 2 : n, o);
 		return fail_errno();
 	}
-	return real.pread(fd, b, n, o);
+	return fams_sys_default.os_pread(fd, b, n, o);
 }
 static ssize_t i_pwrite(int fd, const void *b, size_t n, off_t o)
 {
 	if (hit(1, "pwrite")) {
 		if (kind == F_SHORT)
-			return real.pwrite(fd, b, n > 1 ? n / 2 : n, o);
+			return fams_sys_default.os_pwrite(fd, b, n > 1 ? n / 2 : n, o);
 		return fail_errno();
 	}
-	return real.pwrite(fd, b, n, o);
+	return fams_sys_default.os_pwrite(fd, b, n, o);
 }
-static int i_fdatasync(int fd) { return hit(0, "fdatasync") ? fail_errno() : real.fdatasync(fd); }
-static int i_fsync(int fd) { return hit(0, "fsync") ? fail_errno() : real.fsync(fd); }
-static int i_ftruncate(int fd, off_t l) { return hit(0, "ftruncate") ? fail_errno() : real.ftruncate(fd, l); }
-static int i_fallocate(int fd, int m, off_t o, off_t l) { return hit(0, "fallocate") ? fail_errno() : real.fallocate(fd, m, o, l); }
+static int i_fdatasync(int fd) { return hit(0, "fdatasync") ? fail_errno() : fams_sys_default.os_fdatasync(fd); }
+static int i_fsync(int fd) { return hit(0, "fsync") ? fail_errno() : fams_sys_default.os_fsync(fd); }
+static int i_ftruncate(int fd, off_t l) { return hit(0, "ftruncate") ? fail_errno() : fams_sys_default.os_ftruncate(fd, l); }
+static int i_fallocate(int fd, int m, off_t o, off_t l) { return hit(0, "fallocate") ? fail_errno() : fams_sys_default.os_fallocate(fd, m, o, l); }
 static int i_unlinkat(int d, const char *p, int f)
 {
 	/* unlink cannot be interrupted; EIO still can happen */
-	return kind != F_EINTR && hit(0, "unlinkat") ? fail_errno() : real.unlinkat(d, p, f);
+	return kind != F_EINTR && hit(0, "unlinkat") ? fail_errno() : fams_sys_default.os_unlinkat(d, p, f);
 }
 static int i_openat(int d, const char *p, int fl, mode_t m)
 {
 	if ((fl & O_CREAT) && kind != F_EINTR && hit(0, "openat"))
 		return fail_errno();
-	return real.openat(d, p, fl, m);
+	return fams_sys_default.os_openat(d, p, fl, m);
 }
 
 static void arm(enum fault k, long at)
@@ -78,16 +77,16 @@ static void arm(enum fault k, long at)
 	ops = 0;
 	fire_at = at;
 	fired = 0;
-	fams_sys.pread = i_pread;
-	fams_sys.pwrite = i_pwrite;
-	fams_sys.fdatasync = i_fdatasync;
-	fams_sys.fsync = i_fsync;
-	fams_sys.ftruncate = i_ftruncate;
-	fams_sys.fallocate = i_fallocate;
-	fams_sys.unlinkat = i_unlinkat;
-	fams_sys.openat = i_openat;
+	fams_sys.os_pread = i_pread;
+	fams_sys.os_pwrite = i_pwrite;
+	fams_sys.os_fdatasync = i_fdatasync;
+	fams_sys.os_fsync = i_fsync;
+	fams_sys.os_ftruncate = i_ftruncate;
+	fams_sys.os_fallocate = i_fallocate;
+	fams_sys.os_unlinkat = i_unlinkat;
+	fams_sys.os_openat = i_openat;
 }
-static void disarm(void) { fams_sys = real; }
+static void disarm(void) { fams_sys_reset(); }
 
 static long injected, retried, surfaced;
 
@@ -327,7 +326,6 @@ int main(void)
 	fams_cfg.journal_size = 64 * 1024;
 	fams_cfg.journal_max = 64 << 20;
 	fams_log_level = FAMS_LOG_ERROR - 1; /* every fault prints an error: silence them */
-	real = fams_sys;
 	static const struct shape shapes[] = {
 		{ "one page", 16 * PG, ch_one, 0 },
 		{ "scattered pages", 48 * PG, ch_many, 0 },

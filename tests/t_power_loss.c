@@ -56,7 +56,6 @@ struct op {
 
 static struct op ops[20000];
 static int nops;
-static struct fams_sys real;
 static ino_t data_ino;
 static char jpath[4200]; /* the data file's journal: named after its identity, set by begin() */
 static int recording;
@@ -85,14 +84,14 @@ static struct op *record(enum op_kind kind, enum file_id file)
 
 static int r_openat(int d, const char *p, int fl, mode_t m)
 {
-	int fd = real.openat(d, p, fl, m);
+	int fd = fams_sys_default.os_openat(d, p, fl, m);
 	if (recording && fd >= 0 && (fl & O_CREAT))
 		record(OP_CREATE, F_JOURNAL);
 	return fd;
 }
 static ssize_t r_pwrite(int fd, const void *b, size_t n, off_t o)
 {
-	ssize_t r = real.pwrite(fd, b, n, o);
+	ssize_t r = fams_sys_default.os_pwrite(fd, b, n, o);
 	if (recording && r > 0) {
 		struct op *op = record(OP_WRITE, classify(fd));
 		op->off = (uint64_t)o;
@@ -111,18 +110,18 @@ static int r_flush(int fd, int (*fn)(int))
 	}
 	return r;
 }
-static int r_fdatasync(int fd) { return r_flush(fd, real.fdatasync); }
-static int r_fsync(int fd) { return r_flush(fd, real.fsync); }
+static int r_fdatasync(int fd) { return r_flush(fd, fams_sys_default.os_fdatasync); }
+static int r_fsync(int fd) { return r_flush(fd, fams_sys_default.os_fsync); }
 static int r_ftruncate(int fd, off_t l)
 {
-	int r = real.ftruncate(fd, l);
+	int r = fams_sys_default.os_ftruncate(fd, l);
 	if (recording && r == 0)
 		record(OP_SIZE, classify(fd))->off = (uint64_t)l;
 	return r;
 }
 static int r_fallocate(int fd, int mode, off_t o, off_t l)
 {
-	int r = real.fallocate(fd, mode, o, l);
+	int r = fams_sys_default.os_fallocate(fd, mode, o, l);
 	if (recording && r == 0 && mode == 0) {
 		struct op *op = record(OP_SIZE, classify(fd));
 		op->off = (uint64_t)(o + l);
@@ -132,7 +131,7 @@ static int r_fallocate(int fd, int mode, off_t o, off_t l)
 }
 static int r_unlinkat(int d, const char *p, int f)
 {
-	int r = real.unlinkat(d, p, f);
+	int r = fams_sys_default.os_unlinkat(d, p, f);
 	if (recording && r == 0)
 		record(OP_UNLINK, F_JOURNAL);
 	return r;
@@ -318,10 +317,10 @@ static void check_state(const struct plan *p, const struct disk_file *d, const s
 				break;
 		}
 	int outcome;
-	fams_sys.fdatasync = no_flush; /* this disk is simulated: no need to wait for it */
-	fams_sys.fsync = no_flush;
+	fams_sys.os_fdatasync = no_flush; /* this disk is simulated: no need to wait for it */
+	fams_sys.os_fsync = no_flush;
 	int r = fams_recover_path(AT_FDCWD, path, &outcome);
-	fams_sys = real;
+	fams_sys_reset();
 	if (r < 0)
 		VIOLATION("%s, power cut after op %d: recovery failed: %s", shape_name, p->upto, strerror(errno));
 	struct image got = read_image();
@@ -550,14 +549,13 @@ int main(int argc, char **argv)
 	fams_cfg.journal_size = 64 * 1024; /* small, so growth is exercised */
 	fams_cfg.journal_max = 64 << 20;
 	fams_log_level = FAMS_LOG_ERROR;
-	real = fams_sys;
-	fams_sys.openat = r_openat;
-	fams_sys.pwrite = r_pwrite;
-	fams_sys.fdatasync = r_fdatasync;
-	fams_sys.fsync = r_fsync;
-	fams_sys.ftruncate = r_ftruncate;
-	fams_sys.fallocate = r_fallocate;
-	fams_sys.unlinkat = r_unlinkat;
+	fams_sys.os_openat = r_openat;
+	fams_sys.os_pwrite = r_pwrite;
+	fams_sys.os_fdatasync = r_fdatasync;
+	fams_sys.os_fsync = r_fsync;
+	fams_sys.os_ftruncate = r_ftruncate;
+	fams_sys.os_fallocate = r_fallocate;
+	fams_sys.os_unlinkat = r_unlinkat;
 	struct fams_sys recorder = fams_sys;
 	static const struct {
 		const char *name;
@@ -575,7 +573,7 @@ int main(int argc, char **argv)
 		long before = states_checked, pe = points_exhaustive, ps = points_sampled;
 		fams_sys = recorder;
 		shapes[s].run();
-		fams_sys = real;
+		fams_sys_reset();
 		printf("%-34s %4d ops, %3ld crash points exhaustive, %3ld sampled, %7ld states\n", shape_name,
 		       nops, points_exhaustive - pe, points_sampled - ps, states_checked - before);
 		fflush(stdout);

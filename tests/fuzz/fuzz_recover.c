@@ -31,7 +31,6 @@
 #define DATA_PAGES 16
 
 static const struct fams_identity id = { 0x1234abcd5678ef01ull, 4242, 1764420000123456789ull };
-static struct fams_sys real;
 static int data_fd = -1, journal_fd = -1;
 static uint64_t allowed_size; /* what the header says; writes must stay below it */
 static int data_may_change;
@@ -54,14 +53,14 @@ static ssize_t f_pwrite(int fd, const void *b, size_t n, off_t o)
 			VIOLATION("write at %lld+%zu past the recorded size %llu", (long long)o, n,
 				  (unsigned long long)allowed_size);
 	}
-	return real.pwrite(fd, b, n, o);
+	return fams_sys_default.os_pwrite(fd, b, n, o);
 }
 static int f_ftruncate(int fd, off_t l)
 {
 	if (fd != data_fd || !data_may_change || (uint64_t)l != allowed_size)
 		VIOLATION("truncate of fd %d to %lld (recorded size %llu)", fd, (long long)l,
 			  (unsigned long long)allowed_size);
-	return real.ftruncate(fd, l);
+	return fams_sys_default.os_ftruncate(fd, l);
 }
 static int f_noflush(int fd)
 {
@@ -89,13 +88,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		base[i] = (char)('a' + (i / PG) % 26);
 	data_fd = memfd_create("fuzz-data", MFD_CLOEXEC);
 	journal_fd = memfd_create("fuzz-journal", MFD_CLOEXEC);
-	real = fams_sys;
-	fams_sys.pwrite = f_pwrite;
-	fams_sys.ftruncate = f_ftruncate;
-	fams_sys.fdatasync = f_noflush;
-	fams_sys.fsync = f_noflush;
-	fams_sys.fallocate = f_fallocate;
-	fams_sys.unlinkat = f_unlinkat;
+	fams_sys.os_pwrite = f_pwrite;
+	fams_sys.os_ftruncate = f_ftruncate;
+	fams_sys.os_fdatasync = f_noflush;
+	fams_sys.os_fsync = f_noflush;
+	fams_sys.os_fallocate = f_fallocate;
+	fams_sys.os_unlinkat = f_unlinkat;
 	return 0;
 }
 
