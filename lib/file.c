@@ -37,11 +37,6 @@
 #include <sys/sendfile.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-#include <xxhash.h>
-
-#define COPY_CHUNK (1u << 20)
-
-long fams_page_size = 4096;
 
 static inline uint64_t page_of(uint64_t off) { return off / (uint64_t)fams_page_size; }
 static inline uint64_t pages_for(uint64_t bytes)
@@ -144,13 +139,13 @@ static int fill_working_copy(struct fams_file *f)
 		if (hole < 0 || hole > end)
 			hole = end;
 		while (data < hole) {
-			size_t n = (size_t)(hole - data > COPY_CHUNK ? COPY_CHUNK : hole - data);
+			size_t n = (size_t)(hole - data > FAMS_IO_CHUNK ? FAMS_IO_CHUNK : hole - data);
 			off_t in = data;
 			ssize_t r = -1;
 			if (!buf && fams_raw_lseek(f->memfd, data, SEEK_SET) == data)
 				r = sendfile(f->memfd, f->data_fd, &in, n);
 			if (r <= 0) {
-				if (!buf && !(buf = malloc(COPY_CHUNK)))
+				if (!buf && !(buf = malloc(FAMS_IO_CHUNK)))
 					return -1;
 				r = fams_pread_full(f->data_fd, buf, n, data);
 				if (r < 0)
@@ -243,7 +238,7 @@ struct extent {
  * with the data file; the ones that differ become dirty. */
 static int compare_pages(struct fams_file *f, uint64_t first, uint64_t last, bool all)
 {
-	const size_t pg = (size_t)fams_page_size, per = COPY_CHUNK / pg;
+	const size_t pg = (size_t)fams_page_size, per = FAMS_IO_CHUNK / pg;
 	char *a = NULL, *b = NULL;
 	int ret = -1;
 	uint64_t p = first;
@@ -260,7 +255,7 @@ static int compare_pages(struct fams_file *f, uint64_t first, uint64_t last, boo
 				q++;
 			n = q - p;
 		}
-		if (!a && (!(a = malloc(COPY_CHUNK)) || !(b = malloc(COPY_CHUNK))))
+		if (!a && (!(a = malloc(FAMS_IO_CHUNK)) || !(b = malloc(FAMS_IO_CHUNK))))
 			goto out;
 		uint64_t off = p * pg, len = n * pg;
 		if (off + len > f->size)
@@ -372,7 +367,7 @@ int fams_file_commit(struct fams_file *f, uint64_t lo, uint64_t hi)
 	/* Step 1: one stable copy of the new bytes. */
 	jext = calloc(n, sizeof *jext);
 	newbuf = malloc(total);
-	chunk = malloc(COPY_CHUNK);
+	chunk = malloc(FAMS_IO_CHUNK);
 	if (!jext || !newbuf || !chunk)
 		goto nomem;
 	uint64_t pos = 0;
@@ -382,7 +377,7 @@ int fams_file_commit(struct fams_file *f, uint64_t lo, uint64_t hi)
 			goto fail_errno;
 		if ((uint64_t)r < ext[i].len) /* working copy shrank under us: zeros */
 			memset(newbuf + pos + r, 0, (size_t)(ext[i].len - (uint64_t)r));
-		jext[i] = (struct fams_jextent){ ext[i].off, ext[i].len, XXH3_64bits(newbuf + pos, ext[i].len), 0 };
+		jext[i] = (struct fams_jextent){ ext[i].off, ext[i].len, fams_jextent_hash(newbuf + pos, ext[i].len), 0 };
 		pos += ext[i].len;
 	}
 
@@ -390,58 +385,14 @@ int fams_file_commit(struct fams_file *f, uint64_t lo, uint64_t hi)
 		goto data_failed;
 	if (f->j.fd >= 0) {
 		/* Step 2: journal body, then header; all before the one journal flush. */
-		struct fams_jheader h = { .version = FAMS_JOURNAL_VERSION, .page_size = (uint32_t)pg };
-		memcpy(h.magic, FAMS_JOURNAL_MAGIC, 8);
-		h.seq = ++f->j.seq;
-		h.fsid = f->id.fsid;
-		h.ino = f->id.ino;
-		h.birth = f->id.birth;
-		h.data_size = size;
-		h.nextents = n;
-		h.body_len = table + total;
-		XXH3_state_t *hs = XXH3_createState();
-		if (!hs)
-			goto nomem;
-		XXH3_64bits_reset_withSeed(hs, h.seq);
-		XXH3_64bits_update(hs, jext, table);
-		int werr = fams_pwrite_full(f->j.fd, jext, table, FAMS_JOURNAL_BODY_OFFSET);
-		/* The old bytes are gathered into chunk and written a whole chunk at a
-		 * time: one small write per extent costs a walk of a large page-cache
-		 * folio's blocks each, which dominated commits of many scattered pages. */
-		uint64_t jpos = FAMS_JOURNAL_BODY_OFFSET + table;
-		size_t fill = 0;
-		for (size_t i = 0; i < n && werr == 0; i++) {
-			for (uint64_t done = 0; done < ext[i].len && werr == 0;) {
-				size_t room = COPY_CHUNK - fill;
-				size_t c = ext[i].len - done > room ? room : (size_t)(ext[i].len - done);
-				ssize_t r = fams_pread_full(f->data_fd, chunk + fill, c, (off_t)(ext[i].off + done));
-				if (r < 0) {
-					werr = -1;
-					break;
-				}
-				if ((size_t)r < c)
-					memset(chunk + fill + r, 0, c - (size_t)r);
-				XXH3_64bits_update(hs, chunk + fill, c);
-				fill += c;
-				done += c;
-				if (fill == COPY_CHUNK || (done == ext[i].len && i + 1 == n)) {
-					werr = fams_pwrite_full(f->j.fd, chunk, fill, (off_t)jpos);
-					jpos += fill;
-					fill = 0;
-				}
-			}
-		}
-		h.body_hash = XXH3_64bits_digest(hs);
-		XXH3_freeState(hs);
-		h.header_hash = fams_header_hash(&h);
-		if (werr == 0)
-			werr = fams_pwrite_full(f->j.fd, &h, sizeof h, 0);
+		int64_t jbytes = fams_jwrite(f->j.fd, f->data_fd, ++f->j.seq, &f->id, size, jext, n, chunk);
+		int werr = jbytes < 0 ? -1 : 0;
 		/* The journal on disk may now name these ranges, whatever happens next. */
 		uint64_t ext_end = ext[n - 1].off + ext[n - 1].len;
 		if (ext_end > f->j.live_end)
 			f->j.live_end = ext_end;
 		if (werr == 0)
-			__atomic_add_fetch(&fams_stats.journal_bytes, table + total + sizeof h, __ATOMIC_RELAXED);
+			__atomic_add_fetch(&fams_stats.journal_bytes, (uint64_t)jbytes, __ATOMIC_RELAXED);
 		/* Step 3: the journal is durable before any data byte changes. */
 		if (werr < 0 || (fams_test_break != FAMS_BREAK_NO_JOURNAL_FLUSH && fams_flush(f->j.fd) < 0)) {
 			saved = errno;

@@ -36,8 +36,6 @@ struct fams_file {
 	UT_hash_handle hh;
 };
 
-extern long fams_page_size;
-
 /* Start managing the regular file open as fd (st from fstat, path absolute):
  * acquire and recover its journal, then fill a working copy with its contents.
  * Returns NULL with errno on failure, with a "fams:" message. */

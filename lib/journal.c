@@ -12,7 +12,6 @@
 #include <string.h>
 #include <sys/statfs.h>
 #include <unistd.h>
-#include <xxhash.h>
 
 /* Where the file system keeps no birth time: the inode's generation number, which
  * changes when an inode number is given to a new file (ext4, XFS, Btrfs), or 0
@@ -94,13 +93,6 @@ int fams_identity_at(int dirfd, const char *path, struct fams_identity *id)
 	int r = fsid_of(fd, &id->fsid);
 	fams_raw_close(fd);
 	return r;
-}
-
-uint64_t fams_header_hash(const struct fams_jheader *h)
-{
-	struct fams_jheader copy = *h;
-	copy.header_hash = 0;
-	return XXH3_64bits(&copy, sizeof copy);
 }
 
 int fams_journal_locate(const char *data_path, const struct fams_identity *id, char *dir,

@@ -2,10 +2,12 @@
  *
  * Order of recovery (each step is idempotent, so a crash anywhere in it is repaired
  * by running it again):
- *   1. validate the journal (header hash, bounds, body hash); a journal that fails
- *      was torn by a crash while being written: the data file was not touched under
- *      it (file.c writes no data byte before the journal is durable), so discard it;
- *   2. refuse a journal that names another file (identity = filesystem id + inode);
+ *   1. check the journal (fams_jread: header hash, bounds, body hash); a journal that
+ *      fails was torn by a crash while being written: the data file was not touched
+ *      under it (the commit writes no data byte before the journal is durable), so
+ *      discard it;
+ *   2. refuse a journal that names another file (identity = filesystem id + inode +
+ *      birth time);
  *   3. if every extent of the data file hashes to its new_hash, the commit finished:
  *      flush the data file (the crash may have come before the commit's own flush)
  *      and stop;
@@ -26,8 +28,6 @@
 #include <unistd.h>
 #include <xxhash.h>
 
-#define CHUNK (1u << 20)
-
 const char *fams_recovery_name(int outcome)
 {
 	switch (outcome) {
@@ -41,38 +41,63 @@ const char *fams_recovery_name(int outcome)
 	return "?";
 }
 
-/* Hash len bytes of fd at off into state, in chunks; returns bytes actually read. */
-static ssize_t hash_range(int fd, uint64_t off, uint64_t len, XXH3_state_t *st, char *buf)
+static int hash_piece(void *state, const char *bytes, size_t n, uint64_t off)
 {
-	uint64_t done = 0;
-	while (done < len) {
-		size_t n = len - done > CHUNK ? CHUNK : (size_t)(len - done);
-		ssize_t r = fams_pread_full(fd, buf, n, (off_t)(off + done));
-		if (r < 0)
-			return -1;
-		XXH3_64bits_update(st, buf, (size_t)r);
-		done += (uint64_t)r;
-		if ((size_t)r < n)
-			break;
-	}
-	return (ssize_t)done;
+	XXH3_64bits_update(state, bytes, n);
+	return 0;
 }
 
-static int copy_range(int from, uint64_t from_off, int to, uint64_t to_off, uint64_t len, char *buf)
+/* Whether the data file holds, in every extent, the bytes the commit wrote there.
+ * Bytes missing past the current end count as not.  -1 with errno: a read failed. */
+static int commit_finished(int data_fd, const struct fams_jextent *ext, uint64_t n, char *buf)
 {
-	uint64_t done = 0;
-	while (done < len) {
-		size_t n = len - done > CHUNK ? CHUNK : (size_t)(len - done);
-		ssize_t r = fams_pread_full(from, buf, n, (off_t)(from_off + done));
-		if (r < 0)
+	XXH3_state_t *st = XXH3_createState();
+	if (!st) {
+		errno = ENOMEM;
+		return -1;
+	}
+	int finished = 1;
+	for (uint64_t i = 0; i < n && finished; i++) {
+		XXH3_64bits_reset(st);
+		int64_t got = fams_read_chunks(data_fd, ext[i].off, ext[i].len, buf, hash_piece, st);
+		if (got < 0) {
+			finished = -1;
+			break;
+		}
+		finished = (uint64_t)got == ext[i].len && XXH3_64bits_digest(st) == ext[i].new_hash;
+	}
+	int saved = errno;
+	XXH3_freeState(st);
+	errno = saved;
+	return finished;
+}
+
+struct undo_target {
+	int data_fd;
+	uint64_t delta; /* data file offset minus journal offset, for the extent at hand */
+};
+
+static int write_undo_piece(void *ctx, const char *bytes, size_t n, uint64_t journal_off)
+{
+	const struct undo_target *t = ctx;
+	return fams_pwrite_full(t->data_fd, bytes, n, (off_t)(journal_off + t->delta));
+}
+
+/* Put the undo image of every extent back into the data file. */
+static int write_undo_image(int jfd, int data_fd, const struct fams_jheader *h,
+			    const struct fams_jextent *ext, char *buf)
+{
+	uint64_t jpos = fams_jundo_offset(h);
+	for (uint64_t i = 0; i < h->nextents; i++) {
+		struct undo_target t = { data_fd, ext[i].off - jpos };
+		int64_t got = fams_read_chunks(jfd, jpos, ext[i].len, buf, write_undo_piece, &t);
+		if (got < 0)
 			return -1;
-		if ((size_t)r < n) {
-			errno = EIO;
+		if ((uint64_t)got != ext[i].len) {
+			errno = EIO; /* the journal checked: it cannot end early */
 			return -1;
 		}
-		if (fams_pwrite_full(to, buf, n, (off_t)(to_off + done)) < 0)
-			return -1;
-		done += n;
+		jpos += ext[i].len;
 	}
 	return 0;
 }
@@ -81,41 +106,40 @@ int fams_recover_locked(int jfd, int data_fd, const struct fams_identity *id,
 			const char *data_name, int flags, int *outcome)
 {
 	struct fams_jheader h;
-	struct stat jst, dst;
 	struct fams_jextent *ext = NULL;
-	char *buf = NULL;
+	struct stat dst;
+	char *buf = malloc(FAMS_IO_CHUNK);
 	int saved = 0;
 
 	*outcome = FAMS_REC_NONE;
-	if (fams_raw_fstat(jfd, &jst) < 0 || fams_raw_fstat(data_fd, &dst) < 0)
+	if (!buf) {
+		errno = ENOMEM;
 		return -1;
-	if ((uint64_t)jst.st_size < sizeof h)
+	}
+	if (fams_raw_fstat(data_fd, &dst) < 0)
+		goto fail_errno;
+	int state = fams_jread(jfd, &h, &ext, buf);
+	if (state < 0)
+		goto fail_errno;
+	if (state == FAMS_J_EMPTY) {
+		free(buf);
 		return 0;
-	ssize_t r = fams_pread_full(jfd, &h, sizeof h, 0);
-	if (r < 0)
-		return -1;
-	static const char zero_magic[8];
-	if (memcmp(h.magic, zero_magic, 8) == 0)
-		return 0;
-
-	if (memcmp(h.magic, FAMS_JOURNAL_MAGIC, 8) == 0 && h.version != FAMS_JOURNAL_VERSION) {
-		/* Not torn (the header is written whole, within one sector): written by
-		 * another version of fams.  Discarding it could leave a half-applied commit
-		 * in place; applying it could misread it.  Keep it and say so. */
+	}
+	if (state == FAMS_J_OTHER_VERSION) {
+		/* Discarding it could leave a half-applied commit in place; applying it
+		 * could misread it.  Keep it and say so. */
 		*outcome = FAMS_REC_FOREIGN;
 		fams_error("%s: its journal was written by another version of fams (format %u, this one reads "
 			   "%u); not applied and kept: recover the file with that version first",
 			   data_name, h.version, FAMS_JOURNAL_VERSION);
+		free(buf);
 		errno = EUCLEAN;
 		return -1;
 	}
-	uint64_t jbody_max = (uint64_t)jst.st_size > FAMS_JOURNAL_BODY_OFFSET
-				     ? (uint64_t)jst.st_size - FAMS_JOURNAL_BODY_OFFSET : 0;
-	if (memcmp(h.magic, FAMS_JOURNAL_MAGIC, 8) != 0 || fams_header_hash(&h) != h.header_hash || h.body_len > jbody_max ||
-	    h.nextents > h.body_len / sizeof(struct fams_jextent)) {
+	if (state == FAMS_J_TORN) {
 		*outcome = FAMS_REC_TORN;
-		fams_warn("%s: journal header does not validate: %s", data_name,
-			  fams_recovery_name(FAMS_REC_TORN));
+		fams_warn("%s: journal does not check: %s", data_name, fams_recovery_name(FAMS_REC_TORN));
+		free(buf);
 		return 0;
 	}
 	if (h.fsid != id->fsid || h.ino != id->ino || h.birth != id->birth) {
@@ -126,73 +150,15 @@ int fams_recover_locked(int jfd, int data_fd, const struct fams_identity *id,
 			   data_name, (unsigned long long)h.fsid, (unsigned long long)h.ino,
 			   (unsigned long long)h.birth, (unsigned long long)id->fsid,
 			   (unsigned long long)id->ino, (unsigned long long)id->birth);
+		free(ext);
+		free(buf);
 		errno = EUCLEAN;
 		return -1;
 	}
 
-	size_t table = (size_t)h.nextents * sizeof *ext;
-	ext = malloc(table ? table : 1);
-	buf = malloc(CHUNK);
-	if (!ext || !buf) {
-		saved = ENOMEM;
-		goto fail;
-	}
-	/* A read that fails is an error to report, never a torn journal to discard. */
-	if (table) {
-		ssize_t got = fams_pread_full(jfd, ext, table, FAMS_JOURNAL_BODY_OFFSET);
-		if (got < 0)
-			goto fail_errno;
-		if (got != (ssize_t)table)
-			goto torn;
-	}
-
-	/* Bounds: extents sorted, disjoint, inside the recorded size, and adding up to
-	 * exactly the body.  A journal that breaks these is never applied. */
-	uint64_t total = table, prev_end = 0;
-	for (uint64_t i = 0; i < h.nextents; i++) {
-		const struct fams_jextent *e = &ext[i];
-		if (e->len == 0 || e->off < prev_end || e->off + e->len < e->off ||
-		    e->off + e->len > h.data_size || total + e->len < total)
-			goto torn;
-		prev_end = e->off + e->len;
-		total += e->len;
-	}
-	if (total != h.body_len)
-		goto torn;
-
-	XXH3_state_t *st = XXH3_createState();
-	if (!st) {
-		saved = ENOMEM;
-		goto fail;
-	}
-	XXH3_64bits_reset_withSeed(st, h.seq);
-	ssize_t hashed = hash_range(jfd, FAMS_JOURNAL_BODY_OFFSET, h.body_len, st, buf);
-	if (hashed < 0) {
-		saved = errno;
-		XXH3_freeState(st);
-		errno = saved;
+	int complete = 0;
+	if (!(flags & FAMS_REC_FORCE_ROLLBACK) && (complete = commit_finished(data_fd, ext, h.nextents, buf)) < 0)
 		goto fail_errno;
-	}
-	if (hashed != (ssize_t)h.body_len || XXH3_64bits_digest(st) != h.body_hash) {
-		XXH3_freeState(st);
-		goto torn;
-	}
-
-	/* Did the commit finish?  Bytes missing past the current end count as not. */
-	int complete = !(flags & FAMS_REC_FORCE_ROLLBACK);
-	for (uint64_t i = 0; i < h.nextents && complete; i++) {
-		XXH3_64bits_reset(st);
-		ssize_t got = hash_range(data_fd, ext[i].off, ext[i].len, st, buf);
-		if (got < 0) {
-			saved = errno;
-			XXH3_freeState(st);
-			goto fail;
-		}
-		if ((uint64_t)got != ext[i].len || XXH3_64bits_digest(st) != ext[i].new_hash)
-			complete = 0;
-	}
-	XXH3_freeState(st);
-
 	if (complete && (uint64_t)dst.st_size > h.data_size) {
 		/* The commit's bytes are all there, but a size change made before it (a
 		 * shrink) was lost with the power: the committed file has the size the
@@ -206,12 +172,8 @@ int fams_recover_locked(int jfd, int data_fd, const struct fams_identity *id,
 	if (!complete) {
 		if ((uint64_t)dst.st_size != h.data_size && fams_truncate(data_fd, (off_t)h.data_size) < 0)
 			goto fail_errno;
-		uint64_t jpos = FAMS_JOURNAL_BODY_OFFSET + table;
-		for (uint64_t i = 0; i < h.nextents; i++) {
-			if (copy_range(jfd, jpos, data_fd, ext[i].off, ext[i].len, buf) < 0)
-				goto fail_errno;
-			jpos += ext[i].len;
-		}
+		if (write_undo_image(jfd, data_fd, &h, ext, buf) < 0)
+			goto fail_errno;
 	}
 	/* Complete or rolled back, the data file's state must be durable before the
 	 * journal that could reproduce it goes away. */
@@ -221,30 +183,21 @@ int fams_recover_locked(int jfd, int data_fd, const struct fams_identity *id,
 	if (!complete)
 		fams_warn("%s: %s (%llu extents, %llu bytes restored)", data_name,
 			  fams_recovery_name(FAMS_REC_ROLLED_BACK), (unsigned long long)h.nextents,
-			  (unsigned long long)(h.body_len - table));
+			  (unsigned long long)(h.body_len - h.nextents * sizeof *ext));
 	free(ext);
 	free(buf);
 	return 0;
 
-torn:
-	*outcome = FAMS_REC_TORN;
-	fams_warn("%s: journal body does not validate: %s", data_name, fams_recovery_name(FAMS_REC_TORN));
-	free(ext);
-	free(buf);
-	return 0;
 fail_errno:
 	saved = errno;
 	fams_error("%s: recovery failed: %s; the journal is kept and recovery will run again",
 		   data_name, strerror(saved));
-fail:
 	free(ext);
 	free(buf);
 	errno = saved;
 	return -1;
 }
 
-/* Whether the journal of the file with identity id, known by path (relative to
- * dirfd), exists: one faccessat. */
 static int journal_present_for(int dirfd, const char *path, const struct fams_identity *id)
 {
 	char dir[PATH_MAX], name[NAME_MAX + 1], full[PATH_MAX + NAME_MAX + 2];

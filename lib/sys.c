@@ -46,6 +46,7 @@ static int sys_unlinkat(int dirfd, const char *path, int flags)
 const struct fams_sys fams_sys_default = SYS_DEFAULT_TABLE;
 struct fams_sys fams_sys = SYS_DEFAULT_TABLE;
 struct fams_io_stats fams_stats;
+long fams_page_size = 4096;
 enum fams_break fams_test_break = FAMS_BREAK_NONE;
 
 void fams_sys_reset(void) { fams_sys = fams_sys_default; }
@@ -142,6 +143,21 @@ int fams_pwrite_full(int fd, const void *buf, size_t n, off_t off)
 	}
 	__atomic_add_fetch(&fams_stats.bytes_written, n, __ATOMIC_RELAXED);
 	return 0;
+}
+
+int64_t fams_read_chunks(int fd, uint64_t off, uint64_t len, char *buf, fams_chunk_fn fn, void *ctx)
+{
+	uint64_t done = 0;
+	while (done < len) {
+		size_t n = len - done > FAMS_IO_CHUNK ? FAMS_IO_CHUNK : (size_t)(len - done);
+		ssize_t r = fams_pread_full(fd, buf, n, (off_t)(off + done));
+		if (r < 0 || (r > 0 && fn(ctx, buf, (size_t)r, off + done) < 0))
+			return -1;
+		done += (uint64_t)r;
+		if ((size_t)r < n)
+			break;
+	}
+	return (int64_t)done;
 }
 
 /* Repeat a call the kernel interrupted: these are never meant to be cut short. */

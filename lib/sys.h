@@ -78,6 +78,18 @@ ssize_t fams_raw_pwrite(int fd, const void *buf, size_t n, off_t off);
 int fams_raw_ftruncate(int fd, off_t len);
 int fams_raw_fallocate(int fd, int mode, off_t off, off_t len);
 
+/* The page size, read at start-up (fams_init). */
+extern long fams_page_size;
+
+/* Bytes the engine's chunked loops move per call (their buffers hold this much). */
+#define FAMS_IO_CHUNK (1u << 20)
+
+/* Read [off, off+len) of fd through fams_sys a chunk at a time into buf (FAMS_IO_CHUNK
+ * bytes), calling fn on each piece with its offset in fd; stops early at end of file.
+ * Returns the bytes read, or -1 with errno (from a read, or from fn). */
+typedef int (*fams_chunk_fn)(void *ctx, const char *bytes, size_t n, uint64_t off);
+int64_t fams_read_chunks(int fd, uint64_t off, uint64_t len, char *buf, fams_chunk_fn fn, void *ctx);
+
 /* Whole-buffer I/O through fams_sys: EINTR and short transfers are retried, so a
  * caller sees either the full count or -1 with errno.  A read past end of file
  * returns the short count. */

@@ -3,7 +3,7 @@
  * fams: line, the journal is kept, and the data file stays as it is -- here a
  * half-applied commit, which only the right version can roll back. */
 #include "engine_harness.h"
-#include "journal.h"
+#include "jformat.h"
 #include "log.h"
 #include "recover.h"
 
@@ -40,7 +40,7 @@ int main(void)
 	if (jfd < 0 || pread(jfd, &h, sizeof h, 0) != sizeof h)
 		FAIL("read journal %s", jp);
 	h.version = 1;
-	h.header_hash = fams_header_hash(&h);
+	h.header_hash = fams_jheader_hash(&h);
 	if (pwrite(jfd, &h, sizeof h, 0) != sizeof h)
 		FAIL("write journal");
 	close(jfd);

@@ -104,7 +104,7 @@ static void fix_hashes(uint8_t *j, size_t n)
 	memcpy(&h, j, sizeof h);
 	if (n >= FAMS_JOURNAL_BODY_OFFSET && h.body_len <= n - FAMS_JOURNAL_BODY_OFFSET)
 		h.body_hash = XXH3_64bits_withSeed(j + FAMS_JOURNAL_BODY_OFFSET, (size_t)h.body_len, h.seq);
-	h.header_hash = fams_header_hash(&h);
+	h.header_hash = fams_jheader_hash(&h);
 	memcpy(j, &h, sizeof h);
 }
 

@@ -1,0 +1,168 @@
+/* jformat.c -- the undo journal's on-disk format: its writer (used by the commit), its
+ * reader and checks (used by recovery and the fuzzer), in one place. */
+#include "jformat.h"
+#include "sys.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <xxhash.h>
+
+uint64_t fams_jextent_hash(const void *bytes, size_t len) { return XXH3_64bits(bytes, len); }
+
+uint64_t fams_jheader_hash(const struct fams_jheader *h)
+{
+	struct fams_jheader copy = *h;
+	copy.header_hash = 0;
+	return XXH3_64bits(&copy, sizeof copy);
+}
+
+uint64_t fams_jundo_offset(const struct fams_jheader *h)
+{
+	return FAMS_JOURNAL_BODY_OFFSET + h->nextents * sizeof(struct fams_jextent);
+}
+
+int64_t fams_jwrite(int jfd, int data_fd, uint64_t seq, const struct fams_identity *id, uint64_t data_size,
+		    const struct fams_jextent *ext, size_t n, char *chunk)
+{
+	struct fams_jheader h = { .version = FAMS_JOURNAL_VERSION, .page_size = (uint32_t)fams_page_size };
+	memcpy(h.magic, FAMS_JOURNAL_MAGIC, 8);
+	h.seq = seq;
+	h.fsid = id->fsid;
+	h.ino = id->ino;
+	h.birth = id->birth;
+	h.data_size = data_size;
+	h.nextents = n;
+	size_t table = n * sizeof *ext;
+	uint64_t undo = 0;
+	for (size_t i = 0; i < n; i++)
+		undo += ext[i].len;
+	h.body_len = table + undo;
+
+	XXH3_state_t *hs = XXH3_createState();
+	if (!hs) {
+		errno = ENOMEM;
+		return -1;
+	}
+	XXH3_64bits_reset_withSeed(hs, seq);
+	XXH3_64bits_update(hs, ext, table);
+	int err = fams_pwrite_full(jfd, ext, table, FAMS_JOURNAL_BODY_OFFSET);
+	/* The undo image is gathered into chunk and written a whole chunk at a time:
+	 * one small write per extent costs a walk of a large page-cache folio's blocks
+	 * each, which dominated commits of many scattered pages. */
+	uint64_t jpos = FAMS_JOURNAL_BODY_OFFSET + table;
+	size_t fill = 0;
+	for (size_t i = 0; i < n && err == 0; i++) {
+		for (uint64_t done = 0; done < ext[i].len && err == 0;) {
+			size_t room = FAMS_IO_CHUNK - fill;
+			size_t c = ext[i].len - done > room ? room : (size_t)(ext[i].len - done);
+			ssize_t r = fams_pread_full(data_fd, chunk + fill, c, (off_t)(ext[i].off + done));
+			if (r < 0) {
+				err = -1;
+				break;
+			}
+			if ((size_t)r < c) /* past the data file's end: the undo image is zeros */
+				memset(chunk + fill + r, 0, c - (size_t)r);
+			XXH3_64bits_update(hs, chunk + fill, c);
+			fill += c;
+			done += c;
+			if (fill == FAMS_IO_CHUNK || (done == ext[i].len && i + 1 == n)) {
+				err = fams_pwrite_full(jfd, chunk, fill, (off_t)jpos);
+				jpos += fill;
+				fill = 0;
+			}
+		}
+	}
+	h.body_hash = XXH3_64bits_digest(hs);
+	XXH3_freeState(hs);
+	h.header_hash = fams_jheader_hash(&h);
+	/* The header last: until it is written, the journal does not check. */
+	if (err == 0)
+		err = fams_pwrite_full(jfd, &h, sizeof h, 0);
+	return err < 0 ? -1 : (int64_t)(h.body_len + sizeof h);
+}
+
+static int hash_piece(void *state, const char *bytes, size_t n, uint64_t off)
+{
+	XXH3_64bits_update(state, bytes, n);
+	return 0;
+}
+
+/* Whether the extent table fits the header: sorted, disjoint, non-empty extents
+ * inside the recorded size, adding up with the table to exactly the body. */
+static bool extents_check(const struct fams_jheader *h, const struct fams_jextent *ext)
+{
+	uint64_t total = h->nextents * sizeof *ext, prev_end = 0;
+	for (uint64_t i = 0; i < h->nextents; i++) {
+		const struct fams_jextent *e = &ext[i];
+		if (e->len == 0 || e->off < prev_end || e->off + e->len < e->off ||
+		    e->off + e->len > h->data_size || total + e->len < total)
+			return false;
+		prev_end = e->off + e->len;
+		total += e->len;
+	}
+	return total == h->body_len;
+}
+
+int fams_jread(int jfd, struct fams_jheader *h, struct fams_jextent **ext, char *buf)
+{
+	struct stat jst;
+	*ext = NULL;
+	if (fams_raw_fstat(jfd, &jst) < 0)
+		return -1;
+	if ((uint64_t)jst.st_size < sizeof *h)
+		return FAMS_J_EMPTY;
+	if (fams_pread_full(jfd, h, sizeof *h, 0) < 0)
+		return -1;
+	static const char zero_magic[8];
+	if (memcmp(h->magic, zero_magic, 8) == 0)
+		return FAMS_J_EMPTY;
+
+	if (memcmp(h->magic, FAMS_JOURNAL_MAGIC, 8) == 0 && h->version != FAMS_JOURNAL_VERSION)
+		return FAMS_J_OTHER_VERSION;
+	uint64_t body_max = (uint64_t)jst.st_size > FAMS_JOURNAL_BODY_OFFSET
+				    ? (uint64_t)jst.st_size - FAMS_JOURNAL_BODY_OFFSET : 0;
+	if (memcmp(h->magic, FAMS_JOURNAL_MAGIC, 8) != 0 || fams_jheader_hash(h) != h->header_hash ||
+	    h->body_len > body_max ||
+	    h->nextents > h->body_len / sizeof(struct fams_jextent))
+		return FAMS_J_TORN;
+
+	size_t table = (size_t)h->nextents * sizeof **ext;
+	struct fams_jextent *e = malloc(table ? table : 1);
+	XXH3_state_t *hs = XXH3_createState();
+	int state = FAMS_J_TORN;
+	if (!e || !hs) {
+		errno = ENOMEM;
+		state = -1;
+		goto out;
+	}
+	/* A read that fails is an error to report, never a torn journal to discard. */
+	ssize_t got = table ? fams_pread_full(jfd, e, table, FAMS_JOURNAL_BODY_OFFSET) : 0;
+	if (got < 0) {
+		state = -1;
+		goto out;
+	}
+	if ((size_t)got != table || !extents_check(h, e))
+		goto out;
+	XXH3_64bits_reset_withSeed(hs, h->seq);
+	int64_t hashed = fams_read_chunks(jfd, FAMS_JOURNAL_BODY_OFFSET, h->body_len, buf, hash_piece, hs);
+	if (hashed < 0) {
+		state = -1;
+		goto out;
+	}
+	if ((uint64_t)hashed == h->body_len && XXH3_64bits_digest(hs) == h->body_hash)
+		state = FAMS_J_VALID;
+out:
+	if (hs) {
+		int saved = errno;
+		XXH3_freeState(hs);
+		errno = saved;
+	}
+	if (state == FAMS_J_VALID)
+		*ext = e;
+	else
+		free(e);
+	return state;
+}

@@ -1,0 +1,94 @@
+/* jformat.h -- the undo journal's on-disk format: what it holds, its writer, its reader.
+ *
+ * Layout (little-endian):
+ *
+ *   offset 0     struct fams_jheader            (a 4096-byte block is reserved)
+ *   offset 4096  body: struct fams_jextent[nextents], then the old bytes of each
+ *                extent (the undo image), in extent order, unpadded
+ *
+ * The header names the data file (filesystem id + inode + birth) and its size
+ * when the commit began, and carries a hash of the body and of itself.  Each extent
+ * records where its bytes live in the data file and a hash of the bytes the commit
+ * writes there (new_hash): recovery compares the data file with new_hash to tell a
+ * finished commit (leave it) from an interrupted one (roll it back), so finishing a
+ * commit needs no write to the journal and no third flush.
+ *
+ * A journal whose header or body does not check was being written when a crash
+ * came: by the ordering rule in commit.c, no byte of the data file had changed
+ * under it, so it is discarded, never applied.  A header of zeros holds nothing. */
+#ifndef FAMS_JFORMAT_H
+#define FAMS_JFORMAT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define FAMS_JOURNAL_MAGIC "FAMSJRN1"
+#define FAMS_JOURNAL_VERSION 2u
+#define FAMS_JOURNAL_BODY_OFFSET 4096u
+
+struct fams_jheader {
+	char magic[8];        /* FAMS_JOURNAL_MAGIC; all zero when invalidated */
+	uint32_t version;
+	uint32_t page_size;
+	uint64_t seq;         /* commit number within this journal's life */
+	uint64_t fsid;        /* identity of the data file: filesystem id ... */
+	uint64_t ino;         /* ... inode number ... */
+	uint64_t birth;       /* ... and birth (see struct fams_identity) */
+	uint64_t data_size;   /* data file size when the commit began */
+	uint64_t nextents;
+	uint64_t body_len;    /* bytes of body following FAMS_JOURNAL_BODY_OFFSET */
+	uint64_t body_hash;   /* XXH3-64 of the body, seeded with seq */
+	uint64_t header_hash; /* XXH3-64 of this header with header_hash = 0 */
+};
+
+struct fams_jextent {
+	uint64_t off;      /* byte offset in the data file (page aligned) */
+	uint64_t len;      /* bytes; never past data_size */
+	uint64_t new_hash; /* XXH3-64 of the bytes this commit writes there */
+	uint64_t reserved;
+};
+
+/* Identity of a data file, as recorded in its journal and spelled in its name.
+ * The birth tells a file from a later one that reuses its inode number. */
+struct fams_identity {
+	uint64_t fsid;
+	uint64_t ino;
+	uint64_t birth; /* birth time in ns since the epoch (statx STATX_BTIME); where the
+			 * file system keeps none, the inode's generation number; else 0 */
+};
+
+/* The hash of the bytes a commit writes to one extent (its new_hash). */
+uint64_t fams_jextent_hash(const void *bytes, size_t len);
+
+/* Where the undo image of the first extent starts in the journal. */
+uint64_t fams_jundo_offset(const struct fams_jheader *h);
+
+/* fams_jwrite -- write the journal of a commit to jfd: the body (the extent table
+ * ext[0..n), whose new_hash the caller set, then the undo image: the data file's
+ * current bytes of each extent, read from data_fd and written a chunk at a time),
+ * then the header that makes it valid, naming id, seq and data_size.  Not flushed:
+ * that is the caller's ordering rule.  chunk holds FAMS_IO_CHUNK bytes.  Returns the
+ * bytes written, or -1 with errno. */
+int64_t fams_jwrite(int jfd, int data_fd, uint64_t seq, const struct fams_identity *id, uint64_t data_size,
+		    const struct fams_jextent *ext, size_t n, char *chunk);
+
+enum fams_jstate {
+	FAMS_J_EMPTY,         /* no journal, or a header of zeros: nothing live */
+	FAMS_J_TORN,          /* cut short by a crash while it was written: never to be applied */
+	FAMS_J_OTHER_VERSION, /* our magic, another format version (h->version): not torn
+			       * (the header is written whole, within one sector); to be
+			       * kept for the version that wrote it, never applied */
+	FAMS_J_VALID,         /* header, extent table and body all check */
+};
+
+/* fams_jread -- read and check the journal in jfd.  FAMS_J_VALID fills *h and sets
+ * *ext to a malloc'd table of h->nextents extents: sorted, disjoint, inside
+ * h->data_size, adding up to the body, whose hash checks.  -1 with errno when the
+ * journal could not be read: that is an error to report, never a torn journal.
+ * buf holds FAMS_IO_CHUNK bytes. */
+int fams_jread(int jfd, struct fams_jheader *h, struct fams_jextent **ext, char *buf);
+
+/* The hash a header must carry (XXH3-64 of it with header_hash = 0). */
+uint64_t fams_jheader_hash(const struct fams_jheader *h);
+
+#endif
