@@ -167,6 +167,33 @@ fail:
 	return -1;
 }
 
+/* Open and lock f's journal, recover whatever commit it holds (so the data file is
+ * in its last committed state before the working copy is filled from it), retire
+ * it, and make it ready for commits. */
+static int take_journal(struct fams_file *f, const char *path, const struct stat *st)
+{
+	bool created;
+	if (fams_journal_open_locked(&f->j, path, st, &f->id, &created) < 0)
+		return -1;
+	if (!created && f->j.capacity > 0) {
+		int outcome;
+		if (fams_recover_locked(f->j.fd, f->data_fd, &f->id, path, 0, &outcome) < 0)
+			goto fail;
+		if (outcome != FAMS_REC_NONE) {
+			fams_info("%s: %s", path, fams_recovery_name(outcome));
+			/* Nothing in the journal may be applied again once we start committing. */
+			if (fams_journal_retire(&f->j) < 0)
+				goto fail;
+		}
+	}
+	if (fams_journal_ready(&f->j, created) < 0)
+		goto fail;
+	return 0;
+fail:
+	fams_journal_abandon(&f->j, created);
+	return -1;
+}
+
 struct fams_file *fams_file_open(int fd, const struct stat *st, const char *path)
 {
 	struct fams_file *f = calloc(1, sizeof *f);
@@ -189,7 +216,7 @@ struct fams_file *fams_file_open(int fd, const struct stat *st, const char *path
 		goto fail;
 
 	f->unlinked = st->st_nlink == 0;
-	if (!f->unlinked && fams_journal_acquire(&f->j, path, f->data_fd, st, &f->id) < 0)
+	if (!f->unlinked && take_journal(f, path, st) < 0)
 		goto fail;
 
 	struct stat now;

@@ -2,10 +2,10 @@
 #include "journal.h"
 #include "config.h"
 #include "log.h"
-#include "recover.h"
 #include "sys.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <stdio.h>
@@ -179,10 +179,8 @@ int fams_journal_reserve(struct fams_journal *j, uint64_t bytes)
 	return 0;
 }
 
-int fams_journal_invalidate(struct fams_journal *j)
+int fams_journal_retire(struct fams_journal *j)
 {
-	if (j->fd < 0 || j->live_end == 0)
-		return 0;
 	static const struct fams_jheader zero;
 	if (fams_pwrite_full(j->fd, &zero, sizeof zero, 0) < 0 || fams_flush(j->fd) < 0)
 		return -1;
@@ -190,11 +188,17 @@ int fams_journal_invalidate(struct fams_journal *j)
 	return 0;
 }
 
-int fams_journal_acquire(struct fams_journal *j, const char *data_path, int data_fd,
-			 const struct stat *data_st, const struct fams_identity *id)
+int fams_journal_invalidate(struct fams_journal *j)
+{
+	return j->fd < 0 || j->live_end == 0 ? 0 : fams_journal_retire(j);
+}
+
+int fams_journal_open_locked(struct fams_journal *j, const char *data_path, const struct stat *data_st,
+			     const struct fams_identity *id, bool *created)
 {
 	char dir[PATH_MAX];
-	int created = 0, saved;
+	int saved;
+	*created = false;
 	j->fd = j->dirfd = -1;
 	j->capacity = j->seq = j->live_end = 0;
 	if (fams_journal_locate(data_path, id, dir, sizeof dir, j->name, sizeof j->name) < 0)
@@ -209,9 +213,9 @@ int fams_journal_acquire(struct fams_journal *j, const char *data_path, int data
 		if (fd < 0 && errno == ENOENT) {
 			/* No wider than the data file: the journal holds its old bytes. */
 			fd = fams_sys.os_openat(j->dirfd, j->name,
-					     O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-					     data_st->st_mode & 0666);
-			created = fd >= 0;
+						O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+						data_st->st_mode & 0666);
+			*created = fd >= 0;
 			if (fd < 0 && errno == EEXIST && attempt < 8)
 				continue;
 		}
@@ -220,7 +224,7 @@ int fams_journal_acquire(struct fams_journal *j, const char *data_path, int data
 			fams_error("cannot create or open journal %s/%s: %s; the file is not mapped writable "
 				   "without one (FAMS_JOURNAL_DIR can place journals elsewhere)",
 				   dir, j->name, strerror(saved));
-			goto fail_errno;
+			goto fail;
 		}
 		j->fd = fd;
 		if (lock_journal(fd) < 0) {
@@ -229,7 +233,7 @@ int fams_journal_acquire(struct fams_journal *j, const char *data_path, int data
 				fams_error("%s is already managed by another process (its journal %s/%s is locked); "
 					   "sharing a mapped file between processes is not supported",
 					   data_path, dir, j->name);
-			goto fail_errno;
+			goto fail;
 		}
 		/* The name may have been unlinked and recreated by a recovering process
 		 * between our open and our lock: hold the lock on the file the name names. */
@@ -239,54 +243,47 @@ int fams_journal_acquire(struct fams_journal *j, const char *data_path, int data
 			if (!S_ISREG(a.st_mode)) {
 				saved = EUCLEAN;
 				fams_error("journal %s/%s is not a regular file", dir, j->name);
-				goto fail_errno;
+				goto fail;
 			}
 			j->capacity = (uint64_t)a.st_size;
-			break;
+			return 0;
 		}
 		fams_raw_close(fd);
 		j->fd = -1;
-		created = 0;
+		*created = false;
 		if (attempt >= 8) {
 			saved = EBUSY;
 			fams_error("journal %s/%s keeps changing under us", dir, j->name);
-			goto fail_errno;
+			goto fail;
 		}
 	}
+fail:
+	fams_journal_abandon(j, *created);
+	errno = saved;
+	return -1;
+}
 
-	if (!created && j->capacity > 0) {
-		int outcome;
-		if (fams_recover_locked(j->fd, data_fd, id, data_path, 0, &outcome) < 0) {
-			saved = errno;
-			goto fail_errno;
-		}
-		if (outcome != FAMS_REC_NONE) {
-			fams_info("%s: %s", data_path, fams_recovery_name(outcome));
-			/* Nothing in the journal may be applied again once we start committing. */
-			j->live_end = 1;
-			if (fams_journal_invalidate(j) < 0) {
-				saved = errno;
-				goto fail_errno;
-			}
-		}
-	}
+int fams_journal_ready(struct fams_journal *j, bool created)
+{
 	if (j->capacity < fams_cfg.journal_size && fams_journal_reserve(j, fams_cfg.journal_size) < 0) {
 		/* Preallocation is an optimisation; growth at commit time reports for real. */
 		fams_debug("cannot preallocate journal %s: %s", j->name, strerror(errno));
 	}
-	if (created) {
-		/* Ordering: the journal's directory entry must be durable before any commit
-		 * relies on the journal, or a power cut could leave a half-written data file
-		 * with no journal to undo it. */
-		if (fams_fsync_dir_of(j->dirfd) < 0) {
-			saved = errno;
-			fams_error("cannot sync journal directory %s: %s", dir, strerror(saved));
-			goto fail_errno;
-		}
+	/* Ordering: the journal's directory entry must be durable before any commit
+	 * relies on the journal, or a power cut could leave a half-written data file
+	 * with no journal to undo it. */
+	if (created && fams_fsync_dir_of(j->dirfd) < 0) {
+		int saved = errno;
+		fams_error("cannot sync the directory of journal %s: %s", j->name, strerror(saved));
+		errno = saved;
+		return -1;
 	}
 	return 0;
+}
 
-fail_errno:
+void fams_journal_abandon(struct fams_journal *j, bool created)
+{
+	int saved = errno;
 	if (j->fd >= 0) {
 		if (created)
 			fams_sys.os_unlinkat(j->dirfd, j->name, 0);
@@ -296,7 +293,6 @@ fail_errno:
 		fams_raw_close(j->dirfd);
 	j->fd = j->dirfd = -1;
 	errno = saved;
-	return -1;
 }
 
 void fams_journal_release(struct fams_journal *j, int remove)

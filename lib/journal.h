@@ -8,6 +8,7 @@
 #define FAMS_JOURNAL_H
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -42,12 +43,20 @@ int fams_journal_locate(const char *data_path, const struct fams_identity *id, c
 			size_t dir_cap, char *name, size_t name_cap);
 
 /* Open (creating if absent) and lock the journal of a data file that this process
- * will manage.  Runs recovery on whatever journal was there first, so on return
- * the data file holds its last committed state and the journal holds nothing live.
- * Errors: EBUSY (another process manages the file), EUCLEAN (a foreign or
- * unusable journal is in the way), or the errno of the failed call. */
-int fams_journal_acquire(struct fams_journal *j, const char *data_path, int data_fd,
-			 const struct stat *data_st, const struct fams_identity *id);
+ * will manage; *created says whether it is new.  An existing journal may hold a
+ * commit to recover: the caller runs recovery (recover.h) and then retires it,
+ * before fams_journal_ready.  Errors: EBUSY (another process manages the file),
+ * EUCLEAN (something that is not a journal is in the way), or the errno of the
+ * failed call; a journal created here is removed again. */
+int fams_journal_open_locked(struct fams_journal *j, const char *data_path, const struct stat *data_st,
+			     const struct fams_identity *id, bool *created);
+
+/* Preallocate the journal and, if created, make its directory entry durable:
+ * after this, commits may rely on it. */
+int fams_journal_ready(struct fams_journal *j, bool created);
+
+/* Give up a journal just opened: close it, and remove it if it was created. */
+void fams_journal_abandon(struct fams_journal *j, bool created);
 
 /* Whether the journal of the data file at data_path is locked by an open file
  * description other than the caller's: a live process manages the file (this
@@ -58,6 +67,9 @@ int fams_journal_held(const char *data_path, const struct fams_identity *id);
 int fams_journal_reserve(struct fams_journal *j, uint64_t bytes);
 
 /* Durably mark the journal as holding nothing (zero the header, flush). */
+int fams_journal_retire(struct fams_journal *j);
+
+/* The same, if the journal on disk may still name a range (live_end). */
 int fams_journal_invalidate(struct fams_journal *j);
 
 /* Release at clean shutdown: the journal is removed and its directory synced, so
