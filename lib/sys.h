@@ -81,6 +81,12 @@ int fams_raw_fallocate(int fd, int mode, off_t off, off_t len);
 /* The page size, read at start-up (fams_init). */
 extern long fams_page_size;
 
+/* n rounded up to whole pages. */
+static inline uint64_t fams_page_round(uint64_t n)
+{
+	return (n + (uint64_t)fams_page_size - 1) & ~((uint64_t)fams_page_size - 1);
+}
+
 /* Bytes the engine's chunked loops move per call (their buffers hold this much). */
 #define FAMS_IO_CHUNK (1u << 20)
 

@@ -97,38 +97,34 @@ void fams_tracker_init(void)
 	fams_tracker_kind = FAMS_TRACKER_UFFD;
 }
 
-int fams_protect_range(void *addr, size_t len)
+/* 0 when there is nothing for the uffd tracker to do on len bytes; -1 (ESRCH) when
+ * this process does not own the tracker; 1 when it should go ahead. */
+static int uffd_applies(size_t len)
 {
 	if (fams_tracker_kind != FAMS_TRACKER_UFFD || len == 0)
 		return 0;
-	if (!owned())
-		return -1;
-	struct uffdio_writeprotect wp = {
-		.range = { (uintptr_t)addr, len },
-		.mode = UFFDIO_WRITEPROTECT_MODE_WP,
-	};
-	return fams_raw_ioctl(uffd, UFFDIO_WRITEPROTECT, &wp);
+	return owned() ? 1 : -1;
+}
+
+int fams_protect_range(void *addr, size_t len)
+{
+	int go = uffd_applies(len);
+	struct uffdio_writeprotect wp = { .range = { (uintptr_t)addr, len }, .mode = UFFDIO_WRITEPROTECT_MODE_WP };
+	return go <= 0 ? go : fams_raw_ioctl(uffd, UFFDIO_WRITEPROTECT, &wp);
 }
 
 int fams_track_range(void *addr, size_t len)
 {
-	if (fams_tracker_kind != FAMS_TRACKER_UFFD || len == 0)
-		return 0;
-	if (!owned())
-		return -1;
-	struct uffdio_register reg = {
-		.range = { (uintptr_t)addr, len },
-		.mode = UFFDIO_REGISTER_MODE_WP,
-	};
-	return fams_raw_ioctl(uffd, UFFDIO_REGISTER, &reg);
+	int go = uffd_applies(len);
+	struct uffdio_register reg = { .range = { (uintptr_t)addr, len }, .mode = UFFDIO_REGISTER_MODE_WP };
+	return go <= 0 ? go : fams_raw_ioctl(uffd, UFFDIO_REGISTER, &reg);
 }
 
 int fams_harvest_range(void *addr, size_t len, fams_written_fn fn, void *ctx)
 {
-	if (fams_tracker_kind != FAMS_TRACKER_UFFD || len == 0)
-		return 0;
-	if (!owned())
-		return -1;
+	int go = uffd_applies(len);
+	if (go <= 0)
+		return go;
 	struct fams_page_region vec[256];
 	uintptr_t start = (uintptr_t)addr, end = start + len;
 	while (start < end) {

@@ -1,0 +1,25 @@
+/* dirty.h -- which pages of managed files were written: the tracker's record for
+ * each mapping, moved into the file's bitmaps.  Under the registry lock. */
+#ifndef FAMS_DIRTY_H
+#define FAMS_DIRTY_H
+
+#include <stdint.h>
+
+#include "file.h"
+#include "maptable.h"
+
+/* Track writes to [s, e) of m: register all of it, write-protect only the pages
+ * inside the file. */
+int dirty_track(struct fams_map *m, uintptr_t s, uintptr_t e);
+/* Move the tracker's record of written pages in [s, e) of m into the file's
+ * bitmap; if the tracker cannot say, the pages become suspect (compared at commit). */
+void dirty_harvest(struct fams_map *m, uintptr_t s, uintptr_t e);
+/* The same for every mapping of f over the file range [lo, hi). */
+void dirty_harvest_file(struct fams_file *f, uint64_t lo, uint64_t hi);
+/* Re-arm tracking of [s, e) of m after an operation that may have lost it. */
+void dirty_rearm(struct fams_map *m, uintptr_t s, uintptr_t e);
+/* Every size change of a managed file goes through here: the data file and the
+ * working copy change together, and pages a growth brings inside are protected. */
+int dirty_resize(struct fams_file *f, uint64_t new_size);
+
+#endif

@@ -1,0 +1,433 @@
+/* fdcalls.c -- what each interposed descriptor call does to a managed file: open
+ * (recovery first), dup, close, read, write, fsync, ftruncate, fallocate.  Every
+ * call on a managed descriptor holds the registry lock (enter/leave). */
+#include "fams.h"
+#include "dirty.h"
+#include "elsewhere.h"
+#include "fdtable.h"
+#include "log.h"
+#include "process.h"
+#include "recover.h"
+#include "registry.h"
+#include "sys.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <linux/falloc.h>
+#include <stdbool.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static struct fams_file *managed_file(int fd);
+
+/* Recovery before the program can read: report what it did; FAMS_OPEN_ELSEWHERE
+ * when a live process holds the journal.  r and outcome from fams_recover_*. */
+static int recovered(const char *path, int r, int outcome)
+{
+	if (r < 0)
+		return -1; /* errno from recovery; the message is printed */
+	if (outcome != FAMS_REC_NONE && outcome != FAMS_REC_BUSY)
+		fams_info("%s: %s", path, fams_recovery_name(outcome));
+	return outcome == FAMS_REC_BUSY ? FAMS_OPEN_ELSEWHERE : 0;
+}
+
+/* Whether open() with these flags is checked for a pending journal before the call
+ * (O_TRUNC: the kernel truncates before fams sees the descriptor, and a rollback
+ * after that would undo the truncation) rather than after it, from the descriptor
+ * (no second walk of the path).  O_CREAT|O_EXCL makes a file no journal can name. */
+static bool check_before(int flags) { return flags & O_TRUNC; }
+static bool check_after(int flags)
+{
+	return !(flags & (O_TRUNC | O_PATH)) && (flags & (O_CREAT | O_EXCL)) != (O_CREAT | O_EXCL);
+}
+
+/* Whether the file at path is one this process manages. */
+static bool managed_here(int dirfd, const char *path)
+{
+	struct stat st;
+	fams_lock();
+	bool ours = registry_any() && fams_raw_fstatat(dirfd, path, &st, 0) == 0 && registry_find(st.st_dev, st.st_ino);
+	fams_unlock();
+	return ours;
+}
+
+int fams_before_open(int dirfd, const char *path, int flags)
+{
+	if (fams_down || !path || !check_before(flags))
+		return 0;
+	if (fams_live) {
+		/* Truncating a managed file through open(): retire its live journal first,
+		 * as fams_file_resize would (the kernel truncates before we see the fd). */
+		struct stat st;
+		int saved = errno;
+		fams_lock();
+		struct fams_file *f = registry_any() && fams_raw_fstatat(dirfd, path, &st, 0) == 0
+					      ? registry_find(st.st_dev, st.st_ino) : NULL;
+		int r = f && !f->inherited ? fams_journal_invalidate(&f->j) : 0;
+		fams_unlock();
+		if (r < 0)
+			return -1;
+		errno = saved;
+	}
+	int saved = errno, outcome = FAMS_REC_NONE;
+	int r = fams_recover_path(dirfd, path, &outcome);
+	r = recovered(path, r, outcome);
+	if (r == FAMS_OPEN_ELSEWHERE && !managed_here(dirfd, path)) {
+		/* The kernel would truncate the file under the other process's working
+		 * copy: its later commits could not bring the bytes back (a commit never
+		 * regrows the file), so everything it wrote would be lost in silence. */
+		fams_error("%s: open with O_TRUNC refused (EBUSY): another process manages this file, "
+			   "and sharing it between processes is not supported", path);
+		errno = EBUSY;
+		return -1;
+	}
+	if (r >= 0)
+		errno = saved;
+	return r;
+}
+
+int fams_after_open(int dirfd, const char *path, int fd, int flags, int before)
+{
+	if (fams_down || fd < 0 || !path || !fams_same_process())
+		return 0;
+	int saved = errno;
+	bool elsewhere = before == FAMS_OPEN_ELSEWHERE;
+	if (check_after(flags)) {
+		int outcome = FAMS_REC_NONE;
+		int r = fams_recover_opened(dirfd, path, fd, &outcome);
+		r = recovered(path, r, outcome);
+		if (r < 0)
+			return -1;
+		elsewhere = r == FAMS_OPEN_ELSEWHERE;
+	}
+	if (!fams_live && !elsewhere) {
+		errno = saved;
+		return 0;
+	}
+	struct stat st;
+	fams_lock();
+	struct fd_slot *stale = fd_slot(fd, false);
+	if (stale && !stale->internal && (stale->file || stale->elsewhere)) {
+		/* The number was closed without close() (fclose, close_range): a new file now. */
+		fd_point(stale, NULL);
+		registry_retire_unused();
+	}
+	if ((registry_any() || elsewhere) && !(flags & O_PATH) && fams_raw_fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+		struct fams_file *f = registry_find(st.st_dev, st.st_ino);
+		struct fd_slot *s = f || elsewhere ? fd_slot(fd, true) : NULL;
+		if (s) {
+			fd_point(s, f);
+			s->elsewhere = !f;
+			if (!f) {
+				fams_any_elsewhere = true;
+				__atomic_store_n(&fams_live, 1, __ATOMIC_RELEASE);
+			}
+		}
+		if (f && (flags & O_TRUNC) && (flags & O_ACCMODE) != O_RDONLY && !f->inherited && f->size) {
+			dirty_harvest_file(f, 0, UINT64_MAX);
+			dirty_resize(f, 0);
+		}
+	}
+	fams_unlock();
+	errno = saved;
+	return 0;
+}
+
+void fams_after_dup(int oldfd, int newfd)
+{
+	if (!fams_live || newfd < 0 || !fams_same_process())
+		return;
+	int saved = errno;
+	fams_lock();
+	struct fams_file *f = managed_file(oldfd);
+	struct fd_slot *old = fd_slot(oldfd, false);
+	bool elsewhere = old && old->elsewhere;
+	struct fd_slot *s = fd_slot(newfd, f != NULL || elsewhere);
+	if (s && !s->internal) {
+		/* newfd may have named another managed file until now (dup2). */
+		fd_point(s, f);
+		s->elsewhere = elsewhere;
+		registry_retire_unused();
+	}
+	fams_unlock();
+	errno = saved;
+}
+
+void fams_before_replace(int newfd)
+{
+	if (!fams_live || !fams_same_process())
+		return;
+	int saved = errno;
+	fams_lock();
+	struct fd_slot *s = fd_slot(newfd, false);
+	if (s && s->internal) {
+		/* dup2 onto one of our descriptors would close it: move ours away first.
+		 * A program descriptor's slot changes only if the dup2 succeeds. */
+		int *where = s->internal;
+		int moved = fams_raw_fcntl(newfd, F_DUPFD_CLOEXEC, 0);
+		if (moved >= 0) {
+			*where = moved;
+			s->internal = NULL;
+			fd_internal_add(where);
+		}
+	}
+	fams_unlock();
+	errno = saved;
+}
+
+int fams_on_close(int fd)
+{
+	if (!fams_live || !fams_same_process())
+		return 0;
+	int internal = 0, saved = errno;
+	fams_lock();
+	struct fd_slot *s = fd_slot(fd, false);
+	if (s) {
+		internal = s->internal != NULL;
+		if (!internal && s->file) {
+			/* The last descriptor of an unmapped file: commit, stop managing it. */
+			fd_point(s, NULL);
+			registry_retire_unused();
+		}
+		s->elsewhere = false;
+	}
+	fams_unlock();
+	errno = saved; /* a commit at the last close must not leave its errno behind */
+	return internal;
+}
+
+int fams_on_close_range(unsigned first, unsigned last, int flags, int *handled)
+{
+	*handled = 0;
+	if (!fams_live || !fams_same_process() || (flags & CLOSE_RANGE_CLOEXEC))
+		return 0;
+	*handled = 1;
+	int saved = errno, ret = 0;
+	fams_lock();
+	/* Forget the program's descriptors in the range, and close the range around
+	 * ours: they are the engine's, the program's close_range must not take them. */
+	unsigned from = first;
+	for (unsigned fd = first; fd <= last; fd++) {
+		struct fd_slot *s = fd_slot((int)fd, false);
+		if (!s)
+			break; /* past the table: none of ours beyond */
+		if (s->internal) {
+			if (fd > from && syscall(SYS_close_range, from, fd - 1, flags) < 0 && !ret) {
+				ret = -1;
+				saved = errno;
+			}
+			from = fd + 1;
+			continue;
+		}
+		fd_point(s, NULL);
+	}
+	if (from <= last && from >= first && syscall(SYS_close_range, from, last, flags) < 0 && !ret) {
+		ret = -1;
+		saved = errno;
+	}
+	registry_retire_unused();
+	fams_unlock();
+	errno = saved;
+	return ret;
+}
+
+static size_t iov_total(const struct iovec *iov, int cnt)
+{
+	size_t n = 0;
+	for (int i = 0; i < cnt; i++)
+		n += iov[i].iov_len;
+	return n;
+}
+
+/* The managed file fd names, trusting its slot only while fd still names that file. */
+static struct fams_file *managed_file(int fd)
+{
+	bool dropped;
+	struct fams_file *f = fd_file(fd, &dropped);
+	if (dropped) /* its descriptor was closed behind our back: the file may be unused */
+		registry_retire_unused();
+	return f;
+}
+
+/* The frame of every call on a descriptor: enter() takes the registry lock and
+ * returns the managed file fd names; NULL when the call is not fams's (*handled
+ * = 0: it goes to the kernel) or is refused (*handled = 1, errno set: the file is
+ * managed by another process, or, for calls that change it (`changes`), fd was
+ * inherited from the process that manages it).  fsync is never refused (what =
+ * NULL).  The call then ends with registry_leave(). */
+static struct fams_file *enter(int fd, const char *what, bool changes, int *handled)
+{
+	*handled = 0;
+	fams_lock();
+	struct fams_file *f = managed_file(fd);
+	if (!f) {
+		*handled = what && elsewhere_refused(fd, what);
+		return NULL;
+	}
+	*handled = 1;
+	if (changes && f->inherited) {
+		registry_refuse_inherited(f, what);
+		return NULL;
+	}
+	return f;
+}
+
+/* The result of a call enter() did not give a file: pass through, or refused. */
+#define NOT_DONE(handled) ((handled) ? -1 : 0)
+
+/* fd's open flags, or -1 with EBADF when it was opened only for `refused`
+ * (O_WRONLY: it cannot read; O_RDONLY: it cannot write), as the kernel says. */
+static int open_flags_except(int fd, int refused)
+{
+	int fl = fams_raw_fcntl(fd, F_GETFL, 0);
+	if (fl < 0 || (fl & O_ACCMODE) == refused) {
+		errno = EBADF;
+		return -1;
+	}
+	return fl;
+}
+
+/* read/pread/readv/preadv on f's descriptor fd (pos < 0: at the file position). */
+static ssize_t read_file(struct fams_file *f, int fd, const struct iovec *iov, int iovcnt, off_t pos)
+{
+	if (open_flags_except(fd, O_WRONLY) < 0)
+		return -1;
+	bool use_pos = pos < 0;
+	if (use_pos && (pos = fams_raw_lseek(fd, 0, SEEK_CUR)) < 0)
+		return -1;
+	ssize_t n = syscall(SYS_preadv, f->memfd, iov, iovcnt, (long)pos, 0L);
+	if (n >= 0 && use_pos)
+		fams_raw_lseek(fd, pos + n, SEEK_SET);
+	return n;
+}
+
+ssize_t fams_on_read(int fd, const struct iovec *iov, int iovcnt, off_t pos, int *handled)
+{
+	*handled = 0;
+	if (!fams_live)
+		return 0;
+	int saved = errno;
+	struct fams_file *f = enter(fd, "read", false, handled);
+	return registry_leave(f ? read_file(f, fd, iov, iovcnt, pos) : NOT_DONE(*handled), saved);
+}
+
+/* write/pwrite/writev/pwritev on f's descriptor fd (pos < 0: at the file position,
+ * or at the end with O_APPEND). */
+static ssize_t write_file(struct fams_file *f, int fd, const struct iovec *iov, int iovcnt, off_t pos)
+{
+	int fl = open_flags_except(fd, O_RDONLY);
+	if (fl < 0)
+		return -1;
+	bool use_pos = pos < 0;
+	if (use_pos)
+		pos = (fl & O_APPEND) ? (off_t)f->size : fams_raw_lseek(fd, 0, SEEK_CUR);
+	if (pos < 0)
+		return -1;
+	size_t total = iov_total(iov, iovcnt);
+	/* A write past the end grows the file now, as it would without fams; the bytes
+	 * reach it at the next commit. */
+	if ((uint64_t)pos + total > f->size) {
+		dirty_harvest_file(f, 0, UINT64_MAX);
+		if (dirty_resize(f, (uint64_t)pos + total) < 0)
+			return -1;
+	}
+	ssize_t n = syscall(SYS_pwritev, f->memfd, iov, iovcnt, (long)pos, 0L);
+	if (n < 0)
+		return -1;
+	fams_file_mark(f, f->dirty, (uint64_t)pos, (uint64_t)n);
+	if (use_pos)
+		fams_raw_lseek(fd, pos + n, SEEK_SET);
+	return n;
+}
+
+ssize_t fams_on_write(int fd, const struct iovec *iov, int iovcnt, off_t pos, int *handled)
+{
+	*handled = 0;
+	if (!fams_live)
+		return 0;
+	int saved = errno;
+	struct fams_file *f = enter(fd, "write", true, handled);
+	return registry_leave(f ? write_file(f, fd, iov, iovcnt, pos) : NOT_DONE(*handled), saved);
+}
+
+int fams_on_fsync(int fd, int datasync, int *handled)
+{
+	*handled = 0;
+	if (!fams_live)
+		return 0;
+	int saved = errno;
+	struct fams_file *f = enter(fd, NULL, false, handled);
+	/* All dirty pages of the file in one atomic commit; if none, the data file
+	 * still owes a flush for a size change nobody flushed yet. */
+	int r = f && (registry_commit(f, 0, UINT64_MAX, datasync ? "fdatasync" : "fsync") < 0 ||
+		      fams_file_flush_if_needed(f) < 0) ? -1 : 0;
+	return (int)registry_leave(r, saved);
+}
+
+/* ftruncate on f's descriptor fd. */
+static int truncate_file(struct fams_file *f, int fd, off_t len)
+{
+	int fl = fams_raw_fcntl(fd, F_GETFL, 0);
+	if (len < 0 || fl < 0 || (fl & O_ACCMODE) == O_RDONLY) {
+		errno = fl < 0 ? EBADF : EINVAL; /* the kernel's EINVAL for a read-only descriptor */
+		return -1;
+	}
+	/* Collect written pages first: the bits of pages cut off must go with them. */
+	dirty_harvest_file(f, 0, UINT64_MAX);
+	return dirty_resize(f, (uint64_t)len);
+}
+
+int fams_on_ftruncate(int fd, off_t len, int *handled)
+{
+	*handled = 0;
+	if (!fams_live)
+		return 0;
+	int saved = errno;
+	struct fams_file *f = enter(fd, "ftruncate", true, handled);
+	return (int)registry_leave(f ? truncate_file(f, fd, len) : NOT_DONE(*handled), saved);
+}
+
+/* fallocate on f's descriptor fd. */
+static int allocate_file(struct fams_file *f, int fd, int mode, off_t off, off_t len)
+{
+	if (off < 0 || len <= 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	uint64_t end = (uint64_t)off + (uint64_t)len;
+	if (mode & (FALLOC_FL_COLLAPSE_RANGE | FALLOC_FL_INSERT_RANGE)) {
+		fams_error("%s: fallocate collapse/insert range on a mapped file cannot be made atomic; refused",
+			   f->path);
+		errno = EOPNOTSUPP;
+		return -1;
+	}
+	if (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)) {
+		/* Content changes belong to the working copy and reach the file at commit. */
+		dirty_harvest_file(f, 0, UINT64_MAX);
+		if (!(mode & FALLOC_FL_KEEP_SIZE) && end > f->size && dirty_resize(f, end) < 0)
+			return -1;
+		uint64_t zend = end < f->size ? end : f->size;
+		if ((uint64_t)off < zend) {
+			if (fams_raw_fallocate(f->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off,
+					       (off_t)(zend - (uint64_t)off)) < 0)
+				return -1;
+			fams_file_mark(f, f->dirty, (uint64_t)off, zend - (uint64_t)off);
+		}
+		return 0;
+	}
+	/* Allocation does not change content: the data file takes it directly. */
+	if (fams_raw_fallocate(fd, mode, off, len) < 0)
+		return -1;
+	return !(mode & FALLOC_FL_KEEP_SIZE) && end > f->size ? dirty_resize(f, end) : 0;
+}
+
+int fams_on_fallocate(int fd, int mode, off_t off, off_t len, int *handled)
+{
+	*handled = 0;
+	if (!fams_live)
+		return 0;
+	int saved = errno;
+	struct fams_file *f = enter(fd, "fallocate", true, handled);
+	return (int)registry_leave(f ? allocate_file(f, fd, mode, off, len) : NOT_DONE(*handled), saved);
+}

@@ -1,0 +1,55 @@
+/* process.c -- the life of a process under fams: start-up, fork, exit.
+ *
+ * Order at fork: the prepare handler takes the registry lock (no thread is inside
+ * the registry while the address space is copied), the parent's handler releases
+ * it, the child's starts a fresh one and turns what it inherited into private
+ * snapshots (registry_fork_child).  At exit every file is committed before any
+ * journal is removed (registry_shutdown). */
+#include "fams.h"
+#include "config.h"
+#include "process.h"
+#include "registry.h"
+#include "stats.h"
+#include "sys.h"
+
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static pid_t g_pid; /* this process, as of start-up or fork */
+
+bool fams_same_process(void) { return (pid_t)syscall(SYS_getpid) == g_pid; }
+
+int fams_init(void)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	if (pg > 0)
+		fams_page_size = pg;
+	fams_config_load();
+	g_pid = (pid_t)syscall(SYS_getpid);
+	return 0;
+}
+
+void fams_on_exit_now(void)
+{
+	/* A vfork child (or a raw clone) shares our memory: committing or retiring
+	 * anything from it would act for the parent.  Only this process's own exit
+	 * counts. */
+	if (!fams_same_process())
+		return;
+	fams_shutdown();
+}
+
+void fams_atfork_prepare(void) { fams_lock(); }
+void fams_atfork_parent(void) { fams_unlock(); }
+
+void fams_atfork_child(void)
+{
+	g_pid = (pid_t)syscall(SYS_getpid);
+	registry_fork_child();
+}
+
+void fams_shutdown(void)
+{
+	if (registry_shutdown() && fams_cfg.stats)
+		fams_stats_print();
+}

@@ -1,0 +1,48 @@
+/* registry.h -- the files this process manages, and the registry lock that guards
+ * them and every table built around them (fdtable, maptable, shadow, elsewhere). */
+#ifndef FAMS_REGISTRY_H
+#define FAMS_REGISTRY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "file.h"
+
+void fams_lock(void);
+void fams_unlock(void);
+/* The end of an interposed call that took the lock: release it and return r, with
+ * errno the call's when r < 0 and the caller's (saved) otherwise. */
+ssize_t registry_leave(ssize_t r, int saved);
+
+/* After fams_shutdown: descriptors and mappings pass straight through (set under
+ * the lock; read without it by the fast pass-through tests, where a stale false
+ * only sends a call to the locked path). */
+extern bool fams_down;
+
+/* Whether any file is managed (a hint read without the lock, like fams_down). */
+bool registry_any(void);
+/* The managed file with identity (dev, ino), or NULL. */
+struct fams_file *registry_find(dev_t dev, ino_t ino);
+/* Start managing the file open as fd: its journal, recovery, working copy; its
+ * descriptors and shadows adopted.  NULL with errno, or with errno 0 when
+ * FAMS_INCLUDE/EXCLUDE leave the file alone. */
+struct fams_file *registry_manage(int fd, const struct stat *st);
+/* Commit the dirty pages of f in the file range [lo, hi); `what` names the call
+ * for the refusal in a forked child that inherited f. */
+int registry_commit(struct fams_file *f, uint64_t lo, uint64_t hi, const char *what);
+/* In a forked child that inherited f: refuse `what` with EPERM and a fams: line. */
+int registry_refuse_inherited(struct fams_file *f, const char *what);
+/* Stop managing the files this process neither maps nor has a descriptor of. */
+void registry_retire_unused(void);
+/* Whether fd's file lives on a file system whose contents survive a crash. */
+bool fs_is_persistent(int fd);
+
+/* In a forked child (fork handler): a fresh lock, the parent's tracker dropped,
+ * inherited files turned into private read-only snapshots. */
+void registry_fork_child(void);
+/* At exit: commit every file, then retire every journal.  False if already done. */
+bool registry_shutdown(void);
+
+#endif
