@@ -2,6 +2,7 @@
  * for each mapping, and kept tracked across resizes and remappings.  Under the
  * registry lock. */
 #include "dirty.h"
+#include "commit.h"
 #include "log.h"
 #include "sys.h"
 #include "tracker.h"

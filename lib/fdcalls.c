@@ -1,8 +1,9 @@
-/* fdcalls.c -- what each interposed descriptor call does to a managed file: open
- * (recovery first), dup, close, read, write, fsync, ftruncate, fallocate.  Every
- * call on a managed descriptor holds the registry lock (enter/leave). */
+/* fdcalls.c -- what each interposed descriptor call does to a managed file (open is
+ * opencall.c's): dup, close, read, write, fsync, ftruncate, fallocate.  Every call
+ * on a managed descriptor holds the registry lock (enter, registry_leave). */
 #include "fams.h"
 #include "dirty.h"
+#include "commit.h"
 #include "elsewhere.h"
 #include "fdtable.h"
 #include "log.h"
@@ -20,119 +21,6 @@
 #include <unistd.h>
 
 static struct fams_file *managed_file(int fd);
-
-/* Recovery before the program can read: report what it did; FAMS_OPEN_ELSEWHERE
- * when a live process holds the journal.  r and outcome from fams_recover_*. */
-static int recovered(const char *path, int r, int outcome)
-{
-	if (r < 0)
-		return -1; /* errno from recovery; the message is printed */
-	if (outcome != FAMS_REC_NONE && outcome != FAMS_REC_BUSY)
-		fams_info("%s: %s", path, fams_recovery_name(outcome));
-	return outcome == FAMS_REC_BUSY ? FAMS_OPEN_ELSEWHERE : 0;
-}
-
-/* Whether open() with these flags is checked for a pending journal before the call
- * (O_TRUNC: the kernel truncates before fams sees the descriptor, and a rollback
- * after that would undo the truncation) rather than after it, from the descriptor
- * (no second walk of the path).  O_CREAT|O_EXCL makes a file no journal can name. */
-static bool check_before(int flags) { return flags & O_TRUNC; }
-static bool check_after(int flags)
-{
-	return !(flags & (O_TRUNC | O_PATH)) && (flags & (O_CREAT | O_EXCL)) != (O_CREAT | O_EXCL);
-}
-
-/* Whether the file at path is one this process manages. */
-static bool managed_here(int dirfd, const char *path)
-{
-	struct stat st;
-	fams_lock();
-	bool ours = registry_any() && fams_raw_fstatat(dirfd, path, &st, 0) == 0 && registry_find(st.st_dev, st.st_ino);
-	fams_unlock();
-	return ours;
-}
-
-int fams_before_open(int dirfd, const char *path, int flags)
-{
-	if (fams_down || !path || !check_before(flags))
-		return 0;
-	if (fams_live) {
-		/* Truncating a managed file through open(): retire its live journal first,
-		 * as fams_file_resize would (the kernel truncates before we see the fd). */
-		struct stat st;
-		int saved = errno;
-		fams_lock();
-		struct fams_file *f = registry_any() && fams_raw_fstatat(dirfd, path, &st, 0) == 0
-					      ? registry_find(st.st_dev, st.st_ino) : NULL;
-		int r = f && !f->inherited ? fams_journal_invalidate(&f->j) : 0;
-		fams_unlock();
-		if (r < 0)
-			return -1;
-		errno = saved;
-	}
-	int saved = errno, outcome = FAMS_REC_NONE;
-	int r = fams_recover_path(dirfd, path, &outcome);
-	r = recovered(path, r, outcome);
-	if (r == FAMS_OPEN_ELSEWHERE && !managed_here(dirfd, path)) {
-		/* The kernel would truncate the file under the other process's working
-		 * copy: its later commits could not bring the bytes back (a commit never
-		 * regrows the file), so everything it wrote would be lost in silence. */
-		fams_error("%s: open with O_TRUNC refused (EBUSY): another process manages this file, "
-			   "and sharing it between processes is not supported", path);
-		errno = EBUSY;
-		return -1;
-	}
-	if (r >= 0)
-		errno = saved;
-	return r;
-}
-
-int fams_after_open(int dirfd, const char *path, int fd, int flags, int before)
-{
-	if (fams_down || fd < 0 || !path || !fams_same_process())
-		return 0;
-	int saved = errno;
-	bool elsewhere = before == FAMS_OPEN_ELSEWHERE;
-	if (check_after(flags)) {
-		int outcome = FAMS_REC_NONE;
-		int r = fams_recover_opened(dirfd, path, fd, &outcome);
-		r = recovered(path, r, outcome);
-		if (r < 0)
-			return -1;
-		elsewhere = r == FAMS_OPEN_ELSEWHERE;
-	}
-	if (!fams_live && !elsewhere) {
-		errno = saved;
-		return 0;
-	}
-	struct stat st;
-	fams_lock();
-	struct fd_slot *stale = fd_slot(fd, false);
-	if (stale && !stale->internal && (stale->file || stale->elsewhere)) {
-		/* The number was closed without close() (fclose, close_range): a new file now. */
-		fd_point(stale, NULL);
-		registry_retire_unused();
-	}
-	if ((registry_any() || elsewhere) && !(flags & O_PATH) && fams_raw_fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
-		struct fams_file *f = registry_find(st.st_dev, st.st_ino);
-		struct fd_slot *s = f || elsewhere ? fd_slot(fd, true) : NULL;
-		if (s) {
-			fd_point(s, f);
-			s->elsewhere = !f;
-			if (!f) {
-				fams_any_elsewhere = true;
-				__atomic_store_n(&fams_live, 1, __ATOMIC_RELEASE);
-			}
-		}
-		if (f && (flags & O_TRUNC) && (flags & O_ACCMODE) != O_RDONLY && !f->inherited && f->size) {
-			dirty_harvest_file(f, 0, UINT64_MAX);
-			dirty_resize(f, 0);
-		}
-	}
-	fams_unlock();
-	errno = saved;
-	return 0;
-}
 
 void fams_after_dup(int oldfd, int newfd)
 {

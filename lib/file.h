@@ -1,4 +1,5 @@
-/* file.h -- one managed data file: its working copy, dirty pages, journal and commit. */
+/* file.h -- one managed data file: its working copy, dirty pages and journal.  Its
+ * commit and size changes are commit.h's. */
 #ifndef FAMS_FILE_H
 #define FAMS_FILE_H
 
@@ -41,22 +42,11 @@ struct fams_file {
  * Returns NULL with errno on failure, with a "fams:" message. */
 struct fams_file *fams_file_open(int fd, const struct stat *st, const char *path);
 
+/* Make the page bitmaps cover a file of size bytes (new pages clean). */
+int fams_file_bitmaps_fit(struct fams_file *f, uint64_t size);
+
 /* Mark [off, off+len) of the working copy as written (write(2), fallocate, ...). */
 void fams_file_mark(struct fams_file *f, uint64_t *bits, uint64_t off, uint64_t len);
-
-/* Atomically commit the dirty pages in [lo, hi): after success they are durable in
- * the data file; after failure the data file holds its previous committed state
- * and the pages stay dirty for a retry.  Returns 0 or -1 with errno. */
-int fams_file_commit(struct fams_file *f, uint64_t lo, uint64_t hi);
-
-/* Whether any page in [lo, hi) is dirty or suspect. */
-bool fams_file_has_dirty(const struct fams_file *f, uint64_t lo, uint64_t hi);
-
-/* Change the size of the data file and its working copy together. */
-int fams_file_resize(struct fams_file *f, uint64_t new_size);
-
-/* Make the data file's metadata (size) durable when no commit did. */
-int fams_file_flush_if_needed(struct fams_file *f);
 
 /* Stop managing: close everything; remove the journal when asked (clean exit). */
 void fams_file_close(struct fams_file *f, int remove_journal);

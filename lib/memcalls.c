@@ -1,10 +1,11 @@
-/* memcalls.c -- what each interposed memory call does to mappings of managed files:
- * mmap (served from the working copy), munmap/mremap/mmap(MAP_FIXED) (commit what
- * they drop), msync (a commit point), mprotect (follow it; a shadow made writable
- * first becomes managed), madvise (never lose the record of a write).  Each holds
- * the registry lock. */
+/* memcalls.c -- what the other interposed memory calls do to mappings of managed
+ * files (mmap is mmapcall.c's): munmap and mremap commit what they drop, msync is a
+ * commit point, mprotect is followed (a shadow made writable first becomes
+ * managed), madvise never loses the record of a write.  Each holds the registry
+ * lock. */
 #include "fams.h"
 #include "dirty.h"
+#include "commit.h"
 #include "elsewhere.h"
 #include "fdtable.h"
 #include "log.h"
@@ -29,183 +30,6 @@
 #define MADV_DONTNEED_LOCKED 24
 #endif
 
-/* Whether fd was opened for reading and writing (only such a shared mapping can
- * be, or become, writable). */
-static bool fd_is_rdwr(int fd)
-{
-	return (fams_raw_fcntl(fd, F_GETFL, 0) & O_ACCMODE) == O_RDWR;
-}
-
-/* Whether the kernel would map the data file as the program asks.  The working
- * copy is a memfd: it would accept calls the file refuses (a read-only or
- * append-only descriptor with PROT_WRITE, PROT_EXEC on a noexec mount, MAP_SYNC on
- * a file not on persistent memory, a flag the kernel does not know), so the kernel
- * judges the call against the file itself, at an address of its own choosing (a
- * refused call leaves nothing behind) and without populating or locking it.
- * 0, or -1 with the kernel's errno. */
-static int kernel_accepts(size_t len, int prot, int flags, int fd, off_t off)
-{
-	const int placement = MAP_FIXED | MAP_FIXED_NOREPLACE | MAP_POPULATE | MAP_LOCKED;
-	void *probe = fams_raw_mmap(NULL, len, prot, flags & ~placement, fd, off);
-	if (probe == MAP_FAILED)
-		return -1;
-	fams_raw_munmap(probe, len);
-	return 0;
-}
-
-/* Map f's working copy where and as the program asked (kernel_accepts said yes).
- * The flags are unchanged: MAP_SHARED_VALIDATE makes the memfd refuse MAP_SYNC too,
- * even for a file on persistent memory, since stores durable without msync are
- * exactly what fams cannot give (PMDK then falls back to msync, which fams makes
- * atomic); MAP_FIXED_NOREPLACE and MAP_FIXED place it as they would have. */
-static void *map_working_copy(struct fams_file *f, void *addr, size_t len, int prot, int flags, off_t off)
-{
-	void *ret = fams_raw_mmap(addr, len, prot, flags, f->memfd, off);
-	if (ret == MAP_FAILED && (flags & MAP_SYNC) && (flags & MAP_TYPE) == MAP_SHARED_VALIDATE &&
-	    errno == EOPNOTSUPP)
-		fams_warn("%s: MAP_SYNC refused (EOPNOTSUPP): stores that are durable without msync "
-			  "cannot be made atomic; use msync", f->path);
-	return ret;
-}
-
-/* Before [s, e) is unmapped or replaced: commit what it holds. */
-static void prepare_drop(uintptr_t s, uintptr_t e, const char *what)
-{
-	for (struct fams_map *m = fams_maps; m; m = m->next) {
-		if (!map_overlaps(m, s, e) || m->f->inherited)
-			continue;
-		uintptr_t a = m->start > s ? m->start : s, b = m->end < e ? m->end : e;
-		uint64_t lo = m->off + (a - m->start), hi = m->off + (b - m->start);
-		dirty_harvest(m, a, b);
-		if (fams_file_commit(m->f, lo, hi) < 0)
-			fams_error("%s: %s could not commit its changes (%s); they are kept and committed "
-				   "at the next msync, fsync or exit", m->f->path, what, strerror(errno));
-	}
-}
-
-void *fams_on_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off, int *handled)
-{
-	*handled = 0;
-	const bool fixed = flags & MAP_FIXED;
-	const bool anon = (flags & MAP_ANONYMOUS) || fd < 0;
-	if (fams_down || (anon && !(fixed && (fams_maps || fams_shadows))))
-		return NULL;
-	const int type = flags & MAP_TYPE;
-	const bool shared = type == MAP_SHARED || type == MAP_SHARED_VALIDATE;
-	/* A private mapping needs the working copy only if the file is managed (or the
-	 * refusal, if another process manages it). */
-	if (!shared && !registry_any() && !fams_any_elsewhere && !(fixed && (fams_maps || fams_shadows)))
-		return NULL;
-	struct stat st;
-	if (!anon && (fams_raw_fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)))
-		return NULL;
-	const bool rdwr = !anon && shared && fd_is_rdwr(fd);
-
-	int saved = errno;
-	void *ret = NULL;
-	fams_lock();
-	struct fams_file *f = anon ? NULL : registry_find(st.st_dev, st.st_ino);
-	if (f && f->inherited && shared) {
-		fams_error("%s: mapping a file that the parent process manages is not supported in a forked child",
-			   f->path);
-		*handled = 1;
-		errno = EBUSY;
-		ret = MAP_FAILED;
-		goto out;
-	}
-	if (!f && !anon && elsewhere_refused(fd, "mmap")) {
-		*handled = 1;
-		ret = MAP_FAILED;
-		goto out;
-	}
-	const bool to_manage = !f && rdwr && (prot & PROT_WRITE) && fs_is_persistent(fd);
-	if ((f || to_manage) && kernel_accepts(len, prot, flags, fd, off) < 0) {
-		/* Refused as without fams, and before the file becomes managed for nothing. */
-		*handled = 1;
-		ret = MAP_FAILED;
-		goto out;
-	}
-	if (to_manage) {
-		f = registry_manage(fd, &st);
-		if (!f && errno) {
-			if (errno == EBUSY) /* another process manages it: see mark_elsewhere */
-				elsewhere_mark(&st);
-			*handled = 1;
-			ret = MAP_FAILED;
-			goto out;
-		}
-	}
-	if (!f) {
-		/* Not ours; but a MAP_FIXED mapping replaces whatever it lands on, and a
-		 * read-only shared mapping of a regular file is remembered as a shadow. */
-		const uintptr_t a = (uintptr_t)addr, b = a + len;
-		const bool over_managed = fixed && map_any_overlap(a, b);
-		const bool over_shadow = fixed && map_shadow_overlap(a, b);
-		const bool want_shadow = !anon && shared && !(prot & PROT_WRITE) && fs_is_persistent(fd);
-		if (want_shadow && elsewhere_held(fd, &st)) {
-			/* It would show only the other process's committed bytes. */
-			elsewhere_mark(&st);
-			elsewhere_refused(fd, "a read-only shared mmap");
-			*handled = 1;
-			ret = MAP_FAILED;
-			goto out;
-		}
-		if (!over_managed && !over_shadow && !want_shadow)
-			goto out;
-		if (over_managed)
-			prepare_drop(a, b, "mmap(MAP_FIXED) over a mapping");
-		ret = fams_raw_mmap(addr, len, prot, flags, fd, off);
-		*handled = 1;
-		if (ret != MAP_FAILED) {
-			if (fixed)
-				map_forget_range(a, b);
-			registry_retire_unused();
-			if (want_shadow)
-				shadow_add((uintptr_t)ret, len, off, prot, rdwr, &st);
-		} else {
-			saved = errno;
-		}
-		errno = saved;
-		goto out;
-	}
-
-	/* A mapping of a managed file: serve it from the working copy. */
-	*handled = 1;
-	if (fixed && map_any_overlap((uintptr_t)addr, (uintptr_t)addr + len))
-		prepare_drop((uintptr_t)addr, (uintptr_t)addr + len, "mmap(MAP_FIXED) over a mapping");
-	ret = map_working_copy(f, addr, len, prot, flags, off);
-	if (ret == MAP_FAILED) {
-		saved = errno;
-		registry_retire_unused();
-		errno = saved;
-		goto out;
-	}
-	uintptr_t s = (uintptr_t)ret, e = s + fams_page_round(len);
-	if (fixed)
-		map_forget_range(s, e);
-	if (shared) {
-		/* Private mappings never change the file; they need no record. */
-		struct fams_map *m = map_add(s, e, (uint64_t)off, prot, f);
-		if (m)
-			m->maywrite = rdwr;
-		if (!m || dirty_track(m, s, e) < 0) {
-			saved = errno;
-			fams_error("%s: cannot track writes to a new mapping: %s", f->path, strerror(saved));
-			map_forget_range(s, e);
-			fams_raw_munmap(ret, e - s);
-			registry_retire_unused();
-			errno = saved;
-			ret = MAP_FAILED;
-			goto out;
-		}
-	}
-	registry_retire_unused();
-	errno = saved;
-out:
-	fams_unlock();
-	return ret;
-}
-
 /* The frame of a memory call over [s, e): enter_range() takes the registry lock
  * when the range touches a managed mapping (or, with shadows, a shadow) and says
  * so; otherwise the call is not fams's and the lock is not held.  The call then
@@ -228,7 +52,7 @@ static int unmap_range(void *addr, size_t len)
 		return -1;
 	}
 	uintptr_t e = s + fams_page_round(len);
-	prepare_drop(s, e, "munmap");
+	registry_commit_dropped(s, e, "munmap");
 	if (fams_raw_munmap(addr, len) < 0)
 		return -1;
 	map_forget_range(s, e);
@@ -284,7 +108,7 @@ void *fams_on_mremap(void *old, size_t oldlen, size_t newlen, int flags, void *n
 				   f->path, strerror(errno));
 	}
 	if (dest_overlap)
-		prepare_drop((uintptr_t)new_addr, (uintptr_t)new_addr + nlen, "mremap over a mapping");
+		registry_commit_dropped((uintptr_t)new_addr, (uintptr_t)new_addr + nlen, "mremap over a mapping");
 	ret = fams_raw_mremap(old, oldlen, newlen, flags, new_addr);
 	if (ret == MAP_FAILED) {
 		saved = errno;

@@ -10,6 +10,7 @@
  * lock fams takes; nothing is called with it held that could take it again (the
  * engine's own I/O goes to the kernel, never through the wrappers). */
 #include "registry.h"
+#include "commit.h"
 #include "config.h"
 #include "dirty.h"
 #include "fams.h"
@@ -105,6 +106,20 @@ void registry_retire_unused(void)
 	HASH_ITER(hh, g_files, f, tmp)
 		if (f->nmaps == 0 && f->nfds == 0)
 			retire(f);
+}
+
+void registry_commit_dropped(uintptr_t s, uintptr_t e, const char *what)
+{
+	for (struct fams_map *m = fams_maps; m; m = m->next) {
+		if (!map_overlaps(m, s, e) || m->f->inherited)
+			continue;
+		uintptr_t a = m->start > s ? m->start : s, b = m->end < e ? m->end : e;
+		uint64_t lo = m->off + (a - m->start), hi = m->off + (b - m->start);
+		dirty_harvest(m, a, b);
+		if (fams_file_commit(m->f, lo, hi) < 0)
+			fams_error("%s: %s could not commit its changes (%s); they are kept and committed "
+				   "at the next msync, fsync or exit", m->f->path, what, strerror(errno));
+	}
 }
 
 bool fs_is_persistent(int fd)

@@ -34,6 +34,9 @@ struct fams_file *registry_manage(int fd, const struct stat *st);
 int registry_commit(struct fams_file *f, uint64_t lo, uint64_t hi, const char *what);
 /* In a forked child that inherited f: refuse `what` with EPERM and a fams: line. */
 int registry_refuse_inherited(struct fams_file *f, const char *what);
+/* Before [s, e) is unmapped or replaced: commit what its mappings hold (a failure
+ * is reported and the changes kept for the next commit point). */
+void registry_commit_dropped(uintptr_t s, uintptr_t e, const char *what);
 /* Stop managing the files this process neither maps nor has a descriptor of. */
 void registry_retire_unused(void);
 /* Whether fd's file lives on a file system whose contents survive a crash. */

@@ -1,0 +1,21 @@
+/* commit.h -- how a managed file's changes reach the data file: the commit, and
+ * size changes, under the ordering rules written in commit.c. */
+#ifndef FAMS_COMMIT_H
+#define FAMS_COMMIT_H
+
+#include <stdint.h>
+
+#include "file.h"
+
+/* Atomically commit the dirty pages in [lo, hi): after success they are durable in
+ * the data file; after failure the data file holds its previous committed state
+ * and the pages stay dirty for a retry.  Returns 0 or -1 with errno. */
+int fams_file_commit(struct fams_file *f, uint64_t lo, uint64_t hi);
+
+/* Change the size of the data file and its working copy together. */
+int fams_file_resize(struct fams_file *f, uint64_t new_size);
+
+/* Make the data file's metadata (size) durable when no commit did. */
+int fams_file_flush_if_needed(struct fams_file *f);
+
+#endif
