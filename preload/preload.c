@@ -20,48 +20,15 @@
 #include <unistd.h>
 
 #include "fams.h"
+#include "log.h"
 
 #define EXPORT __attribute__((visibility("default")))
 
-/* The wrapped functions, listed once: name, return type, parameters. */
-#define FAMS_WRAPPED(X)                                                                       \
-	X(mmap, void *, (void *, size_t, int, int, int, off_t))                               \
-	X(munmap, int, (void *, size_t))                                                      \
-	X(mremap, void *, (void *, size_t, size_t, int, ...))                                 \
-	X(msync, int, (void *, size_t, int))                                                  \
-	X(madvise, int, (void *, size_t, int))                                                \
-	X(mprotect, int, (void *, size_t, int))                                               \
-	X(open, int, (const char *, int, ...))                                                \
-	X(openat, int, (int, const char *, int, ...))                                         \
-	X(fopen, FILE *, (const char *, const char *))                                        \
-	X(close, int, (int))                                                                  \
-	X(fclose, int, (FILE *))                                                              \
-	X(close_range, int, (unsigned, unsigned, int))                                        \
-	X(closefrom, void, (int))                                                             \
-	X(dup, int, (int))                                                                    \
-	X(dup2, int, (int, int))                                                              \
-	X(dup3, int, (int, int, int))                                                         \
-	X(fcntl, int, (int, int, ...))                                                        \
-	X(fsync, int, (int))                                                                  \
-	X(fdatasync, int, (int))                                                              \
-	X(ftruncate, int, (int, off_t))                                                       \
-	X(fallocate, int, (int, int, off_t, off_t))                                           \
-	X(posix_fallocate, int, (int, off_t, off_t))                                          \
-	X(read, ssize_t, (int, void *, size_t))                                               \
-	X(pread, ssize_t, (int, void *, size_t, off_t))                                       \
-	X(write, ssize_t, (int, const void *, size_t))                                        \
-	X(pwrite, ssize_t, (int, const void *, size_t, off_t))                                \
-	X(readv, ssize_t, (int, const struct iovec *, int))                                   \
-	X(writev, ssize_t, (int, const struct iovec *, int))                                  \
-	X(preadv, ssize_t, (int, const struct iovec *, int, off_t))                           \
-	X(pwritev, ssize_t, (int, const struct iovec *, int, off_t))                          \
-	X(preadv2, ssize_t, (int, const struct iovec *, int, off_t, int))                     \
-	X(pwritev2, ssize_t, (int, const struct iovec *, int, off_t, int))                    \
-	X(_exit, void, (int))                                                                 \
-	X(_Exit, void, (int))
+#include "wrapped.h"
 
-#define DECLARE_REAL(name, ret, params) static ret(*real_##name) params;
-FAMS_WRAPPED(DECLARE_REAL)
+#define NOTHING(...)
+#define DECLARE_REAL(name, ret, params, need) static ret(*real_##name) params;
+FAMS_EXPORTS(DECLARE_REAL, NOTHING, NOTHING)
 
 enum { UNINIT, INITIALISING, READY };
 static int init_state = UNINIT;
@@ -70,13 +37,30 @@ static pthread_once_t init_once = PTHREAD_ONCE_INIT;
  * from there go to the kernel, never back into the engine. */
 static __thread int in_fams __attribute__((tls_model("initial-exec")));
 
+/* Add name to the list of missing functions (no allocation: dlsym may be running). */
+static void note_missing(char *list, size_t cap, const char *name)
+{
+	size_t n = strlen(list);
+	snprintf(list + n, cap - n, "%s%s", n ? ", " : "", name);
+}
+
 static void resolve(void)
 {
 	__atomic_store_n(&init_state, INITIALISING, __ATOMIC_RELEASE);
 	in_fams++;
-#define RESOLVE(name, ret, params) real_##name = (ret(*) params)dlsym(RTLD_NEXT, #name);
-	FAMS_WRAPPED(RESOLVE)
+	char missing[512] = "";
+	/* The next definition of each; never our own (a loop), and say which required
+	 * ones are not there (their wrappers fail with ENOSYS). */
+#define RESOLVE(name, ret, params, need)                                                      \
+	real_##name = (ret(*) params)dlsym(RTLD_NEXT, #name);                                 \
+	if ((void *)real_##name == (void *)name)                                              \
+		real_##name = NULL;                                                           \
+	if (!real_##name && need)                                                             \
+		note_missing(missing, sizeof missing, #name);
+	FAMS_EXPORTS(RESOLVE, NOTHING, NOTHING)
 	fams_init();
+	if (missing[0])
+		fams_error("the C library has no usable %s; calls to it fail with ENOSYS", missing);
 	pthread_atfork(fams_atfork_prepare, fams_atfork_parent, fams_atfork_child);
 	in_fams--;
 	__atomic_store_n(&init_state, READY, __ATOMIC_RELEASE);
@@ -164,11 +148,6 @@ EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off
 {
 	return do_mmap(addr, len, prot, flags, fd, off);
 }
-EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
-{
-	return do_mmap(addr, len, prot, flags, fd, off);
-}
-
 EXPORT int munmap(void *addr, size_t len)
 {
 	if ((fams_live | fams_shadows_live) && engine_ok()) {
@@ -268,14 +247,6 @@ EXPORT int open(const char *path, int flags, ...)
 	va_end(ap);
 	return do_open(path, flags, mode);
 }
-EXPORT int open64(const char *path, int flags, ...)
-{
-	va_list ap;
-	va_start(ap, flags);
-	mode_t mode = mode_arg(flags, ap);
-	va_end(ap);
-	return do_open(path, flags, mode);
-}
 EXPORT int __open_2(const char *path, int flags) { return do_open(path, flags, 0); }
 EXPORT int __open64_2(const char *path, int flags) { return do_open(path, flags, 0); }
 EXPORT int openat(int dirfd, const char *path, int flags, ...)
@@ -286,18 +257,9 @@ EXPORT int openat(int dirfd, const char *path, int flags, ...)
 	va_end(ap);
 	return do_openat(dirfd, path, flags, mode);
 }
-EXPORT int openat64(int dirfd, const char *path, int flags, ...)
-{
-	va_list ap;
-	va_start(ap, flags);
-	mode_t mode = mode_arg(flags, ap);
-	va_end(ap);
-	return do_openat(dirfd, path, flags, mode);
-}
 EXPORT int __openat_2(int dirfd, const char *path, int flags) { return do_openat(dirfd, path, flags, 0); }
 EXPORT int __openat64_2(int dirfd, const char *path, int flags) { return do_openat(dirfd, path, flags, 0); }
 EXPORT int creat(const char *path, mode_t mode) { return do_open(path, O_CREAT | O_WRONLY | O_TRUNC, mode); }
-EXPORT int creat64(const char *path, mode_t mode) { return do_open(path, O_CREAT | O_WRONLY | O_TRUNC, mode); }
 
 /* stdio reads through glibc-internal calls we cannot see: recover before it opens. */
 /* The open(2) flags fopen uses for mode. */
@@ -333,7 +295,6 @@ static FILE *do_fopen(const char *path, const char *mode)
 	return fp;
 }
 EXPORT FILE *fopen(const char *path, const char *mode) { return do_fopen(path, mode); }
-EXPORT FILE *fopen64(const char *path, const char *mode) { return do_fopen(path, mode); }
 
 /* ---- descriptors ------------------------------------------------------------------ */
 
@@ -423,15 +384,6 @@ EXPORT int fcntl(int fd, int cmd, ...)
 	va_end(ap);
 	return do_fcntl(fd, cmd, arg);
 }
-EXPORT int fcntl64(int fd, int cmd, ...)
-{
-	va_list ap;
-	va_start(ap, cmd);
-	unsigned long arg = va_arg(ap, unsigned long);
-	va_end(ap);
-	return do_fcntl(fd, cmd, arg);
-}
-
 static int do_sync(int fd, int datasync)
 {
 	if (fams_live && engine_ok()) {
@@ -458,7 +410,6 @@ static int do_ftruncate(int fd, off_t len)
 	return real_ftruncate ? real_ftruncate(fd, len) : (int)syscall(SYS_ftruncate, fd, len);
 }
 EXPORT int ftruncate(int fd, off_t len) { return do_ftruncate(fd, len); }
-EXPORT int ftruncate64(int fd, off_t len) { return do_ftruncate(fd, len); }
 
 static int do_fallocate(int fd, int mode, off_t off, off_t len)
 {
@@ -471,7 +422,6 @@ static int do_fallocate(int fd, int mode, off_t off, off_t len)
 	return real_fallocate ? real_fallocate(fd, mode, off, len) : (int)syscall(SYS_fallocate, fd, mode, off, len);
 }
 EXPORT int fallocate(int fd, int mode, off_t off, off_t len) { return do_fallocate(fd, mode, off, len); }
-EXPORT int fallocate64(int fd, int mode, off_t off, off_t len) { return do_fallocate(fd, mode, off, len); }
 
 /* posix_fallocate returns an error number and leaves errno alone. */
 static int do_posix_fallocate(int fd, off_t off, off_t len)
@@ -488,7 +438,6 @@ static int do_posix_fallocate(int fd, off_t off, off_t len)
 	return real_posix_fallocate ? real_posix_fallocate(fd, off, len) : ENOSYS;
 }
 EXPORT int posix_fallocate(int fd, off_t off, off_t len) { return do_posix_fallocate(fd, off, len); }
-EXPORT int posix_fallocate64(int fd, off_t off, off_t len) { return do_posix_fallocate(fd, off, len); }
 
 /* ---- reads and writes: a managed file's descriptors use its working copy ---------- */
 
@@ -536,9 +485,7 @@ static ssize_t do_pwrite(int fd, const void *buf, size_t n, off_t off)
 		   real_pwrite ? real_pwrite(fd, buf, n, off) : syscall(SYS_pwrite64, fd, buf, n, off));
 }
 EXPORT ssize_t pread(int fd, void *buf, size_t n, off_t off) { return do_pread(fd, buf, n, off); }
-EXPORT ssize_t pread64(int fd, void *buf, size_t n, off_t off) { return do_pread(fd, buf, n, off); }
 EXPORT ssize_t pwrite(int fd, const void *buf, size_t n, off_t off) { return do_pwrite(fd, buf, n, off); }
-EXPORT ssize_t pwrite64(int fd, const void *buf, size_t n, off_t off) { return do_pwrite(fd, buf, n, off); }
 
 EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
 {
@@ -569,9 +516,7 @@ static ssize_t do_pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
 		   real_pwritev ? real_pwritev(fd, iov, cnt, off) : syscall(SYS_pwritev, fd, iov, cnt, off, 0));
 }
 EXPORT ssize_t preadv(int fd, const struct iovec *iov, int cnt, off_t off) { return do_preadv(fd, iov, cnt, off); }
-EXPORT ssize_t preadv64(int fd, const struct iovec *iov, int cnt, off_t off) { return do_preadv(fd, iov, cnt, off); }
 EXPORT ssize_t pwritev(int fd, const struct iovec *iov, int cnt, off_t off) { return do_pwritev(fd, iov, cnt, off); }
-EXPORT ssize_t pwritev64(int fd, const struct iovec *iov, int cnt, off_t off) { return do_pwritev(fd, iov, cnt, off); }
 /* preadv2/pwritev2: offset -1 means the file position; flags (RWF_*) have no
  * meaning for the working copy. */
 EXPORT ssize_t preadv2(int fd, const struct iovec *iov, int cnt, off_t off, int flags)
@@ -584,3 +529,7 @@ EXPORT ssize_t pwritev2(int fd, const struct iovec *iov, int cnt, off_t off, int
 	IO_WRAPPER(fams_on_write, iov, cnt, off < 0 ? -1 : off,
 		   real_pwritev2 ? real_pwritev2(fd, iov, cnt, off, flags) : syscall(SYS_pwritev2, fd, iov, cnt, off, 0, flags));
 }
+
+/* The large-file spellings: the same functions under their second names. */
+#define DEFINE_ALIAS(other, name, ret, params) EXPORT ret other params __attribute__((alias(#name)));
+FAMS_EXPORTS(NOTHING, DEFINE_ALIAS, NOTHING)

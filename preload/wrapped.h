@@ -1,0 +1,78 @@
+/* wrapped.h -- every function libfams_preload.so exports, listed once.
+ *
+ *   W(name, ret, params, need)   a wrapped function: its next definition (the C
+ *                                library's, or another preloaded library's) is
+ *                                resolved into real_<name> at start-up.  need:
+ *                                REQUIRED when the wrapper cannot work without it
+ *                                (a fams: line at start-up if it is missing),
+ *                                OPTIONAL when it falls back to the system call or
+ *                                the symbol is newer than some C libraries.
+ *   A(alias, name, ret, params)  another name programs link against for the same
+ *                                function (the large-file spellings): an alias.
+ *   E(name)                      a wrapper of its own with nothing to resolve (the
+ *                                fortify spellings, creat).
+ *
+ * preload.c declares and resolves the real functions and defines the aliases from
+ * this list; exports.map.c makes the version script from it (only these names
+ * leave the library).  No system header here: the types are tokens only. */
+#ifndef FAMS_WRAPPED_H
+#define FAMS_WRAPPED_H
+
+#define REQUIRED 1
+#define OPTIONAL 0
+
+#define FAMS_EXPORTS(W, A, E)                                                                 \
+	W(mmap, void *, (void *, size_t, int, int, int, off_t), OPTIONAL)                     \
+	A(mmap64, mmap, void *, (void *, size_t, int, int, int, off_t))                       \
+	W(munmap, int, (void *, size_t), OPTIONAL)                                            \
+	W(mremap, void *, (void *, size_t, size_t, int, ...), OPTIONAL)                       \
+	W(msync, int, (void *, size_t, int), OPTIONAL)                                        \
+	W(madvise, int, (void *, size_t, int), OPTIONAL)                                      \
+	W(mprotect, int, (void *, size_t, int), OPTIONAL)                                     \
+	W(open, int, (const char *, int, ...), OPTIONAL)                                      \
+	A(open64, open, int, (const char *, int, ...))                                        \
+	E(__open_2)                                                                           \
+	E(__open64_2)                                                                         \
+	W(openat, int, (int, const char *, int, ...), OPTIONAL)                               \
+	A(openat64, openat, int, (int, const char *, int, ...))                               \
+	E(__openat_2)                                                                         \
+	E(__openat64_2)                                                                       \
+	E(creat)                                                                              \
+	A(creat64, creat, int, (const char *, mode_t))                                        \
+	W(fopen, FILE *, (const char *, const char *), REQUIRED)                              \
+	A(fopen64, fopen, FILE *, (const char *, const char *))                               \
+	W(close, int, (int), OPTIONAL)                                                        \
+	W(fclose, int, (FILE *), REQUIRED)                                                    \
+	W(close_range, int, (unsigned, unsigned, int), OPTIONAL)                              \
+	W(closefrom, void, (int), OPTIONAL)                                                   \
+	W(dup, int, (int), OPTIONAL)                                                          \
+	W(dup2, int, (int, int), OPTIONAL)                                                    \
+	W(dup3, int, (int, int, int), OPTIONAL)                                               \
+	W(fcntl, int, (int, int, ...), OPTIONAL)                                              \
+	A(fcntl64, fcntl, int, (int, int, ...))                                               \
+	W(fsync, int, (int), OPTIONAL)                                                        \
+	W(fdatasync, int, (int), OPTIONAL)                                                    \
+	W(ftruncate, int, (int, off_t), OPTIONAL)                                             \
+	A(ftruncate64, ftruncate, int, (int, off_t))                                          \
+	W(fallocate, int, (int, int, off_t, off_t), OPTIONAL)                                 \
+	A(fallocate64, fallocate, int, (int, int, off_t, off_t))                              \
+	W(posix_fallocate, int, (int, off_t, off_t), OPTIONAL)                                \
+	A(posix_fallocate64, posix_fallocate, int, (int, off_t, off_t))                       \
+	W(read, ssize_t, (int, void *, size_t), OPTIONAL)                                     \
+	W(pread, ssize_t, (int, void *, size_t, off_t), OPTIONAL)                             \
+	A(pread64, pread, ssize_t, (int, void *, size_t, off_t))                              \
+	W(write, ssize_t, (int, const void *, size_t), OPTIONAL)                              \
+	W(pwrite, ssize_t, (int, const void *, size_t, off_t), OPTIONAL)                      \
+	A(pwrite64, pwrite, ssize_t, (int, const void *, size_t, off_t))                      \
+	W(readv, ssize_t, (int, const struct iovec *, int), OPTIONAL)                         \
+	W(writev, ssize_t, (int, const struct iovec *, int), OPTIONAL)                        \
+	W(preadv, ssize_t, (int, const struct iovec *, int, off_t), OPTIONAL)                 \
+	A(preadv64, preadv, ssize_t, (int, const struct iovec *, int, off_t))                 \
+	W(pwritev, ssize_t, (int, const struct iovec *, int, off_t), OPTIONAL)                \
+	A(pwritev64, pwritev, ssize_t, (int, const struct iovec *, int, off_t))               \
+	W(preadv2, ssize_t, (int, const struct iovec *, int, off_t, int), OPTIONAL)           \
+	W(pwritev2, ssize_t, (int, const struct iovec *, int, off_t, int), OPTIONAL)          \
+	W(_exit, void, (int), OPTIONAL)                                                       \
+	W(_Exit, void, (int), OPTIONAL)
+
+#endif
