@@ -1,8 +1,11 @@
-/* config.c -- one table of FAMS_* settings, each with its default. */
+/* config.c -- the FAMS_* settings: one table (variable, kind, default, bounds) and
+ * one parser for all of them. */
 #include "config.h"
 #include "log.h"
 
 #include <ctype.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,78 +44,116 @@ int fams_parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
-static void load_size(const char *name, uint64_t *dst, uint64_t min)
+/* How a setting's value is read. */
+enum kind {
+	SIZE,  /* "64K", "16M", "1G" or bytes, at least min */
+	WORD,  /* one of words[] (or its index as a digit, for FAMS_LOG): an int */
+	FLAG,  /* anything but "" and "0" turns it on: an int */
+	TEXT,  /* a string of at most cap - 1 bytes */
+	PATH,  /* a TEXT that must be an absolute path */
+};
+
+static const char *const log_words[] = { "error", "warn", "info", "debug", NULL };
+static const char *const tracker_words[] = { "auto", "uffd", "compare", NULL };
+
+/* Every FAMS_* setting: its variable, kind, where it goes (whose initial value in
+ * fams_cfg is its default), and its bounds.  Read in this order. */
+static const struct setting {
+	const char *name;
+	enum kind kind;
+	void *dst;
+	size_t cap;                /* TEXT, PATH: bytes at dst */
+	uint64_t min;              /* SIZE */
+	const char *const *words;  /* WORD */
+	bool digits;               /* WORD: "0".."3" name the words by index too */
+	const char *unset;         /* PATH: what happens when it is not used */
+} settings[] = {
+	{ .name = "FAMS_LOG", .kind = WORD, .dst = &fams_cfg.log_level, .words = log_words, .digits = true },
+	{ .name = "FAMS_JOURNAL_SIZE", .kind = SIZE, .dst = &fams_cfg.journal_size, .min = 4096 },
+	{ .name = "FAMS_JOURNAL_MAX", .kind = SIZE, .dst = &fams_cfg.journal_max, .min = 4096 },
+	{ .name = "FAMS_JOURNAL_DIR", .kind = PATH, .dst = fams_cfg.journal_dir, .cap = sizeof fams_cfg.journal_dir,
+	  .unset = "journals go next to their files" },
+	{ .name = "FAMS_TRACKER", .kind = WORD, .dst = &fams_cfg.tracker, .words = tracker_words },
+	{ .name = "FAMS_STATS", .kind = FLAG, .dst = &fams_cfg.stats },
+	{ .name = "FAMS_INCLUDE", .kind = TEXT, .dst = fams_cfg.include, .cap = sizeof fams_cfg.include },
+	{ .name = "FAMS_EXCLUDE", .kind = TEXT, .dst = fams_cfg.exclude, .cap = sizeof fams_cfg.exclude },
+};
+
+/* The words of a WORD setting, "a, b, c", for a warning. */
+static void list_words(const char *const *words, char *out, size_t cap)
 {
-	const char *s = secure_getenv(name);
-	uint64_t v;
-	if (!s || !*s)
-		return;
-	if (fams_parse_size(s, &v) == 0 && v >= min)
-		*dst = v;
-	else
-		fams_warn("%s=\"%s\" is not a size (like 64M or 1G, at least %llu); using %llu",
-			  name, s, (unsigned long long)min, (unsigned long long)*dst);
+	out[0] = '\0';
+	for (size_t n = 0; *words; words++)
+		n += (size_t)snprintf(out + n, n < cap ? cap - n : 0, "%s%s", n ? ", " : "", *words);
 }
 
-static void load_string(const char *name, char *dst, size_t cap)
+/* Read one setting from the environment; a bad value keeps the default, with a
+ * warning naming the variable and the value used. */
+static void load(const struct setting *st)
 {
-	const char *s = secure_getenv(name);
-	if (!s || !*s)
-		return;
-	if (strlen(s) >= cap) {
-		fams_warn("%s is longer than %zu bytes; ignored", name, cap - 1);
+	const char *s = secure_getenv(st->name);
+	if (st->kind == FLAG) {
+		*(int *)st->dst = s && *s && strcmp(s, "0") != 0;
 		return;
 	}
-	strcpy(dst, s);
+	if (!s || !*s)
+		return;
+	switch (st->kind) {
+	case SIZE: {
+		uint64_t v, *dst = st->dst;
+		if (fams_parse_size(s, &v) == 0 && v >= st->min)
+			*dst = v;
+		else
+			fams_warn("%s=\"%s\" is not a size (like 64M or 1G, at least %llu); using %llu", st->name, s,
+				  (unsigned long long)st->min, (unsigned long long)*dst);
+		return;
+	}
+	case WORD: {
+		int *dst = st->dst, n = 0;
+		for (; st->words[n]; n++) {
+			if (strcasecmp(s, st->words[n]) == 0) {
+				*dst = n;
+				return;
+			}
+		}
+		if (st->digits && s[0] >= '0' && s[0] < '0' + n && s[1] == '\0') {
+			*dst = s[0] - '0';
+			return;
+		}
+		char words[128];
+		list_words(st->words, words, sizeof words);
+		fams_warn("%s=\"%s\" is not one of %s; using %s", st->name, s, words, st->words[*dst]);
+		return;
+	}
+	case TEXT:
+	case PATH:
+		if (strlen(s) >= st->cap) {
+			fams_warn("%s is longer than %zu bytes; ignored", st->name, st->cap - 1);
+			return;
+		}
+		if (st->kind == PATH && s[0] != '/') {
+			fams_warn("%s=\"%s\" is not an absolute path; %s", st->name, s, st->unset);
+			return;
+		}
+		strcpy(st->dst, s);
+		return;
+	case FLAG:
+		return;
+	}
 }
 
 void fams_config_load(void)
 {
-	const char *s = secure_getenv("FAMS_LOG");
-	if (s && *s) {
-		static const char *const names[] = { "error", "warn", "info", "debug" };
-		int found = -1;
-		for (int i = 0; i < 4; i++)
-			if (strcasecmp(s, names[i]) == 0)
-				found = i;
-		if (found < 0 && s[0] >= '0' && s[0] <= '3' && s[1] == '\0')
-			found = s[0] - '0';
-		if (found >= 0)
-			fams_cfg.log_level = found;
-		else
-			fams_warn("FAMS_LOG=\"%s\" is not one of error, warn, info, debug; using warn", s);
+	for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++) {
+		load(&settings[i]);
+		if (settings[i].dst == &fams_cfg.log_level)
+			fams_log_level = fams_cfg.log_level; /* later warnings obey it */
 	}
-	fams_log_level = fams_cfg.log_level;
-
-	load_size("FAMS_JOURNAL_SIZE", &fams_cfg.journal_size, 4096);
-	load_size("FAMS_JOURNAL_MAX", &fams_cfg.journal_max, 4096);
 	if (fams_cfg.journal_max < fams_cfg.journal_size) {
 		fams_warn("FAMS_JOURNAL_MAX is below FAMS_JOURNAL_SIZE; using %llu for both",
 			  (unsigned long long)fams_cfg.journal_size);
 		fams_cfg.journal_max = fams_cfg.journal_size;
 	}
-	load_string("FAMS_JOURNAL_DIR", fams_cfg.journal_dir, sizeof fams_cfg.journal_dir);
-	if (fams_cfg.journal_dir[0] && fams_cfg.journal_dir[0] != '/') {
-		fams_warn("FAMS_JOURNAL_DIR=\"%s\" is not an absolute path; journals go next to their files",
-			  fams_cfg.journal_dir);
-		fams_cfg.journal_dir[0] = '\0';
-	}
-
-	s = secure_getenv("FAMS_TRACKER");
-	if (s && *s) {
-		if (strcmp(s, "auto") == 0)
-			fams_cfg.tracker = FAMS_TRACKER_AUTO;
-		else if (strcmp(s, "uffd") == 0)
-			fams_cfg.tracker = FAMS_TRACKER_UFFD;
-		else if (strcmp(s, "compare") == 0)
-			fams_cfg.tracker = FAMS_TRACKER_COMPARE;
-		else
-			fams_warn("FAMS_TRACKER=\"%s\" is not one of auto, uffd, compare; using auto", s);
-	}
-	s = secure_getenv("FAMS_STATS");
-	fams_cfg.stats = s && *s && strcmp(s, "0") != 0;
-	load_string("FAMS_INCLUDE", fams_cfg.include, sizeof fams_cfg.include);
-	load_string("FAMS_EXCLUDE", fams_cfg.exclude, sizeof fams_cfg.exclude);
 }
 
 /* Does path match any ':'-separated pattern in list?  A pattern ending in '/'
