@@ -48,7 +48,7 @@ static void mark_descriptor(struct fd_slot *s, void *unused)
 void elsewhere_mark(const struct stat *st)
 {
 	fd_each_of(st->st_dev, st->st_ino, mark_descriptor, NULL);
-	fams_any_elsewhere = true;
+	__atomic_store_n(&fams_any_elsewhere, true, __ATOMIC_RELEASE);
 	__atomic_store_n(&fams_live, 1, __ATOMIC_RELEASE);
 }
 

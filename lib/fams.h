@@ -12,6 +12,11 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
+/* A flag or list head read without any lock, on a call's fast path: a stale value
+ * only sends the call to the locked path (where it is read again), or lets through
+ * a call that raced with the state being created, as it would race natively. */
+#define fams_hint(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+
 /* Nonzero once any file is managed or any internal descriptor exists: the fast
  * pass-through test for descriptor calls. */
 extern int fams_live;

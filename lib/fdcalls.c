@@ -24,7 +24,7 @@ static struct fams_file *managed_file(int fd);
 
 void fams_after_dup(int oldfd, int newfd)
 {
-	if (!fams_live || newfd < 0 || !fams_same_process())
+	if (!fams_hint(fams_live) || newfd < 0 || !fams_same_process())
 		return;
 	int saved = errno;
 	fams_lock();
@@ -44,7 +44,7 @@ void fams_after_dup(int oldfd, int newfd)
 
 void fams_before_replace(int newfd)
 {
-	if (!fams_live || !fams_same_process())
+	if (!fams_hint(fams_live) || !fams_same_process())
 		return;
 	int saved = errno;
 	fams_lock();
@@ -66,7 +66,7 @@ void fams_before_replace(int newfd)
 
 int fams_on_close(int fd)
 {
-	if (!fams_live || !fams_same_process())
+	if (!fams_hint(fams_live) || !fams_same_process())
 		return 0;
 	int internal = 0, saved = errno;
 	fams_lock();
@@ -88,7 +88,7 @@ int fams_on_close(int fd)
 int fams_on_close_range(unsigned first, unsigned last, int flags, int *handled)
 {
 	*handled = 0;
-	if (!fams_live || !fams_same_process() || (flags & CLOSE_RANGE_CLOEXEC))
+	if (!fams_hint(fams_live) || !fams_same_process() || (flags & CLOSE_RANGE_CLOEXEC))
 		return 0;
 	*handled = 1;
 	int saved = errno, ret = 0;
@@ -101,7 +101,7 @@ int fams_on_close_range(unsigned first, unsigned last, int flags, int *handled)
 		if (!s)
 			break; /* past the table: none of ours beyond */
 		if (s->internal) {
-			if (fd > from && syscall(SYS_close_range, from, fd - 1, flags) < 0 && !ret) {
+			if (fd > from && fams_raw_close_range(from, fd - 1, flags) < 0 && !ret) {
 				ret = -1;
 				saved = errno;
 			}
@@ -110,7 +110,7 @@ int fams_on_close_range(unsigned first, unsigned last, int flags, int *handled)
 		}
 		fd_point(s, NULL);
 	}
-	if (from <= last && from >= first && syscall(SYS_close_range, from, last, flags) < 0 && !ret) {
+	if (from <= last && from >= first && fams_raw_close_range(from, last, flags) < 0 && !ret) {
 		ret = -1;
 		saved = errno;
 	}
@@ -184,7 +184,7 @@ static ssize_t read_file(struct fams_file *f, int fd, const struct iovec *iov, i
 	bool use_pos = pos < 0;
 	if (use_pos && (pos = fams_raw_lseek(fd, 0, SEEK_CUR)) < 0)
 		return -1;
-	ssize_t n = syscall(SYS_preadv, f->memfd, iov, iovcnt, (long)pos, 0L);
+	ssize_t n = fams_raw_preadv(f->memfd, iov, iovcnt, pos);
 	if (n >= 0 && use_pos)
 		fams_raw_lseek(fd, pos + n, SEEK_SET);
 	return n;
@@ -193,7 +193,7 @@ static ssize_t read_file(struct fams_file *f, int fd, const struct iovec *iov, i
 ssize_t fams_on_read(int fd, const struct iovec *iov, int iovcnt, off_t pos, int *handled)
 {
 	*handled = 0;
-	if (!fams_live)
+	if (!fams_hint(fams_live))
 		return 0;
 	int saved = errno;
 	struct fams_file *f = enter(fd, "read", false, handled);
@@ -220,7 +220,7 @@ static ssize_t write_file(struct fams_file *f, int fd, const struct iovec *iov, 
 		if (dirty_resize(f, (uint64_t)pos + total) < 0)
 			return -1;
 	}
-	ssize_t n = syscall(SYS_pwritev, f->memfd, iov, iovcnt, (long)pos, 0L);
+	ssize_t n = fams_raw_pwritev(f->memfd, iov, iovcnt, pos);
 	if (n < 0)
 		return -1;
 	fams_file_mark(f, f->dirty, (uint64_t)pos, (uint64_t)n);
@@ -232,7 +232,7 @@ static ssize_t write_file(struct fams_file *f, int fd, const struct iovec *iov, 
 ssize_t fams_on_write(int fd, const struct iovec *iov, int iovcnt, off_t pos, int *handled)
 {
 	*handled = 0;
-	if (!fams_live)
+	if (!fams_hint(fams_live))
 		return 0;
 	int saved = errno;
 	struct fams_file *f = enter(fd, "write", true, handled);
@@ -242,7 +242,7 @@ ssize_t fams_on_write(int fd, const struct iovec *iov, int iovcnt, off_t pos, in
 int fams_on_fsync(int fd, int datasync, int *handled)
 {
 	*handled = 0;
-	if (!fams_live)
+	if (!fams_hint(fams_live))
 		return 0;
 	int saved = errno;
 	struct fams_file *f = enter(fd, NULL, false, handled);
@@ -269,7 +269,7 @@ static int truncate_file(struct fams_file *f, int fd, off_t len)
 int fams_on_ftruncate(int fd, off_t len, int *handled)
 {
 	*handled = 0;
-	if (!fams_live)
+	if (!fams_hint(fams_live))
 		return 0;
 	int saved = errno;
 	struct fams_file *f = enter(fd, "ftruncate", true, handled);
@@ -313,7 +313,7 @@ static int allocate_file(struct fams_file *f, int fd, int mode, off_t off, off_t
 int fams_on_fallocate(int fd, int mode, off_t off, off_t len, int *handled)
 {
 	*handled = 0;
-	if (!fams_live)
+	if (!fams_hint(fams_live))
 		return 0;
 	int saved = errno;
 	struct fams_file *f = enter(fd, "fallocate", true, handled);

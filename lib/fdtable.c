@@ -97,7 +97,7 @@ void fd_each_of(dev_t dev, ino_t ino, void (*fn)(struct fd_slot *s, void *ctx), 
 	if (dir < 0)
 		return;
 	for (;;) {
-		long n = syscall(SYS_getdents64, dir, buf, sizeof buf);
+		long n = fams_raw_getdents64(dir, buf, sizeof buf);
 		if (n <= 0)
 			break;
 		for (long pos = 0; pos < n;) {

@@ -160,7 +160,7 @@ struct fams_file *fams_file_open(int fd, const struct stat *st, const char *path
 	if (fams_raw_fstat(f->data_fd, &now) < 0)
 		goto fail;
 	f->size = (uint64_t)now.st_size;
-	f->memfd = (int)syscall(SYS_memfd_create, "fams-working-copy", MFD_CLOEXEC);
+	f->memfd = fams_raw_memfd_create("fams-working-copy", MFD_CLOEXEC);
 	if (f->memfd < 0 || fams_raw_ftruncate(f->memfd, (off_t)f->size) < 0 || fams_file_bitmaps_fit(f, f->size) < 0 ||
 	    fill_working_copy(f) < 0) {
 		saved = errno;

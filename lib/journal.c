@@ -127,7 +127,14 @@ toolong:
 	return -1;
 }
 
-static int lock_journal(int fd)
+int fams_journal_names(int dirfd, const char *name, int fd, struct stat *st)
+{
+	struct stat b;
+	return fams_raw_fstat(fd, st) == 0 && fams_raw_fstatat(dirfd, name, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       st->st_ino == b.st_ino && st->st_dev == b.st_dev;
+}
+
+int fams_journal_lock(int fd)
 {
 	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0 };
 	if (fams_raw_fcntl(fd, F_OFD_SETLK, (long)&fl) == 0)
@@ -227,7 +234,7 @@ int fams_journal_open_locked(struct fams_journal *j, const char *data_path, cons
 			goto fail;
 		}
 		j->fd = fd;
-		if (lock_journal(fd) < 0) {
+		if (fams_journal_lock(fd) < 0) {
 			saved = errno;
 			if (saved == EBUSY)
 				fams_error("%s is already managed by another process (its journal %s/%s is locked); "
@@ -237,9 +244,8 @@ int fams_journal_open_locked(struct fams_journal *j, const char *data_path, cons
 		}
 		/* The name may have been unlinked and recreated by a recovering process
 		 * between our open and our lock: hold the lock on the file the name names. */
-		struct stat a, b;
-		if (fams_raw_fstat(fd, &a) == 0 && fams_raw_fstatat(j->dirfd, j->name, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    a.st_ino == b.st_ino && a.st_dev == b.st_dev) {
+		struct stat a;
+		if (fams_journal_names(j->dirfd, j->name, fd, &a)) {
 			if (!S_ISREG(a.st_mode)) {
 				saved = EUCLEAN;
 				fams_error("journal %s/%s is not a regular file", dir, j->name);
@@ -305,10 +311,8 @@ void fams_journal_release(struct fams_journal *j, int remove)
 	}
 	if (remove) {
 		/* Remove only the journal we hold, not a file someone put under its name. */
-		struct stat a, b;
-		if (fams_raw_fstat(j->fd, &a) == 0 &&
-		    fams_raw_fstatat(j->dirfd, j->name, &b, AT_SYMLINK_NOFOLLOW) == 0 && a.st_ino == b.st_ino &&
-		    a.st_dev == b.st_dev) {
+		struct stat a;
+		if (fams_journal_names(j->dirfd, j->name, j->fd, &a)) {
 			/* A stale journal that reappeared after a power cut could later undo
 			 * another program's writes: make the removal durable. */
 			if (fams_sys.os_unlinkat(j->dirfd, j->name, 0) == 0)

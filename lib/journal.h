@@ -58,6 +58,16 @@ int fams_journal_ready(struct fams_journal *j, bool created);
 /* Give up a journal just opened: close it, and remove it if it was created. */
 void fams_journal_abandon(struct fams_journal *j, bool created);
 
+/* Lock a journal file for this open file description (an OFD write lock: it lives
+ * as long as the description, and vanishes with a killed holder).  -1 with EBUSY
+ * when a live process holds it. */
+int fams_journal_lock(int fd);
+
+/* Whether name in dirfd still names the file open as fd (fstat into *st): a
+ * recovering process may unlink and recreate a journal between our open and our
+ * lock, and only the journal we hold may be used or removed. */
+int fams_journal_names(int dirfd, const char *name, int fd, struct stat *st);
+
 /* Whether the journal of the data file at data_path is locked by an open file
  * description other than the caller's: a live process manages the file (this
  * process too, if it manages it).  Needs no write access to the journal. */

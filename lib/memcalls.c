@@ -64,14 +64,14 @@ int fams_on_munmap(void *addr, size_t len, int *handled)
 {
 	int saved = errno;
 	uintptr_t s = (uintptr_t)addr;
-	*handled = (fams_maps || fams_shadows) && enter_range(s, s + len, true);
+	*handled = (fams_hint(fams_maps) || fams_hint(fams_shadows)) && enter_range(s, s + len, true);
 	return *handled ? (int)registry_leave(unmap_range(addr, len), saved) : 0;
 }
 
 void *fams_on_mremap(void *old, size_t oldlen, size_t newlen, int flags, void *new_addr, int *handled)
 {
 	*handled = 0;
-	if (!fams_maps && !fams_shadows)
+	if (!fams_hint(fams_maps) && !fams_hint(fams_shadows))
 		return NULL;
 	uintptr_t os = (uintptr_t)old, oe = os + fams_page_round(oldlen);
 	uintptr_t nlen = fams_page_round(newlen);
@@ -155,7 +155,7 @@ static int sync_range(void *addr, size_t len, int flags)
 	int err = 0;
 	/* The kernel checks the arguments exactly as for a plain msync (EINVAL, ENOMEM,
 	 * EBUSY); on the working copy the call itself writes nothing anywhere. */
-	if (syscall(SYS_msync, addr, len, flags) < 0)
+	if (fams_raw_msync(addr, len, flags) < 0)
 		return -1;
 	/* Every msync is a commit point (MS_ASYNC too: an atomic state the program
 	 * chose); MS_INVALIDATE has nothing to do, all mappings share one copy.  Each
@@ -190,7 +190,7 @@ int fams_on_msync(void *addr, size_t len, int flags, int *handled)
 {
 	int saved = errno;
 	uintptr_t s = (uintptr_t)addr;
-	*handled = fams_maps && enter_range(s, s + len, false);
+	*handled = fams_hint(fams_maps) && enter_range(s, s + len, false);
 	return *handled ? (int)registry_leave(sync_range(addr, len, flags), saved) : 0;
 }
 
@@ -272,7 +272,7 @@ int fams_on_mprotect(void *addr, size_t len, int prot, int *handled)
 {
 	int saved = errno;
 	uintptr_t s = (uintptr_t)addr;
-	*handled = (fams_maps || fams_shadows) && enter_range(s, s + fams_page_round(len), true);
+	*handled = (fams_hint(fams_maps) || fams_hint(fams_shadows)) && enter_range(s, s + fams_page_round(len), true);
 	return *handled ? (int)registry_leave(protect_range(addr, len, prot), saved) : 0;
 }
 
@@ -319,6 +319,6 @@ int fams_on_madvise(void *addr, size_t len, int advice, int *handled)
 {
 	int saved = errno;
 	uintptr_t s = (uintptr_t)addr;
-	*handled = fams_maps && advice_discards(advice) && enter_range(s, s + len, false);
+	*handled = fams_hint(fams_maps) && advice_discards(advice) && enter_range(s, s + len, false);
 	return *handled ? (int)registry_leave(advise_range(addr, len, advice), saved) : 0;
 }

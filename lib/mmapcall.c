@@ -60,13 +60,13 @@ void *fams_on_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t of
 	*handled = 0;
 	const bool fixed = flags & MAP_FIXED;
 	const bool anon = (flags & MAP_ANONYMOUS) || fd < 0;
-	if (fams_down || (anon && !(fixed && (fams_maps || fams_shadows))))
+	if (fams_hint(fams_down) || (anon && !(fixed && (fams_hint(fams_maps) || fams_hint(fams_shadows)))))
 		return NULL;
 	const int type = flags & MAP_TYPE;
 	const bool shared = type == MAP_SHARED || type == MAP_SHARED_VALIDATE;
 	/* A private mapping needs the working copy only if the file is managed (or the
 	 * refusal, if another process manages it). */
-	if (!shared && !registry_any() && !fams_any_elsewhere && !(fixed && (fams_maps || fams_shadows)))
+	if (!shared && !registry_any() && !fams_hint(fams_any_elsewhere) && !(fixed && (fams_hint(fams_maps) || fams_hint(fams_shadows))))
 		return NULL;
 	struct stat st;
 	if (!anon && (fams_raw_fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)))

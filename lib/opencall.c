@@ -49,9 +49,9 @@ static bool managed_here(int dirfd, const char *path)
 
 int fams_before_open(int dirfd, const char *path, int flags)
 {
-	if (fams_down || !path || !check_before(flags))
+	if (fams_hint(fams_down) || !path || !check_before(flags))
 		return 0;
-	if (fams_live) {
+	if (fams_hint(fams_live)) {
 		/* Truncating a managed file through open(): retire its live journal first,
 		 * as fams_file_resize would (the kernel truncates before we see the fd). */
 		struct stat st;
@@ -84,7 +84,7 @@ int fams_before_open(int dirfd, const char *path, int flags)
 
 int fams_after_open(int dirfd, const char *path, int fd, int flags, int before)
 {
-	if (fams_down || fd < 0 || !path || !fams_same_process())
+	if (fams_hint(fams_down) || fd < 0 || !path || !fams_same_process())
 		return 0;
 	int saved = errno;
 	bool elsewhere = before == FAMS_OPEN_ELSEWHERE;
@@ -96,7 +96,7 @@ int fams_after_open(int dirfd, const char *path, int fd, int flags, int before)
 			return -1;
 		elsewhere = r == FAMS_OPEN_ELSEWHERE;
 	}
-	if (!fams_live && !elsewhere) {
+	if (!fams_hint(fams_live) && !elsewhere) {
 		errno = saved;
 		return 0;
 	}
@@ -115,7 +115,7 @@ int fams_after_open(int dirfd, const char *path, int fd, int flags, int before)
 			fd_point(s, f);
 			s->elsewhere = !f;
 			if (!f) {
-				fams_any_elsewhere = true;
+				__atomic_store_n(&fams_any_elsewhere, true, __ATOMIC_RELEASE);
 				__atomic_store_n(&fams_live, 1, __ATOMIC_RELEASE);
 			}
 		}

@@ -17,7 +17,7 @@
 
 static pid_t g_pid; /* this process, as of start-up or fork */
 
-bool fams_same_process(void) { return (pid_t)syscall(SYS_getpid) == g_pid; }
+bool fams_same_process(void) { return fams_raw_getpid() == g_pid; }
 
 int fams_init(void)
 {
@@ -25,7 +25,7 @@ int fams_init(void)
 	if (pg > 0)
 		fams_page_size = pg;
 	fams_config_load();
-	g_pid = (pid_t)syscall(SYS_getpid);
+	g_pid = fams_raw_getpid();
 	return 0;
 }
 
@@ -44,7 +44,7 @@ void fams_atfork_parent(void) { fams_unlock(); }
 
 void fams_atfork_child(void)
 {
-	g_pid = (pid_t)syscall(SYS_getpid);
+	g_pid = fams_raw_getpid();
 	registry_fork_child();
 }
 

@@ -251,7 +251,7 @@ static int recover_pending(const struct data_source *src, const struct fams_iden
 	char dir[PATH_MAX], name[NAME_MAX + 1];
 	int jdir = -1, jfd = -1, data_fd = -1, saved = 0, ret = -1;
 	bool owned = false;
-	struct stat a, b;
+	struct stat a;
 	struct fams_identity now;
 	const char *path = src->path;
 
@@ -270,9 +270,8 @@ static int recover_pending(const struct data_source *src, const struct fams_iden
 			fams_error("%s has a journal pending but it cannot be opened: %s", path, strerror(saved));
 		goto out;
 	}
-	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
-	if (fams_raw_fcntl(jfd, F_OFD_SETLK, (long)&fl) < 0) {
-		if (errno == EAGAIN || errno == EACCES) {
+	if (fams_journal_lock(jfd) < 0) {
+		if (errno == EBUSY) {
 			*outcome = FAMS_REC_BUSY;
 			ret = 0;
 		} else {
@@ -281,8 +280,7 @@ static int recover_pending(const struct data_source *src, const struct fams_iden
 		goto out;
 	}
 	/* Another recoverer may have removed this journal between our open and lock. */
-	if (fams_raw_fstat(jfd, &a) < 0 || fams_raw_fstatat(jdir, name, &b, AT_SYMLINK_NOFOLLOW) < 0 ||
-	    a.st_ino != b.st_ino || a.st_dev != b.st_dev) {
+	if (!fams_journal_names(jdir, name, jfd, &a)) {
 		ret = 0;
 		goto out;
 	}

@@ -40,7 +40,7 @@ static bool g_tracker_ready;
 void fams_lock(void) { pthread_mutex_lock(&g_lock); }
 void fams_unlock(void) { pthread_mutex_unlock(&g_lock); }
 
-bool registry_any(void) { return g_files != NULL; }
+bool registry_any(void) { return fams_hint(g_files) != NULL; }
 
 ssize_t registry_leave(ssize_t r, int saved)
 {

@@ -51,6 +51,23 @@ enum fams_break fams_test_break = FAMS_BREAK_NONE;
 
 void fams_sys_reset(void) { fams_sys = fams_sys_default; }
 
+int fams_raw_close_range(unsigned first, unsigned last, int flags)
+{
+	return (int)syscall(SYS_close_range, first, last, flags);
+}
+ssize_t fams_raw_preadv(int fd, const struct iovec *iov, int cnt, off_t off)
+{
+	return syscall(SYS_preadv, fd, iov, cnt, (long)off, 0L);
+}
+ssize_t fams_raw_pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
+{
+	return syscall(SYS_pwritev, fd, iov, cnt, (long)off, 0L);
+}
+long fams_raw_getdents64(int fd, void *buf, size_t n) { return syscall(SYS_getdents64, fd, buf, n); }
+int fams_raw_memfd_create(const char *name, unsigned flags) { return (int)syscall(SYS_memfd_create, name, flags); }
+int fams_raw_msync(void *addr, size_t len, int flags) { return (int)syscall(SYS_msync, addr, len, flags); }
+pid_t fams_raw_getpid(void) { return (pid_t)syscall(SYS_getpid); }
+int fams_raw_userfaultfd(int flags) { return (int)syscall(SYS_userfaultfd, flags); }
 int fams_raw_fstat(int fd, struct stat *st) { return (int)syscall(SYS_fstat, fd, st); }
 int fams_raw_fstatat(int dirfd, const char *path, struct stat *st, int flags)
 {

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/statfs.h>
+#include <sys/uio.h>
 
 struct fams_sys {
 	int (*os_openat)(int dirfd, const char *path, int flags, mode_t mode);
@@ -56,6 +57,14 @@ struct fams_io_stats {
 extern struct fams_io_stats fams_stats;
 
 /* Raw calls that are not durable I/O: never interposed, never injected. */
+int fams_raw_close_range(unsigned first, unsigned last, int flags);
+ssize_t fams_raw_preadv(int fd, const struct iovec *iov, int cnt, off_t off);
+ssize_t fams_raw_pwritev(int fd, const struct iovec *iov, int cnt, off_t off);
+long fams_raw_getdents64(int fd, void *buf, size_t n);
+int fams_raw_memfd_create(const char *name, unsigned flags);
+int fams_raw_msync(void *addr, size_t len, int flags);
+pid_t fams_raw_getpid(void);
+int fams_raw_userfaultfd(int flags);
 int fams_raw_fstat(int fd, struct stat *st);
 int fams_raw_fstatat(int dirfd, const char *path, struct stat *st, int flags);
 int fams_raw_statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *stx);

@@ -48,7 +48,7 @@ static pid_t owner;
 
 static int owned(void)
 {
-	if ((pid_t)syscall(SYS_getpid) == owner)
+	if (fams_raw_getpid() == owner)
 		return 1;
 	errno = ESRCH;
 	return 0;
@@ -57,9 +57,9 @@ static int owned(void)
 static int uffd_open(void)
 {
 	const __u64 need = UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED | UFFD_FEATURE_WP_HUGETLBFS_SHMEM;
-	int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	int fd = fams_raw_userfaultfd(O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0 && (errno == EPERM || errno == EACCES))
-		fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
+		fd = fams_raw_userfaultfd(O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
 	if (fd < 0)
 		return -1;
 	struct uffdio_api api = { .api = UFFD_API, .features = need };
@@ -93,7 +93,7 @@ void fams_tracker_init(void)
 	}
 	uffd = fd;
 	pagemap_fd = pm;
-	owner = (pid_t)syscall(SYS_getpid);
+	owner = fams_raw_getpid();
 	fams_tracker_kind = FAMS_TRACKER_UFFD;
 }
 

@@ -150,7 +150,7 @@ EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off
 }
 EXPORT int munmap(void *addr, size_t len)
 {
-	if ((fams_live | fams_shadows_live) && engine_ok()) {
+	if ((fams_hint(fams_live) | fams_hint(fams_shadows_live)) && engine_ok()) {
 		int handled;
 		int r = ENGINE(fams_on_munmap(addr, len, &handled));
 		if (handled)
@@ -168,7 +168,7 @@ EXPORT void *mremap(void *old, size_t oldlen, size_t newlen, int flags, ...)
 		new_addr = va_arg(ap, void *);
 		va_end(ap);
 	}
-	if ((fams_live | fams_shadows_live) && engine_ok()) {
+	if ((fams_hint(fams_live) | fams_hint(fams_shadows_live)) && engine_ok()) {
 		int handled;
 		void *r = ENGINE(fams_on_mremap(old, oldlen, newlen, flags, new_addr, &handled));
 		if (handled)
@@ -181,7 +181,7 @@ EXPORT void *mremap(void *old, size_t oldlen, size_t newlen, int flags, ...)
 
 EXPORT int msync(void *addr, size_t len, int flags)
 {
-	if (fams_live && engine_ok()) {
+	if (fams_hint(fams_live) && engine_ok()) {
 		int handled;
 		int r = ENGINE(fams_on_msync(addr, len, flags, &handled));
 		if (handled)
@@ -192,7 +192,7 @@ EXPORT int msync(void *addr, size_t len, int flags)
 
 EXPORT int madvise(void *addr, size_t len, int advice)
 {
-	if (fams_live && engine_ok()) {
+	if (fams_hint(fams_live) && engine_ok()) {
 		int handled;
 		int r = ENGINE(fams_on_madvise(addr, len, advice, &handled));
 		if (handled)
@@ -203,7 +203,7 @@ EXPORT int madvise(void *addr, size_t len, int advice)
 
 EXPORT int mprotect(void *addr, size_t len, int prot)
 {
-	if ((fams_live | fams_shadows_live) && engine_ok()) {
+	if ((fams_hint(fams_live) | fams_hint(fams_shadows_live)) && engine_ok()) {
 		int handled;
 		int r = ENGINE(fams_on_mprotect(addr, len, prot, &handled));
 		if (handled)
@@ -300,7 +300,7 @@ EXPORT FILE *fopen(const char *path, const char *mode) { return do_fopen(path, m
 
 EXPORT int close(int fd)
 {
-	if (fams_live && engine_ok() && ENGINE(fams_on_close(fd)))
+	if (fams_hint(fams_live) && engine_ok() && ENGINE(fams_on_close(fd)))
 		return 0; /* one of ours: the program must not close it under us */
 	return real_close ? real_close(fd) : (int)syscall(SYS_close, fd);
 }
@@ -309,7 +309,7 @@ EXPORT int close(int fd)
  * descriptor first (fams_on_close), as close() would. */
 EXPORT int fclose(FILE *fp)
 {
-	if (fp && fams_live && engine_ok()) {
+	if (fp && fams_hint(fams_live) && engine_ok()) {
 		int fd = fileno(fp); /* -1 for a stream with no descriptor */
 		if (fd >= 0)
 			ENGINE(fams_on_close(fd));
@@ -323,7 +323,7 @@ EXPORT int fclose(FILE *fp)
 
 static int do_close_range(unsigned first, unsigned last, int flags)
 {
-	if (fams_live && engine_ok()) {
+	if (fams_hint(fams_live) && engine_ok()) {
 		int handled;
 		int r = ENGINE(fams_on_close_range(first, last, flags, &handled));
 		if (handled)
@@ -341,27 +341,27 @@ EXPORT void closefrom(int lowfd)
 EXPORT int dup(int fd)
 {
 	int r = real_dup ? real_dup(fd) : (int)syscall(SYS_dup, fd);
-	if (r >= 0 && fams_live && engine_ok())
+	if (r >= 0 && fams_hint(fams_live) && engine_ok())
 		ENGINE((fams_after_dup(fd, r), 0));
 	return r;
 }
 
 EXPORT int dup2(int fd, int fd2)
 {
-	if (fd != fd2 && fams_live && engine_ok())
+	if (fd != fd2 && fams_hint(fams_live) && engine_ok())
 		ENGINE((fams_before_replace(fd2), 0));
 	int r = real_dup2 ? real_dup2(fd, fd2) : (int)syscall(SYS_dup2, fd, fd2);
-	if (r >= 0 && fd != fd2 && fams_live && engine_ok())
+	if (r >= 0 && fd != fd2 && fams_hint(fams_live) && engine_ok())
 		ENGINE((fams_after_dup(fd, r), 0));
 	return r;
 }
 
 EXPORT int dup3(int fd, int fd2, int flags)
 {
-	if (fd != fd2 && fams_live && engine_ok())
+	if (fd != fd2 && fams_hint(fams_live) && engine_ok())
 		ENGINE((fams_before_replace(fd2), 0));
 	int r = real_dup3 ? real_dup3(fd, fd2, flags) : (int)syscall(SYS_dup3, fd, fd2, flags);
-	if (r >= 0 && fams_live && engine_ok())
+	if (r >= 0 && fams_hint(fams_live) && engine_ok())
 		ENGINE((fams_after_dup(fd, r), 0));
 	return r;
 }
@@ -369,7 +369,7 @@ EXPORT int dup3(int fd, int fd2, int flags)
 static int do_fcntl(int fd, int cmd, unsigned long arg)
 {
 	int r = real_fcntl ? real_fcntl(fd, cmd, arg) : (int)syscall(SYS_fcntl, fd, cmd, arg);
-	if (r >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) && fams_live && engine_ok()) {
+	if (r >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) && fams_hint(fams_live) && engine_ok()) {
 		int saved = errno;
 		ENGINE((fams_after_dup(fd, r), 0));
 		errno = saved;
@@ -386,7 +386,7 @@ EXPORT int fcntl(int fd, int cmd, ...)
 }
 static int do_sync(int fd, int datasync)
 {
-	if (fams_live && engine_ok()) {
+	if (fams_hint(fams_live) && engine_ok()) {
 		int handled;
 		int r = ENGINE(fams_on_fsync(fd, datasync, &handled));
 		if (handled)
@@ -401,7 +401,7 @@ EXPORT int fdatasync(int fd) { return do_sync(fd, 1); }
 
 static int do_ftruncate(int fd, off_t len)
 {
-	if (fams_live && engine_ok()) {
+	if (fams_hint(fams_live) && engine_ok()) {
 		int handled;
 		int r = ENGINE(fams_on_ftruncate(fd, len, &handled));
 		if (handled)
@@ -413,7 +413,7 @@ EXPORT int ftruncate(int fd, off_t len) { return do_ftruncate(fd, len); }
 
 static int do_fallocate(int fd, int mode, off_t off, off_t len)
 {
-	if (fams_live && engine_ok()) {
+	if (fams_hint(fams_live) && engine_ok()) {
 		int handled;
 		int r = ENGINE(fams_on_fallocate(fd, mode, off, len, &handled));
 		if (handled)
@@ -426,7 +426,7 @@ EXPORT int fallocate(int fd, int mode, off_t off, off_t len) { return do_falloca
 /* posix_fallocate returns an error number and leaves errno alone. */
 static int do_posix_fallocate(int fd, off_t off, off_t len)
 {
-	if (fams_live && engine_ok()) {
+	if (fams_hint(fams_live) && engine_ok()) {
 		int handled, saved = errno;
 		int r = ENGINE(fams_on_fallocate(fd, 0, off, len, &handled));
 		if (handled) {
@@ -443,7 +443,7 @@ EXPORT int posix_fallocate(int fd, off_t off, off_t len) { return do_posix_fallo
 
 #define IO_WRAPPER(call, iov, cnt, pos, fallback)                                            \
 	do {                                                                                  \
-		if (fams_live && engine_ok()) {                                               \
+		if (fams_hint(fams_live) && engine_ok()) {                                               \
 			int handled;                                                          \
 			ssize_t r = ENGINE(call(fd, iov, cnt, pos, &handled));               \
 			if (handled)                                                          \
