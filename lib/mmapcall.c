@@ -114,14 +114,6 @@ void *fams_on_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t of
 		const bool over_managed = fixed && map_any_overlap(a, b);
 		const bool over_shadow = fixed && map_shadow_overlap(a, b);
 		const bool want_shadow = !anon && shared && !(prot & PROT_WRITE) && fs_is_persistent(fd);
-		if (want_shadow && elsewhere_held(fd, &st)) {
-			/* It would show only the other process's committed bytes. */
-			elsewhere_mark(&st);
-			elsewhere_refused(fd, "a read-only shared mmap");
-			*handled = 1;
-			ret = MAP_FAILED;
-			goto out;
-		}
 		if (!over_managed && !over_shadow && !want_shadow)
 			goto out;
 		if (over_managed)
