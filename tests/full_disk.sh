@@ -4,14 +4,9 @@
 # devices; skips (77) where it cannot mount.
 set -u
 build=$1
-base=${FAMS_TEST_DIR:-$build/testdata}/full-disk.$$
-img=$base.img mnt=$base.mnt
-mkdir -p "$mnt"
-cleanup() { umount "$mnt" 2>/dev/null; rm -rf "$img" "$mnt"; }
-trap cleanup EXIT
-truncate -s 8M "$img" && mkfs.ext4 -q -F -b 4096 -O ^has_journal "$img" 2>/dev/null ||
-	{ echo "skip: cannot make an ext4 image"; exit 77; }
-mount -o loop "$img" "$mnt" 2>/dev/null || { echo "skip: cannot loop-mount (needs root)"; exit 77; }
+. "$(dirname "$0")/loopfs.sh"
+loopfs_mount full-disk 8M mkfs.ext4 -b 4096 -O ^has_journal
+base=${mnt%.mnt}
 err=$base.err
 FAMS_JOURNAL_SIZE=64K LD_PRELOAD=$build/preload/libfams_preload.so \
 	"$build/tests/t_full_disk" "$mnt/data" "$mnt/filler" 2>"$err"

@@ -9,14 +9,8 @@
 # root and loop devices; skips (77) where it cannot mount.
 set -u
 build=$1
-base=${FAMS_TEST_DIR:-$build/testdata}/no-birth.$$
-img=$base.img mnt=$base.mnt
-mkdir -p "$mnt"
-cleanup() { umount "$mnt" 2>/dev/null; rm -rf "$img" "$mnt"; }
-trap cleanup EXIT
-truncate -s 64M "$img" && mkfs.ext4 -q -F -I 128 "$img" >/dev/null 2>&1 ||
-	{ echo "skip: cannot make an ext4 image"; exit 77; }
-mount -o loop "$img" "$mnt" 2>/dev/null || { echo "skip: cannot loop-mount (needs root)"; exit 77; }
+. "$(dirname "$0")/loopfs.sh"
+loopfs_mount no-birth 64M mkfs.ext4 -I 128
 if [ "$(stat -c %W "$mnt" 2>/dev/null)" != 0 ] && [ "$(stat -c %W "$mnt" 2>/dev/null)" != "-" ]; then
 	echo "skip: this ext4 records birth times after all"; exit 77
 fi
