@@ -30,6 +30,8 @@ run kc "$src/tests/kc_crash.sh" "$build" 100 fams
 kc_line=$(echo "$out" | grep '^fams:' | tail -1)
 run lmdb "$src/tests/lmdb_crash.sh" "$build" 100 fams
 lmdb_line=$(echo "$last")
+run sqlite "$src/tests/sqlite_crash.sh" "$build" 100 fams
+sqlite_line=$(echo "$last")
 run fuzz "$src/scripts/fuzz.sh" "$build" "$fuzz_seconds"
 execs=$(echo "$last" | grep -o 'fuzz: [0-9]*' | grep -o '[0-9]*')
 echo
@@ -39,6 +41,7 @@ echo "faults injected:                           ${faults:-?}"
 echo "SIGKILL rounds (torture_writer):           200"
 echo "SIGKILL rounds (Kyoto Cabinet):            ${kc_line:-?}"
 echo "SIGKILL rounds (LMDB, MDB_WRITEMAP):       ${lmdb_line:-?}"
+echo "SIGKILL rounds (sqlite3, WAL + mmap):      ${sqlite_line:-?}"
 echo "fuzz executions:                           ${execs:-?} (${fuzz_seconds}s)"
 echo "violations:                                $violations"
 echo "time: $(($(date +%s) - start))s"
