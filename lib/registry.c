@@ -37,6 +37,8 @@ bool fams_down;
 static struct fams_file *g_files; /* by (st_dev, st_ino) */
 static bool g_tracker_ready;
 
+static void forget_parents_tracker(void);
+
 void fams_lock(void) { pthread_mutex_lock(&g_lock); }
 void fams_unlock(void) { pthread_mutex_unlock(&g_lock); }
 
@@ -157,6 +159,8 @@ struct fams_file *registry_manage(int fd, const struct stat *st)
 	char *deleted = strstr(path, " (deleted)");
 	if (st->st_nlink == 0 && deleted && deleted[10] == '\0')
 		*deleted = '\0';
+	if (g_tracker_ready && !fams_tracker_owned())
+		forget_parents_tracker(); /* a child made without the fork handlers (_Fork) */
 	if (!g_tracker_ready) {
 		fams_tracker_init();
 		g_tracker_ready = true;

@@ -4,6 +4,7 @@
 #include "sys.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <linux/types.h>
 #include <linux/userfaultfd.h>
@@ -45,6 +46,8 @@ static int pagemap_fd = -1;
  * tables: there every call fails, so a scan falls back to comparing and a new
  * mapping is refused, never silently untracked. */
 static pid_t owner;
+
+bool fams_tracker_owned(void) { return fams_tracker_kind != FAMS_TRACKER_UFFD || fams_raw_getpid() == owner; }
 
 static int owned(void)
 {

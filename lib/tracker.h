@@ -13,6 +13,7 @@
 #ifndef FAMS_TRACKER_H
 #define FAMS_TRACKER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,6 +37,10 @@ int fams_protect_range(void *addr, size_t len);
  * and write-protect them again. */
 typedef void (*fams_written_fn)(void *ctx, uintptr_t start, uintptr_t end);
 int fams_harvest_range(void *addr, size_t len, fams_written_fn fn, void *ctx);
+
+/* Whether the tracker's descriptors belong to this process (false in a child made
+ * without the fork handlers, such as by _Fork). */
+bool fams_tracker_owned(void);
 
 /* In a forked child: the tracker's descriptors describe the parent; drop them. */
 void fams_tracker_forget(void);
