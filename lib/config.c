@@ -66,9 +66,11 @@ static const struct setting {
 	uint64_t min;              /* SIZE */
 	const char *const *words;  /* WORD */
 	bool digits;               /* WORD: "0".."3" name the words by index too */
+	bool any_case;             /* WORD: "WARN" is "warn" */
 	const char *unset;         /* PATH: what happens when it is not used */
 } settings[] = {
-	{ .name = "FAMS_LOG", .kind = WORD, .dst = &fams_cfg.log_level, .words = log_words, .digits = true },
+	{ .name = "FAMS_LOG", .kind = WORD, .dst = &fams_cfg.log_level, .words = log_words, .digits = true,
+	  .any_case = true },
 	{ .name = "FAMS_JOURNAL_SIZE", .kind = SIZE, .dst = &fams_cfg.journal_size, .min = 4096 },
 	{ .name = "FAMS_JOURNAL_MAX", .kind = SIZE, .dst = &fams_cfg.journal_max, .min = 4096 },
 	{ .name = "FAMS_JOURNAL_DIR", .kind = PATH, .dst = fams_cfg.journal_dir, .cap = sizeof fams_cfg.journal_dir,
@@ -111,7 +113,7 @@ static void load(const struct setting *st)
 	case WORD: {
 		int *dst = st->dst, n = 0;
 		for (; st->words[n]; n++) {
-			if (strcasecmp(s, st->words[n]) == 0) {
+			if ((st->any_case ? strcasecmp(s, st->words[n]) : strcmp(s, st->words[n])) == 0) {
 				*dst = n;
 				return;
 			}
@@ -148,11 +150,11 @@ void fams_config_load(void)
 		load(&settings[i]);
 		if (settings[i].dst == &fams_cfg.log_level)
 			fams_log_level = fams_cfg.log_level; /* later warnings obey it */
-	}
-	if (fams_cfg.journal_max < fams_cfg.journal_size) {
-		fams_warn("FAMS_JOURNAL_MAX is below FAMS_JOURNAL_SIZE; using %llu for both",
-			  (unsigned long long)fams_cfg.journal_size);
-		fams_cfg.journal_max = fams_cfg.journal_size;
+		if (settings[i].dst == &fams_cfg.journal_max && fams_cfg.journal_max < fams_cfg.journal_size) {
+			fams_warn("FAMS_JOURNAL_MAX is below FAMS_JOURNAL_SIZE; using %llu for both",
+				  (unsigned long long)fams_cfg.journal_size);
+			fams_cfg.journal_max = fams_cfg.journal_size;
+		}
 	}
 }
 

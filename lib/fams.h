@@ -14,7 +14,10 @@
 
 /* A flag or list head read without any lock, on a call's fast path: a stale value
  * only sends the call to the locked path (where it is read again), or lets through
- * a call that raced with the state being created, as it would race natively. */
+ * a call that raced with the state being created, as it would race natively.  The
+ * flags are stored atomically; list heads and fams_down are stored under the
+ * registry lock as aligned words, which are never seen torn on the platforms fams
+ * runs on. */
 #define fams_hint(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 
 /* Nonzero once any file is managed or any internal descriptor exists: the fast

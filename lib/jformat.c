@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack: hashing never allocates */
 #include <xxhash.h>
 
 uint64_t fams_jextent_hash(const void *bytes, size_t len) { return XXH3_64bits(bytes, len); }
@@ -41,11 +42,8 @@ int64_t fams_jwrite(int jfd, int data_fd, uint64_t seq, const struct fams_identi
 		undo += ext[i].len;
 	h.body_len = table + undo;
 
-	XXH3_state_t *hs = XXH3_createState();
-	if (!hs) {
-		errno = ENOMEM;
-		return -1;
-	}
+	XXH3_state_t state, *hs = &state;
+	XXH3_INITSTATE(hs);
 	XXH3_64bits_reset_withSeed(hs, seq);
 	XXH3_64bits_update(hs, ext, table);
 	int err = fams_pwrite_full(jfd, ext, table, FAMS_JOURNAL_BODY_OFFSET);
@@ -76,7 +74,6 @@ int64_t fams_jwrite(int jfd, int data_fd, uint64_t seq, const struct fams_identi
 		}
 	}
 	h.body_hash = XXH3_64bits_digest(hs);
-	XXH3_freeState(hs);
 	h.header_hash = fams_jheader_hash(&h);
 	/* The header last: until it is written, the journal does not check. */
 	if (err == 0)
@@ -127,13 +124,14 @@ int fams_jread(int jfd, struct fams_jheader *h, struct fams_jextent **ext, char 
 	if (memcmp(h->magic, FAMS_JOURNAL_MAGIC, 8) != 0 || fams_jheader_hash(h) != h->header_hash ||
 	    h->body_len > body_max ||
 	    h->nextents > h->body_len / sizeof(struct fams_jextent))
-		return FAMS_J_TORN;
+		return FAMS_J_TORN_HEADER;
 
 	size_t table = (size_t)h->nextents * sizeof **ext;
 	struct fams_jextent *e = malloc(table ? table : 1);
-	XXH3_state_t *hs = XXH3_createState();
+	XXH3_state_t hstate, *hs = &hstate;
+	XXH3_INITSTATE(hs);
 	int state = FAMS_J_TORN;
-	if (!e || !hs) {
+	if (!e) {
 		errno = ENOMEM;
 		state = -1;
 		goto out;
@@ -155,11 +153,6 @@ int fams_jread(int jfd, struct fams_jheader *h, struct fams_jextent **ext, char 
 	if ((uint64_t)hashed == h->body_len && XXH3_64bits_digest(hs) == h->body_hash)
 		state = FAMS_J_VALID;
 out:
-	if (hs) {
-		int saved = errno;
-		XXH3_freeState(hs);
-		errno = saved;
-	}
 	if (state == FAMS_J_VALID)
 		*ext = e;
 	else

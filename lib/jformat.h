@@ -74,7 +74,9 @@ int64_t fams_jwrite(int jfd, int data_fd, uint64_t seq, const struct fams_identi
 
 enum fams_jstate {
 	FAMS_J_EMPTY,         /* no journal, or a header of zeros: nothing live */
-	FAMS_J_TORN,          /* cut short by a crash while it was written: never to be applied */
+	FAMS_J_TORN_HEADER,   /* cut short by a crash while it was written (its header does not
+			       * check): never to be applied */
+	FAMS_J_TORN,          /* the same, found in the extent table or the body */
 	FAMS_J_OTHER_VERSION, /* our magic, another format version (h->version): not torn
 			       * (the header is written whole, within one sector); to be
 			       * kept for the version that wrote it, never applied */

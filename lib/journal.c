@@ -203,12 +203,12 @@ int fams_journal_invalidate(struct fams_journal *j)
 int fams_journal_open_locked(struct fams_journal *j, const char *data_path, const struct stat *data_st,
 			     const struct fams_identity *id, bool *created)
 {
-	char dir[PATH_MAX];
+	char *dir = j->dir;
 	int saved;
 	*created = false;
 	j->fd = j->dirfd = -1;
 	j->capacity = j->seq = j->live_end = 0;
-	if (fams_journal_locate(data_path, id, dir, sizeof dir, j->name, sizeof j->name) < 0)
+	if (fams_journal_locate(data_path, id, j->dir, sizeof j->dir, j->name, sizeof j->name) < 0)
 		return -1;
 	j->dirfd = fams_sys.os_openat(AT_FDCWD, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
 	if (j->dirfd < 0) {
@@ -280,7 +280,7 @@ int fams_journal_ready(struct fams_journal *j, bool created)
 	 * with no journal to undo it. */
 	if (created && fams_fsync_dir_of(j->dirfd) < 0) {
 		int saved = errno;
-		fams_error("cannot sync the directory of journal %s: %s", j->name, strerror(saved));
+		fams_error("cannot sync journal directory %s: %s", j->dir, strerror(saved));
 		errno = saved;
 		return -1;
 	}

@@ -21,6 +21,7 @@
 struct fams_journal {
 	int fd;             /* -1: no journal (an unlinked data file cannot be recovered) */
 	int dirfd;          /* directory holding it: for unlink and directory fsync */
+	char dir[PATH_MAX]; /* its path, for messages */
 	char name[NAME_MAX + 1];
 	uint64_t capacity;  /* bytes allocated to the journal file */
 	uint64_t seq;       /* last sequence number written */

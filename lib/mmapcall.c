@@ -114,8 +114,10 @@ void *fams_on_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t of
 		const bool over_managed = fixed && map_any_overlap(a, b);
 		const bool over_shadow = fixed && map_shadow_overlap(a, b);
 		const bool want_shadow = !anon && shared && !(prot & PROT_WRITE) && fs_is_persistent(fd);
-		if (!over_managed && !over_shadow && !want_shadow)
+		if (!over_managed && !over_shadow && !want_shadow) {
+			errno = saved; /* registry_manage may have cleared it (FAMS_EXCLUDE) */
 			goto out;
+		}
 		if (over_managed)
 			registry_commit_dropped(a, b, "mmap(MAP_FIXED) over a mapping");
 		ret = fams_raw_mmap(addr, len, prot, flags, fd, off);

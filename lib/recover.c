@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack: hashing never allocates */
 #include <xxhash.h>
 
 const char *fams_recovery_name(int outcome)
@@ -51,11 +52,8 @@ static int hash_piece(void *state, const char *bytes, size_t n, uint64_t off)
  * Bytes missing past the current end count as not.  -1 with errno: a read failed. */
 static int commit_finished(int data_fd, const struct fams_jextent *ext, uint64_t n, char *buf)
 {
-	XXH3_state_t *st = XXH3_createState();
-	if (!st) {
-		errno = ENOMEM;
-		return -1;
-	}
+	XXH3_state_t state, *st = &state;
+	XXH3_INITSTATE(st);
 	int finished = 1;
 	for (uint64_t i = 0; i < n && finished; i++) {
 		XXH3_64bits_reset(st);
@@ -66,9 +64,6 @@ static int commit_finished(int data_fd, const struct fams_jextent *ext, uint64_t
 		}
 		finished = (uint64_t)got == ext[i].len && XXH3_64bits_digest(st) == ext[i].new_hash;
 	}
-	int saved = errno;
-	XXH3_freeState(st);
-	errno = saved;
 	return finished;
 }
 
@@ -136,9 +131,10 @@ int fams_recover_locked(int jfd, int data_fd, const struct fams_identity *id,
 		errno = EUCLEAN;
 		return -1;
 	}
-	if (state == FAMS_J_TORN) {
+	if (state == FAMS_J_TORN_HEADER || state == FAMS_J_TORN) {
 		*outcome = FAMS_REC_TORN;
-		fams_warn("%s: journal does not check: %s", data_name, fams_recovery_name(FAMS_REC_TORN));
+		fams_warn("%s: journal %s does not validate: %s", data_name,
+			  state == FAMS_J_TORN_HEADER ? "header" : "body", fams_recovery_name(FAMS_REC_TORN));
 		free(buf);
 		return 0;
 	}
