@@ -2,6 +2,7 @@
  * one parser for all of them. */
 #include "config.h"
 #include "log.h"
+#include "settings.h"
 
 #include <ctype.h>
 #include <stdbool.h>
@@ -56,29 +57,28 @@ enum kind {
 static const char *const log_words[] = { "error", "warn", "info", "debug", NULL };
 static const char *const tracker_words[] = { "auto", "uffd", "compare", NULL };
 
-/* Every FAMS_* setting: its variable, kind, where it goes (whose initial value in
- * fams_cfg is its default), and its bounds.  Read in this order. */
+/* Every FAMS_* setting, from settings.h: its variable, kind, where it goes (whose
+ * initial value in fams_cfg is its default), and its bounds.  Read in this order. */
 static const struct setting {
 	const char *name;
 	enum kind kind;
 	void *dst;
-	size_t cap;                /* TEXT, PATH: bytes at dst */
+	size_t cap;                /* bytes at dst (TEXT, PATH: the most a value may take) */
 	uint64_t min;              /* SIZE */
 	const char *const *words;  /* WORD */
 	bool digits;               /* WORD: "0".."3" name the words by index too */
 	bool any_case;             /* WORD: "WARN" is "warn" */
 	const char *unset;         /* PATH: what happens when it is not used */
 } settings[] = {
-	{ .name = "FAMS_LOG", .kind = WORD, .dst = &fams_cfg.log_level, .words = log_words, .digits = true,
-	  .any_case = true },
-	{ .name = "FAMS_JOURNAL_SIZE", .kind = SIZE, .dst = &fams_cfg.journal_size, .min = 4096 },
-	{ .name = "FAMS_JOURNAL_MAX", .kind = SIZE, .dst = &fams_cfg.journal_max, .min = 4096 },
-	{ .name = "FAMS_JOURNAL_DIR", .kind = PATH, .dst = fams_cfg.journal_dir, .cap = sizeof fams_cfg.journal_dir,
-	  .unset = "journals go next to their files" },
-	{ .name = "FAMS_TRACKER", .kind = WORD, .dst = &fams_cfg.tracker, .words = tracker_words },
-	{ .name = "FAMS_STATS", .kind = FLAG, .dst = &fams_cfg.stats },
-	{ .name = "FAMS_INCLUDE", .kind = TEXT, .dst = fams_cfg.include, .cap = sizeof fams_cfg.include },
-	{ .name = "FAMS_EXCLUDE", .kind = TEXT, .dst = fams_cfg.exclude, .cap = sizeof fams_cfg.exclude },
+/* The bounds each setting names in settings.h. */
+#define NO_RULE .min = 0
+#define AT_LEAST_4K .min = 4096
+#define LOG_WORDS .words = log_words, .digits = true, .any_case = true
+#define TRACKER_WORDS .words = tracker_words
+#define DIR_RULE .unset = "journals go next to their files"
+#define ENTRY(var, kind_, field, rule, option, arg, help)                                      \
+	{ .name = #var, .kind = kind_, .dst = &fams_cfg.field, .cap = sizeof fams_cfg.field, rule },
+	FAMS_SETTINGS(ENTRY)
 };
 
 /* The words of a WORD setting, "a, b, c", for a warning. */
