@@ -106,7 +106,18 @@ static int write_new_bytes(struct fams_file *f, const struct extent *ext, size_t
 	return 0;
 }
 
+static int commit_locked(struct fams_file *f, uint64_t lo, uint64_t hi);
+
 int fams_file_commit(struct fams_file *f, uint64_t lo, uint64_t hi)
+{
+	pthread_mutex_lock(&f->lock);
+	int r = commit_locked(f, lo, hi);
+	pthread_mutex_unlock(&f->lock);
+	return r;
+}
+
+/* The commit, with f->lock held. */
+static int commit_locked(struct fams_file *f, uint64_t lo, uint64_t hi)
 {
 	const uint64_t pg = (uint64_t)fams_page_size;
 	struct extent *ext = NULL;
@@ -261,7 +272,18 @@ fail:
 	return -1;
 }
 
+static int resize_locked(struct fams_file *f, uint64_t new_size);
+
 int fams_file_resize(struct fams_file *f, uint64_t new_size)
+{
+	pthread_mutex_lock(&f->lock);
+	int r = resize_locked(f, new_size);
+	pthread_mutex_unlock(&f->lock);
+	return r;
+}
+
+/* The size change, with f->lock held. */
+static int resize_locked(struct fams_file *f, uint64_t new_size)
 {
 	/* A shrink below a range the live journal names would make a finished commit
 	 * look interrupted after a crash: retire the journal durably first. */
@@ -297,14 +319,23 @@ int fams_file_resize(struct fams_file *f, uint64_t new_size)
 
 int fams_file_flush_if_needed(struct fams_file *f)
 {
-	if (!f->needs_flush || f->unlinked)
-		return 0;
-	/* Recovery gives a completed commit the size its journal recorded; a size
-	 * made durable since must not be undone by it, so retire the journal first. */
-	if (fams_journal_invalidate(&f->j) < 0)
-		return -1;
-	if (fams_flush(f->data_fd) < 0)
-		return -1;
-	f->needs_flush = false;
-	return 0;
+	int r = 0;
+	pthread_mutex_lock(&f->lock);
+	if (f->needs_flush && !f->unlinked) {
+		/* Recovery gives a completed commit the size its journal recorded; a size
+		 * made durable since must not be undone by it, so retire the journal first. */
+		r = fams_journal_invalidate(&f->j) < 0 || fams_flush(f->data_fd) < 0 ? -1 : 0;
+		if (r == 0)
+			f->needs_flush = false;
+	}
+	pthread_mutex_unlock(&f->lock);
+	return r;
+}
+
+int fams_file_before_truncate(struct fams_file *f)
+{
+	pthread_mutex_lock(&f->lock);
+	int r = fams_journal_invalidate(&f->j);
+	pthread_mutex_unlock(&f->lock);
+	return r;
 }

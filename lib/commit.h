@@ -1,5 +1,6 @@
 /* commit.h -- how a managed file's changes reach the data file: the commit, and
- * size changes, under the ordering rules written in commit.c. */
+ * size changes, under the ordering rules written in commit.c.  Each takes the
+ * file's lock (file.h) for its whole length. */
 #ifndef FAMS_COMMIT_H
 #define FAMS_COMMIT_H
 
@@ -17,5 +18,9 @@ int fams_file_resize(struct fams_file *f, uint64_t new_size);
 
 /* Make the data file's metadata (size) durable when no commit did. */
 int fams_file_flush_if_needed(struct fams_file *f);
+
+/* The kernel is about to truncate the data file (open with O_TRUNC): retire the
+ * live journal first, as fams_file_resize would. */
+int fams_file_before_truncate(struct fams_file *f);
 
 #endif

@@ -48,11 +48,13 @@ void fams_file_mark(struct fams_file *f, uint64_t *bits, uint64_t off, uint64_t 
 {
 	if (len == 0)
 		return;
+	pthread_mutex_lock(&f->lock);
 	uint64_t first = page_of(off), last = pages_for(off + len);
 	if (last > f->bitmap_pages)
 		last = f->bitmap_pages;
 	if (first < last)
 		bits_set(bits, first, last, true);
+	pthread_mutex_unlock(&f->lock);
 }
 
 /* ---- opening: journal first, then the working copy ------------------------------ */
@@ -138,6 +140,7 @@ struct fams_file *fams_file_open(int fd, const struct stat *st, const char *path
 	int saved;
 	if (!f)
 		return NULL;
+	pthread_mutex_init(&f->lock, NULL);
 	f->data_fd = f->memfd = f->j.fd = f->j.dirfd = -1;
 	f->key.dev = st->st_dev;
 	f->key.ino = st->st_ino;
@@ -189,6 +192,7 @@ void fams_file_close(struct fams_file *f, int remove_journal)
 		fams_raw_close(f->data_fd);
 	free(f->dirty);
 	free(f->suspect);
+	pthread_mutex_destroy(&f->lock);
 	free(f);
 }
 

@@ -4,6 +4,7 @@
 #define FAMS_FILE_H
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -16,8 +17,14 @@ struct fams_file_key {
 	ino_t ino;
 };
 
-/* All fields are protected by the registry lock (registry.c). */
+/* Locking (the order is written in registry.c): the file's own state -- size,
+ * page bitmaps, journal, the commit and its flags -- is guarded by lock, taken by
+ * the functions of file.h and commit.h; what this process knows of the file --
+ * its descriptors and mappings (nmaps, nfds), inherited, its place in the registry
+ * -- by the registry lock.  lock is the part that moves into memory shared between
+ * processes when they share a file. */
 struct fams_file {
+	pthread_mutex_t lock;     /* this file's state; taken after the registry lock, never before */
 	struct fams_file_key key; /* st_dev/st_ino as the program sees them */
 	struct fams_identity id;  /* fsid/inode, as recorded in the journal */
 	char path[PATH_MAX];

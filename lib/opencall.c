@@ -59,7 +59,7 @@ int fams_before_open(int dirfd, const char *path, int flags)
 		fams_lock();
 		struct fams_file *f = registry_any() && fams_raw_fstatat(dirfd, path, &st, 0) == 0
 					      ? registry_find(st.st_dev, st.st_ino) : NULL;
-		int r = f && !f->inherited ? fams_journal_invalidate(&f->j) : 0;
+		int r = f && !f->inherited ? fams_file_before_truncate(f) : 0;
 		fams_unlock();
 		if (r < 0)
 			return -1;

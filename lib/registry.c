@@ -6,9 +6,16 @@
  * struct fams_file, and is held across commits.  Page faults never take it (dirty
  * tracking is done by the kernel), so writers to mapped memory never wait for a
  * commit; calls on managed descriptors do.  fork() takes it in its prepare handler
- * so a child never inherits it held.  Lock order: the registry lock is the only
- * lock fams takes; nothing is called with it held that could take it again (the
- * engine's own I/O goes to the kernel, never through the wrappers). */
+ * so a child never inherits it held.
+ *
+ * Lock order: the registry lock, then one file's lock (struct fams_file.lock, taken
+ * by the functions of file.h and commit.h for the file's own state); never a
+ * file's lock and then the registry lock, never two files' locks at once, and
+ * nothing is called with either held that could take it again (the engine's own
+ * I/O goes to the kernel, never through the wrappers).  Today every file-lock
+ * holder holds the registry lock too, so no file lock is held at fork (the prepare
+ * handler holds the registry lock) and none while a file is retired.  The file
+ * lock is the seam where a file's state will be shared between processes. */
 #include "registry.h"
 #include "commit.h"
 #include "config.h"
