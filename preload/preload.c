@@ -134,6 +134,21 @@ static inline mode_t mode_arg(int flags, va_list ap)
 	return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE ? (mode_t)va_arg(ap, int) : 0;
 }
 
+/* The frame of every wrapper the engine may take: when `live` (a fast test read
+ * without a lock), the engine decides, by its fams_on_* call setting `handled`;
+ * otherwise, or when it leaves the call alone, `fallback` (the next definition, or
+ * the kernel) runs.  The engine call names &handled, which this frame declares. */
+#define ROUTE(live, engine_call, fallback)                                                    \
+	do {                                                                                  \
+		if ((live) && engine_ok()) {                                                  \
+			int handled;                                                          \
+			__typeof__(fallback) routed_ = ENGINE(engine_call);                        \
+			if (handled)                                                          \
+				return routed_;                                               \
+		}                                                                             \
+		return fallback;                                                              \
+	} while (0)
+
 /* ---- memory ------------------------------------------------------------------- */
 
 static void *do_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
@@ -150,13 +165,8 @@ EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off
 }
 EXPORT int munmap(void *addr, size_t len)
 {
-	if ((fams_hint(fams_live) | fams_hint(fams_shadows_live)) && engine_ok()) {
-		int handled;
-		int r = ENGINE(fams_on_munmap(addr, len, &handled));
-		if (handled)
-			return r;
-	}
-	return real_munmap ? real_munmap(addr, len) : (int)syscall(SYS_munmap, addr, len);
+	ROUTE(fams_hint(fams_live) | fams_hint(fams_shadows_live), fams_on_munmap(addr, len, &handled),
+	      real_munmap ? real_munmap(addr, len) : (int)syscall(SYS_munmap, addr, len));
 }
 
 EXPORT void *mremap(void *old, size_t oldlen, size_t newlen, int flags, ...)
@@ -168,48 +178,28 @@ EXPORT void *mremap(void *old, size_t oldlen, size_t newlen, int flags, ...)
 		new_addr = va_arg(ap, void *);
 		va_end(ap);
 	}
-	if ((fams_hint(fams_live) | fams_hint(fams_shadows_live)) && engine_ok()) {
-		int handled;
-		void *r = ENGINE(fams_on_mremap(old, oldlen, newlen, flags, new_addr, &handled));
-		if (handled)
-			return r;
-	}
-	if (real_mremap)
-		return real_mremap(old, oldlen, newlen, flags, new_addr);
-	return (void *)syscall(SYS_mremap, old, oldlen, newlen, flags, new_addr);
+	ROUTE(fams_hint(fams_live) | fams_hint(fams_shadows_live),
+	      fams_on_mremap(old, oldlen, newlen, flags, new_addr, &handled),
+	      real_mremap ? real_mremap(old, oldlen, newlen, flags, new_addr)
+			  : (void *)syscall(SYS_mremap, old, oldlen, newlen, flags, new_addr));
 }
 
 EXPORT int msync(void *addr, size_t len, int flags)
 {
-	if (fams_hint(fams_live) && engine_ok()) {
-		int handled;
-		int r = ENGINE(fams_on_msync(addr, len, flags, &handled));
-		if (handled)
-			return r;
-	}
-	return real_msync ? real_msync(addr, len, flags) : (int)syscall(SYS_msync, addr, len, flags);
+	ROUTE(fams_hint(fams_live), fams_on_msync(addr, len, flags, &handled),
+	      real_msync ? real_msync(addr, len, flags) : (int)syscall(SYS_msync, addr, len, flags));
 }
 
 EXPORT int madvise(void *addr, size_t len, int advice)
 {
-	if (fams_hint(fams_live) && engine_ok()) {
-		int handled;
-		int r = ENGINE(fams_on_madvise(addr, len, advice, &handled));
-		if (handled)
-			return r;
-	}
-	return real_madvise ? real_madvise(addr, len, advice) : (int)syscall(SYS_madvise, addr, len, advice);
+	ROUTE(fams_hint(fams_live), fams_on_madvise(addr, len, advice, &handled),
+	      real_madvise ? real_madvise(addr, len, advice) : (int)syscall(SYS_madvise, addr, len, advice));
 }
 
 EXPORT int mprotect(void *addr, size_t len, int prot)
 {
-	if ((fams_hint(fams_live) | fams_hint(fams_shadows_live)) && engine_ok()) {
-		int handled;
-		int r = ENGINE(fams_on_mprotect(addr, len, prot, &handled));
-		if (handled)
-			return r;
-	}
-	return real_mprotect ? real_mprotect(addr, len, prot) : (int)syscall(SYS_mprotect, addr, len, prot);
+	ROUTE(fams_hint(fams_live) | fams_hint(fams_shadows_live), fams_on_mprotect(addr, len, prot, &handled),
+	      real_mprotect ? real_mprotect(addr, len, prot) : (int)syscall(SYS_mprotect, addr, len, prot));
 }
 
 /* ---- opening: recovery runs before the program can read ------------------------- */
@@ -323,13 +313,8 @@ EXPORT int fclose(FILE *fp)
 
 static int do_close_range(unsigned first, unsigned last, int flags)
 {
-	if (fams_hint(fams_live) && engine_ok()) {
-		int handled;
-		int r = ENGINE(fams_on_close_range(first, last, flags, &handled));
-		if (handled)
-			return r;
-	}
-	return (int)syscall(SYS_close_range, first, last, flags);
+	ROUTE(fams_hint(fams_live), fams_on_close_range(first, last, flags, &handled),
+	      (int)syscall(SYS_close_range, first, last, flags));
 }
 EXPORT int close_range(unsigned first, unsigned last, int flags) { return do_close_range(first, last, flags); }
 EXPORT void closefrom(int lowfd)
@@ -386,40 +371,24 @@ EXPORT int fcntl(int fd, int cmd, ...)
 }
 static int do_sync(int fd, int datasync)
 {
-	if (fams_hint(fams_live) && engine_ok()) {
-		int handled;
-		int r = ENGINE(fams_on_fsync(fd, datasync, &handled));
-		if (handled)
-			return r;
-	}
-	if (datasync)
-		return real_fdatasync ? real_fdatasync(fd) : (int)syscall(SYS_fdatasync, fd);
-	return real_fsync ? real_fsync(fd) : (int)syscall(SYS_fsync, fd);
+	ROUTE(fams_hint(fams_live), fams_on_fsync(fd, datasync, &handled),
+	      datasync ? (real_fdatasync ? real_fdatasync(fd) : (int)syscall(SYS_fdatasync, fd))
+		       : (real_fsync ? real_fsync(fd) : (int)syscall(SYS_fsync, fd)));
 }
 EXPORT int fsync(int fd) { return do_sync(fd, 0); }
 EXPORT int fdatasync(int fd) { return do_sync(fd, 1); }
 
 static int do_ftruncate(int fd, off_t len)
 {
-	if (fams_hint(fams_live) && engine_ok()) {
-		int handled;
-		int r = ENGINE(fams_on_ftruncate(fd, len, &handled));
-		if (handled)
-			return r;
-	}
-	return real_ftruncate ? real_ftruncate(fd, len) : (int)syscall(SYS_ftruncate, fd, len);
+	ROUTE(fams_hint(fams_live), fams_on_ftruncate(fd, len, &handled),
+	      real_ftruncate ? real_ftruncate(fd, len) : (int)syscall(SYS_ftruncate, fd, len));
 }
 EXPORT int ftruncate(int fd, off_t len) { return do_ftruncate(fd, len); }
 
 static int do_fallocate(int fd, int mode, off_t off, off_t len)
 {
-	if (fams_hint(fams_live) && engine_ok()) {
-		int handled;
-		int r = ENGINE(fams_on_fallocate(fd, mode, off, len, &handled));
-		if (handled)
-			return r;
-	}
-	return real_fallocate ? real_fallocate(fd, mode, off, len) : (int)syscall(SYS_fallocate, fd, mode, off, len);
+	ROUTE(fams_hint(fams_live), fams_on_fallocate(fd, mode, off, len, &handled),
+	      real_fallocate ? real_fallocate(fd, mode, off, len) : (int)syscall(SYS_fallocate, fd, mode, off, len));
 }
 EXPORT int fallocate(int fd, int mode, off_t off, off_t len) { return do_fallocate(fd, mode, off, len); }
 
@@ -441,16 +410,17 @@ EXPORT int posix_fallocate(int fd, off_t off, off_t len) { return do_posix_fallo
 
 /* ---- reads and writes: a managed file's descriptors use its working copy ---------- */
 
-#define IO_WRAPPER(call, iov, cnt, pos, fallback)                                            \
-	do {                                                                                  \
-		if (fams_hint(fams_live) && engine_ok()) {                                               \
-			int handled;                                                          \
-			ssize_t r = ENGINE(call(fd, iov, cnt, pos, &handled));               \
-			if (handled)                                                          \
-				return r;                                                     \
-		}                                                                             \
-		return fallback;                                                              \
-	} while (0)
+/* Positioned I/O at a negative offset is EINVAL, as the kernel says, before anything. */
+static inline int bad_offset(off_t off)
+{
+	if (off >= 0)
+		return 0;
+	errno = EINVAL;
+	return 1;
+}
+
+#define IO_WRAPPER(call, iov, cnt, pos, fallback) \
+	ROUTE(fams_hint(fams_live), call(fd, iov, cnt, pos, &handled), (ssize_t)(fallback))
 
 EXPORT ssize_t read(int fd, void *buf, size_t n)
 {
@@ -466,20 +436,16 @@ EXPORT ssize_t write(int fd, const void *buf, size_t n)
 }
 static ssize_t do_pread(int fd, void *buf, size_t n, off_t off)
 {
-	if (off < 0) {
-		errno = EINVAL;
+	if (bad_offset(off))
 		return -1;
-	}
 	struct iovec v = { buf, n };
 	IO_WRAPPER(fams_on_read, &v, 1, off,
 		   real_pread ? real_pread(fd, buf, n, off) : syscall(SYS_pread64, fd, buf, n, off));
 }
 static ssize_t do_pwrite(int fd, const void *buf, size_t n, off_t off)
 {
-	if (off < 0) {
-		errno = EINVAL;
+	if (bad_offset(off))
 		return -1;
-	}
 	struct iovec v = { (void *)buf, n };
 	IO_WRAPPER(fams_on_write, &v, 1, off,
 		   real_pwrite ? real_pwrite(fd, buf, n, off) : syscall(SYS_pwrite64, fd, buf, n, off));
@@ -499,19 +465,15 @@ EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
 }
 static ssize_t do_preadv(int fd, const struct iovec *iov, int cnt, off_t off)
 {
-	if (off < 0) {
-		errno = EINVAL;
+	if (bad_offset(off))
 		return -1;
-	}
 	IO_WRAPPER(fams_on_read, iov, cnt, off,
 		   real_preadv ? real_preadv(fd, iov, cnt, off) : syscall(SYS_preadv, fd, iov, cnt, off, 0));
 }
 static ssize_t do_pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
 {
-	if (off < 0) {
-		errno = EINVAL;
+	if (bad_offset(off))
 		return -1;
-	}
 	IO_WRAPPER(fams_on_write, iov, cnt, off,
 		   real_pwritev ? real_pwritev(fd, iov, cnt, off) : syscall(SYS_pwritev, fd, iov, cnt, off, 0));
 }
