@@ -1,5 +1,6 @@
 /* ofd_lock.c -- OFD locks (F_OFD_SETLKW) as a commit lock between processes: uncontended cost on ext4 and tmpfs, release on SIGKILL, contended handoff. */
 #include <errno.h>
+#include "probe.h"
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -14,22 +15,6 @@
 #define N_UNCONT 20000
 #define N_HAND 2000
 
-static double now_us(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec * 1e6 + t.tv_nsec / 1e3;
-}
-static int cmpd(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-static double median(double *v, int n)
-{
-	qsort(v, n, sizeof *v, cmpd);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 static int lk(int fd, int cmd, short type)
 {
 	struct flock f = { .l_type = type, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1, .l_pid = 0 };
@@ -123,20 +108,7 @@ struct shared {
 };
 static struct shared *sh;
 static int statfd[2], hfd;
-static void wait_asleep(int who)
-{
-	while (!sh->want[who])
-		__builtin_ia32_pause();
-	char buf[512];
-	for (;;) {
-		ssize_t n = pread(statfd[who], buf, sizeof buf - 1, 0);
-		buf[n > 0 ? n : 0] = 0;
-		char *q = strrchr(buf, ')');
-		if (q && q[2] == 'S')
-			break;
-	}
-	sh->want[who] = 0;
-}
+static void wait_asleep(int who) { wait_until_asleep(&sh->want[who], statfd[who]); }
 static void release_to(int other)
 {
 	wait_asleep(other);

@@ -1,5 +1,6 @@
 /* peer_memfd.c -- reaching a peer's memfd: open("/proc/<pid>/fd/<n>") cost, coherence, other-uid errno, SCM_RIGHTS round trip. */
 #include <errno.h>
+#include "probe.h"
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
@@ -22,64 +23,6 @@
 #define N_RT 2000
 #define N_COH 1000
 
-static double now_us(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec * 1e6 + t.tv_nsec / 1e3;
-}
-static int cmpd(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-static double median(double *v, int n)
-{
-	qsort(v, n, sizeof *v, cmpd);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-static void die(const char *what)
-{
-	fprintf(stderr, "%s: %s\n", what, strerror(errno));
-	exit(1);
-}
-static void send_fd(int s, int fd, char tag)
-{
-	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
-	struct iovec iov = { &tag, 1 };
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf };
-	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &fd, sizeof fd);
-	if (sendmsg(s, &m, 0) != 1)
-		die("sendmsg");
-}
-static int recv_fd(int s)
-{
-	char tag, cbuf[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = { &tag, 1 };
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf };
-	if (recvmsg(s, &m, MSG_CMSG_CLOEXEC) != 1)
-		die("recvmsg");
-	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
-	if (!c || c->cmsg_type != SCM_RIGHTS)
-		return -1;
-	int fd;
-	memcpy(&fd, CMSG_DATA(c), sizeof fd);
-	return fd;
-}
-static void xwrite(int fd, const void *b, size_t n)
-{
-	if (write(fd, b, n) != (ssize_t)n)
-		die("write");
-}
-static void xread(int fd, void *b, size_t n)
-{
-	if (read(fd, b, n) != (ssize_t)n)
-		die("read");
-}
 
 /* Process B: exec'd with "peer <Apid> <fdnum> <ctl>"; it did not inherit the memfd (MFD_CLOEXEC). */
 static int peer(pid_t a, int n, int ctl)
@@ -137,10 +80,11 @@ static int peer(pid_t a, int n, int ctl)
 	printf("RESULT store_visible_to_peer_polling_us %.3f us\n", median(lat, N_COH));
 	/* SCM_RIGHTS echo: receive the fd, send it straight back. */
 	for (int i = 0; i < N_RT; i++) {
-		int f = recv_fd(ctl);
+		char tag;
+		int f = recv_fd(ctl, &tag, 1);
 		if (f < 0)
 			die("no fd");
-		send_fd(ctl, f, 'b');
+		send_fd(ctl, f, "b", 1);
 		close(f);
 	}
 	return 0;
@@ -249,8 +193,9 @@ int main(int argc, char **argv)
 	static double rt[N_RT];
 	for (int i = 0; i < N_RT; i++) {
 		double t0 = now_us();
-		send_fd(ctl, mfd, 'a');
-		int f = recv_fd(ctl);
+		send_fd(ctl, mfd, "a", 1);
+		char tag;
+		int f = recv_fd(ctl, &tag, 1);
 		rt[i] = now_us() - t0;
 		if (f < 0)
 			die("no fd back");
@@ -265,8 +210,9 @@ int main(int argc, char **argv)
 	socketpair(AF_UNIX, SOCK_STREAM, 0, lp);
 	for (int i = 0; i < N_RT; i++) {
 		double t0 = now_us();
-		send_fd(lp[0], mfd, 'x');
-		int f = recv_fd(lp[1]);
+		send_fd(lp[0], mfd, "x", 1);
+		char tag;
+		int f = recv_fd(lp[1], &tag, 1);
 		close(f);
 		rt[i] = now_us() - t0;
 	}

@@ -1,5 +1,6 @@
 /* peer_pagemap_scan.c -- PAGEMAP_SCAN (WP_MATCHING|CHECK_WPASYNC) of a peer's page tables through its passed /proc/self/pagemap fd: correctness and cost vs self-scan, 1 and 4 peers. */
 #include <errno.h>
+#include "probe.h"
 #include <fcntl.h>
 #include <linux/types.h>
 #include <linux/userfaultfd.h>
@@ -22,82 +23,7 @@
 #define REPS 300
 #define NPEERS 4
 
-#ifndef UFFD_FEATURE_WP_HUGETLBFS_SHMEM
-#define UFFD_FEATURE_WP_HUGETLBFS_SHMEM (1 << 12)
-#endif
-#define UFFD_FEATURE_WP_UNPOPULATED (1 << 13)
-#define UFFD_FEATURE_WP_ASYNC (1 << 15)
-#define UFFD_USER_MODE_ONLY 1
-#define PAGE_IS_WRITTEN (1 << 1)
-#define PM_SCAN_WP_MATCHING (1 << 0)
-#define PM_SCAN_CHECK_WPASYNC (1 << 1)
-struct page_region {
-	__u64 start, end, categories;
-};
-struct pm_scan_arg {
-	__u64 size, flags, start, end, walk_end, vec, vec_len, max_pages, category_inverted, category_mask,
-		category_anyof_mask, return_mask;
-};
-#define PAGEMAP_SCAN _IOWR('f', 16, struct pm_scan_arg)
 
-static double now_us(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec * 1e6 + t.tv_nsec / 1e3;
-}
-static int cmpd(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-static double median(double *v, int n)
-{
-	qsort(v, n, sizeof *v, cmpd);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-static void die(const char *what)
-{
-	fprintf(stderr, "%s: %s\n", what, strerror(errno));
-	exit(1);
-}
-static void xwrite(int fd, const void *b, size_t n)
-{
-	if (write(fd, b, n) != (ssize_t)n)
-		die("write");
-}
-static void xread(int fd, void *b, size_t n)
-{
-	if (read(fd, b, n) != (ssize_t)n)
-		die("read");
-}
-static void send_fd(int s, int fd, const void *buf, size_t len)
-{
-	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
-	struct iovec iov = { (void *)buf, len };
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf };
-	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &fd, sizeof fd);
-	if (sendmsg(s, &m, 0) != (ssize_t)len)
-		die("sendmsg");
-}
-static int recv_fd(int s, void *buf, size_t len)
-{
-	char cbuf[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = { buf, len };
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf };
-	if (recvmsg(s, &m, MSG_CMSG_CLOEXEC | MSG_WAITALL) != (ssize_t)len)
-		die("recvmsg");
-	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
-	if (!c || c->cmsg_type != SCM_RIGHTS)
-		return -1;
-	int fd;
-	memcpy(&fd, CMSG_DATA(c), sizeof fd);
-	return fd;
-}
 
 /* The tracker.c loop: returns pages found (or -errno); fills out[] with page addresses if given. */
 static long scan(int pm, uintptr_t start, uintptr_t end, uintptr_t *out, long cap)
@@ -105,16 +31,7 @@ static long scan(int pm, uintptr_t start, uintptr_t end, uintptr_t *out, long ca
 	struct page_region vec[256];
 	long pages = 0;
 	while (start < end) {
-		struct pm_scan_arg arg = {
-			.size = sizeof arg,
-			.flags = PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC,
-			.start = start,
-			.end = end,
-			.vec = (uintptr_t)vec,
-			.vec_len = 256,
-			.category_mask = PAGE_IS_WRITTEN,
-			.return_mask = PAGE_IS_WRITTEN,
-		};
+		struct pm_scan_arg arg = written_pages_arg(start, end, vec, 256);
 		long n = ioctl(pm, PAGEMAP_SCAN, &arg);
 		if (n < 0)
 			return -errno;

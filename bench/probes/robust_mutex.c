@@ -1,5 +1,6 @@
 /* robust_mutex.c -- robust process-shared pthread mutex in a MAP_SHARED memfd page: uncontended cost, EOWNERDEAD on holder death, contended handoff between processes. */
 #include <errno.h>
+#include "probe.h"
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -26,23 +27,7 @@ struct shared {
 };
 static struct shared *sh;
 
-static double now_us(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec * 1e6 + t.tv_nsec / 1e3;
-}
-static int cmpd(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-static double median(double *v, int n)
-{
-	qsort(v, n, sizeof *v, cmpd);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-static void die(const char *what, int e)
+static void die_with(const char *what, int e)
 {
 	fprintf(stderr, "%s: %s\n", what, strerror(e));
 	exit(1);
@@ -56,7 +41,7 @@ static void init_mutex(pthread_mutex_t *m, int robust)
 		pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
 	int e = pthread_mutex_init(m, &a);
 	if (e)
-		die("pthread_mutex_init", e);
+		die_with("pthread_mutex_init", e);
 	pthread_mutexattr_destroy(&a);
 }
 
@@ -125,20 +110,7 @@ static void *blocked_waiter(void *arg)
  * /proc/<pid>/stat after it announced it), then unlocks; the other's lock() return is timed. */
 static pid_t pids[2];
 static int statfd[2];
-static void wait_asleep(int who)
-{
-	while (!sh->want[who])
-		__builtin_ia32_pause();
-	char buf[512];
-	for (;;) {
-		ssize_t n = pread(statfd[who], buf, sizeof buf - 1, 0);
-		buf[n > 0 ? n : 0] = 0;
-		char *q = strrchr(buf, ')');
-		if (q && q[2] == 'S')
-			break;
-	}
-	sh->want[who] = 0;
-}
+static void wait_asleep(int who) { wait_until_asleep(&sh->want[who], statfd[who]); }
 static void release_to(int other)
 {
 	wait_asleep(other);
