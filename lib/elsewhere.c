@@ -23,34 +23,32 @@
 
 bool fams_any_elsewhere;
 
-/* Whether fd's file is managed by another live process (its journal is held). */
-bool elsewhere_held(int fd, const struct stat *st)
+/* Whether fd's file (st) is managed by another live process (its journal is held);
+ * the file's path is left in path. */
+static bool held_elsewhere(int fd, const struct stat *st, char *path, size_t cap)
 {
-	char proc[64], path[PATH_MAX];
 	struct fams_identity id;
 	if (registry_find(st->st_dev, st->st_ino) || st->st_nlink == 0)
 		return false; /* ours, or unlinked: an unlinked file has no journal */
-	snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
-	ssize_t n = fams_raw_readlink(proc, path, sizeof path - 1);
-	if (n <= 0 || fams_identity_at(fd, "", &id) < 0)
-		return false;
-	path[n] = '\0';
-	return fams_journal_held(path, &id);
+	return fams_fd_path(fd, path, cap) > 0 && fams_identity_at(fd, "", &id) == 0 &&
+	       fams_journal_held(path, &id);
+}
+
+void elsewhere_mark_slot(struct fd_slot *s)
+{
+	s->elsewhere = true;
+	__atomic_store_n(&fams_any_elsewhere, true, __ATOMIC_RELEASE);
+	__atomic_store_n(&fams_live, 1, __ATOMIC_RELEASE);
 }
 
 static void mark_descriptor(struct fd_slot *s, void *unused)
 {
 	if (!s->file)
-		s->elsewhere = true;
+		elsewhere_mark_slot(s);
 }
 
 /* Mark every descriptor of the file st describes as one of a file managed elsewhere. */
-void elsewhere_mark(const struct stat *st)
-{
-	fd_each_of(st->st_dev, st->st_ino, mark_descriptor, NULL);
-	__atomic_store_n(&fams_any_elsewhere, true, __ATOMIC_RELEASE);
-	__atomic_store_n(&fams_live, 1, __ATOMIC_RELEASE);
-}
+void elsewhere_mark(const struct stat *st) { fd_each_of(st->st_dev, st->st_ino, mark_descriptor, NULL); }
 
 /* Whether the refusal for file st was reported already (once per file; the last
  * few files are remembered, the log's own cap bounds the rest). */
@@ -74,19 +72,15 @@ bool elsewhere_refused(int fd, const char *what)
 	struct stat st;
 	if (!s || !s->elsewhere)
 		return false;
-	if (fams_raw_fstat(fd, &st) < 0 || !elsewhere_held(fd, &st)) {
+	char path[PATH_MAX];
+	if (fams_raw_fstat(fd, &st) < 0 || !held_elsewhere(fd, &st, path, sizeof path)) {
 		s->elsewhere = false;
 		return false;
 	}
-	if (!told_before(&st)) {
-		char proc[64], path[PATH_MAX];
-		snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
-		ssize_t n = fams_raw_readlink(proc, path, sizeof path - 1);
-		path[n > 0 ? n : 0] = '\0';
+	if (!told_before(&st))
 		fams_error("%s: %s refused (EBUSY), and every later read, write or mapping of it while another "
 			   "process manages it: sharing a file between processes is not supported, and this "
 			   "process would see or change a different image of it", path, what);
-	}
 	errno = EBUSY;
 	return true;
 }

@@ -10,8 +10,9 @@
  * turns true, for the pass-through test of private mappings). */
 extern bool fams_any_elsewhere;
 
-/* Whether fd's file (st) is managed by another live process (its journal is held). */
-bool elsewhere_held(int fd, const struct stat *st);
+struct fd_slot;
+/* Mark one program descriptor's slot as a file managed elsewhere. */
+void elsewhere_mark_slot(struct fd_slot *s);
 /* Mark every descriptor of the file st describes. */
 void elsewhere_mark(const struct stat *st);
 /* If fd is marked and its file is still managed elsewhere, refuse `what` with EBUSY

@@ -136,7 +136,6 @@ fail:
 struct fams_file *fams_file_open(int fd, const struct stat *st, const char *path)
 {
 	struct fams_file *f = calloc(1, sizeof *f);
-	char proc[64];
 	int saved;
 	if (!f)
 		return NULL;
@@ -148,8 +147,7 @@ struct fams_file *fams_file_open(int fd, const struct stat *st, const char *path
 
 	/* Our own open file description: the program's may carry O_APPEND (pwrite would
 	 * append) or O_DIRECT, and may be closed at any time. */
-	snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
-	f->data_fd = fams_sys.os_openat(AT_FDCWD, proc, O_RDWR | O_CLOEXEC, 0);
+	f->data_fd = fams_reopen(fd, O_RDWR | O_CLOEXEC);
 	if (f->data_fd < 0)
 		f->data_fd = fams_raw_fcntl(fd, F_DUPFD_CLOEXEC, 0);
 	if (f->data_fd < 0 || fams_identity_of(f->data_fd, &f->id) < 0)

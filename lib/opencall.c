@@ -37,25 +37,16 @@ static bool check_after(int flags)
 	return !(flags & (O_TRUNC | O_PATH)) && (flags & (O_CREAT | O_EXCL)) != (O_CREAT | O_EXCL);
 }
 
-/* Whether the file at path is one this process manages. */
-static bool managed_here(int dirfd, const char *path)
-{
-	struct stat st;
-	fams_lock();
-	bool ours = registry_any() && fams_raw_fstatat(dirfd, path, &st, 0) == 0 && registry_find(st.st_dev, st.st_ino);
-	fams_unlock();
-	return ours;
-}
-
 int fams_before_open(int dirfd, const char *path, int flags)
 {
 	if (fams_hint(fams_down) || !path || !check_before(flags))
 		return 0;
+	int saved = errno;
+	bool ours = false; /* this process manages the file (its journal lock is ours) */
 	if (fams_hint(fams_live)) {
 		/* Truncating a managed file through open(): retire its live journal first,
 		 * as fams_file_resize would (the kernel truncates before we see the fd). */
 		struct stat st;
-		int saved = errno;
 		fams_lock();
 		struct fams_file *f = registry_any() && fams_raw_fstatat(dirfd, path, &st, 0) == 0
 					      ? registry_find(st.st_dev, st.st_ino) : NULL;
@@ -63,12 +54,13 @@ int fams_before_open(int dirfd, const char *path, int flags)
 		fams_unlock();
 		if (r < 0)
 			return -1;
+		ours = f != NULL;
 		errno = saved;
 	}
-	int saved = errno, outcome = FAMS_REC_NONE;
+	int outcome = FAMS_REC_NONE;
 	int r = fams_recover_path(dirfd, path, &outcome);
 	r = recovered(path, r, outcome);
-	if (r == FAMS_OPEN_ELSEWHERE && !managed_here(dirfd, path)) {
+	if (r == FAMS_OPEN_ELSEWHERE && !ours) {
 		/* The kernel would truncate the file under the other process's working
 		 * copy: its later commits could not bring the bytes back (a commit never
 		 * regrows the file), so everything it wrote would be lost in silence. */
@@ -113,11 +105,8 @@ int fams_after_open(int dirfd, const char *path, int fd, int flags, int before)
 		struct fd_slot *s = f || elsewhere ? fd_slot(fd, true) : NULL;
 		if (s) {
 			fd_point(s, f);
-			s->elsewhere = !f;
-			if (!f) {
-				__atomic_store_n(&fams_any_elsewhere, true, __ATOMIC_RELEASE);
-				__atomic_store_n(&fams_live, 1, __ATOMIC_RELEASE);
-			}
+			if (!f)
+				elsewhere_mark_slot(s);
 		}
 		if (f && (flags & O_TRUNC) && (flags & O_ACCMODE) != O_RDONLY && !f->inherited && f->size) {
 			dirty_harvest_file(f, 0, UINT64_MAX);

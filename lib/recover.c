@@ -231,9 +231,7 @@ static int data_fd_for(const struct data_source *src, bool *owned)
 			*owned = false;
 			return src->program_fd;
 		}
-		char proc[64];
-		snprintf(proc, sizeof proc, "/proc/self/fd/%d", src->program_fd);
-		return fams_sys.os_openat(AT_FDCWD, proc, O_RDWR | O_CLOEXEC, 0);
+		return fams_reopen(src->program_fd, O_RDWR | O_CLOEXEC);
 	}
 	return fams_sys.os_openat(src->dirfd, src->path, O_RDWR | O_CLOEXEC, 0);
 }

@@ -153,12 +153,9 @@ bool fs_is_persistent(int fd)
 
 struct fams_file *registry_manage(int fd, const struct stat *st)
 {
-	char proc[64], path[PATH_MAX];
-	snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
-	ssize_t n = fams_raw_readlink(proc, path, sizeof path - 1);
-	if (n <= 0)
+	char path[PATH_MAX];
+	if (fams_fd_path(fd, path, sizeof path) < 0)
 		return NULL;
-	path[n] = '\0';
 	if (!fams_path_selected(path)) {
 		errno = 0;
 		return NULL;

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -160,6 +161,24 @@ int fams_pwrite_full(int fd, const void *buf, size_t n, off_t off)
 	}
 	__atomic_add_fetch(&fams_stats.bytes_written, n, __ATOMIC_RELAXED);
 	return 0;
+}
+
+ssize_t fams_fd_path(int fd, char *path, size_t cap)
+{
+	char proc[64];
+	snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+	ssize_t n = fams_raw_readlink(proc, path, cap - 1);
+	if (n <= 0)
+		return -1;
+	path[n] = '\0';
+	return n;
+}
+
+int fams_reopen(int fd, int flags)
+{
+	char proc[64];
+	snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+	return fams_sys.os_openat(AT_FDCWD, proc, flags, 0);
 }
 
 int64_t fams_read_chunks(int fd, uint64_t off, uint64_t len, char *buf, fams_chunk_fn fn, void *ctx)

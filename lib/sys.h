@@ -105,6 +105,13 @@ static inline uint64_t fams_page_round(uint64_t n)
 typedef int (*fams_chunk_fn)(void *ctx, const char *bytes, size_t n, uint64_t off);
 int64_t fams_read_chunks(int fd, uint64_t off, uint64_t len, char *buf, fams_chunk_fn fn, void *ctx);
 
+/* The path the program's descriptor fd names (readlink of /proc/self/fd/fd, with
+ * " (deleted)" as the kernel adds it): its length, or -1. */
+ssize_t fams_fd_path(int fd, char *path, size_t cap);
+/* A new open file description of the file fd names, through fams_sys (so tests can
+ * fail it): our own, whatever flags the program's description carries. */
+int fams_reopen(int fd, int flags);
+
 /* Whole-buffer I/O through fams_sys: EINTR and short transfers are retried, so a
  * caller sees either the full count or -1 with errno.  A read past end of file
  * returns the short count. */
