@@ -2,12 +2,15 @@
  *
  * Round r writes the value r into every one of NPAGES pages (page order shuffled
  * each round), then msyncs and prints "committed r".  A file whose pages do not all
- * hold the same round is torn.  Knows nothing of fams. */
+ * hold the same round is torn.  Knows nothing of fams.  With a fourth argument
+ * "die" it kills itself after the last commit, leaving that commit's journal as a
+ * crash would (tests that need one wait for nothing and race with no timer). */
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -16,7 +19,7 @@
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
-		fprintf(stderr, "usage: torture_writer FILE NPAGES [ROUNDS]\n");
+		fprintf(stderr, "usage: torture_writer FILE NPAGES [ROUNDS [die]]\n");
 		return 2;
 	}
 	int npages = atoi(argv[2]);
@@ -49,5 +52,7 @@ int main(int argc, char **argv)
 			return perror("msync"), 1;
 		printf("committed %llu\n", (unsigned long long)r);
 	}
+	if (argc > 4 && strcmp(argv[4], "die") == 0)
+		raise(SIGKILL);
 	return 0;
 }
