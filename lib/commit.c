@@ -21,9 +21,21 @@
  * durably first in that case (a shrink that cuts committed data, not the commit
  * path), and a size change made durable after a commit retires it too
  * (fams_file_flush_if_needed), since recovery gives a finished commit the size its
- * journal recorded. */
+ * journal recorded.
+ *
+ * Across processes (docs/sharing.md): the commit lock (shared.h) is held for the
+ * whole commit and for every size change, by whichever process commits.  The pages
+ * committed are every member's: collecting them (dirty_collect) happens under the
+ * lock, with sh->harvesting set while written pages are moved from page tables
+ * into the bitmaps.  Dirty bits are cleared only after step 5, so a committer
+ * killed at any step leaves them set.  The next process to take the lock gets
+ * EOWNERDEAD and repairs before anything else (repair_after_death): it finishes a
+ * size change the dead one began, runs recovery on the journal (completing a
+ * finished commit, rolling back an interrupted one, discarding a torn journal) and
+ * retires it, and makes the whole file suspect if the dead one was collecting. */
 #include "commit.h"
 #include "config.h"
+#include "dirty.h"
 #include "log.h"
 #include "pagebits.h"
 #include "recover.h"
@@ -63,8 +75,8 @@ static int compare_pages(struct fams_file *f, uint64_t first, uint64_t last, boo
 		if (!a && (!(a = malloc(FAMS_IO_CHUNK)) || !(b = malloc(FAMS_IO_CHUNK))))
 			goto out;
 		uint64_t off = p * pg, len = n * pg;
-		if (off + len > f->size)
-			len = f->size - off;
+		if (off + len > f->sh->size)
+			len = f->sh->size - off;
 		ssize_t ra = fams_raw_pread(f->memfd, a, (size_t)len, (off_t)off);
 		ssize_t rb = fams_pread_full(f->data_fd, b, (size_t)len, (off_t)off);
 		if (ra < 0 || rb < 0)
@@ -91,7 +103,7 @@ static int rollback_in_place(struct fams_file *f)
 	int outcome;
 	if (fams_recover_locked(f->j.fd, f->data_fd, &f->id, f->path, FAMS_REC_FORCE_ROLLBACK, &outcome) < 0)
 		return -1;
-	f->needs_rollback = false;
+	f->sh->needs_rollback = false;
 	return 0;
 }
 
@@ -106,17 +118,71 @@ static int write_new_bytes(struct fams_file *f, const struct extent *ext, size_t
 	return 0;
 }
 
+/* A process died holding f's commit lock, which we now hold: bring the shared
+ * state and the files back to a state a commit may start from. */
+static void repair_after_death(struct fams_file *f)
+{
+	struct fams_shared *sh = f->sh;
+	struct stat wc, data;
+	fams_warn("%s: a process died while committing or resizing it; repairing", f->path);
+	/* A size change changes the data file first, then the working copy: finish it. */
+	if (fams_raw_fstat(f->memfd, &wc) == 0 && fams_raw_fstat(f->data_fd, &data) == 0) {
+		if (wc.st_size != data.st_size && fams_raw_ftruncate(f->memfd, data.st_size) < 0)
+			fams_truncate(f->data_fd, wc.st_size);
+		else
+			wc.st_size = data.st_size;
+		if ((uint64_t)wc.st_size != sh->size) {
+			uint64_t from = pages_for((uint64_t)wc.st_size);
+			if ((uint64_t)wc.st_size < sh->size && from < FAMS_MAX_FILE_PAGES) {
+				bits_set(f->dirty, from, pages_for(sh->size), false);
+				bits_set(f->suspect, from, pages_for(sh->size), false);
+			}
+			sh->size = (uint64_t)wc.st_size;
+			sh->needs_flush = true;
+		}
+	}
+	/* The journal may hold its interrupted commit: apply recovery's rules now. */
+	if (f->j.fd >= 0) {
+		int outcome;
+		if (fams_recover_locked(f->j.fd, f->data_fd, &f->id, f->path, 0, &outcome) < 0 ||
+		    (outcome != FAMS_REC_NONE && fams_journal_retire(&f->j) < 0))
+			sh->needs_rollback = true; /* the next commit rolls back first, or fails */
+	}
+	/* Written pages it had taken from page tables may not have reached the bitmaps. */
+	if (sh->harvesting) {
+		fams_file_mark(f, f->suspect, 0, sh->size);
+		sh->harvesting = false;
+	}
+}
+
+int fams_commit_lock(struct fams_file *f)
+{
+	int r = shared_lock(f->sh);
+	if (r == EOWNERDEAD) {
+		repair_after_death(f);
+		shared_consistent(f->sh);
+		r = 0;
+	} else if (r < 0) {
+		fams_error("%s: its commit lock cannot be taken (%s)", f->path, strerror(errno));
+	}
+	return r;
+}
+
+void fams_commit_unlock(struct fams_file *f) { shared_unlock(f->sh); }
+
 static int commit_locked(struct fams_file *f, uint64_t lo, uint64_t hi);
 
 int fams_file_commit(struct fams_file *f, uint64_t lo, uint64_t hi)
 {
-	pthread_mutex_lock(&f->lock);
+	if (fams_commit_lock(f) < 0)
+		return -1;
+	dirty_collect(f, lo, hi);
 	int r = commit_locked(f, lo, hi);
-	pthread_mutex_unlock(&f->lock);
+	fams_commit_unlock(f);
 	return r;
 }
 
-/* The commit, with f->lock held. */
+/* The commit, with the commit lock held and the written pages collected. */
 static int commit_locked(struct fams_file *f, uint64_t lo, uint64_t hi)
 {
 	const uint64_t pg = (uint64_t)fams_page_size;
@@ -127,21 +193,19 @@ static int commit_locked(struct fams_file *f, uint64_t lo, uint64_t hi)
 	uint64_t total = 0;
 	int saved = 0;
 
-	if (f->needs_rollback && rollback_in_place(f) < 0)
+	if (f->sh->needs_rollback && rollback_in_place(f) < 0)
 		return -1;
 
 	/* Never write past the data file's current end, never regrow it. */
 	struct stat st;
 	if (fams_raw_fstat(f->data_fd, &st) < 0)
 		return -1;
-	uint64_t size = f->size < (uint64_t)st.st_size ? f->size : (uint64_t)st.st_size;
+	uint64_t size = f->sh->size < (uint64_t)st.st_size ? f->sh->size : (uint64_t)st.st_size;
 	if (hi > size)
 		hi = size;
 	if (lo >= hi)
 		return 0;
 	uint64_t first = page_of(lo), last = pages_for(hi);
-	if (last > f->bitmap_pages)
-		last = f->bitmap_pages;
 
 	if (compare_pages(f, first, last, fams_tracker_kind == FAMS_TRACKER_COMPARE) < 0)
 		return -1;
@@ -201,12 +265,12 @@ static int commit_locked(struct fams_file *f, uint64_t lo, uint64_t hi)
 		goto data_failed;
 	if (f->j.fd >= 0) {
 		/* Step 2: journal body, then header; all before the one journal flush. */
-		int64_t jbytes = fams_jwrite(f->j.fd, f->data_fd, ++f->j.seq, &f->id, size, jext, n, chunk);
+		int64_t jbytes = fams_jwrite(f->j.fd, f->data_fd, ++f->j.st->seq, &f->id, size, jext, n, chunk);
 		int werr = jbytes < 0 ? -1 : 0;
 		/* The journal on disk may now name these ranges, whatever happens next. */
 		uint64_t ext_end = ext[n - 1].off + ext[n - 1].len;
-		if (ext_end > f->j.live_end)
-			f->j.live_end = ext_end;
+		if (ext_end > f->j.st->live_end)
+			f->j.st->live_end = ext_end;
 		if (werr == 0)
 			__atomic_add_fetch(&fams_stats.journal_bytes, (uint64_t)jbytes, __ATOMIC_RELAXED);
 		/* Step 3: the journal is durable before any data byte changes. */
@@ -230,7 +294,7 @@ static int commit_locked(struct fams_file *f, uint64_t lo, uint64_t hi)
 
 	for (size_t i = 0; i < n; i++)
 		bits_set(f->dirty, page_of(ext[i].off), pages_for(ext[i].off + ext[i].len), false);
-	f->needs_flush = false;
+	f->sh->needs_flush = false;
 	__atomic_add_fetch(&fams_stats.commits, 1, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&fams_stats.committed_bytes, total, __ATOMIC_RELAXED);
 	fams_debug("commit %s: %zu extents, %llu bytes", f->path, n, (unsigned long long)total);
@@ -245,7 +309,7 @@ data_failed:
 	if (f->j.fd >= 0) {
 		/* The data file may be half written: put the old bytes back now, or leave
 		 * the (durable) journal for the next commit or open to roll back. */
-		f->needs_rollback = true;
+		f->sh->needs_rollback = true;
 		if (rollback_in_place(f) == 0)
 			fams_error("%s: writing the file failed: %s; rolled back to the last commit, "
 				   "the changes stay in memory", f->path, strerror(saved));
@@ -272,70 +336,65 @@ fail:
 	return -1;
 }
 
-static int resize_locked(struct fams_file *f, uint64_t new_size);
-
 int fams_file_resize(struct fams_file *f, uint64_t new_size)
 {
-	pthread_mutex_lock(&f->lock);
-	int r = resize_locked(f, new_size);
-	pthread_mutex_unlock(&f->lock);
-	return r;
-}
-
-/* The size change, with f->lock held. */
-static int resize_locked(struct fams_file *f, uint64_t new_size)
-{
+	struct fams_shared *sh = f->sh;
 	/* A shrink below a range the live journal names would make a finished commit
 	 * look interrupted after a crash: retire the journal durably first. */
-	if (new_size < f->j.live_end && fams_journal_invalidate(&f->j) < 0) {
+	if (new_size < f->j.st->live_end && fams_journal_invalidate(&f->j) < 0) {
 		fams_error("%s: cannot retire the journal before truncating: %s", f->path, strerror(errno));
 		return -1;
 	}
-	if (fams_file_bitmaps_fit(f, new_size) < 0) {
-		errno = ENOMEM;
+	if (fams_file_fits(f, new_size) < 0)
 		return -1;
-	}
+	/* The data file first, then the working copy: repair_after_death finishes a
+	 * change its maker died in by making the working copy follow the data file. */
 	if (fams_truncate(f->data_fd, (off_t)new_size) < 0)
 		return -1;
 	if (fams_raw_ftruncate(f->memfd, (off_t)new_size) < 0) {
 		int saved = errno;
-		fams_truncate(f->data_fd, (off_t)f->size);
+		fams_truncate(f->data_fd, (off_t)sh->size);
 		errno = saved;
 		return -1;
 	}
-	if (new_size < f->size) {
+	if (new_size < sh->size) {
 		/* Pages past the end are gone, as they are from a shrunk file; a partial last
-		 * page keeps its state. */
-		uint64_t from = pages_for(new_size);
-		if (from < f->bitmap_pages) {
-			bits_set(f->dirty, from, f->bitmap_pages, false);
-			bits_set(f->suspect, from, f->bitmap_pages, false);
-		}
+		 * page keeps its state.  No member's protection reaches past the end now
+		 * (truncation drops it): pages a later growth brings back are compared
+		 * until each member protects them (dirty.c). */
+		uint64_t from = pages_for(new_size), to = pages_for(sh->size);
+		bits_set(f->dirty, from, to, false);
+		bits_set(f->suspect, from, to, false);
+		for (int i = 0; i < FAMS_MAX_MEMBERS; i++)
+			if (sh->members[i].protected_end > new_size)
+				sh->members[i].protected_end = new_size;
 	}
-	f->size = new_size;
-	f->needs_flush = true;
+	sh->size = new_size;
+	sh->needs_flush = true;
 	return 0;
 }
 
 int fams_file_flush_if_needed(struct fams_file *f)
 {
+	if (fams_commit_lock(f) < 0)
+		return -1;
 	int r = 0;
-	pthread_mutex_lock(&f->lock);
-	if (f->needs_flush && !f->unlinked) {
+	if (f->sh->needs_flush && !f->unlinked) {
 		/* Recovery gives a completed commit the size its journal recorded; a size
 		 * made durable since must not be undone by it, so retire the journal first. */
 		r = fams_journal_invalidate(&f->j) < 0 || fams_flush(f->data_fd) < 0 ? -1 : 0;
 		if (r == 0)
-			f->needs_flush = false;
+			f->sh->needs_flush = false;
 	}
-	pthread_mutex_unlock(&f->lock);
+	fams_commit_unlock(f);
 	return r;
 }
 
 int fams_file_before_truncate(struct fams_file *f)
 {
-	pthread_mutex_lock(&f->lock);
+	if (fams_commit_lock(f) < 0)
+		return -1;
 	int r = fams_journal_invalidate(&f->j);
-	pthread_mutex_unlock(&f->lock);
+	fams_commit_unlock(f);
 	return r;
 }

@@ -1,6 +1,6 @@
 /* commit.h -- how a managed file's changes reach the data file: the commit, and
- * size changes, under the ordering rules written in commit.c.  Each takes the
- * file's lock (file.h) for its whole length. */
+ * size changes, under the ordering rules written in commit.c, and the commit lock
+ * that serializes them across every process using the file. */
 #ifndef FAMS_COMMIT_H
 #define FAMS_COMMIT_H
 
@@ -8,19 +8,26 @@
 
 #include "file.h"
 
-/* Atomically commit the dirty pages in [lo, hi): after success they are durable in
- * the data file; after failure the data file holds its previous committed state
- * and the pages stay dirty for a retry.  Returns 0 or -1 with errno. */
+/* Take f's commit lock (shared.h); if its last holder died, repair first.  0, or
+ * -1 with errno and a fams: line. */
+int fams_commit_lock(struct fams_file *f);
+void fams_commit_unlock(struct fams_file *f);
+
+/* Atomically commit the pages in [lo, hi) written by any process using f: after
+ * success they are durable in the data file; after failure the data file holds
+ * its previous committed state and the pages stay dirty for a retry.  Takes the
+ * commit lock.  Returns 0 or -1 with errno. */
 int fams_file_commit(struct fams_file *f, uint64_t lo, uint64_t hi);
 
-/* Change the size of the data file and its working copy together. */
+/* Change the size of the data file and its working copy together.  The commit
+ * lock is held. */
 int fams_file_resize(struct fams_file *f, uint64_t new_size);
 
-/* Make the data file's metadata (size) durable when no commit did. */
+/* Make the data file's metadata (size) durable when no commit did.  Takes the lock. */
 int fams_file_flush_if_needed(struct fams_file *f);
 
 /* The kernel is about to truncate the data file (open with O_TRUNC): retire the
- * live journal first, as fams_file_resize would. */
+ * live journal first, as fams_file_resize would.  Takes the lock. */
 int fams_file_before_truncate(struct fams_file *f);
 
 #endif

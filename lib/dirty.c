@@ -1,26 +1,69 @@
-/* dirty.c -- which pages of managed files were written, gathered from the tracker
- * for each mapping, and kept tracked across resizes and remappings.  Under the
- * registry lock. */
+/* dirty.c -- which pages of managed files were written, by this process or by any
+ * other process sharing the file: gathered from the page tables of each (the
+ * tracker scans them), and kept tracked across resizes and remappings.  Under the
+ * registry lock and the file's commit lock.
+ *
+ * A member's mappings are write-protected up to its protected_end (shared.h).
+ * Past it, inside the file, lie pages another process's growth brought in: the
+ * kernel reports such a page as written whether it was or is a hole never
+ * protected, so those reports make pages suspect (compared), not dirty; the scan
+ * protects them as it reports them, and once a member's pages up to the size have
+ * been scanned so, its protected_end moves up. */
 #include "dirty.h"
 #include "commit.h"
 #include "log.h"
+#include "member.h"
 #include "sys.h"
 #include "tracker.h"
 
 #include <errno.h>
 #include <string.h>
 
+/* One mapping being scanned: where it starts in the address space and the file,
+ * and the owner's protected_end. */
+struct scan {
+	struct fams_file *f;
+	uint64_t start, off, protected_end;
+};
+
 static void on_written(void *ctx, uintptr_t s, uintptr_t e)
 {
-	struct fams_map *m = ctx;
-	fams_file_mark(m->f, m->f->dirty, m->off + (s - m->start), e - s);
+	const struct scan *c = ctx;
+	uint64_t lo = c->off + (s - c->start), hi = c->off + (e - c->start), pe = c->protected_end;
+	if (lo < pe)
+		fams_file_mark(c->f, c->f->dirty, lo, (hi < pe ? hi : pe) - lo);
+	if (hi > pe)
+		fams_file_mark(c->f, c->f->suspect, lo > pe ? lo : pe, hi - (lo > pe ? lo : pe));
 }
 
-/* The end of the file in m's address range (m->start if m starts past it). */
-static uintptr_t file_end_in(const struct fams_map *m)
+/* Scan the part of a mapping (start, off: where it begins) that shows the file
+ * range [lo, hi), clipped to the file, with pagemap (-1: this process).  A range
+ * the scan could not read becomes suspect.  0, or -1 with the scan's errno. */
+static int scan_part(struct fams_file *f, int pagemap, uint64_t start, uint64_t end, uint64_t off,
+		     uint64_t protected_end, uint64_t lo, uint64_t hi)
 {
-	uint64_t file_end = fams_page_round(m->f->size);
-	return file_end > m->off ? m->start + (uintptr_t)(file_end - m->off) : m->start;
+	uint64_t file_end = fams_page_round(f->sh->size), mhi = off + (end - start);
+	if (hi > file_end)
+		hi = file_end;
+	if (lo < off)
+		lo = off;
+	if (hi > mhi)
+		hi = mhi;
+	if (lo >= hi)
+		return 0;
+	struct scan c = { f, start, off, protected_end };
+	if (fams_scan_written(pagemap, (uintptr_t)(start + (lo - off)), hi - lo, on_written, &c) == 0)
+		return 0;
+	int saved = errno;
+	fams_file_mark(f, f->suspect, lo, hi - lo);
+	errno = saved;
+	return -1;
+}
+
+/* The protected_end of this process's mappings of f. */
+static uint64_t own_protected_end(const struct fams_file *f)
+{
+	return f->me >= 0 ? f->sh->members[f->me].protected_end : f->sh->size;
 }
 
 /* Track writes to [s, e) of m: register all of it, write-protect only the pages
@@ -33,7 +76,8 @@ int dirty_track(struct fams_map *m, uintptr_t s, uintptr_t e)
 {
 	if (fams_track_range((void *)s, e - s) < 0)
 		return -1;
-	uintptr_t inside = file_end_in(m);
+	uint64_t file_end = fams_page_round(m->f->sh->size);
+	uintptr_t inside = file_end > m->off ? m->start + (uintptr_t)(file_end - m->off) : m->start;
 	if (e > inside)
 		e = inside;
 	return s < e ? fams_protect_range((void *)s, e - s) : 0;
@@ -41,26 +85,24 @@ int dirty_track(struct fams_map *m, uintptr_t s, uintptr_t e)
 
 static void protect(struct fams_map *m, uintptr_t s, uintptr_t e)
 {
-	if (!m->f->inherited)
+	if (!m->f->cut_off)
 		fams_protect_range((void *)s, e - s);
 }
 
-/* f grew from old_size: protect the pages of its mappings that were past the old
- * end.  None of them can have been written (they faulted), so no write is lost;
- * the page holding the old end was inside the file and is protected already. */
-static void protect_grown(struct fams_file *f, uint64_t old_size)
-{
-	map_each_of_file(f, fams_page_round(old_size), fams_page_round(f->size), protect);
-}
-
-/* Every size change of a managed file goes through here. */
+/* Every size change of a managed file goes through here (commit lock held): the
+ * pages a growth brings inside are protected in this process's mappings.  None of
+ * them can have been written here (they faulted), so no write is lost; the page
+ * holding the old end was inside the file and is protected already. */
 int dirty_resize(struct fams_file *f, uint64_t new_size)
 {
-	uint64_t old_size = f->size;
+	uint64_t old_size = f->sh->size;
 	if (fams_file_resize(f, new_size) < 0)
 		return -1;
-	if (new_size > old_size)
-		protect_grown(f, old_size);
+	if (new_size > old_size) {
+		map_each_of_file(f, fams_page_round(old_size), fams_page_round(new_size), protect);
+		if (f->me >= 0 && f->sh->members[f->me].protected_end == old_size)
+			f->sh->members[f->me].protected_end = new_size;
+	}
 	return 0;
 }
 
@@ -72,16 +114,11 @@ void dirty_harvest(struct fams_map *m, uintptr_t s, uintptr_t e)
 		s = m->start;
 	if (e > m->end)
 		e = m->end;
-	/* Nothing past the end of the file can have been written (it faults), and
-	 * scanning there would touch the page tables of all of a large mapping. */
-	uintptr_t inside = file_end_in(m);
-	if (e > inside)
-		e = inside;
-	if (s >= e || m->f->inherited)
+	if (s >= e || m->f->cut_off)
 		return;
-	if (fams_harvest_range((void *)s, e - s, on_written, m) < 0) {
+	uint64_t lo = m->off + (s - m->start), hi = m->off + (e - m->start);
+	if (scan_part(m->f, -1, m->start, m->end, m->off, own_protected_end(m->f), lo, hi) < 0) {
 		fams_debug("dirty scan failed (%s); comparing instead", strerror(errno));
-		fams_file_mark(m->f, m->f->suspect, m->off + (s - m->start), e - s);
 		dirty_track(m, s, e);
 	}
 }
@@ -91,10 +128,100 @@ void dirty_harvest(struct fams_map *m, uintptr_t s, uintptr_t e)
  * comparing the range at the next commit. */
 void dirty_rearm(struct fams_map *m, uintptr_t s, uintptr_t e)
 {
-	if (m->f->inherited || s >= e)
+	if (m->f->cut_off || s >= e)
 		return;
 	dirty_track(m, s, e);
 	fams_file_mark(m->f, m->f->suspect, m->off + (s - m->start), e - s);
 }
 
-void dirty_harvest_file(struct fams_file *f, uint64_t lo, uint64_t hi) { map_each_of_file(f, lo, hi, dirty_harvest); }
+void dirty_harvest_file(struct fams_file *f, uint64_t lo, uint64_t hi)
+{
+	struct fams_member *me = f->me >= 0 ? &f->sh->members[f->me] : NULL;
+	if (me && me->protected_end < f->sh->size) {
+		/* Bring this process's protection up to the size another process grew
+		 * the file to (see the top of this file). */
+		map_each_of_file(f, me->protected_end, f->sh->size, dirty_harvest);
+		me->protected_end = f->sh->size;
+	}
+	map_each_of_file(f, lo, hi, dirty_harvest);
+}
+
+/* Every range member i maps of f, inside [lo, hi), becomes suspect. */
+static void suspect_member(struct fams_file *f, int i, uint64_t lo, uint64_t hi)
+{
+	const struct fams_member *m = &f->sh->members[i];
+	if (m->overflow) {
+		fams_file_mark(f, f->suspect, lo, (hi < f->sh->size ? hi : f->sh->size) - lo);
+		return;
+	}
+	for (uint32_t k = 0; k < m->nmaps; k++) {
+		uint64_t a = m->maps[k].off, b = a + (m->maps[k].end - m->maps[k].start);
+		a = a > lo ? a : lo;
+		b = b < hi ? b : hi;
+		if (a < b)
+			fams_file_mark(f, f->suspect, a, b - a);
+	}
+}
+
+/* Scan member i's mappings of f over [lo, hi) (the whole of [protected_end, size)
+ * first, if its protection lags), through its pagemap.  0, or -1 with errno ESRCH
+ * when it turned out to be gone. */
+static int scan_member(struct fams_file *f, int i, int pagemap, uint64_t lo, uint64_t hi)
+{
+	struct fams_member *m = &f->sh->members[i];
+	uint64_t size = f->sh->size;
+	for (int pass = m->protected_end < size ? 0 : 1; pass < 2; pass++) {
+		uint64_t a = pass == 0 ? m->protected_end : lo, b = pass == 0 ? size : hi;
+		for (uint32_t k = 0; k < m->nmaps; k++) {
+			const struct fams_member_map *r = &m->maps[k];
+			if (scan_part(f, pagemap, r->start, r->end, r->off, m->protected_end, a, b) < 0 &&
+			    errno == ESRCH)
+				return -1;
+		}
+		if (pass == 0)
+			m->protected_end = size;
+	}
+	return 0;
+}
+
+/* Collect what member i (another process) wrote in [lo, hi) of f. */
+static void collect_member(struct fams_file *f, int i, uint64_t lo, uint64_t hi)
+{
+	const struct fams_member *m = &f->sh->members[i];
+	if (m->overflow || !m->tracked) {
+		/* Its writes cannot be scanned: compare what it maps. */
+		if (member_alive(f, i))
+			suspect_member(f, i, lo, hi);
+		else
+			member_gone(f, i);
+		return;
+	}
+	if (m->nmaps == 0)
+		return; /* it only reads and writes through descriptors: marked as it goes */
+	int pagemap = member_pagemap(f, i);
+	if (pagemap < 0) {
+		if (errno == ESRCH)
+			member_gone(f, i);
+		else
+			suspect_member(f, i, lo, hi); /* alive, not scannable by us (EACCES) */
+		return;
+	}
+	if (scan_member(f, i, pagemap, lo, hi) < 0)
+		member_gone(f, i);
+	fams_raw_close(pagemap);
+}
+
+void dirty_collect(struct fams_file *f, uint64_t lo, uint64_t hi)
+{
+	if (f->cut_off)
+		return;
+	/* Rule: while written pages are between a page table and the bitmaps, a
+	 * committer that dies must leave a sign: the next one compares everything
+	 * (commit.c, repair_after_death). */
+	f->sh->harvesting = true;
+	dirty_harvest_file(f, lo, hi);
+	for (int i = 0; i < FAMS_MAX_MEMBERS; i++)
+		if (i != f->me && f->sh->members[i].gen)
+			collect_member(f, i, lo, hi);
+	f->sh->harvesting = false;
+}

@@ -1,5 +1,6 @@
 /* dirty.h -- which pages of managed files were written: the tracker's record for
- * each mapping, moved into the file's bitmaps.  Under the registry lock. */
+ * each mapping, of this process and of every other process sharing the file,
+ * moved into the file's bitmaps.  Under the registry lock and the commit lock. */
 #ifndef FAMS_DIRTY_H
 #define FAMS_DIRTY_H
 
@@ -16,10 +17,14 @@ int dirty_track(struct fams_map *m, uintptr_t s, uintptr_t e);
 void dirty_harvest(struct fams_map *m, uintptr_t s, uintptr_t e);
 /* The same for every mapping of f over the file range [lo, hi). */
 void dirty_harvest_file(struct fams_file *f, uint64_t lo, uint64_t hi);
+/* The same, and for the mappings of every other process sharing f: what a commit
+ * of [lo, hi) must write.  A member found dead leaves its mappings suspect. */
+void dirty_collect(struct fams_file *f, uint64_t lo, uint64_t hi);
 /* Re-arm tracking of [s, e) of m after an operation that may have lost it. */
 void dirty_rearm(struct fams_map *m, uintptr_t s, uintptr_t e);
 /* Every size change of a managed file goes through here: the data file and the
- * working copy change together, and pages a growth brings inside are protected. */
+ * working copy change together, and pages a growth brings inside are protected in
+ * this process's mappings (the others catch up at their next scan). */
 int dirty_resize(struct fams_file *f, uint64_t new_size);
 
 #endif

@@ -1,14 +1,14 @@
-/* elsewhere.c -- files another process manages.
+/* elsewhere.c -- files other processes use under fams that this one could not join.
  *
- * Until processes share a working copy, a process that is refused a mapping of a
- * file (another process manages it) must not read or write that file either: the
- * file holds only committed bytes while the other process's stores live in its
- * working copy, and a program falling back to pread/pwrite under its own locks
- * (tdb does) would work on a different image.  Its descriptors of the file are
- * marked; read, write, ftruncate, fallocate and mmap through them fail with EBUSY
- * (an error programs report rather than retry, as for the refused mmap) for as
- * long as the other process manages the file.  Marks are made when open() finds
- * the file's journal held, and when managing the file is refused. */
+ * A process under fams that opens or maps a file others use shares their working
+ * copy (member.h).  When it may not (the others belong to another user or cannot
+ * be inspected: EACCES; 64 processes share it already: EUSERS; they cannot be
+ * reached: EBUSY), it must not read or write that file either: the file holds
+ * only committed bytes while their stores live in the working copy, and a program
+ * falling back to pread/pwrite under its own locks (tdb does) would work on a
+ * different image.  Its descriptors of the file are marked; read, write,
+ * ftruncate, fallocate and mmap through them fail with that errno (errors
+ * programs report rather than retry) for as long as the others use the file. */
 #include "elsewhere.h"
 #include "fams.h"
 #include "fdtable.h"
@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
+#include <string.h>
 
 bool fams_any_elsewhere;
 
@@ -34,21 +35,20 @@ static bool held_elsewhere(int fd, const struct stat *st, char *path, size_t cap
 	       fams_journal_held(path, &id);
 }
 
-void elsewhere_mark_slot(struct fd_slot *s)
+void elsewhere_mark_slot(struct fd_slot *s, int err)
 {
-	s->elsewhere = true;
+	s->elsewhere = err ? err : EBUSY;
 	__atomic_store_n(&fams_any_elsewhere, true, __ATOMIC_RELEASE);
 	__atomic_store_n(&fams_live, 1, __ATOMIC_RELEASE);
 }
 
-static void mark_descriptor(struct fd_slot *s, void *unused)
+static void mark_descriptor(struct fd_slot *s, void *err)
 {
 	if (!s->file)
-		elsewhere_mark_slot(s);
+		elsewhere_mark_slot(s, *(int *)err);
 }
 
-/* Mark every descriptor of the file st describes as one of a file managed elsewhere. */
-void elsewhere_mark(const struct stat *st) { fd_each_of(st->st_dev, st->st_ino, mark_descriptor, NULL); }
+void elsewhere_mark(const struct stat *st, int err) { fd_each_of(st->st_dev, st->st_ino, mark_descriptor, &err); }
 
 /* Whether the refusal for file st was reported already (once per file; the last
  * few files are remembered, the log's own cap bounds the rest). */
@@ -74,13 +74,13 @@ bool elsewhere_refused(int fd, const char *what)
 		return false;
 	char path[PATH_MAX];
 	if (fams_raw_fstat(fd, &st) < 0 || !held_elsewhere(fd, &st, path, sizeof path)) {
-		s->elsewhere = false;
+		s->elsewhere = 0;
 		return false;
 	}
 	if (!told_before(&st))
-		fams_error("%s: %s refused (EBUSY), and every later read, write or mapping of it while another "
-			   "process manages it: sharing a file between processes is not supported, and this "
-			   "process would see or change a different image of it", path, what);
-	errno = EBUSY;
+		fams_error("%s: %s refused (%s), and every later read, write or mapping of it while the "
+			   "processes using it under fams do: this process could not share it with them, and "
+			   "would see or change a different image of it", path, what, strerror(s->elsewhere));
+	errno = s->elsewhere;
 	return true;
 }

@@ -30,7 +30,7 @@ void fams_after_dup(int oldfd, int newfd)
 	fams_lock();
 	struct fams_file *f = managed_file(oldfd);
 	struct fd_slot *old = fd_slot(oldfd, false);
-	bool elsewhere = old && old->elsewhere;
+	int elsewhere = old ? old->elsewhere : 0;
 	struct fd_slot *s = fd_slot(newfd, f != NULL || elsewhere);
 	if (s && !s->internal) {
 		/* newfd may have named another managed file until now (dup2). */
@@ -58,6 +58,7 @@ void fams_before_replace(int newfd)
 			*where = moved;
 			s->internal = NULL;
 			fd_internal_add(where);
+			registry_fds_moved();
 		}
 	}
 	fams_unlock();
@@ -78,7 +79,7 @@ int fams_on_close(int fd)
 			fd_point(s, NULL);
 			registry_retire_unused();
 		}
-		s->elsewhere = false;
+		s->elsewhere = 0;
 	}
 	fams_unlock();
 	errno = saved; /* a commit at the last close must not leave its errno behind */
@@ -141,8 +142,8 @@ static struct fams_file *managed_file(int fd)
 /* The frame of every call on a descriptor: enter() takes the registry lock and
  * returns the managed file fd names; NULL when the call is not fams's (*handled
  * = 0: it goes to the kernel) or is refused (*handled = 1, errno set: the file is
- * managed by another process, or, for calls that change it (`changes`), fd was
- * inherited from the process that manages it).  fsync is never refused (what =
+ * used by processes this one may not share it with, or, for calls that change it
+ * (`changes`), this is a forked child cut off from it).  fsync is never refused (what =
  * NULL).  The call then ends with registry_leave(). */
 static struct fams_file *enter(int fd, const char *what, bool changes, int *handled)
 {
@@ -154,8 +155,8 @@ static struct fams_file *enter(int fd, const char *what, bool changes, int *hand
 		return NULL;
 	}
 	*handled = 1;
-	if (changes && f->inherited) {
-		registry_refuse_inherited(f, what);
+	if (changes && f->cut_off) {
+		registry_refuse_cut_off(f, what);
 		return NULL;
 	}
 	return f;
@@ -201,31 +202,42 @@ ssize_t fams_on_read(int fd, const struct iovec *iov, int iovcnt, off_t pos, int
 }
 
 /* write/pwrite/writev/pwritev on f's descriptor fd (pos < 0: at the file position,
- * or at the end with O_APPEND). */
-static ssize_t write_file(struct fams_file *f, int fd, const struct iovec *iov, int iovcnt, off_t pos)
+ * or at the end with O_APPEND).  Under the commit lock: the size is shared. */
+static ssize_t write_locked(struct fams_file *f, int fd, const struct iovec *iov, int iovcnt, off_t pos, int fl)
 {
-	int fl = open_flags_except(fd, O_RDONLY);
-	if (fl < 0)
-		return -1;
 	bool use_pos = pos < 0;
 	if (use_pos)
-		pos = (fl & O_APPEND) ? (off_t)f->size : fams_raw_lseek(fd, 0, SEEK_CUR);
+		pos = (fl & O_APPEND) ? (off_t)f->sh->size : fams_raw_lseek(fd, 0, SEEK_CUR);
 	if (pos < 0)
 		return -1;
 	size_t total = iov_total(iov, iovcnt);
 	/* A write past the end grows the file now, as it would without fams; the bytes
 	 * reach it at the next commit. */
-	if ((uint64_t)pos + total > f->size) {
+	if ((uint64_t)pos + total > f->sh->size) {
 		dirty_harvest_file(f, 0, UINT64_MAX);
 		if (dirty_resize(f, (uint64_t)pos + total) < 0)
 			return -1;
 	}
+	/* Marked before written: a process killed in between leaves the pages to the
+	 * next commit, whichever process makes it. */
+	fams_file_mark(f, f->dirty, (uint64_t)pos, (uint64_t)total);
 	ssize_t n = fams_raw_pwritev(f->memfd, iov, iovcnt, pos);
 	if (n < 0)
 		return -1;
-	fams_file_mark(f, f->dirty, (uint64_t)pos, (uint64_t)n);
 	if (use_pos)
 		fams_raw_lseek(fd, pos + n, SEEK_SET);
+	return n;
+}
+
+static ssize_t write_file(struct fams_file *f, int fd, const struct iovec *iov, int iovcnt, off_t pos)
+{
+	int fl = open_flags_except(fd, O_RDONLY);
+	if (fl < 0 || fams_commit_lock(f) < 0)
+		return -1;
+	ssize_t n = write_locked(f, fd, iov, iovcnt, pos, fl);
+	int saved = errno;
+	fams_commit_unlock(f);
+	errno = saved;
 	return n;
 }
 
@@ -261,9 +273,15 @@ static int truncate_file(struct fams_file *f, int fd, off_t len)
 		errno = fl < 0 ? EBADF : EINVAL; /* the kernel's EINVAL for a read-only descriptor */
 		return -1;
 	}
+	if (fams_commit_lock(f) < 0)
+		return -1;
 	/* Collect written pages first: the bits of pages cut off must go with them. */
 	dirty_harvest_file(f, 0, UINT64_MAX);
-	return dirty_resize(f, (uint64_t)len);
+	int r = dirty_resize(f, (uint64_t)len);
+	int saved = errno;
+	fams_commit_unlock(f);
+	errno = saved;
+	return r;
 }
 
 int fams_on_ftruncate(int fd, off_t len, int *handled)
@@ -276,38 +294,49 @@ int fams_on_ftruncate(int fd, off_t len, int *handled)
 	return (int)registry_leave(f ? truncate_file(f, fd, len) : NOT_DONE(*handled), saved);
 }
 
-/* fallocate on f's descriptor fd. */
-static int allocate_file(struct fams_file *f, int fd, int mode, off_t off, off_t len)
+/* fallocate on f's descriptor fd, under the commit lock. */
+static int allocate_locked(struct fams_file *f, int fd, int mode, off_t off, off_t len)
 {
-	if (off < 0 || len <= 0) {
-		errno = EINVAL;
-		return -1;
-	}
 	uint64_t end = (uint64_t)off + (uint64_t)len;
-	if (mode & (FALLOC_FL_COLLAPSE_RANGE | FALLOC_FL_INSERT_RANGE)) {
-		fams_error("%s: fallocate collapse/insert range on a mapped file cannot be made atomic; refused",
-			   f->path);
-		errno = EOPNOTSUPP;
-		return -1;
-	}
 	if (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)) {
 		/* Content changes belong to the working copy and reach the file at commit. */
 		dirty_harvest_file(f, 0, UINT64_MAX);
-		if (!(mode & FALLOC_FL_KEEP_SIZE) && end > f->size && dirty_resize(f, end) < 0)
+		if (!(mode & FALLOC_FL_KEEP_SIZE) && end > f->sh->size && dirty_resize(f, end) < 0)
 			return -1;
-		uint64_t zend = end < f->size ? end : f->size;
+		uint64_t zend = end < f->sh->size ? end : f->sh->size;
 		if ((uint64_t)off < zend) {
+			fams_file_mark(f, f->dirty, (uint64_t)off, zend - (uint64_t)off);
 			if (fams_raw_fallocate(f->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off,
 					       (off_t)(zend - (uint64_t)off)) < 0)
 				return -1;
-			fams_file_mark(f, f->dirty, (uint64_t)off, zend - (uint64_t)off);
 		}
 		return 0;
 	}
 	/* Allocation does not change content: the data file takes it directly. */
 	if (fams_raw_fallocate(fd, mode, off, len) < 0)
 		return -1;
-	return !(mode & FALLOC_FL_KEEP_SIZE) && end > f->size ? dirty_resize(f, end) : 0;
+	return !(mode & FALLOC_FL_KEEP_SIZE) && end > f->sh->size ? dirty_resize(f, end) : 0;
+}
+
+static int allocate_file(struct fams_file *f, int fd, int mode, off_t off, off_t len)
+{
+	if (off < 0 || len <= 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (mode & (FALLOC_FL_COLLAPSE_RANGE | FALLOC_FL_INSERT_RANGE)) {
+		fams_error("%s: fallocate collapse/insert range on a mapped file cannot be made atomic; refused",
+			   f->path);
+		errno = EOPNOTSUPP;
+		return -1;
+	}
+	if (fams_commit_lock(f) < 0)
+		return -1;
+	int r = allocate_locked(f, fd, mode, off, len);
+	int saved = errno;
+	fams_commit_unlock(f);
+	errno = saved;
+	return r;
 }
 
 int fams_on_fallocate(int fd, int mode, off_t off, off_t len, int *handled)

@@ -44,7 +44,7 @@ void fd_point(struct fd_slot *s, struct fams_file *f)
 	s->file = f;
 	if (f)
 		f->nfds++;
-	s->elsewhere = false;
+	s->elsewhere = 0;
 }
 
 void fd_internal_add(int *where)
@@ -65,7 +65,7 @@ void fd_internal_drop(int fd)
 
 void fd_file_internals(struct fams_file *f, bool add)
 {
-	int *fds[] = { &f->data_fd, &f->memfd, &f->j.fd, &f->j.dirfd };
+	int *fds[] = { &f->data_fd, &f->memfd, &f->state_fd, &f->j.fd, &f->j.dirfd };
 	for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++) {
 		if (*fds[i] < 0)
 			continue;

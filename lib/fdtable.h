@@ -12,7 +12,8 @@
 struct fd_slot {
 	struct fams_file *file; /* a program descriptor of a managed file (fd_point keeps file->nfds) */
 	int *internal;          /* one of ours: where its number is stored */
-	bool elsewhere;         /* a program descriptor of a file another process manages */
+	int elsewhere;          /* a program descriptor of a file used under fams by processes
+				 * this one could not join: the errno its calls fail with */
 };
 
 /* The slot of fd; with create, grows the table (NULL when out of memory). */

@@ -5,6 +5,7 @@
 #include "pagebits.h"
 #include "config.h"
 #include "log.h"
+#include "member.h"
 #include "recover.h"
 #include "sys.h"
 #include "tracker.h"
@@ -17,53 +18,39 @@
 #include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ---- bitmaps ---------------------------------------------------------------- */
 
-int fams_file_bitmaps_fit(struct fams_file *f, uint64_t size)
+int fams_file_fits(const struct fams_file *f, uint64_t size)
 {
-	uint64_t need = pages_for(size);
-	if (need <= f->bitmap_pages)
+	if (pages_for(size) <= FAMS_MAX_FILE_PAGES)
 		return 0;
-	uint64_t cap = f->bitmap_pages ? f->bitmap_pages : 64;
-	while (cap < need)
-		cap *= 2;
-	size_t old_words = (size_t)(f->bitmap_pages / 64), words = (size_t)(cap / 64);
-	uint64_t *d = realloc(f->dirty, words * 8);
-	if (!d)
-		return -1;
-	f->dirty = d;
-	uint64_t *s = realloc(f->suspect, words * 8);
-	if (!s)
-		return -1;
-	f->suspect = s;
-	memset(d + old_words, 0, (words - old_words) * 8);
-	memset(s + old_words, 0, (words - old_words) * 8);
-	f->bitmap_pages = cap;
-	return 0;
+	fams_error("%s: fams manages files of at most %llu pages; the size %llu is refused (EFBIG)", f->path,
+		   (unsigned long long)FAMS_MAX_FILE_PAGES, (unsigned long long)size);
+	errno = EFBIG;
+	return -1;
 }
 
 void fams_file_mark(struct fams_file *f, uint64_t *bits, uint64_t off, uint64_t len)
 {
 	if (len == 0)
 		return;
-	pthread_mutex_lock(&f->lock);
 	uint64_t first = page_of(off), last = pages_for(off + len);
-	if (last > f->bitmap_pages)
-		last = f->bitmap_pages;
+	if (last > FAMS_MAX_FILE_PAGES)
+		last = FAMS_MAX_FILE_PAGES;
 	if (first < last)
 		bits_set(bits, first, last, true);
-	pthread_mutex_unlock(&f->lock);
 }
 
 /* ---- opening: journal first, then the working copy ------------------------------ */
 
 /* Copy the data file's contents into the working copy, skipping holes so a sparse
  * file costs memory only for the data it holds. */
-static int fill_working_copy(struct fams_file *f)
+static int fill_working_copy(struct fams_file *f, uint64_t size)
 {
-	off_t pos = 0, end = (off_t)f->size;
+	off_t pos = 0, end = (off_t)size;
 	char *buf = NULL;
 	while (pos < end) {
 		off_t data = fams_raw_lseek(f->data_fd, pos, SEEK_DATA);
@@ -106,31 +93,79 @@ fail:
 	return -1;
 }
 
-/* Open and lock f's journal, recover whatever commit it holds (so the data file is
- * in its last committed state before the working copy is filled from it), retire
- * it, and make it ready for commits. */
-static int take_journal(struct fams_file *f, const char *path, const struct stat *st)
+/* Alone with f's journal (its write lock held): recover whatever commit it holds,
+ * so the data file is in its last committed state before the working copy is
+ * filled from it, retire it, and make it ready for commits. */
+static int recover_alone(struct fams_file *f, bool created)
 {
-	bool created;
-	if (fams_journal_open_locked(&f->j, path, st, &f->id, &created) < 0)
-		return -1;
-	if (!created && f->j.capacity > 0) {
+	if (!created && f->j.own.capacity > 0) {
 		int outcome;
-		if (fams_recover_locked(f->j.fd, f->data_fd, &f->id, path, 0, &outcome) < 0)
-			goto fail;
+		if (fams_recover_locked(f->j.fd, f->data_fd, &f->id, f->path, 0, &outcome) < 0)
+			return -1;
 		if (outcome != FAMS_REC_NONE) {
-			fams_info("%s: %s", path, fams_recovery_name(outcome));
+			fams_info("%s: %s", f->path, fams_recovery_name(outcome));
 			/* Nothing in the journal may be applied again once we start committing. */
 			if (fams_journal_retire(&f->j) < 0)
-				goto fail;
+				return -1;
 		}
 	}
-	if (fams_journal_ready(&f->j, created) < 0)
-		goto fail;
-	return 0;
-fail:
-	fams_journal_abandon(&f->j, created);
-	return -1;
+	return fams_journal_ready(&f->j, created);
+}
+
+/* The first process of f: build the working copy from the data file and the
+ * shared state, and become its first member. */
+static int build_alone(struct fams_file *f)
+{
+	struct stat now;
+	if (fams_raw_fstat(f->data_fd, &now) < 0)
+		return -1;
+	uint64_t size = (uint64_t)now.st_size;
+	if (fams_file_fits(f, size) < 0)
+		return -1;
+	f->memfd = fams_raw_memfd_create("fams-working-copy", MFD_CLOEXEC);
+	if (f->memfd < 0 || fams_raw_ftruncate(f->memfd, (off_t)size) < 0 || fill_working_copy(f, size) < 0 ||
+	    !(f->sh = shared_create(&f->state_fd, &f->id, size))) {
+		int saved = errno;
+		fams_error("%s: cannot build its working copy: %s", f->path, strerror(saved));
+		errno = saved;
+		return -1;
+	}
+	f->dirty = shared_dirty(f->sh);
+	f->suspect = shared_suspect(f->sh);
+	f->sh->jcounters = f->j.own;
+	f->j.st = &f->sh->jcounters;
+	return member_found(f);
+}
+
+/* Take f's journal and either set the file up alone or join the processes that
+ * use it.  Processes leaving as we come make a join fail with EAGAIN: start over
+ * (the last one out removes the journal; then we are alone). */
+static int take_or_join(struct fams_file *f, const struct stat *st)
+{
+	for (int attempt = 0;; attempt++) {
+		bool created, alone;
+		if (fams_journal_open_member(&f->j, f->path, st, &f->id, &created, &alone) < 0)
+			return -1;
+		if (alone) {
+			if (recover_alone(f, created) < 0 || build_alone(f) < 0 || fams_journal_share(&f->j) < 0) {
+				fams_journal_abandon(&f->j, created);
+				return -1;
+			}
+			return 0;
+		}
+		if (member_join(f) == 0)
+			return 0;
+		fams_journal_abandon(&f->j, false);
+		if (errno != EAGAIN || attempt >= 500) {
+			if (errno == EAGAIN)
+				fams_error("%s: the processes using it cannot be reached and do not go away; refused "
+					   "(EBUSY)", f->path);
+			errno = errno == EAGAIN ? EBUSY : errno;
+			return -1;
+		}
+		struct timespec pause = { 0, 2000000 };
+		nanosleep(&pause, NULL);
+	}
 }
 
 struct fams_file *fams_file_open(int fd, const struct stat *st, const char *path)
@@ -139,38 +174,27 @@ struct fams_file *fams_file_open(int fd, const struct stat *st, const char *path
 	int saved;
 	if (!f)
 		return NULL;
-	pthread_mutex_init(&f->lock, NULL);
-	f->data_fd = f->memfd = f->j.fd = f->j.dirfd = -1;
+	f->data_fd = f->memfd = f->state_fd = f->j.fd = f->j.dirfd = -1;
+	f->me = -1;
+	f->j.st = &f->j.own;
 	f->key.dev = st->st_dev;
 	f->key.ino = st->st_ino;
 	snprintf(f->path, sizeof f->path, "%s", path);
 
 	/* Our own open file description: the program's may carry O_APPEND (pwrite would
-	 * append) or O_DIRECT, and may be closed at any time. */
+	 * append) or O_DIRECT, may be read-only, and may be closed at any time.  Only a
+	 * process that may write the file manages it, or shares it with others. */
 	f->data_fd = fams_reopen(fd, O_RDWR | O_CLOEXEC);
-	if (f->data_fd < 0)
+	if (f->data_fd < 0 && (fams_raw_fcntl(fd, F_GETFL, 0) & O_ACCMODE) == O_RDWR)
 		f->data_fd = fams_raw_fcntl(fd, F_DUPFD_CLOEXEC, 0);
 	if (f->data_fd < 0 || fams_identity_of(f->data_fd, &f->id) < 0)
 		goto fail;
 
 	f->unlinked = st->st_nlink == 0;
-	if (!f->unlinked && take_journal(f, path, st) < 0)
+	if (f->unlinked ? build_alone(f) < 0 : take_or_join(f, st) < 0)
 		goto fail;
-
-	struct stat now;
-	if (fams_raw_fstat(f->data_fd, &now) < 0)
-		goto fail;
-	f->size = (uint64_t)now.st_size;
-	f->memfd = fams_raw_memfd_create("fams-working-copy", MFD_CLOEXEC);
-	if (f->memfd < 0 || fams_raw_ftruncate(f->memfd, (off_t)f->size) < 0 || fams_file_bitmaps_fit(f, f->size) < 0 ||
-	    fill_working_copy(f) < 0) {
-		saved = errno;
-		fams_error("%s: cannot build its working copy: %s", path, strerror(saved));
-		errno = saved;
-		goto fail;
-	}
-	fams_debug("managing %s (%llu bytes, journal %s)", path, (unsigned long long)f->size,
-		   f->unlinked ? "none: file is unlinked" : f->j.name);
+	fams_debug("managing %s (%llu bytes, journal %s, member %d)", path, (unsigned long long)f->sh->size,
+		   f->unlinked ? "none: file is unlinked" : f->j.name, f->me);
 	return f;
 fail:
 	saved = errno;
@@ -179,18 +203,27 @@ fail:
 	return NULL;
 }
 
+void fams_file_leave(struct fams_file *f, int remove_journal)
+{
+	bool keep = f->sh && f->sh->needs_rollback; /* recovery must still undo a failed commit */
+	if (f->sh)
+		member_leave(f);
+	/* The last one out removes the journal: no stale journal outlives the last commit. */
+	bool last = f->j.fd >= 0 && remove_journal && !keep && fams_journal_last(&f->j);
+	fams_journal_release(&f->j, last);
+}
+
 void fams_file_close(struct fams_file *f, int remove_journal)
 {
 	if (!f)
 		return;
-	fams_journal_release(&f->j, remove_journal);
+	fams_file_leave(f, remove_journal);
+	shared_unmap(f->sh);
+	if (f->state_fd >= 0)
+		fams_raw_close(f->state_fd);
 	if (f->memfd >= 0)
 		fams_raw_close(f->memfd);
 	if (f->data_fd >= 0)
 		fams_raw_close(f->data_fd);
-	free(f->dirty);
-	free(f->suspect);
-	pthread_mutex_destroy(&f->lock);
 	free(f);
 }
-

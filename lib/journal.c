@@ -134,14 +134,62 @@ int fams_journal_names(int dirfd, const char *name, int fd, struct stat *st)
 	       st->st_ino == b.st_ino && st->st_dev == b.st_dev;
 }
 
+/* Set an OFD lock of type on all of fd (cmd F_OFD_SETLK or, to wait, F_OFD_SETLKW). */
+static int ofd_lock(int fd, int cmd, short type)
+{
+	struct flock fl = { .l_type = type, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0 };
+	int r;
+	while ((r = fams_raw_fcntl(fd, cmd, (long)&fl)) < 0 && errno == EINTR)
+		;
+	return r;
+}
+
 int fams_journal_lock(int fd)
 {
-	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0 };
-	if (fams_raw_fcntl(fd, F_OFD_SETLK, (long)&fl) == 0)
+	if (ofd_lock(fd, F_OFD_SETLK, F_WRLCK) == 0)
 		return 0;
 	if (errno == EAGAIN || errno == EACCES)
 		errno = EBUSY;
 	return -1;
+}
+
+int fams_journal_share(struct fams_journal *j) { return ofd_lock(j->fd, F_OFD_SETLK, F_RDLCK); }
+
+bool fams_journal_last(struct fams_journal *j) { return j->fd >= 0 && ofd_lock(j->fd, F_OFD_SETLK, F_WRLCK) == 0; }
+
+int fams_journal_own_lock(struct fams_journal *j)
+{
+	int fd = fams_reopen(j->fd, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	/* Another process of the file (our parent) holds a read lock, so no write lock
+	 * can be held: this cannot wait. */
+	if (ofd_lock(fd, F_OFD_SETLK, F_RDLCK) < 0) {
+		int saved = errno;
+		fams_raw_close(fd);
+		errno = saved;
+		return -1;
+	}
+	fams_raw_close(j->fd); /* the parent's description: closing our copy keeps its lock */
+	j->fd = fd;
+	return 0;
+}
+
+int fams_journal_get_rendezvous(const struct fams_journal *j, struct fams_rendezvous *r)
+{
+	size_t n = FAMS_RENDEZVOUS_SLOTS * sizeof *r;
+	ssize_t got = fams_raw_pread(j->fd, r, n, FAMS_RENDEZVOUS_OFFSET);
+	if (got < 0)
+		return -1;
+	memset((char *)r + got, 0, n - (size_t)got);
+	return 0;
+}
+
+int fams_journal_put_rendezvous(const struct fams_journal *j, const struct fams_rendezvous *r)
+{
+	/* Not durable, and not through fams_sys: it is no part of a commit's state. */
+	size_t n = FAMS_RENDEZVOUS_SLOTS * sizeof *r;
+	return fams_raw_pwrite(j->fd, r, n, FAMS_RENDEZVOUS_OFFSET) == (ssize_t)n ? 0 : -1;
 }
 
 int fams_journal_held(const char *data_path, const struct fams_identity *id)
@@ -163,14 +211,14 @@ int fams_journal_held(const char *data_path, const struct fams_identity *id)
 
 int fams_journal_reserve(struct fams_journal *j, uint64_t bytes)
 {
-	if (bytes <= j->capacity)
+	if (bytes <= j->st->capacity)
 		return 0;
 	if (bytes > fams_cfg.journal_max) {
 		errno = ENOSPC;
 		return -1;
 	}
 	/* Grow geometrically so a run of growing commits does not reallocate each time. */
-	uint64_t want = j->capacity ? j->capacity : fams_cfg.journal_size;
+	uint64_t want = j->st->capacity ? j->st->capacity : fams_cfg.journal_size;
 	while (want < bytes)
 		want *= 2;
 	if (want > fams_cfg.journal_max)
@@ -182,7 +230,7 @@ int fams_journal_reserve(struct fams_journal *j, uint64_t bytes)
 		if (fams_truncate(j->fd, (off_t)want) < 0)
 			return -1;
 	}
-	j->capacity = want;
+	j->st->capacity = want;
 	return 0;
 }
 
@@ -191,23 +239,24 @@ int fams_journal_retire(struct fams_journal *j)
 	static const struct fams_jheader zero;
 	if (fams_pwrite_full(j->fd, &zero, sizeof zero, 0) < 0 || fams_flush(j->fd) < 0)
 		return -1;
-	j->live_end = 0;
+	j->st->live_end = 0;
 	return 0;
 }
 
 int fams_journal_invalidate(struct fams_journal *j)
 {
-	return j->fd < 0 || j->live_end == 0 ? 0 : fams_journal_retire(j);
+	return j->fd < 0 || j->st->live_end == 0 ? 0 : fams_journal_retire(j);
 }
 
-int fams_journal_open_locked(struct fams_journal *j, const char *data_path, const struct stat *data_st,
-			     const struct fams_identity *id, bool *created)
+int fams_journal_open_member(struct fams_journal *j, const char *data_path, const struct stat *data_st,
+			     const struct fams_identity *id, bool *created, bool *alone)
 {
 	char *dir = j->dir;
 	int saved;
-	*created = false;
+	*created = *alone = false;
 	j->fd = j->dirfd = -1;
-	j->capacity = j->seq = j->live_end = 0;
+	j->own = (struct fams_jcounters){ 0 };
+	j->st = &j->own;
 	if (fams_journal_locate(data_path, id, j->dir, sizeof j->dir, j->name, sizeof j->name) < 0)
 		return -1;
 	j->dirfd = fams_sys.os_openat(AT_FDCWD, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
@@ -234,16 +283,17 @@ int fams_journal_open_locked(struct fams_journal *j, const char *data_path, cons
 			goto fail;
 		}
 		j->fd = fd;
-		if (fams_journal_lock(fd) < 0) {
+		/* Alone, or else wait for a read lock: a write lock is held only while one
+		 * process sets the file up, recovers it or removes its journal, briefly. */
+		*alone = fams_journal_lock(fd) == 0;
+		if (!*alone && (errno != EBUSY || ofd_lock(fd, F_OFD_SETLKW, F_RDLCK) < 0)) {
 			saved = errno;
-			if (saved == EBUSY)
-				fams_error("%s is already managed by another process (its journal %s/%s is locked); "
-					   "sharing a mapped file between processes is not supported",
-					   data_path, dir, j->name);
+			fams_error("cannot lock journal %s/%s: %s", dir, j->name, strerror(saved));
 			goto fail;
 		}
-		/* The name may have been unlinked and recreated by a recovering process
-		 * between our open and our lock: hold the lock on the file the name names. */
+		/* The name may have been unlinked and recreated (by a recovering process, or
+		 * the last one leaving) between our open and our lock: hold the lock on the
+		 * file the name names. */
 		struct stat a;
 		if (fams_journal_names(j->dirfd, j->name, fd, &a)) {
 			if (!S_ISREG(a.st_mode)) {
@@ -251,12 +301,12 @@ int fams_journal_open_locked(struct fams_journal *j, const char *data_path, cons
 				fams_error("journal %s/%s is not a regular file", dir, j->name);
 				goto fail;
 			}
-			j->capacity = (uint64_t)a.st_size;
+			j->own.capacity = (uint64_t)a.st_size;
 			return 0;
 		}
 		fams_raw_close(fd);
 		j->fd = -1;
-		*created = false;
+		*created = *alone = false;
 		if (attempt >= 8) {
 			saved = EBUSY;
 			fams_error("journal %s/%s keeps changing under us", dir, j->name);
@@ -271,7 +321,7 @@ fail:
 
 int fams_journal_ready(struct fams_journal *j, bool created)
 {
-	if (j->capacity < fams_cfg.journal_size && fams_journal_reserve(j, fams_cfg.journal_size) < 0) {
+	if (j->st->capacity < fams_cfg.journal_size && fams_journal_reserve(j, fams_cfg.journal_size) < 0) {
 		/* Preallocation is an optimisation; growth at commit time reports for real. */
 		fams_debug("cannot preallocate journal %s: %s", j->name, strerror(errno));
 	}

@@ -17,15 +17,43 @@
 
 #define FAMS_JOURNAL_SUFFIX ".fams-journal"
 
-/* A journal file we hold open and locked. */
+/* The journal's counters: every process that commits the file uses the same ones
+ * (they live in its shared state, shared.h, once it has one). */
+struct fams_jcounters {
+	uint64_t capacity; /* bytes allocated to the journal file */
+	uint64_t seq;      /* last sequence number written */
+	uint64_t live_end; /* end of the highest data range named by the journal on disk */
+};
+
+/* A journal file we hold open and locked.
+ *
+ * Its lock is an OFD lock on the whole file, which the kernel drops with a killed
+ * holder: each process that uses the data file (a member, member.h) holds a read
+ * lock; a write lock is taken only by a process that is alone: the first one,
+ * while it recovers and sets the file up (then it downgrades), one recovering a
+ * file nobody uses, and the last one leaving, before it removes the journal. */
 struct fams_journal {
 	int fd;             /* -1: no journal (an unlinked data file cannot be recovered) */
 	int dirfd;          /* directory holding it: for unlink and directory fsync */
 	char dir[PATH_MAX]; /* its path, for messages */
 	char name[NAME_MAX + 1];
-	uint64_t capacity;  /* bytes allocated to the journal file */
-	uint64_t seq;       /* last sequence number written */
-	uint64_t live_end;  /* end of the highest data range named by the journal on disk */
+	struct fams_jcounters own; /* the counters until st points into the shared state */
+	struct fams_jcounters *st;
+};
+
+/* Where a process that joins a file finds a member to reach its working copy
+ * through: entries in the journal's reserved header block, past the header.  Not
+ * part of any commit: never flushed, meaningless after a crash (a joiner checks
+ * that the process is alive and that the descriptors it names are the working copy
+ * and shared state of this file), rewritten whenever members come and go. */
+#define FAMS_RENDEZVOUS_OFFSET 2048u
+#define FAMS_RENDEZVOUS_SLOTS 8
+#define FAMS_RENDEZVOUS_MAGIC 0x5a56444eu /* "NDVZ" */
+struct fams_rendezvous {
+	uint32_t magic;
+	int32_t pid;
+	int32_t wc_fd, state_fd;
+	uint64_t wc_ino, state_ino;
 };
 
 int fams_identity_of(int fd, struct fams_identity *id);
@@ -44,13 +72,31 @@ int fams_journal_locate(const char *data_path, const struct fams_identity *id, c
 			size_t dir_cap, char *name, size_t name_cap);
 
 /* Open (creating if absent) and lock the journal of a data file that this process
- * will manage; *created says whether it is new.  An existing journal may hold a
- * commit to recover: the caller runs recovery (recover.h) and then retires it,
- * before fams_journal_ready.  Errors: EBUSY (another process manages the file),
- * EUCLEAN (something that is not a journal is in the way), or the errno of the
- * failed call; a journal created here is removed again. */
-int fams_journal_open_locked(struct fams_journal *j, const char *data_path, const struct stat *data_st,
-			     const struct fams_identity *id, bool *created);
+ * will manage; *created says whether it is new, *alone whether it holds the write
+ * lock (no other process uses the file: it recovers and sets the file up, then
+ * fams_journal_share) or a read lock (it joins the processes that do).  An existing
+ * journal taken alone may hold a commit to recover: the caller runs recovery
+ * (recover.h) and then retires it, before fams_journal_ready.  Errors: EUCLEAN
+ * (something that is not a journal is in the way), or the errno of the failed
+ * call; a journal created here is removed again. */
+int fams_journal_open_member(struct fams_journal *j, const char *data_path, const struct stat *data_st,
+			     const struct fams_identity *id, bool *created, bool *alone);
+
+/* The journal taken alone is set up: turn the write lock into a read lock, so
+ * others may join (atomically: no recoverer can slip in between). */
+int fams_journal_share(struct fams_journal *j);
+
+/* Whether this process is the last one using the file: its read lock becomes the
+ * write lock only when no other process holds one.  True leaves the write lock held. */
+bool fams_journal_last(struct fams_journal *j);
+
+/* In a forked child: the inherited descriptor shares the parent's open file
+ * description, and so its lock; open one of our own and take a read lock on it. */
+int fams_journal_own_lock(struct fams_journal *j);
+
+/* Read / replace the rendezvous entries (FAMS_RENDEZVOUS_SLOTS of them). */
+int fams_journal_get_rendezvous(const struct fams_journal *j, struct fams_rendezvous *r);
+int fams_journal_put_rendezvous(const struct fams_journal *j, const struct fams_rendezvous *r);
 
 /* Preallocate the journal and, if created, make its directory entry durable:
  * after this, commits may rely on it. */
@@ -61,7 +107,8 @@ void fams_journal_abandon(struct fams_journal *j, bool created);
 
 /* Lock a journal file for this open file description (an OFD write lock: it lives
  * as long as the description, and vanishes with a killed holder).  -1 with EBUSY
- * when a live process holds it. */
+ * when a live process holds it (any lock: a process that uses the file holds a
+ * read lock). */
 int fams_journal_lock(int fd);
 
 /* Whether name in dirfd still names the file open as fd (fstat into *st): a

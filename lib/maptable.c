@@ -35,8 +35,10 @@ struct fams_map *map_push(struct fams_map **list, uintptr_t s, uintptr_t e, uint
 		return NULL;
 	*m = (struct fams_map){ .start = s, .end = e, .off = off, .prot = prot, .f = f, .next = *list };
 	*list = m;
-	if (f)
+	if (f) {
 		f->nmaps++;
+		f->maps_changed = true;
+	}
 	return m;
 }
 
@@ -47,8 +49,10 @@ struct fams_map *map_add(uintptr_t s, uintptr_t e, uint64_t off, int prot, struc
 
 void map_free(struct fams_map *m)
 {
-	if (m->f)
+	if (m->f) {
 		m->f->nmaps--;
+		m->f->maps_changed = true;
+	}
 	free(m);
 }
 
@@ -84,10 +88,14 @@ void map_forget_in(struct fams_map **list, uintptr_t s, uintptr_t e)
 			pp = &m->next;
 		} else if (m->start < s) {
 			m->end = s;
+			if (m->f)
+				m->f->maps_changed = true;
 			pp = &m->next;
 		} else if (m->end > e) {
 			m->off += e - m->start;
 			m->start = e;
+			if (m->f)
+				m->f->maps_changed = true;
 			pp = &m->next;
 		} else {
 			*pp = m->next;

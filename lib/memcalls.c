@@ -100,10 +100,12 @@ void *fams_on_mremap(void *old, size_t oldlen, size_t newlen, int flags, void *n
 	}
 	struct fams_file *f = m ? m->f : NULL;
 	uint64_t off = m ? m->off + (os - m->start) : 0;
-	if (m) {
-		dirty_harvest(m, os, oe);
-		if (nlen < oe - os && !f->inherited &&
-		    fams_file_commit(f, off + nlen, off + (oe - os)) < 0)
+	if (m && !f->cut_off) {
+		if (fams_commit_lock(f) == 0) {
+			dirty_harvest(m, os, oe);
+			fams_commit_unlock(f);
+		}
+		if (nlen < oe - os && fams_file_commit(f, off + nlen, off + (oe - os)) < 0)
 			fams_error("%s: mremap could not commit the part it drops (%s); kept for the next commit",
 				   f->path, strerror(errno));
 	}
@@ -133,16 +135,18 @@ void *fams_on_mremap(void *old, size_t oldlen, size_t newlen, int flags, void *n
 		bool maywrite = m->maywrite;
 		map_forget_range(os, oe);
 		struct fams_map *nm = map_add((uintptr_t)ret, (uintptr_t)ret + nlen, off, prot, f);
-		if (nm) {
+		if (nm && !f->cut_off && fams_commit_lock(f) == 0) {
 			nm->maywrite = maywrite;
 			if ((uintptr_t)ret != os)
 				dirty_rearm(nm, nm->start, nm->end);
 			else if (nlen > oe - os)
 				dirty_rearm(nm, os + (oe - os), nm->end);
+			fams_commit_unlock(f);
 		}
 	}
 	registry_retire_unused();
 out:
+	registry_publish_maps();
 	fams_unlock();
 	errno = saved;
 	return ret;
@@ -290,6 +294,30 @@ static bool advice_discards(int advice)
 	return false;
 }
 
+/* Call fn on the part of each managed mapping inside [s, e), with its file's
+ * commit lock held. */
+static void each_mapping_locked(uintptr_t s, uintptr_t e, void (*fn)(struct fams_map *m, uintptr_t a, uintptr_t b,
+								      int advice), int advice)
+{
+	for (struct fams_map *m = fams_maps; m; m = m->next) {
+		if (!map_overlaps(m, s, e) || m->f->cut_off || fams_commit_lock(m->f) < 0)
+			continue;
+		fn(m, m->start > s ? m->start : s, m->end < e ? m->end : e, advice);
+		fams_commit_unlock(m->f);
+	}
+}
+
+static void harvest_before(struct fams_map *m, uintptr_t a, uintptr_t b, int advice) { dirty_harvest(m, a, b); }
+
+static void rearm_after(struct fams_map *m, uintptr_t a, uintptr_t b, int advice)
+{
+	/* MADV_REMOVE frees the range of the working copy, as it would free the
+	 * file's blocks: the zeros reach the file at the next commit. */
+	if (advice == MADV_REMOVE)
+		fams_file_mark(m->f, m->f->dirty, m->off + (a - m->start), b - a);
+	dirty_rearm(m, a, b);
+}
+
 /* madvise over [addr, addr+len), which touches managed mappings, with advice
  * that discards pages. */
 static int advise_range(void *addr, size_t len, int advice)
@@ -297,21 +325,10 @@ static int advise_range(void *addr, size_t len, int advice)
 	uintptr_t s = (uintptr_t)addr, e = s + len;
 	/* Collect what was written first: the advice may drop the kernel's record of it
 	 * (never the bytes: they live in the working copy, not in these page tables). */
-	for (struct fams_map *m = fams_maps; m; m = m->next)
-		if (map_overlaps(m, s, e))
-			dirty_harvest(m, s, e);
+	each_mapping_locked(s, e, harvest_before, advice);
 	if (fams_raw_madvise(addr, len, advice) < 0)
 		return -1;
-	for (struct fams_map *m = fams_maps; m; m = m->next) {
-		if (!map_overlaps(m, s, e))
-			continue;
-		uintptr_t a = m->start > s ? m->start : s, b = m->end < e ? m->end : e;
-		/* MADV_REMOVE frees the range of the working copy, as it would free the
-		 * file's blocks: the zeros reach the file at the next commit. */
-		if (advice == MADV_REMOVE)
-			fams_file_mark(m->f, m->f->dirty, m->off + (a - m->start), b - a);
-		dirty_rearm(m, a, b);
-	}
+	each_mapping_locked(s, e, rearm_after, advice);
 	return 0;
 }
 

@@ -77,8 +77,8 @@ void *fams_on_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t of
 	void *ret = NULL;
 	fams_lock();
 	struct fams_file *f = anon ? NULL : registry_find(st.st_dev, st.st_ino);
-	if (f && f->inherited && shared) {
-		fams_error("%s: mapping a file that the parent process manages is not supported in a forked child",
+	if (f && f->cut_off && shared) {
+		fams_error("%s: mapping it is refused in a forked child that could not share it with its parent",
 			   f->path);
 		*handled = 1;
 		errno = EBUSY;
@@ -100,8 +100,7 @@ void *fams_on_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t of
 	if (to_manage) {
 		f = registry_manage(fd, &st);
 		if (!f && errno) {
-			if (errno == EBUSY) /* another process manages it: see mark_elsewhere */
-				elsewhere_mark(&st);
+			elsewhere_mark(&st, errno); /* used by processes we could not join */
 			*handled = 1;
 			ret = MAP_FAILED;
 			goto out;
@@ -150,11 +149,17 @@ void *fams_on_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t of
 	if (fixed)
 		map_forget_range(s, e);
 	if (shared) {
-		/* Private mappings never change the file; they need no record. */
+		/* Private mappings never change the file; they need no record.  The new
+		 * mapping is protected as of the shared size, under the commit lock. */
 		struct fams_map *m = map_add(s, e, (uint64_t)off, prot, f);
 		if (m)
 			m->maywrite = rdwr;
-		if (!m || dirty_track(m, s, e) < 0) {
+		int tracked = -1;
+		if (m && fams_commit_lock(f) == 0) {
+			tracked = dirty_track(m, s, e);
+			fams_commit_unlock(f);
+		}
+		if (tracked < 0) {
 			saved = errno;
 			fams_error("%s: cannot track writes to a new mapping: %s", f->path, strerror(saved));
 			map_forget_range(s, e);
@@ -168,6 +173,7 @@ void *fams_on_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t of
 	registry_retire_unused();
 	errno = saved;
 out:
+	registry_publish_maps();
 	fams_unlock();
 	return ret;
 }

@@ -50,7 +50,7 @@ int fams_before_open(int dirfd, const char *path, int flags)
 		fams_lock();
 		struct fams_file *f = registry_any() && fams_raw_fstatat(dirfd, path, &st, 0) == 0
 					      ? registry_find(st.st_dev, st.st_ino) : NULL;
-		int r = f && !f->inherited ? fams_file_before_truncate(f) : 0;
+		int r = f && !f->cut_off ? fams_file_before_truncate(f) : 0;
 		fams_unlock();
 		if (r < 0)
 			return -1;
@@ -64,8 +64,8 @@ int fams_before_open(int dirfd, const char *path, int flags)
 		/* The kernel would truncate the file under the other process's working
 		 * copy: its later commits could not bring the bytes back (a commit never
 		 * regrows the file), so everything it wrote would be lost in silence. */
-		fams_error("%s: open with O_TRUNC refused (EBUSY): another process manages this file, "
-			   "and sharing it between processes is not supported", path);
+		fams_error("%s: open with O_TRUNC refused (EBUSY): other processes use this file under "
+			   "fams, and the kernel would truncate it under them (ftruncate after open works)", path);
 		errno = EBUSY;
 		return -1;
 	}
@@ -102,15 +102,21 @@ int fams_after_open(int dirfd, const char *path, int fd, int flags, int before)
 	}
 	if ((registry_any() || elsewhere) && !(flags & O_PATH) && fams_raw_fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
 		struct fams_file *f = registry_find(st.st_dev, st.st_ino);
-		struct fd_slot *s = f || elsewhere ? fd_slot(fd, true) : NULL;
-		if (s) {
+		/* Other processes use the file under fams: share it with them, so this
+		 * descriptor reads and writes the bytes they see. */
+		int refused = 0;
+		if (!f && elsewhere && !(f = registry_manage(fd, &st)))
+			refused = errno; /* 0: FAMS_INCLUDE/EXCLUDE leave it alone */
+		struct fd_slot *s = f || refused ? fd_slot(fd, true) : NULL;
+		if (s && f)
 			fd_point(s, f);
-			if (!f)
-				elsewhere_mark_slot(s);
-		}
-		if (f && (flags & O_TRUNC) && (flags & O_ACCMODE) != O_RDONLY && !f->inherited && f->size) {
+		else if (s)
+			elsewhere_mark_slot(s, refused);
+		if (f && (flags & O_TRUNC) && (flags & O_ACCMODE) != O_RDONLY && !f->cut_off && f->sh->size &&
+		    fams_commit_lock(f) == 0) {
 			dirty_harvest_file(f, 0, UINT64_MAX);
 			dirty_resize(f, 0);
+			fams_commit_unlock(f);
 		}
 	}
 	fams_unlock();

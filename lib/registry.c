@@ -8,14 +8,15 @@
  * commit; calls on managed descriptors do.  fork() takes it in its prepare handler
  * so a child never inherits it held.
  *
- * Lock order: the registry lock, then one file's lock (struct fams_file.lock, taken
- * by the functions of file.h and commit.h for the file's own state); never a
- * file's lock and then the registry lock, never two files' locks at once, and
- * nothing is called with either held that could take it again (the engine's own
- * I/O goes to the kernel, never through the wrappers).  Today every file-lock
- * holder holds the registry lock too, so no file lock is held at fork (the prepare
- * handler holds the registry lock) and none while a file is retired.  The file
- * lock is the seam where a file's state will be shared between processes. */
+ * Lock order: the registry lock, then one file's commit lock (shared.h, taken by
+ * the functions of commit.h and around every change to a file's shared state);
+ * never a commit lock and then the registry lock, never two commit locks at once,
+ * and nothing is called with either held that could take it again (the engine's
+ * own I/O goes to the kernel, never through the wrappers).  Every commit-lock
+ * holder in this process holds the registry lock too, so none is held at fork (the
+ * prepare handler holds the registry lock) and none while a file is retired.
+ * Other processes sharing a file take its commit lock under their own registry
+ * locks, which nobody else ever waits for. */
 #include "registry.h"
 #include "commit.h"
 #include "config.h"
@@ -24,6 +25,7 @@
 #include "fdtable.h"
 #include "log.h"
 #include "maptable.h"
+#include "member.h"
 #include "shadow.h"
 #include "sys.h"
 #include "tracker.h"
@@ -46,6 +48,19 @@ static bool g_tracker_ready;
 
 static void forget_parents_tracker(void);
 
+/* Open this process's tracker, if it has none yet. */
+static void start_tracker(void)
+{
+	if (g_tracker_ready)
+		return;
+	fams_tracker_init();
+	g_tracker_ready = true;
+	int *u, *p;
+	fams_tracker_fd_slots(&u, &p);
+	fd_internal_add(u);
+	fd_internal_add(p);
+}
+
 void fams_lock(void) { pthread_mutex_lock(&g_lock); }
 void fams_unlock(void) { pthread_mutex_unlock(&g_lock); }
 
@@ -53,6 +68,7 @@ bool registry_any(void) { return fams_hint(g_files) != NULL; }
 
 ssize_t registry_leave(ssize_t r, int saved)
 {
+	registry_publish_maps();
 	fams_unlock();
 	if (r >= 0)
 		errno = saved;
@@ -70,9 +86,9 @@ struct fams_file *registry_find(dev_t dev, ino_t ino)
 	return f;
 }
 
-int registry_refuse_inherited(struct fams_file *f, const char *what)
+int registry_refuse_cut_off(struct fams_file *f, const char *what)
 {
-	fams_error("%s: %s in a forked child of the process that manages it is refused: "
+	fams_error("%s: %s in a forked child that could not share the file with its parent is refused: "
 		   "the child's changes would silently diverge from the parent's; nothing was written",
 		   f->path, what);
 	errno = EPERM;
@@ -81,15 +97,39 @@ int registry_refuse_inherited(struct fams_file *f, const char *what)
 
 int registry_commit(struct fams_file *f, uint64_t lo, uint64_t hi, const char *what)
 {
-	if (f->inherited)
-		return registry_refuse_inherited(f, what);
-	dirty_harvest_file(f, lo, hi);
+	if (f->cut_off)
+		return registry_refuse_cut_off(f, what);
 	return fams_file_commit(f, lo, hi);
+}
+
+void registry_publish_maps(void)
+{
+	int saved = errno;
+	struct fams_file *f, *tmp;
+	HASH_ITER(hh, g_files, f, tmp) {
+		if (!f->maps_changed || f->cut_off || fams_down || fams_commit_lock(f) < 0)
+			continue;
+		member_publish_maps(f);
+		f->maps_changed = false;
+		fams_commit_unlock(f);
+	}
+	errno = saved;
+}
+
+void registry_fds_moved(void)
+{
+	struct fams_file *f, *tmp;
+	HASH_ITER(hh, g_files, f, tmp) {
+		if (f->cut_off || fams_down || fams_commit_lock(f) < 0)
+			continue;
+		member_publish_fds(f);
+		fams_commit_unlock(f);
+	}
 }
 
 static void retire(struct fams_file *f)
 {
-	if (!f->inherited && !fams_down) {
+	if (!f->cut_off && !fams_down) {
 		if (fams_file_commit(f, 0, UINT64_MAX) < 0) {
 			fams_error("%s: its last mapping and descriptor are gone but its changes could not be "
 				   "committed (%s); kept for the next fsync or exit", f->path, strerror(errno));
@@ -100,8 +140,7 @@ static void retire(struct fams_file *f)
 	fd_file_internals(f, false);
 	HASH_DEL(g_files, f);
 	fams_debug("no longer managing %s", f->path);
-	/* The parent owns an inherited file's journal: never remove it from a child. */
-	fams_file_close(f, !f->inherited);
+	fams_file_close(f, !f->cut_off);
 }
 
 /* Stop managing the files this process neither maps nor has a descriptor of.
@@ -119,12 +158,13 @@ void registry_retire_unused(void)
 
 void registry_commit_dropped(uintptr_t s, uintptr_t e, const char *what)
 {
+	if (fams_down)
+		return; /* after the exit commit: see registry_shutdown */
 	for (struct fams_map *m = fams_maps; m; m = m->next) {
-		if (!map_overlaps(m, s, e) || m->f->inherited)
+		if (!map_overlaps(m, s, e) || m->f->cut_off)
 			continue;
 		uintptr_t a = m->start > s ? m->start : s, b = m->end < e ? m->end : e;
 		uint64_t lo = m->off + (a - m->start), hi = m->off + (b - m->start);
-		dirty_harvest(m, a, b);
 		if (fams_file_commit(m->f, lo, hi) < 0)
 			fams_error("%s: %s could not commit its changes (%s); they are kept and committed "
 				   "at the next msync, fsync or exit", m->f->path, what, strerror(errno));
@@ -165,14 +205,7 @@ struct fams_file *registry_manage(int fd, const struct stat *st)
 		*deleted = '\0';
 	if (g_tracker_ready && !fams_tracker_owned())
 		forget_parents_tracker(); /* a child made without the fork handlers (_Fork) */
-	if (!g_tracker_ready) {
-		fams_tracker_init();
-		g_tracker_ready = true;
-		int *u, *p;
-		fams_tracker_fd_slots(&u, &p);
-		fd_internal_add(u);
-		fd_internal_add(p);
-	}
+	start_tracker();
 	struct fams_file *f = fams_file_open(fd, st, path);
 	if (!f)
 		return NULL;
@@ -199,31 +232,57 @@ static void forget_parents_tracker(void)
 	g_tracker_ready = false;
 }
 
+/* A forked child that could not join f: its mappings become private snapshots and
+ * its changes are refused, so they neither reach the file nor silently diverge
+ * into the parent's working copy. */
+static void cut_off(struct fams_file *f)
+{
+	fams_error("%s: this forked child cannot share the file with its parent (%s); its mappings of it "
+		   "are private snapshots and its changes are refused", f->path, strerror(errno));
+	for (struct fams_map *m = fams_maps; m; m = m->next)
+		if (m->f == f)
+			fams_raw_mmap((void *)m->start, m->end - m->start, m->prot, MAP_PRIVATE | MAP_FIXED,
+				      f->memfd, (off_t)m->off);
+	f->cut_off = true;
+	f->me = -1;
+	fd_internal_drop(f->j.fd);
+	fd_internal_drop(f->j.dirfd);
+	fams_journal_release(&f->j, 0);
+}
+
+/* Register and protect this process's mappings of f: a child's page tables start
+ * empty and untracked (a userfaultfd belongs to the parent's address space). */
+static int track_mappings(struct fams_file *f)
+{
+	for (struct fams_map *m = fams_maps; m; m = m->next)
+		if (m->f == f && dirty_track(m, m->start, m->end) < 0)
+			return -1;
+	return 0;
+}
+
 void registry_fork_child(void)
 {
 	pthread_mutex_init(&g_lock, NULL);
 	forget_parents_tracker();
 	if (!g_files)
 		return;
-	/* The child shares the working copies with its parent.  Give it a private
-	 * snapshot of each instead, and refuse its commits: its writes must neither
-	 * reach the file nor silently diverge into the parent's copy. */
-	for (struct fams_map *m = fams_maps; m; m = m->next) {
-		fams_raw_mmap((void *)m->start, m->end - m->start, m->prot,
-			      MAP_PRIVATE | MAP_FIXED, m->f->memfd, (off_t)m->off);
-	}
+	/* The child shares every file with its parent, as a member of its own: its
+	 * stores are tracked from its first one, and any commit commits them. */
+	start_tracker();
 	struct fams_file *f, *tmp;
 	HASH_ITER(hh, g_files, f, tmp) {
-		if (f->inherited)
+		if (f->cut_off)
 			continue;
-		f->inherited = true;
-		/* Keep the working copy for reads; the journal and its lock are the parent's. */
-		fd_internal_drop(f->j.fd);
-		fd_internal_drop(f->j.dirfd);
-		fd_internal_drop(f->data_fd);
-		fams_journal_release(&f->j, 0);
-		fams_raw_close(f->data_fd);
-		f->data_fd = -1;
+		f->me = -1;
+		int jfd = f->j.fd;
+		if (track_mappings(f) < 0 || member_join_forked(f) < 0) {
+			cut_off(f);
+			continue;
+		}
+		if (f->j.fd != jfd) { /* our own description of the journal now */
+			fd_internal_drop(jfd);
+			fd_internal_add(&f->j.fd);
+		}
 	}
 }
 
@@ -236,7 +295,7 @@ bool registry_shutdown(void)
 	}
 	struct fams_file *f, *tmp;
 	HASH_ITER(hh, g_files, f, tmp) {
-		if (f->inherited)
+		if (f->cut_off)
 			continue;
 		if (registry_commit(f, 0, UINT64_MAX, "exit") < 0) {
 			fams_error("%s: changes made since the last commit could not be committed at exit (%s); "
@@ -244,15 +303,17 @@ bool registry_shutdown(void)
 			continue;
 		}
 	}
+	/* From now on nothing is committed: a later msync or munmap (another exit
+	 * handler's) would find no journal to make it atomic. */
 	fams_down = true;
 	/* Descriptors write to the file directly from now on. */
 	fd_forget_all();
-	/* Mappings stay (the process is going away); journals are retired so none
-	 * outlives the last commit. */
+	/* Mappings stay (the process is going away), and so do the records they point
+	 * to; the last process of each file removes its journal, so none outlives the
+	 * last commit. */
 	HASH_ITER(hh, g_files, f, tmp) {
 		HASH_DEL(g_files, f);
-		if (!f->inherited && !f->needs_rollback)
-			fams_journal_release(&f->j, 1);
+		fams_file_leave(f, !f->cut_off);
 	}
 	fams_unlock();
 	return true;

@@ -12,8 +12,9 @@
 
 void fams_lock(void);
 void fams_unlock(void);
-/* The end of an interposed call that took the lock: release it and return r, with
- * errno the call's when r < 0 and the caller's (saved) otherwise. */
+/* The end of an interposed call that took the lock: publish changed mappings,
+ * release it and return r, with errno the call's when r < 0 and the caller's
+ * (saved) otherwise. */
 ssize_t registry_leave(ssize_t r, int saved);
 
 /* After fams_shutdown: descriptors and mappings pass straight through (set under
@@ -29,11 +30,17 @@ struct fams_file *registry_find(dev_t dev, ino_t ino);
  * descriptors and shadows adopted.  NULL with errno, or with errno 0 when
  * FAMS_INCLUDE/EXCLUDE leave the file alone. */
 struct fams_file *registry_manage(int fd, const struct stat *st);
-/* Commit the dirty pages of f in the file range [lo, hi); `what` names the call
- * for the refusal in a forked child that inherited f. */
+/* Commit the dirty pages of f in the file range [lo, hi), every process's; `what`
+ * names the call for the refusal in a forked child cut off from f. */
 int registry_commit(struct fams_file *f, uint64_t lo, uint64_t hi, const char *what);
-/* In a forked child that inherited f: refuse `what` with EPERM and a fams: line. */
-int registry_refuse_inherited(struct fams_file *f, const char *what);
+/* In a forked child that could not share f: refuse `what` with EPERM and a fams: line. */
+int registry_refuse_cut_off(struct fams_file *f, const char *what);
+/* Tell the other processes sharing each file where this process maps it now, if
+ * that changed (at the end of every call that maps or unmaps, before the program
+ * can store into a new mapping). */
+void registry_publish_maps(void);
+/* fams's own descriptors moved (dup2 onto one): tell the others their new numbers. */
+void registry_fds_moved(void);
 /* Before [s, e) is unmapped or replaced: commit what its mappings hold (a failure
  * is reported and the changes kept for the next commit point). */
 void registry_commit_dropped(uintptr_t s, uintptr_t e, const char *what);
@@ -43,9 +50,11 @@ void registry_retire_unused(void);
 bool fs_is_persistent(int fd);
 
 /* In a forked child (fork handler): a fresh lock, the parent's tracker dropped,
- * inherited files turned into private read-only snapshots. */
+ * and a share of every file the parent managed (a tracker of its own, a member
+ * slot of its own). */
 void registry_fork_child(void);
-/* At exit: commit every file, then retire every journal.  False if already done. */
+/* At exit: commit every file, then leave each (the last process removes the
+ * journal).  False if already done. */
 bool registry_shutdown(void);
 
 #endif

@@ -174,6 +174,13 @@ ssize_t fams_fd_path(int fd, char *path, size_t cap)
 	return n;
 }
 
+int fams_proc_open(pid_t pid, const char *what, int flags)
+{
+	char proc[64];
+	snprintf(proc, sizeof proc, "/proc/%d/%s", (int)pid, what);
+	return fams_sys.os_openat(AT_FDCWD, proc, flags | O_CLOEXEC, 0);
+}
+
 int fams_reopen(int fd, int flags)
 {
 	char proc[64];

@@ -108,6 +108,8 @@ int64_t fams_read_chunks(int fd, uint64_t off, uint64_t len, char *buf, fams_chu
 /* The path the program's descriptor fd names (readlink of /proc/self/fd/fd, with
  * " (deleted)" as the kernel adds it): its length, or -1. */
 ssize_t fams_fd_path(int fd, char *path, size_t cap);
+/* Open /proc/PID/what (what: "pagemap", "stat", "fd/3", ...), close-on-exec. */
+int fams_proc_open(pid_t pid, const char *what, int flags);
 /* A new open file description of the file fd names, through fams_sys (so tests can
  * fail it): our own, whatever flags the program's description carries. */
 int fams_reopen(int fd, int flags);

@@ -40,8 +40,8 @@ struct fams_pm_scan_arg {
 
 int fams_tracker_kind = FAMS_TRACKER_COMPARE;
 static int uffd = -1;
-static int pagemap_fd = -1;
-/* The process whose address space uffd and pagemap_fd describe.  A child created
+static int pagemap_fd_own = -1;
+/* The process whose address space uffd and pagemap_fd_own describe.  A child created
  * without the fork handlers (a raw clone) must not act on its parent's page
  * tables: there every call fails, so a scan falls back to comparing and a new
  * mapping is refused, never silently untracked. */
@@ -95,7 +95,7 @@ void fams_tracker_init(void)
 		return;
 	}
 	uffd = fd;
-	pagemap_fd = pm;
+	pagemap_fd_own = pm;
 	owner = fams_raw_getpid();
 	fams_tracker_kind = FAMS_TRACKER_UFFD;
 }
@@ -123,13 +123,19 @@ int fams_track_range(void *addr, size_t len)
 	return go <= 0 ? go : fams_raw_ioctl(uffd, UFFDIO_REGISTER, &reg);
 }
 
-int fams_harvest_range(void *addr, size_t len, fams_written_fn fn, void *ctx)
+int fams_scan_written(int pagemap_fd, uintptr_t addr, size_t len, fams_written_fn fn, void *ctx)
 {
-	int go = uffd_applies(len);
-	if (go <= 0)
-		return go;
+	int fd = pagemap_fd;
+	if (fd < 0) {
+		int go = uffd_applies(len);
+		if (go <= 0)
+			return go;
+		fd = pagemap_fd_own;
+	} else if (len == 0) {
+		return 0;
+	}
 	struct fams_page_region vec[256];
-	uintptr_t start = (uintptr_t)addr, end = start + len;
+	uintptr_t start = addr, end = start + len;
 	while (start < end) {
 		struct fams_pm_scan_arg arg = {
 			.size = sizeof arg,
@@ -141,7 +147,7 @@ int fams_harvest_range(void *addr, size_t len, fams_written_fn fn, void *ctx)
 			.category_mask = PAGE_IS_WRITTEN,
 			.return_mask = PAGE_IS_WRITTEN,
 		};
-		long n = fams_raw_ioctl(pagemap_fd, FAMS_PAGEMAP_SCAN, &arg);
+		long n = fams_raw_ioctl(fd, FAMS_PAGEMAP_SCAN, &arg);
 		if (n < 0)
 			return -1;
 		for (long i = 0; i < n; i++)
@@ -158,13 +164,13 @@ void fams_tracker_forget(void)
 {
 	if (uffd >= 0)
 		fams_raw_close(uffd);
-	if (pagemap_fd >= 0)
-		fams_raw_close(pagemap_fd);
-	uffd = pagemap_fd = -1;
+	if (pagemap_fd_own >= 0)
+		fams_raw_close(pagemap_fd_own);
+	uffd = pagemap_fd_own = -1;
 }
 
 void fams_tracker_fd_slots(int **uffd_slot, int **pagemap_slot)
 {
 	*uffd_slot = &uffd;
-	*pagemap_slot = &pagemap_fd;
+	*pagemap_slot = &pagemap_fd_own;
 }

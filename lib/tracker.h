@@ -34,9 +34,12 @@ int fams_track_range(void *addr, size_t len);
 int fams_protect_range(void *addr, size_t len);
 
 /* Report each run [start, end) of pages written in the range since the last scan,
- * and write-protect them again. */
+ * and write-protect them again: in this process (pagemap_fd -1), or in the process
+ * whose pagemap pagemap_fd is (another process sharing the file: the scan acts on
+ * its page tables, no help from it needed).  -1 with errno: ESRCH when that process
+ * is gone, EPERM when the range is not a tracked mapping there. */
 typedef void (*fams_written_fn)(void *ctx, uintptr_t start, uintptr_t end);
-int fams_harvest_range(void *addr, size_t len, fams_written_fn fn, void *ctx);
+int fams_scan_written(int pagemap_fd, uintptr_t addr, size_t len, fams_written_fn fn, void *ctx);
 
 /* Whether the tracker's descriptors belong to this process (false in a child made
  * without the fork handlers, such as by _Fork). */

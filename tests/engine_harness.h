@@ -141,7 +141,20 @@ static inline void put(struct fams_file *f, uint64_t off, const char *s)
 	size_t n = strlen(s);
 	if (pwrite(f->memfd, s, n, (off_t)off) != (ssize_t)n)
 		FAIL("memfd write");
+	if (fams_commit_lock(f) < 0)
+		FAIL("commit lock");
 	fams_file_mark(f, f->dirty, off, n);
+	fams_commit_unlock(f);
+}
+
+/* Resize f as ftruncate would (the commit lock held). */
+static inline int harness_resize(struct fams_file *f, uint64_t size)
+{
+	if (fams_commit_lock(f) < 0)
+		return -1;
+	int r = fams_file_resize(f, size);
+	fams_commit_unlock(f);
+	return r;
 }
 
 static inline struct fams_file *open_managed(void)

@@ -111,7 +111,7 @@ static void ch_many(struct fams_file *f)
 	for (int i = 0; i < 40; i += 3)
 		put(f, (uint64_t)i * PG + (uint64_t)i, "scattered");
 }
-static void ch_end(struct fams_file *f) { put(f, f->size - 5, "tail!"); }
+static void ch_end(struct fams_file *f) { put(f, f->sh->size - 5, "tail!"); }
 static void ch_big(struct fams_file *f)
 {
 	for (int i = 0; i < 48; i++)
@@ -119,7 +119,7 @@ static void ch_big(struct fams_file *f)
 }
 static void ch_grow(struct fams_file *f)
 {
-	put(f, f->size - 100, "in the grown part");
+	put(f, f->sh->size - 100, "in the grown part");
 	put(f, 10, "and the old part");
 }
 static void ch_shrink(struct fams_file *f)
@@ -173,7 +173,7 @@ static int trial(const struct shape *sh, long k, long *states)
 	struct fams_file *g = open_managed();
 	if (!g)
 		FAIL("replay open");
-	if (sh->resize && fams_file_resize(g, sh->resize) < 0)
+	if (sh->resize && harness_resize(g, sh->resize) < 0)
 		FAIL("replay resize");
 	sh->change(g);
 	if (fams_file_commit(g, 0, UINT64_MAX) < 0)
@@ -190,7 +190,7 @@ static int trial(const struct shape *sh, long k, long *states)
 		f = open_managed();
 		if (!f)
 			FAIL("%s k=%ld: open: %s", sh->name, k, strerror(errno));
-		if (sh->resize && fams_file_resize(f, sh->resize) < 0)
+		if (sh->resize && harness_resize(f, sh->resize) < 0)
 			FAIL("%s k=%ld: resize: %s", sh->name, k, strerror(errno));
 		sh->change(f);
 		committed = fams_file_commit(f, 0, UINT64_MAX) == 0;

@@ -95,7 +95,7 @@ static int transient(void) { return kind == F_EINTR || kind == F_SHORT; }
 
 static struct image working_copy(struct fams_file *f)
 {
-	struct image im = { malloc(f->size + 1), f->size };
+	struct image im = { malloc(f->sh->size + 1), f->sh->size };
 	if (pread(f->memfd, im.bytes, im.size, 0) != (ssize_t)im.size)
 		FAIL("memfd read");
 	return im;
@@ -121,7 +121,7 @@ static void ch_big(struct fams_file *f)
 	for (int i = 0; i < 40; i++)
 		put(f, (uint64_t)i * PG + 100, "grows the journal");
 }
-static void ch_end(struct fams_file *f) { put(f, f->size - 5, "tail!"); }
+static void ch_end(struct fams_file *f) { put(f, f->sh->size - 5, "tail!"); }
 
 /* One trial: returns 1 once the fault point lies past the commit's last I/O. */
 static int commit_trial(const struct shape *sh, enum fault k, long at)

@@ -520,12 +520,12 @@ static void sh_resize(void)
 	struct fams_file *f = open_managed();
 	put(f, 9 * PG, "beyond the cut");
 	commit(f);
-	if (fams_file_resize(f, 5 * PG + 123) < 0)
+	if (harness_resize(f, 5 * PG + 123) < 0)
 		FAIL("resize");
 	mark(0);
 	put(f, PG, "kept");
 	commit(f);
-	if (fams_file_resize(f, 7 * PG) < 0)
+	if (harness_resize(f, 7 * PG) < 0)
 		FAIL("resize");
 	mark(0);
 	put(f, 6 * PG + 5, "grown");

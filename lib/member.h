@@ -1,0 +1,50 @@
+/* member.h -- the processes that share a managed file (its members): becoming the
+ * first, joining, leaving, telling the others where this process maps the file,
+ * and noticing a member that died.  docs/sharing.md gives the design. */
+#ifndef FAMS_MEMBER_H
+#define FAMS_MEMBER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "file.h"
+
+/* The first process of f (alone, holding the journal's write lock, its working
+ * copy and shared state just built): take slot 0 and publish the rendezvous. */
+int member_found(struct fams_file *f);
+
+/* Join the processes that use f (the journal's read lock is held): reach the
+ * working copy and shared state through a live member, take a slot.  Sets
+ * f->memfd, f->state_fd, f->sh.  -1 with errno: EAGAIN when no live member could
+ * be reached (they are exiting; the caller starts over), EACCES when the members
+ * may not be reached by this process (another user, a non-dumpable process), with
+ * a fams: line. */
+int member_join(struct fams_file *f);
+
+/* In a forked child that inherited f: become a member of its own (the working copy
+ * and shared state are inherited already).  The caller re-tracks the mappings. */
+int member_join_forked(struct fams_file *f);
+
+/* Leave f's members (its changes were committed by the caller). */
+void member_leave(struct fams_file *f);
+
+/* Tell the other members where this process maps f now (after any change to its
+ * mappings of f).  The commit lock is held. */
+void member_publish_maps(struct fams_file *f);
+
+/* Tell the others this process's descriptor numbers of f's working copy and state
+ * (after they moved).  The commit lock is held. */
+void member_publish_fds(struct fams_file *f);
+
+/* Member i of f is dead (or not the process that joined): its mappings' pages
+ * become suspect, its slot free.  The commit lock is held. */
+void member_gone(struct fams_file *f, int i);
+
+/* Whether member i of f is still the process that joined (its pid's start time). */
+bool member_alive(struct fams_file *f, int i);
+
+/* Open member i's pagemap, checking it is still the process that joined.  -1 with
+ * errno ESRCH when it is gone, or the error of the open. */
+int member_pagemap(struct fams_file *f, int i);
+
+#endif
