@@ -124,6 +124,8 @@ static void repair_after_death(struct fams_file *f)
 {
 	struct fams_shared *sh = f->sh;
 	struct stat wc, data;
+	if (fams_test_break == FAMS_BREAK_NO_REPAIR)
+		return;
 	fams_warn("%s: a process died while committing or resizing it; repairing", f->path);
 	/* A size change changes the data file first, then the working copy: finish it. */
 	if (fams_raw_fstat(f->memfd, &wc) == 0 && fams_raw_fstat(f->data_fd, &data) == 0) {
@@ -228,6 +230,9 @@ static int commit_locked(struct fams_file *f, uint64_t lo, uint64_t hi)
 	}
 	if (n == 0)
 		return 0;
+	if (fams_test_break == FAMS_BREAK_CLEAR_EARLY)
+		for (size_t i = 0; i < n; i++)
+			bits_set(f->dirty, page_of(ext[i].off), pages_for(ext[i].off + ext[i].len), false);
 
 	size_t table = n * sizeof *jext;
 	uint64_t journal_bytes = FAMS_JOURNAL_BODY_OFFSET + table + total;

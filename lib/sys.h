@@ -43,6 +43,8 @@ enum fams_break {
 	FAMS_BREAK_DATA_FIRST,       /* data written before the journal */
 	FAMS_BREAK_NO_JOURNAL_FLUSH, /* data written before the journal is durable */
 	FAMS_BREAK_NO_DATA_FLUSH,    /* commit succeeds before its data is durable */
+	FAMS_BREAK_NO_REPAIR,        /* a dead committer's lock is taken over without repair */
+	FAMS_BREAK_CLEAR_EARLY,      /* dirty bits cleared before the commit is durable */
 };
 extern enum fams_break fams_test_break;
 

@@ -52,6 +52,8 @@ static inline void parse_broken(int argc, char **argv)
 		{ "data-first", FAMS_BREAK_DATA_FIRST },
 		{ "no-journal-flush", FAMS_BREAK_NO_JOURNAL_FLUSH },
 		{ "no-data-flush", FAMS_BREAK_NO_DATA_FLUSH },
+		{ "no-repair", FAMS_BREAK_NO_REPAIR },
+		{ "clear-early", FAMS_BREAK_CLEAR_EARLY },
 	};
 	for (int i = 1; i < argc; i++) {
 		if (strncmp(argv[i], "--broken=", 9) != 0)
