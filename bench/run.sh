@@ -6,6 +6,7 @@
 #   fio.sh          fio mmap randwrite --fsync=N, native vs famsrun
 #   overheads.sh    first write, dirty scan of a clean mapping, memory
 #   passthrough.sh  ns per call fams does not manage
+#   share.sh        a commit by one of 4 processes sharing a file vs one alone
 # Prints each table; writes bench/results/*.csv, results.json (all of them),
 # summary.txt (this output) and commit.png.  --quick: smaller files, fewer
 # repetitions (minutes rather than a quarter of an hour), for trying it out.
@@ -28,9 +29,9 @@ mkdir -p "$out"
 rm -f "$out"/*.csv "$out"/results.json "$out"/commit.png
 
 if [ $quick = 1 ]; then
-	commit_args=(64 10) kc_args=(500 1) fio_args=(32 1) ovh_args=(256)
+	commit_args=(64 10) kc_args=(500 1) fio_args=(32 1) ovh_args=(256) share_args=(2 11)
 else
-	commit_args=(256 40) kc_args=(2000 3) fio_args=(64 3) ovh_args=(1024)
+	commit_args=(256 40) kc_args=(2000 3) fio_args=(64 3) ovh_args=(1024) share_args=(5 31)
 fi
 
 {
@@ -50,6 +51,9 @@ fi
 	echo
 	echo "== pass-through =="
 	bash "$here/passthrough.sh" "$build"
+	echo
+	echo "== sharing a file between processes =="
+	bash "$here/share.sh" "$build" "${share_args[@]}"
 } 2>&1 | tee "$out/summary.txt"
 
 python3 - "$out" <<'PY'

@@ -208,7 +208,6 @@ static void collect_member(struct fams_file *f, int i, uint64_t lo, uint64_t hi)
 	}
 	if (scan_member(f, i, pagemap, lo, hi) < 0)
 		member_gone(f, i);
-	fams_raw_close(pagemap);
 }
 
 void dirty_collect(struct fams_file *f, uint64_t lo, uint64_t hi)

@@ -34,6 +34,8 @@ struct fams_file {
 	uint64_t *dirty;          /* in sh: pages written and not yet committed */
 	uint64_t *suspect;        /* in sh: pages whose tracking was interrupted: compare at commit */
 	int me;                   /* our slot in sh->members; -1 while not a member */
+	int peer_pagemap[FAMS_MAX_MEMBERS]; /* the others' pagemaps we opened (-1: none) ... */
+	uint64_t peer_gen[FAMS_MAX_MEMBERS]; /* ... for the member of this join number */
 	struct fams_journal j;
 	int nmaps;                /* mappings of the working copy in this process */
 	int nfds;                 /* program descriptors of the file in this process */

@@ -22,6 +22,7 @@
  *     reported. */
 #include "member.h"
 #include "commit.h"
+#include "fdtable.h"
 #include "log.h"
 #include "maptable.h"
 #include "sys.h"
@@ -61,9 +62,22 @@ bool member_alive(struct fams_file *f, int i)
 	return m->gen && starttime_of(m->pid) == m->starttime;
 }
 
+/* Close our pagemap of member i, if we opened one. */
+static void forget_pagemap(struct fams_file *f, int i)
+{
+	if (f->peer_pagemap[i] < 0)
+		return;
+	fd_internal_drop(f->peer_pagemap[i]);
+	fams_raw_close(f->peer_pagemap[i]);
+	f->peer_pagemap[i] = -1;
+}
+
 int member_pagemap(struct fams_file *f, int i)
 {
 	const struct fams_member *m = &f->sh->members[i];
+	if (f->peer_pagemap[i] >= 0 && f->peer_gen[i] == m->gen)
+		return f->peer_pagemap[i]; /* kept: a pagemap outlives no process (ESRCH after) */
+	forget_pagemap(f, i);
 	int fd = fams_proc_open(m->pid, "pagemap", O_RDONLY);
 	if (fd < 0) {
 		if (errno == ENOENT)
@@ -77,6 +91,9 @@ int member_pagemap(struct fams_file *f, int i)
 		errno = ESRCH;
 		return -1;
 	}
+	f->peer_pagemap[i] = fd;
+	f->peer_gen[i] = m->gen;
+	fd_internal_add(&f->peer_pagemap[i]);
 	return fd;
 }
 
@@ -235,6 +252,8 @@ int member_join_forked(struct fams_file *f)
 
 void member_leave(struct fams_file *f)
 {
+	for (int i = 0; i < FAMS_MAX_MEMBERS; i++)
+		forget_pagemap(f, i);
 	if (f->me < 0 || fams_commit_lock(f) < 0)
 		return;
 	memset(&f->sh->members[f->me], 0, sizeof f->sh->members[f->me]);
@@ -294,6 +313,7 @@ void member_gone(struct fams_file *f, int i)
 	}
 	fams_debug("%s: process %d, which shared it, is gone; its pages are compared at the next commit",
 		   f->path, (int)m->pid);
+	forget_pagemap(f, i);
 	memset(m, 0, sizeof *m);
 	publish_rendezvous(f);
 }

@@ -43,8 +43,9 @@ void member_gone(struct fams_file *f, int i);
 /* Whether member i of f is still the process that joined (its pid's start time). */
 bool member_alive(struct fams_file *f, int i);
 
-/* Open member i's pagemap, checking it is still the process that joined.  -1 with
- * errno ESRCH when it is gone, or the error of the open. */
+/* Member i's pagemap (opened once per member, checking it is the process that
+ * joined, and kept; not the caller's to close).  -1 with errno ESRCH when it is
+ * gone, or the error of the open. */
 int member_pagemap(struct fams_file *f, int i);
 
 #endif
