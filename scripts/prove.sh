@@ -26,6 +26,10 @@ power_states=$(echo "$last" | grep -o '^[0-9]*')
 run faults "$build/tests/t_faults"
 faults=$(echo "$last" | grep -o '^[0-9]*')
 run torture "$src/tests/torture.sh" "$build" 200 fams
+run share_crash "$build/tests/t_share_crash"
+share_states=$(echo "$last" | grep -o '^[0-9]*')
+run share_torture "$src/tests/share_torture.sh" "$build" 200 fams
+share_line=$(echo "$out" | grep '^fams:' | tail -1)
 run kc "$src/tests/kc_crash.sh" "$build" 100 fams
 kc_line=$(echo "$out" | grep '^fams:' | tail -1)
 run lmdb "$src/tests/lmdb_crash.sh" "$build" 100 fams
@@ -39,6 +43,8 @@ echo "crash states (process kill at every step): ${crash_states:-?}"
 echo "power-loss states:                         ${power_states:-?}"
 echo "faults injected:                           ${faults:-?}"
 echo "SIGKILL rounds (torture_writer):           200"
+echo "crash states across processes:             ${share_states:-?}"
+echo "SIGKILL rounds (groups of 4 sharing):      ${share_line:-?}"
 echo "SIGKILL rounds (Kyoto Cabinet):            ${kc_line:-?}"
 echo "SIGKILL rounds (LMDB, MDB_WRITEMAP):       ${lmdb_line:-?}"
 echo "SIGKILL rounds (sqlite3, WAL + mmap):      ${sqlite_line:-?}"
