@@ -37,6 +37,7 @@
 #include "config.h"
 #include "dirty.h"
 #include "log.h"
+#include "member.h"
 #include "pagebits.h"
 #include "recover.h"
 #include "sys.h"
@@ -120,54 +121,72 @@ static int write_new_bytes(struct fams_file *f, const struct extent *ext, size_t
 
 /* A process died holding f's commit lock, which we now hold: bring the shared
  * state and the files back to a state a commit may start from. */
-static void repair_after_death(struct fams_file *f)
+static int repair_after_death(struct fams_file *f)
 {
 	struct fams_shared *sh = f->sh;
 	struct stat wc, data;
 	if (fams_test_break == FAMS_BREAK_NO_REPAIR)
-		return;
-	fams_warn("%s: a process died while committing or resizing it; repairing", f->path);
-	/* A size change changes the data file first, then the working copy: finish it. */
-	if (fams_raw_fstat(f->memfd, &wc) == 0 && fams_raw_fstat(f->data_fd, &data) == 0) {
-		if (wc.st_size != data.st_size && fams_raw_ftruncate(f->memfd, data.st_size) < 0)
-			fams_truncate(f->data_fd, wc.st_size);
-		else
-			wc.st_size = data.st_size;
-		if ((uint64_t)wc.st_size != sh->size) {
-			uint64_t from = pages_for((uint64_t)wc.st_size);
-			if ((uint64_t)wc.st_size < sh->size && from < FAMS_MAX_FILE_PAGES) {
-				bits_set(f->dirty, from, pages_for(sh->size), false);
-				bits_set(f->suspect, from, pages_for(sh->size), false);
-			}
-			sh->size = (uint64_t)wc.st_size;
-			sh->needs_flush = true;
-		}
-	}
-	/* The journal may hold its interrupted commit: apply recovery's rules now. */
-	if (f->j.fd >= 0) {
-		int outcome;
-		if (fams_recover_locked(f->j.fd, f->data_fd, &f->id, f->path, 0, &outcome) < 0 ||
-		    (outcome != FAMS_REC_NONE && fams_journal_retire(&f->j) < 0))
-			sh->needs_rollback = true; /* the next commit rolls back first, or fails */
-	}
-	/* Written pages it had taken from page tables may not have reached the bitmaps. */
+		return 0;
+	/* Written pages it had taken from page tables may not have reached the bitmaps:
+	 * compare everything (first: nothing below can undo it). */
 	if (sh->harvesting) {
 		fams_file_mark(f, f->suspect, 0, sh->size);
 		sh->harvesting = false;
 	}
+	/* A size change changes the data file first, then the working copy: finish it. */
+	if (fams_raw_fstat(f->memfd, &wc) < 0 || fams_raw_fstat(f->data_fd, &data) < 0)
+		return -1;
+	if (wc.st_size != data.st_size && fams_raw_ftruncate(f->memfd, data.st_size) < 0)
+		return -1;
+	if ((uint64_t)data.st_size != sh->size) {
+		uint64_t from = pages_for((uint64_t)data.st_size);
+		if ((uint64_t)data.st_size < sh->size && from < FAMS_MAX_FILE_PAGES) {
+			bits_set(f->dirty, from, pages_for(sh->size), false);
+			bits_set(f->suspect, from, pages_for(sh->size), false);
+		}
+		sh->size = (uint64_t)data.st_size;
+		sh->needs_flush = true;
+	}
+	/* The journal may hold its interrupted commit: apply recovery's rules now, but
+	 * keep the file's size (the others live on with it; a finished commit's journal
+	 * would otherwise cut a growth made since).  A finished commit's journal stays
+	 * live, as after any commit; one rolled back or torn is retired. */
+	if (f->j.fd >= 0) {
+		int outcome;
+		if (fams_recover_locked(f->j.fd, f->data_fd, &f->id, f->path, FAMS_REC_KEEP_SIZE, &outcome) < 0)
+			return -1;
+		if ((outcome == FAMS_REC_ROLLED_BACK || outcome == FAMS_REC_TORN) && fams_journal_retire(&f->j) < 0)
+			return -1;
+	}
+	return 0;
 }
 
 int fams_commit_lock(struct fams_file *f)
 {
 	int r = shared_lock(f->sh);
-	if (r == EOWNERDEAD) {
-		repair_after_death(f);
-		shared_consistent(f->sh);
-		r = 0;
-	} else if (r < 0) {
+	if (r < 0) {
 		fams_error("%s: its commit lock cannot be taken (%s)", f->path, strerror(errno));
+		return -1;
 	}
-	return r;
+	if (r == EOWNERDEAD) {
+		fams_warn("%s: a process died holding its commit lock; repairing", f->path);
+		f->sh->needs_repair = true;
+		shared_consistent(f->sh);
+	}
+	/* Until a repair succeeds, every holder tries it again and fails its call:
+	 * nothing may be committed over a half-applied commit. */
+	if (f->sh->needs_repair) {
+		if (repair_after_death(f) < 0) {
+			int saved = errno;
+			fams_error("%s: repairing after a dead process failed (%s); nothing is committed until it "
+				   "succeeds", f->path, strerror(saved));
+			shared_unlock(f->sh);
+			errno = saved;
+			return -1;
+		}
+		f->sh->needs_repair = false;
+	}
+	return 0;
 }
 
 void fams_commit_unlock(struct fams_file *f) { shared_unlock(f->sh); }
@@ -399,6 +418,16 @@ int fams_file_before_truncate(struct fams_file *f)
 {
 	if (fams_commit_lock(f) < 0)
 		return -1;
+	/* The kernel truncates the data file outside the commit lock: with other
+	 * processes using the file, one could commit in between (and a power cut then
+	 * undo what it acknowledged), or the size could part from theirs for good. */
+	if (member_others(f)) {
+		fams_commit_unlock(f);
+		fams_error("%s: open with O_TRUNC refused (EBUSY): other processes share this file, and the "
+			   "kernel would truncate it under them (ftruncate after open works)", f->path);
+		errno = EBUSY;
+		return -1;
+	}
 	int r = fams_journal_invalidate(&f->j);
 	fams_commit_unlock(f);
 	return r;

@@ -27,7 +27,8 @@ int fams_file_resize(struct fams_file *f, uint64_t new_size);
 int fams_file_flush_if_needed(struct fams_file *f);
 
 /* The kernel is about to truncate the data file (open with O_TRUNC): retire the
- * live journal first, as fams_file_resize would.  Takes the lock. */
+ * live journal first, as fams_file_resize would; refused (EBUSY, a fams: line)
+ * while other processes use the file.  Takes the lock. */
 int fams_file_before_truncate(struct fams_file *f);
 
 #endif

@@ -196,11 +196,16 @@ static void collect_member(struct fams_file *f, int i, uint64_t lo, uint64_t hi)
 			member_gone(f, i);
 		return;
 	}
-	if (m->nmaps == 0)
-		return; /* it only reads and writes through descriptors: marked as it goes */
+	if (m->nmaps == 0) {
+		/* It only reads and writes through descriptors, marking as it goes: nothing
+		 * to scan, but a dead one's slot must be freed. */
+		if (!member_alive(f, i))
+			member_gone(f, i);
+		return;
+	}
 	int pagemap = member_pagemap(f, i);
 	if (pagemap < 0) {
-		if (errno == ESRCH)
+		if (errno == ESRCH || !member_alive(f, i))
 			member_gone(f, i);
 		else
 			suspect_member(f, i, lo, hi); /* alive, not scannable by us (EACCES) */
@@ -219,8 +224,11 @@ void dirty_collect(struct fams_file *f, uint64_t lo, uint64_t hi)
 	 * (commit.c, repair_after_death). */
 	f->sh->harvesting = true;
 	dirty_harvest_file(f, lo, hi);
-	for (int i = 0; i < FAMS_MAX_MEMBERS; i++)
+	for (int i = 0; i < FAMS_MAX_MEMBERS; i++) {
 		if (i != f->me && f->sh->members[i].gen)
 			collect_member(f, i, lo, hi);
+		else if (i != f->me)
+			member_forget_pagemap(f, i); /* a slot another process freed */
+	}
 	f->sh->harvesting = false;
 }

@@ -40,6 +40,8 @@ struct fams_file {
 	int nmaps;                /* mappings of the working copy in this process */
 	int nfds;                 /* program descriptors of the file in this process */
 	bool maps_changed;        /* its mappings changed since they were last published */
+	int fork_journal_fd;      /* during fork: the child's own journal description, read-locked
+				   * before the fork so the parent can never think itself the last */
 	bool unlinked;            /* no name: nothing to recover after a crash, no journal */
 	bool cut_off;             /* a forked child that could not join: its mappings are
 				   * private snapshots and its changes are refused */

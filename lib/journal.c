@@ -157,22 +157,25 @@ int fams_journal_share(struct fams_journal *j) { return ofd_lock(j->fd, F_OFD_SE
 
 bool fams_journal_last(struct fams_journal *j) { return j->fd >= 0 && ofd_lock(j->fd, F_OFD_SETLK, F_WRLCK) == 0; }
 
-int fams_journal_own_lock(struct fams_journal *j)
+int fams_journal_lock_for_child(const struct fams_journal *j)
 {
 	int fd = fams_reopen(j->fd, O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	/* Another process of the file (our parent) holds a read lock, so no write lock
-	 * can be held: this cannot wait. */
+	/* We hold a read lock: no write lock can be held, so this cannot wait. */
 	if (ofd_lock(fd, F_OFD_SETLK, F_RDLCK) < 0) {
 		int saved = errno;
 		fams_raw_close(fd);
 		errno = saved;
 		return -1;
 	}
+	return fd;
+}
+
+void fams_journal_adopt(struct fams_journal *j, int fd)
+{
 	fams_raw_close(j->fd); /* the parent's description: closing our copy keeps its lock */
 	j->fd = fd;
-	return 0;
 }
 
 int fams_journal_get_rendezvous(const struct fams_journal *j, struct fams_rendezvous *r)
@@ -185,11 +188,11 @@ int fams_journal_get_rendezvous(const struct fams_journal *j, struct fams_rendez
 	return 0;
 }
 
-int fams_journal_put_rendezvous(const struct fams_journal *j, const struct fams_rendezvous *r)
+int fams_journal_put_rendezvous(const struct fams_journal *j, int i, const struct fams_rendezvous *r)
 {
 	/* Not durable, and not through fams_sys: it is no part of a commit's state. */
-	size_t n = FAMS_RENDEZVOUS_SLOTS * sizeof *r;
-	return fams_raw_pwrite(j->fd, r, n, FAMS_RENDEZVOUS_OFFSET) == (ssize_t)n ? 0 : -1;
+	off_t at = FAMS_RENDEZVOUS_OFFSET + (off_t)i * (off_t)sizeof *r;
+	return fams_raw_pwrite(j->fd, r, sizeof *r, at) == (ssize_t)sizeof *r ? 0 : -1;
 }
 
 int fams_journal_held(const char *data_path, const struct fams_identity *id)

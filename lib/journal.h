@@ -42,12 +42,14 @@ struct fams_journal {
 };
 
 /* Where a process that joins a file finds a member to reach its working copy
- * through: entries in the journal's reserved header block, past the header.  Not
- * part of any commit: never flushed, meaningless after a crash (a joiner checks
- * that the process is alive and that the descriptors it names are the working copy
- * and shared state of this file), rewritten whenever members come and go. */
+ * through: one entry per member slot (shared.h: FAMS_MAX_MEMBERS of them), in the
+ * journal's reserved header block past the header; each member writes its own when
+ * it joins (and again if its descriptors move), and whoever frees a slot clears
+ * its entry.  Not part of any commit: never flushed, meaningless after a crash (a
+ * joiner checks that the process is alive and that the descriptors it names are
+ * the working copy and shared state of this file). */
 #define FAMS_RENDEZVOUS_OFFSET 2048u
-#define FAMS_RENDEZVOUS_SLOTS 8
+#define FAMS_RENDEZVOUS_SLOTS 64
 #define FAMS_RENDEZVOUS_MAGIC 0x5a56444eu /* "NDVZ" */
 struct fams_rendezvous {
 	uint32_t magic;
@@ -55,6 +57,9 @@ struct fams_rendezvous {
 	int32_t wc_fd, state_fd;
 	uint64_t wc_ino, state_ino;
 };
+_Static_assert(FAMS_RENDEZVOUS_OFFSET + FAMS_RENDEZVOUS_SLOTS * sizeof(struct fams_rendezvous) <=
+		       FAMS_JOURNAL_BODY_OFFSET,
+	       "the rendezvous entries fit in the journal's header block");
 
 int fams_identity_of(int fd, struct fams_identity *id);
 
@@ -90,13 +95,19 @@ int fams_journal_share(struct fams_journal *j);
  * write lock only when no other process holds one.  True leaves the write lock held. */
 bool fams_journal_last(struct fams_journal *j);
 
-/* In a forked child: the inherited descriptor shares the parent's open file
- * description, and so its lock; open one of our own and take a read lock on it. */
-int fams_journal_own_lock(struct fams_journal *j);
+/* Before fork: a new open file description of the journal with a read lock of its
+ * own, for the child (an inherited descriptor shares the parent's description, and
+ * so its lock).  Taken before the fork, it keeps the parent from taking itself for
+ * the last process even if it exits before the child has run.  -1 with errno. */
+int fams_journal_lock_for_child(const struct fams_journal *j);
 
-/* Read / replace the rendezvous entries (FAMS_RENDEZVOUS_SLOTS of them). */
+/* In the forked child: use fd (from fams_journal_lock_for_child) as our journal
+ * descriptor, closing the inherited one. */
+void fams_journal_adopt(struct fams_journal *j, int fd);
+
+/* Read all rendezvous entries (FAMS_RENDEZVOUS_SLOTS of them); write entry i. */
 int fams_journal_get_rendezvous(const struct fams_journal *j, struct fams_rendezvous *r);
-int fams_journal_put_rendezvous(const struct fams_journal *j, const struct fams_rendezvous *r);
+int fams_journal_put_rendezvous(const struct fams_journal *j, int i, const struct fams_rendezvous *r);
 
 /* Preallocate the journal and, if created, make its directory entry durable:
  * after this, commits may rely on it. */

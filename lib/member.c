@@ -56,14 +56,25 @@ static uint64_t starttime_of(pid_t pid)
 	return p ? strtoull(p + 1, NULL, 10) : 0;
 }
 
+/* Whether process pid still holds descriptor n on the inode ino (an exec closes
+ * fams's descriptors: they are close-on-exec). */
+static bool holds(pid_t pid, int n, uint64_t ino)
+{
+	char path[64];
+	struct stat st;
+	snprintf(path, sizeof path, "/proc/%d/fd/%d", (int)pid, n);
+	return fams_raw_fstatat(AT_FDCWD, path, &st, 0) == 0 && (uint64_t)st.st_ino == ino;
+}
+
 bool member_alive(struct fams_file *f, int i)
 {
 	const struct fams_member *m = &f->sh->members[i];
-	return m->gen && starttime_of(m->pid) == m->starttime;
+	/* The same process (its pid's start time), still the program that joined (it
+	 * holds the shared state: it did not exec). */
+	return m->gen && starttime_of(m->pid) == m->starttime && holds(m->pid, m->state_fd, m->state_ino);
 }
 
-/* Close our pagemap of member i, if we opened one. */
-static void forget_pagemap(struct fams_file *f, int i)
+void member_forget_pagemap(struct fams_file *f, int i)
 {
 	if (f->peer_pagemap[i] < 0)
 		return;
@@ -77,16 +88,17 @@ int member_pagemap(struct fams_file *f, int i)
 	const struct fams_member *m = &f->sh->members[i];
 	if (f->peer_pagemap[i] >= 0 && f->peer_gen[i] == m->gen)
 		return f->peer_pagemap[i]; /* kept: a pagemap outlives no process (ESRCH after) */
-	forget_pagemap(f, i);
+	member_forget_pagemap(f, i);
 	int fd = fams_proc_open(m->pid, "pagemap", O_RDONLY);
 	if (fd < 0) {
 		if (errno == ENOENT)
 			errno = ESRCH;
 		return -1;
 	}
-	/* Opened before the check: if the pid was reused after the member died, the
-	 * start time differs; if it died after the open, the scan fails with ESRCH. */
-	if (starttime_of(m->pid) != m->starttime) {
+	/* Opened before the check: if the pid was reused after the member died, or the
+	 * member exec'd, the check fails; if it dies or execs after the open, the scan
+	 * fails with ESRCH (the pagemap is of the address space it had). */
+	if (!member_alive(f, i)) {
 		fams_raw_close(fd);
 		errno = ESRCH;
 		return -1;
@@ -97,22 +109,17 @@ int member_pagemap(struct fams_file *f, int i)
 	return fd;
 }
 
-/* Rewrite the rendezvous entries from the first live members. */
-static void publish_rendezvous(struct fams_file *f)
+/* Write slot i's rendezvous entry from the member table (zeros for a free slot). */
+static void publish_rendezvous(struct fams_file *f, int i)
 {
 	if (f->j.fd < 0)
 		return;
-	struct fams_rendezvous r[FAMS_RENDEZVOUS_SLOTS];
-	memset(r, 0, sizeof r);
-	int n = 0;
-	for (int i = 0; i < FAMS_MAX_MEMBERS && n < FAMS_RENDEZVOUS_SLOTS; i++) {
-		const struct fams_member *m = &f->sh->members[i];
-		if (!m->gen)
-			continue;
-		r[n++] = (struct fams_rendezvous){ FAMS_RENDEZVOUS_MAGIC, m->pid, m->wc_fd, m->state_fd,
-						   m->wc_ino, m->state_ino };
-	}
-	fams_journal_put_rendezvous(&f->j, r);
+	const struct fams_member *m = &f->sh->members[i];
+	struct fams_rendezvous r = { 0 };
+	if (m->gen)
+		r = (struct fams_rendezvous){ FAMS_RENDEZVOUS_MAGIC, m->pid, m->wc_fd, m->state_fd, m->wc_ino,
+					      m->state_ino };
+	fams_journal_put_rendezvous(&f->j, i, &r);
 }
 
 static uint64_t inode_of(int fd)
@@ -155,7 +162,7 @@ static int take_slot(struct fams_file *f)
 	m->tracked = fams_tracker_kind == FAMS_TRACKER_UFFD;
 	m->gen = sh->next_gen++;
 	f->me = slot;
-	publish_rendezvous(f);
+	publish_rendezvous(f, slot);
 	return 0;
 }
 
@@ -245,21 +252,40 @@ int member_join(struct fams_file *f)
 
 int member_join_forked(struct fams_file *f)
 {
-	if (f->j.fd >= 0 && fams_journal_own_lock(&f->j) < 0)
-		return -1;
+	if (f->j.fd >= 0) {
+		if (f->fork_journal_fd < 0)
+			return -1; /* errno from fams_journal_lock_for_child, before the fork */
+		fams_journal_adopt(&f->j, f->fork_journal_fd);
+		f->fork_journal_fd = -1;
+	}
 	return become_member(f);
+}
+
+bool member_others(const struct fams_file *f)
+{
+	for (int i = 0; i < FAMS_MAX_MEMBERS; i++)
+		if (i != f->me && f->sh->members[i].gen)
+			return true;
+	return false;
 }
 
 void member_leave(struct fams_file *f)
 {
 	for (int i = 0; i < FAMS_MAX_MEMBERS; i++)
-		forget_pagemap(f, i);
+		member_forget_pagemap(f, i);
 	if (f->me < 0 || fams_commit_lock(f) < 0)
 		return;
-	memset(&f->sh->members[f->me], 0, sizeof f->sh->members[f->me]);
+	int me = f->me;
+	memset(&f->sh->members[me], 0, sizeof f->sh->members[me]);
 	f->me = -1;
-	publish_rendezvous(f);
+	publish_rendezvous(f, me);
 	fams_commit_unlock(f);
+}
+
+static int by_start(const void *a, const void *b)
+{
+	const struct fams_member_map *x = a, *y = b;
+	return (x->start > y->start) - (x->start < y->start);
 }
 
 void member_publish_maps(struct fams_file *f)
@@ -267,29 +293,39 @@ void member_publish_maps(struct fams_file *f)
 	if (f->me < 0)
 		return;
 	struct fams_member *me = &f->sh->members[f->me];
+	/* Rule: a member killed half-way through this rewrite must not leave a range
+	 * unnamed: while it lasts the slot says "compare everything" (overflow). */
+	uint8_t before = me->overflow;
+	me->overflow = 1;
 	uint32_t n = 0;
 	bool overflow = false;
-	for (struct fams_map *m = fams_maps; m; m = m->next) {
+	for (struct fams_map *m = fams_maps; m && !overflow; m = m->next) {
 		if (m->f != f)
 			continue;
-		/* One record for a mapping that continues the last one in both the
-		 * address space and the file (growing by adjacent maps, as SQLite does). */
-		if (n > 0 && me->maps[n - 1].end == m->start &&
-		    me->maps[n - 1].off + (me->maps[n - 1].end - me->maps[n - 1].start) == m->off) {
-			me->maps[n - 1].end = m->end;
-			continue;
-		}
 		if (n == FAMS_MEMBER_MAPS) {
-			overflow = true;
-			break;
+			/* Full: sort and merge what we have to make room. */
+			qsort(me->maps, n, sizeof me->maps[0], by_start);
+			uint32_t k = 0;
+			for (uint32_t i = 0; i < n; i++) {
+				struct fams_member_map *last = k ? &me->maps[k - 1] : NULL;
+				if (last && last->end == me->maps[i].start &&
+				    last->off + (last->end - last->start) == me->maps[i].off)
+					last->end = me->maps[i].end; /* continues it in memory and in the file */
+				else
+					me->maps[k++] = me->maps[i];
+			}
+			n = k;
+			overflow = n == FAMS_MEMBER_MAPS;
+			if (overflow)
+				break;
 		}
 		me->maps[n++] = (struct fams_member_map){ m->start, m->end, m->off };
 	}
 	me->nmaps = n;
-	if (overflow && !me->overflow)
-		fams_info("%s: mapped more than %d times in one process; commits by other processes compare "
+	if (overflow && before != 2)
+		fams_info("%s: mapped in more than %d pieces in one process; commits by other processes compare "
 			  "the whole file", f->path, FAMS_MEMBER_MAPS);
-	me->overflow = overflow;
+	__atomic_store_n(&me->overflow, overflow ? 2 : 0, __ATOMIC_RELEASE);
 }
 
 void member_publish_fds(struct fams_file *f)
@@ -299,7 +335,7 @@ void member_publish_fds(struct fams_file *f)
 	struct fams_member *me = &f->sh->members[f->me];
 	me->wc_fd = f->memfd;
 	me->state_fd = f->state_fd;
-	publish_rendezvous(f);
+	publish_rendezvous(f, f->me);
 }
 
 void member_gone(struct fams_file *f, int i)
@@ -313,7 +349,7 @@ void member_gone(struct fams_file *f, int i)
 	}
 	fams_debug("%s: process %d, which shared it, is gone; its pages are compared at the next commit",
 		   f->path, (int)m->pid);
-	forget_pagemap(f, i);
+	member_forget_pagemap(f, i);
 	memset(m, 0, sizeof *m);
-	publish_rendezvous(f);
+	publish_rendezvous(f, i);
 }

@@ -22,8 +22,12 @@ int member_found(struct fams_file *f);
 int member_join(struct fams_file *f);
 
 /* In a forked child that inherited f: become a member of its own (the working copy
- * and shared state are inherited already).  The caller re-tracks the mappings. */
+ * and shared state are inherited already; the journal lock was taken for it before
+ * the fork, f->fork_journal_fd).  The caller re-tracks the mappings. */
 int member_join_forked(struct fams_file *f);
+
+/* Whether processes other than this one use f (the commit lock is held). */
+bool member_others(const struct fams_file *f);
 
 /* Leave f's members (its changes were committed by the caller). */
 void member_leave(struct fams_file *f);
@@ -42,6 +46,9 @@ void member_gone(struct fams_file *f, int i);
 
 /* Whether member i of f is still the process that joined (its pid's start time). */
 bool member_alive(struct fams_file *f, int i);
+
+/* Close our pagemap of member i, if we opened one. */
+void member_forget_pagemap(struct fams_file *f, int i);
 
 /* Member i's pagemap (opened once per member, checking it is the process that
  * joined, and kept; not the caller's to close).  -1 with errno ESRCH when it is

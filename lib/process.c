@@ -1,10 +1,12 @@
 /* process.c -- the life of a process under fams: start-up, fork, exit.
  *
  * Order at fork: the prepare handler takes the registry lock (no thread is inside
- * the registry while the address space is copied), the parent's handler releases
- * it, the child's starts a fresh one and turns what it inherited into private
- * snapshots (registry_fork_child).  At exit every file is committed before any
- * journal is removed (registry_shutdown). */
+ * the registry while the address space is copied) and, for each managed file, a
+ * journal lock for the child (so the parent, exiting at once, cannot take itself
+ * for the file's last process); the parent's handler drops those and releases the
+ * lock; the child's starts a fresh lock and joins each file as a process of its own
+ * (registry_fork_child).  At exit every file is committed before it is left; the
+ * last process to leave removes the journal (registry_shutdown). */
 #include "fams.h"
 #include "config.h"
 #include "process.h"
@@ -39,8 +41,17 @@ void fams_on_exit_now(void)
 	fams_shutdown();
 }
 
-void fams_atfork_prepare(void) { fams_lock(); }
-void fams_atfork_parent(void) { fams_unlock(); }
+void fams_atfork_prepare(void)
+{
+	fams_lock();
+	registry_fork_prepare();
+}
+
+void fams_atfork_parent(void)
+{
+	registry_fork_parent();
+	fams_unlock();
+}
 
 void fams_atfork_child(void)
 {

@@ -155,7 +155,7 @@ int fams_recover_locked(int jfd, int data_fd, const struct fams_identity *id,
 	int complete = 0;
 	if (!(flags & FAMS_REC_FORCE_ROLLBACK) && (complete = commit_finished(data_fd, ext, h.nextents, buf)) < 0)
 		goto fail_errno;
-	if (complete && (uint64_t)dst.st_size > h.data_size) {
+	if (complete && !(flags & FAMS_REC_KEEP_SIZE) && (uint64_t)dst.st_size > h.data_size) {
 		/* The commit's bytes are all there, but a size change made before it (a
 		 * shrink) was lost with the power: the committed file has the size the
 		 * journal recorded.  A file shorter than that was shrunk after the commit

@@ -213,6 +213,7 @@ struct fams_file *registry_manage(int fd, const struct stat *st)
 	fd_file_internals(f, true);
 	fd_adopt_all(f);
 	shadow_adopt(f);
+	registry_publish_maps(); /* the shadows it took over are mappings of it now */
 	__atomic_store_n(&fams_live, 1, __ATOMIC_RELEASE);
 	return f;
 }
@@ -245,6 +246,8 @@ static void cut_off(struct fams_file *f)
 				      f->memfd, (off_t)m->off);
 	f->cut_off = true;
 	f->me = -1;
+	for (int i = 0; i < FAMS_MAX_MEMBERS; i++)
+		member_forget_pagemap(f, i);
 	fd_internal_drop(f->j.fd);
 	fd_internal_drop(f->j.dirfd);
 	fams_journal_release(&f->j, 0);
@@ -258,6 +261,26 @@ static int track_mappings(struct fams_file *f)
 		if (m->f == f && dirty_track(m, m->start, m->end) < 0)
 			return -1;
 	return 0;
+}
+
+void registry_fork_prepare(void)
+{
+	struct fams_file *f, *tmp;
+	HASH_ITER(hh, g_files, f, tmp) {
+		f->fork_journal_fd = -1;
+		if (!f->cut_off && !fams_down && f->j.fd >= 0)
+			f->fork_journal_fd = fams_journal_lock_for_child(&f->j);
+	}
+}
+
+void registry_fork_parent(void)
+{
+	struct fams_file *f, *tmp;
+	HASH_ITER(hh, g_files, f, tmp) {
+		if (f->fork_journal_fd >= 0)
+			fams_raw_close(f->fork_journal_fd);
+		f->fork_journal_fd = -1;
+	}
 }
 
 void registry_fork_child(void)
@@ -276,6 +299,9 @@ void registry_fork_child(void)
 		f->me = -1;
 		int jfd = f->j.fd;
 		if (track_mappings(f) < 0 || member_join_forked(f) < 0) {
+			if (f->fork_journal_fd >= 0)
+				fams_raw_close(f->fork_journal_fd);
+			f->fork_journal_fd = -1;
 			cut_off(f);
 			continue;
 		}

@@ -49,6 +49,10 @@ void registry_retire_unused(void);
 /* Whether fd's file lives on a file system whose contents survive a crash. */
 bool fs_is_persistent(int fd);
 
+/* fork's prepare handler (registry lock held): a journal lock for the child of
+ * each file; the parent's handler drops them again. */
+void registry_fork_prepare(void);
+void registry_fork_parent(void);
 /* In a forked child (fork handler): a fresh lock, the parent's tracker dropped,
  * and a share of every file the parent managed (a tracker of its own, a member
  * slot of its own). */

@@ -2,6 +2,7 @@
  * followed so that they move onto the working copy when their file becomes managed
  * (every mapping must see the same bytes).  Under the registry lock. */
 #include "shadow.h"
+#include "commit.h"
 #include "dirty.h"
 #include "fams.h"
 #include "log.h"
@@ -32,7 +33,13 @@ void shadow_adopt(struct fams_file *f)
 					f->memfd, (off_t)m->off);
 		m->f = f;
 		f->nmaps++;
-		if (r == MAP_FAILED || dirty_track(m, m->start, m->end) < 0) {
+		f->maps_changed = true; /* published before the program runs on (registry_publish_maps) */
+		int tracked = -1;
+		if (r != MAP_FAILED && fams_commit_lock(f) == 0) {
+			tracked = dirty_track(m, m->start, m->end); /* protected as of the shared size */
+			fams_commit_unlock(f);
+		}
+		if (tracked < 0) {
 			fams_error("%s: a read-only mapping at %p could not be moved onto the working copy (%s); "
 				   "it shows only committed contents", f->path, (void *)m->start, strerror(errno));
 			map_free(m);

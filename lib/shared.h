@@ -55,7 +55,8 @@ struct fams_member {
 				 * above it (the file grew in another process) a page the
 				 * kernel calls written may be a hole, so it is compared */
 	uint8_t tracked;     /* its writes are seen by a scan (userfaultfd); else compared */
-	uint8_t overflow;    /* it maps the file more times than maps[] holds: compare all */
+	uint8_t overflow;    /* maps[] cannot be trusted -- 1: being rewritten, 2: it maps the file
+			      * in more pieces than maps[] holds -- compare all it may map */
 	uint8_t pad[6];
 	struct fams_member_map maps[FAMS_MEMBER_MAPS];
 };
@@ -71,7 +72,8 @@ struct fams_shared {
 	uint8_t needs_flush;     /* the size changed since the data file was last flushed */
 	uint8_t needs_rollback;  /* a commit failed half-way and its rollback too */
 	uint8_t harvesting;      /* a committer is moving written pages into the bitmaps */
-	uint8_t pad[5];
+	uint8_t needs_repair;    /* a holder died; its repair has not succeeded yet */
+	uint8_t pad[4];
 	struct fams_member members[FAMS_MAX_MEMBERS];
 };
 
