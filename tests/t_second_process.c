@@ -30,6 +30,11 @@ static int second_process(const char *path)
 	char b = 0;
 	if (late < 0 || pread(late, &b, 1, 0) != 1 || b != 'U')
 		return 21;
+	/* a reader's read-only mapping shows the working copy too (as jstat reading a
+	 * JVM's hsperfdata file must) */
+	const char *ro = mmap(NULL, PG, PROT_READ, MAP_SHARED, late, 0);
+	if (ro == MAP_FAILED || ro[0] != 'U')
+		return 30;
 	char *q = mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, early, 0);
 	if (q == MAP_FAILED || q[0] != 'U')
 		return 22;
