@@ -23,17 +23,16 @@
  * (fams_file_flush_if_needed), since recovery gives a finished commit the size its
  * journal recorded.
  *
- * Across processes (docs/sharing.md): the commit lock (shared.h) is held for the
- * whole commit and for every size change, by whichever process commits.  The pages
- * committed are every member's: collecting them (dirty_collect) happens under the
- * lock, with sh->harvesting set while written pages are moved from page tables
- * into the bitmaps.  Dirty bits are cleared only after step 5, so a committer
- * killed at any step leaves them set.  The next process to take the lock gets
- * EOWNERDEAD and repairs before anything else (repair_after_death): it finishes a
- * size change the dead one began, runs recovery on the journal (completing a
- * finished commit, rolling back an interrupted one, discarding a torn journal) and
- * retires it, and makes the whole file suspect if the dead one was collecting. */
+ * Across processes (docs/sharing.md): the commit lock (commitlock.h) is held for
+ * the whole commit and for every size change, by whichever process commits.  The
+ * pages committed are every member's: collecting them (dirty_collect) happens
+ * under the lock, with sh->harvesting set while written pages are moved from page
+ * tables into the bitmaps.  Dirty bits are cleared only after step 5, so a
+ * committer killed at any step leaves them set, and the next holder of the lock
+ * repairs first (commitlock.c).
+ */
 #include "commit.h"
+#include "commitlock.h"
 #include "config.h"
 #include "dirty.h"
 #include "log.h"
@@ -118,78 +117,6 @@ static int write_new_bytes(struct fams_file *f, const struct extent *ext, size_t
 	}
 	return 0;
 }
-
-/* A process died holding f's commit lock, which we now hold: bring the shared
- * state and the files back to a state a commit may start from. */
-static int repair_after_death(struct fams_file *f)
-{
-	struct fams_shared *sh = f->sh;
-	struct stat wc, data;
-	if (fams_test_break == FAMS_BREAK_NO_REPAIR)
-		return 0;
-	/* Written pages it had taken from page tables may not have reached the bitmaps:
-	 * compare everything (first: nothing below can undo it). */
-	if (sh->harvesting) {
-		fams_file_mark(f, f->suspect, 0, sh->size);
-		sh->harvesting = false;
-	}
-	/* A size change changes the data file first, then the working copy: finish it. */
-	if (fams_raw_fstat(f->memfd, &wc) < 0 || fams_raw_fstat(f->data_fd, &data) < 0)
-		return -1;
-	if (wc.st_size != data.st_size && fams_raw_ftruncate(f->memfd, data.st_size) < 0)
-		return -1;
-	if ((uint64_t)data.st_size != sh->size) {
-		uint64_t from = pages_for((uint64_t)data.st_size);
-		if ((uint64_t)data.st_size < sh->size && from < FAMS_MAX_FILE_PAGES) {
-			bits_set(f->dirty, from, pages_for(sh->size), false);
-			bits_set(f->suspect, from, pages_for(sh->size), false);
-		}
-		sh->size = (uint64_t)data.st_size;
-		sh->needs_flush = true;
-	}
-	/* The journal may hold its interrupted commit: apply recovery's rules now, but
-	 * keep the file's size (the others live on with it; a finished commit's journal
-	 * would otherwise cut a growth made since).  A finished commit's journal stays
-	 * live, as after any commit; one rolled back or torn is retired. */
-	if (f->j.fd >= 0) {
-		int outcome;
-		if (fams_recover_locked(f->j.fd, f->data_fd, &f->id, f->path, FAMS_REC_KEEP_SIZE, &outcome) < 0)
-			return -1;
-		if ((outcome == FAMS_REC_ROLLED_BACK || outcome == FAMS_REC_TORN) && fams_journal_retire(&f->j) < 0)
-			return -1;
-	}
-	return 0;
-}
-
-int fams_commit_lock(struct fams_file *f)
-{
-	int r = shared_lock(f->sh);
-	if (r < 0) {
-		fams_error("%s: its commit lock cannot be taken (%s)", f->path, strerror(errno));
-		return -1;
-	}
-	if (r == EOWNERDEAD) {
-		fams_warn("%s: a process died holding its commit lock; repairing", f->path);
-		f->sh->needs_repair = true;
-		shared_consistent(f->sh);
-	}
-	/* Until a repair succeeds, every holder tries it again and fails its call:
-	 * nothing may be committed over a half-applied commit. */
-	if (f->sh->needs_repair) {
-		if (repair_after_death(f) < 0) {
-			int saved = errno;
-			fams_error("%s: repairing after a dead process failed (%s); nothing is committed until it "
-				   "succeeds", f->path, strerror(saved));
-			shared_unlock(f->sh);
-			errno = saved;
-			return -1;
-		}
-		f->sh->needs_repair = false;
-	}
-	return 0;
-}
-
-void fams_commit_unlock(struct fams_file *f) { shared_unlock(f->sh); }
 
 static int commit_locked(struct fams_file *f, uint64_t lo, uint64_t hi);
 
@@ -371,8 +298,8 @@ int fams_file_resize(struct fams_file *f, uint64_t new_size)
 	}
 	if (fams_file_fits(f, new_size) < 0)
 		return -1;
-	/* The data file first, then the working copy: repair_after_death finishes a
-	 * change its maker died in by making the working copy follow the data file. */
+	/* The data file first, then the working copy: a repair (commitlock.c) finishes
+	 * a change its maker died in by making the working copy follow the data file. */
 	if (fams_truncate(f->data_fd, (off_t)new_size) < 0)
 		return -1;
 	if (fams_raw_ftruncate(f->memfd, (off_t)new_size) < 0) {
@@ -393,8 +320,11 @@ int fams_file_resize(struct fams_file *f, uint64_t new_size)
 			if (sh->members[i].protected_end > new_size)
 				sh->members[i].protected_end = new_size;
 	}
+	uint64_t old_size = sh->size;
 	sh->size = new_size;
 	sh->needs_flush = true;
+	if (new_size > old_size)
+		dirty_protect_grown(f, old_size, new_size);
 	return 0;
 }
 

@@ -6,12 +6,8 @@
 
 #include <stdint.h>
 
+#include "commitlock.h"
 #include "file.h"
-
-/* Take f's commit lock (shared.h); if its last holder died, repair first.  0, or
- * -1 with errno and a fams: line. */
-int fams_commit_lock(struct fams_file *f);
-void fams_commit_unlock(struct fams_file *f);
 
 /* Atomically commit the pages in [lo, hi) written by any process using f: after
  * success they are durable in the data file; after failure the data file holds
@@ -19,8 +15,9 @@ void fams_commit_unlock(struct fams_file *f);
  * commit lock.  Returns 0 or -1 with errno. */
 int fams_file_commit(struct fams_file *f, uint64_t lo, uint64_t hi);
 
-/* Change the size of the data file and its working copy together.  The commit
- * lock is held. */
+/* Change the size of the data file and its working copy together; pages a
+ * growth brings inside are protected in this process's mappings.  Every size
+ * change of a managed file goes through here.  The commit lock is held. */
 int fams_file_resize(struct fams_file *f, uint64_t new_size);
 
 /* Make the data file's metadata (size) durable when no commit did.  Takes the lock. */

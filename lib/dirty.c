@@ -10,7 +10,6 @@
  * protects them as it reports them, and once a member's pages up to the size have
  * been scanned so, its protected_end moves up. */
 #include "dirty.h"
-#include "commit.h"
 #include "log.h"
 #include "member.h"
 #include "sys.h"
@@ -31,9 +30,9 @@ static void on_written(void *ctx, uintptr_t s, uintptr_t e)
 	const struct scan *c = ctx;
 	uint64_t lo = c->off + (s - c->start), hi = c->off + (e - c->start), pe = c->protected_end;
 	if (lo < pe)
-		fams_file_mark(c->f, c->f->dirty, lo, (hi < pe ? hi : pe) - lo);
+		bits_mark_bytes(c->f->dirty, lo, (hi < pe ? hi : pe) - lo);
 	if (hi > pe)
-		fams_file_mark(c->f, c->f->suspect, lo > pe ? lo : pe, hi - (lo > pe ? lo : pe));
+		bits_mark_bytes(c->f->suspect, lo > pe ? lo : pe, hi - (lo > pe ? lo : pe));
 }
 
 /* Scan the part of a mapping (start, off: where it begins) that shows the file
@@ -55,7 +54,7 @@ static int scan_part(struct fams_file *f, int pagemap, uint64_t start, uint64_t 
 	if (fams_scan_written(pagemap, (uintptr_t)(start + (lo - off)), hi - lo, on_written, &c) == 0)
 		return 0;
 	int saved = errno;
-	fams_file_mark(f, f->suspect, lo, hi - lo);
+	bits_mark_bytes(f->suspect, lo, hi - lo);
 	errno = saved;
 	return -1;
 }
@@ -89,21 +88,14 @@ static void protect(struct fams_map *m, uintptr_t s, uintptr_t e)
 		fams_protect_range((void *)s, e - s);
 }
 
-/* Every size change of a managed file goes through here (commit lock held): the
- * pages a growth brings inside are protected in this process's mappings.  None of
- * them can have been written here (they faulted), so no write is lost; the page
- * holding the old end was inside the file and is protected already. */
-int dirty_resize(struct fams_file *f, uint64_t new_size)
+void dirty_protect_grown(struct fams_file *f, uint64_t old_size, uint64_t new_size)
 {
-	uint64_t old_size = f->sh->size;
-	if (fams_file_resize(f, new_size) < 0)
-		return -1;
-	if (new_size > old_size) {
-		map_each_of_file(f, fams_page_round(old_size), fams_page_round(new_size), protect);
-		if (f->me >= 0 && f->sh->members[f->me].protected_end == old_size)
-			f->sh->members[f->me].protected_end = new_size;
-	}
-	return 0;
+	/* None of these pages can have been written here (they faulted), so no write
+	 * is lost; the page holding the old end was inside the file and is protected
+	 * already. */
+	map_each_of_file(f, fams_page_round(old_size), fams_page_round(new_size), protect);
+	if (f->me >= 0 && f->sh->members[f->me].protected_end == old_size)
+		f->sh->members[f->me].protected_end = new_size;
 }
 
 /* Move the kernel's record of written pages in [s, e) of m into the file's bitmap.
@@ -131,7 +123,7 @@ void dirty_rearm(struct fams_map *m, uintptr_t s, uintptr_t e)
 	if (m->f->cut_off || s >= e)
 		return;
 	dirty_track(m, s, e);
-	fams_file_mark(m->f, m->f->suspect, m->off + (s - m->start), e - s);
+	bits_mark_bytes(m->f->suspect, m->off + (s - m->start), e - s);
 }
 
 void dirty_harvest_file(struct fams_file *f, uint64_t lo, uint64_t hi)
@@ -151,7 +143,7 @@ static void suspect_member(struct fams_file *f, int i, uint64_t lo, uint64_t hi)
 {
 	const struct fams_member *m = &f->sh->members[i];
 	if (m->overflow) {
-		fams_file_mark(f, f->suspect, lo, (hi < f->sh->size ? hi : f->sh->size) - lo);
+		bits_mark_bytes(f->suspect, lo, (hi < f->sh->size ? hi : f->sh->size) - lo);
 		return;
 	}
 	for (uint32_t k = 0; k < m->nmaps; k++) {
@@ -159,7 +151,7 @@ static void suspect_member(struct fams_file *f, int i, uint64_t lo, uint64_t hi)
 		a = a > lo ? a : lo;
 		b = b < hi ? b : hi;
 		if (a < b)
-			fams_file_mark(f, f->suspect, a, b - a);
+			bits_mark_bytes(f->suspect, a, b - a);
 	}
 }
 
@@ -221,7 +213,7 @@ void dirty_collect(struct fams_file *f, uint64_t lo, uint64_t hi)
 		return;
 	/* Rule: while written pages are between a page table and the bitmaps, a
 	 * committer that dies must leave a sign: the next one compares everything
-	 * (commit.c, repair_after_death). */
+	 * (commitlock.c, repair_after_death). */
 	f->sh->harvesting = true;
 	dirty_harvest_file(f, lo, hi);
 	for (int i = 0; i < FAMS_MAX_MEMBERS; i++) {

@@ -22,9 +22,9 @@ void dirty_harvest_file(struct fams_file *f, uint64_t lo, uint64_t hi);
 void dirty_collect(struct fams_file *f, uint64_t lo, uint64_t hi);
 /* Re-arm tracking of [s, e) of m after an operation that may have lost it. */
 void dirty_rearm(struct fams_map *m, uintptr_t s, uintptr_t e);
-/* Every size change of a managed file goes through here: the data file and the
- * working copy change together, and pages a growth brings inside are protected in
- * this process's mappings (the others catch up at their next scan). */
-int dirty_resize(struct fams_file *f, uint64_t new_size);
+/* f grew from old_size to new_size (commit.c, fams_file_resize): protect the
+ * pages it brought inside in this process's mappings (the others catch up at
+ * their next scan).  The commit lock is held. */
+void dirty_protect_grown(struct fams_file *f, uint64_t old_size, uint64_t new_size);
 
 #endif

@@ -215,12 +215,12 @@ static ssize_t write_locked(struct fams_file *f, int fd, const struct iovec *iov
 	 * reach it at the next commit. */
 	if ((uint64_t)pos + total > f->sh->size) {
 		dirty_harvest_file(f, 0, UINT64_MAX);
-		if (dirty_resize(f, (uint64_t)pos + total) < 0)
+		if (fams_file_resize(f, (uint64_t)pos + total) < 0)
 			return -1;
 	}
 	/* Marked before written: a process killed in between leaves the pages to the
 	 * next commit, whichever process makes it. */
-	fams_file_mark(f, f->dirty, (uint64_t)pos, (uint64_t)total);
+	bits_mark_bytes(f->dirty, (uint64_t)pos, (uint64_t)total);
 	ssize_t n = fams_raw_pwritev(f->memfd, iov, iovcnt, pos);
 	if (n < 0)
 		return -1;
@@ -277,7 +277,7 @@ static int truncate_file(struct fams_file *f, int fd, off_t len)
 		return -1;
 	/* Collect written pages first: the bits of pages cut off must go with them. */
 	dirty_harvest_file(f, 0, UINT64_MAX);
-	int r = dirty_resize(f, (uint64_t)len);
+	int r = fams_file_resize(f, (uint64_t)len);
 	int saved = errno;
 	fams_commit_unlock(f);
 	errno = saved;
@@ -301,11 +301,11 @@ static int allocate_locked(struct fams_file *f, int fd, int mode, off_t off, off
 	if (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)) {
 		/* Content changes belong to the working copy and reach the file at commit. */
 		dirty_harvest_file(f, 0, UINT64_MAX);
-		if (!(mode & FALLOC_FL_KEEP_SIZE) && end > f->sh->size && dirty_resize(f, end) < 0)
+		if (!(mode & FALLOC_FL_KEEP_SIZE) && end > f->sh->size && fams_file_resize(f, end) < 0)
 			return -1;
 		uint64_t zend = end < f->sh->size ? end : f->sh->size;
 		if ((uint64_t)off < zend) {
-			fams_file_mark(f, f->dirty, (uint64_t)off, zend - (uint64_t)off);
+			bits_mark_bytes(f->dirty, (uint64_t)off, zend - (uint64_t)off);
 			if (fams_raw_fallocate(f->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off,
 					       (off_t)(zend - (uint64_t)off)) < 0)
 				return -1;
@@ -315,7 +315,7 @@ static int allocate_locked(struct fams_file *f, int fd, int mode, off_t off, off
 	/* Allocation does not change content: the data file takes it directly. */
 	if (fams_raw_fallocate(fd, mode, off, len) < 0)
 		return -1;
-	return !(mode & FALLOC_FL_KEEP_SIZE) && end > f->sh->size ? dirty_resize(f, end) : 0;
+	return !(mode & FALLOC_FL_KEEP_SIZE) && end > f->sh->size ? fams_file_resize(f, end) : 0;
 }
 
 static int allocate_file(struct fams_file *f, int fd, int mode, off_t off, off_t len)

@@ -33,17 +33,6 @@ int fams_file_fits(const struct fams_file *f, uint64_t size)
 	return -1;
 }
 
-void fams_file_mark(struct fams_file *f, uint64_t *bits, uint64_t off, uint64_t len)
-{
-	if (len == 0)
-		return;
-	uint64_t first = page_of(off), last = pages_for(off + len);
-	if (last > FAMS_MAX_FILE_PAGES)
-		last = FAMS_MAX_FILE_PAGES;
-	if (first < last)
-		bits_set(bits, first, last, true);
-}
-
 /* ---- opening: journal first, then the working copy ------------------------------ */
 
 /* Copy the data file's contents into the working copy, skipping holes so a sparse

@@ -57,10 +57,6 @@ struct fams_file *fams_file_open(int fd, const struct stat *st, const char *path
 /* Whether the bitmaps can describe a file of size bytes (EFBIG otherwise). */
 int fams_file_fits(const struct fams_file *f, uint64_t size);
 
-/* Mark [off, off+len) of the working copy in a bitmap (dirty: written by write(2),
- * fallocate, ...; suspect).  The commit lock is held. */
-void fams_file_mark(struct fams_file *f, uint64_t *bits, uint64_t off, uint64_t len);
-
 /* Leave the file's processes; the last one to leave removes the journal when
  * asked (clean exit).  The working copy stays, for mappings that outlive this. */
 void fams_file_leave(struct fams_file *f, int remove_journal);

@@ -21,7 +21,7 @@
  *     are in the working copy, and only comparing can find the ones no scan
  *     reported. */
 #include "member.h"
-#include "commit.h"
+#include "commitlock.h"
 #include "fdtable.h"
 #include "log.h"
 #include "maptable.h"
@@ -342,10 +342,10 @@ void member_gone(struct fams_file *f, int i)
 {
 	struct fams_member *m = &f->sh->members[i];
 	if (m->overflow) {
-		fams_file_mark(f, f->suspect, 0, f->sh->size);
+		bits_mark_bytes(f->suspect, 0, f->sh->size);
 	} else {
 		for (uint32_t k = 0; k < m->nmaps; k++)
-			fams_file_mark(f, f->suspect, m->maps[k].off, m->maps[k].end - m->maps[k].start);
+			bits_mark_bytes(f->suspect, m->maps[k].off, m->maps[k].end - m->maps[k].start);
 	}
 	fams_debug("%s: process %d, which shared it, is gone; its pages are compared at the next commit",
 		   f->path, (int)m->pid);

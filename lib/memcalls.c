@@ -314,7 +314,7 @@ static void rearm_after(struct fams_map *m, uintptr_t a, uintptr_t b, int advice
 	/* MADV_REMOVE frees the range of the working copy, as it would free the
 	 * file's blocks: the zeros reach the file at the next commit. */
 	if (advice == MADV_REMOVE)
-		fams_file_mark(m->f, m->f->dirty, m->off + (a - m->start), b - a);
+		bits_mark_bytes(m->f->dirty, m->off + (a - m->start), b - a);
 	dirty_rearm(m, a, b);
 }
 

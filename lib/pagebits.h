@@ -31,6 +31,23 @@ static inline void bits_set(uint64_t *bits, uint64_t first, uint64_t last /* exc
 	}
 }
 
+/* Pages a managed file's bitmaps can describe: it grows to at most this many
+ * pages (1 TiB of 4 KiB pages); the bitmaps are sparse memory (shared.h), paid for
+ * only where touched. */
+#define FAMS_MAX_FILE_PAGES (1ull << 28)
+
+/* Set the bits of the pages holding bytes [off, off+len). */
+static inline void bits_mark_bytes(uint64_t *bits, uint64_t off, uint64_t len)
+{
+	if (len == 0)
+		return;
+	uint64_t first = page_of(off), last = pages_for(off + len);
+	if (last > FAMS_MAX_FILE_PAGES)
+		last = FAMS_MAX_FILE_PAGES;
+	if (first < last)
+		bits_set(bits, first, last, true);
+}
+
 /* Index of the first set bit in [from, to), or to. */
 static inline uint64_t bits_next(const uint64_t *bits, uint64_t from, uint64_t to)
 {

@@ -2,7 +2,7 @@
  * followed so that they move onto the working copy when their file becomes managed
  * (every mapping must see the same bytes).  Under the registry lock. */
 #include "shadow.h"
-#include "commit.h"
+#include "commitlock.h"
 #include "dirty.h"
 #include "fams.h"
 #include "log.h"

@@ -12,9 +12,9 @@
  * written only with the commit lock held.
  *
  * The commit lock is a robust process-shared mutex: when its holder dies, the next
- * locker gets EOWNERDEAD and repairs (commit.c, fams_commit_lock) before marking it
- * consistent; an unlock without that would make every later lock fail
- * (ENOTRECOVERABLE: measured, docs/sharing.md). */
+ * locker gets EOWNERDEAD and repairs (commitlock.c) before its call goes on; the
+ * mutex is always marked consistent, since an unlock without that would make every
+ * later lock fail (ENOTRECOVERABLE: measured, docs/sharing.md). */
 #ifndef FAMS_SHARED_H
 #define FAMS_SHARED_H
 
@@ -24,6 +24,7 @@
 #include <sys/types.h>
 
 #include "journal.h"
+#include "pagebits.h"
 
 #define FAMS_SHARED_MAGIC 0x3144485353414d46ull /* "FAMSSHD1" */
 #define FAMS_SHARED_VERSION 1u
@@ -31,10 +32,6 @@
  * for the others to scan (more mappings: see fams_member.overflow). */
 #define FAMS_MAX_MEMBERS 64
 #define FAMS_MEMBER_MAPS 32
-/* Pages the bitmaps can describe: a managed file grows to at most this many pages
- * (1 TiB of 4 KiB pages); the bitmaps are sparse memory, paid for only where
- * touched. */
-#define FAMS_MAX_FILE_PAGES (1ull << 28)
 
 /* One mapping of the working copy in a member's address space. */
 struct fams_member_map {

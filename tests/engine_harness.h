@@ -145,7 +145,7 @@ static inline void put(struct fams_file *f, uint64_t off, const char *s)
 		FAIL("memfd write");
 	if (fams_commit_lock(f) < 0)
 		FAIL("commit lock");
-	fams_file_mark(f, f->dirty, off, n);
+	bits_mark_bytes(f->dirty, off, n);
 	fams_commit_unlock(f);
 }
 
