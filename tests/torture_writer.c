@@ -2,9 +2,12 @@
  *
  * Round r writes the value r into every one of NPAGES pages (page order shuffled
  * each round), then msyncs and prints "committed r".  A file whose pages do not all
- * hold the same round is torn.  Knows nothing of fams.  With a fourth argument
- * "die" it kills itself after the last commit, leaving that commit's journal as a
- * crash would (tests that need one wait for nothing and race with no timer). */
+ * hold the same round is torn.  Knows nothing of fams.  A fourth argument "die"
+ * makes it kill itself after the last commit, leaving that commit's journal as a
+ * crash would (tests that need one wait for nothing and race with no timer);
+ * "pace=US" makes it sleep US microseconds after each page it stamps, so that a
+ * round spans the kernel's writeback (tests/powercut: without fams, a power cut
+ * then finds half-written rounds). */
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -19,7 +22,7 @@
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
-		fprintf(stderr, "usage: torture_writer FILE NPAGES [ROUNDS [die]]\n");
+		fprintf(stderr, "usage: torture_writer FILE NPAGES [ROUNDS [die|pace=US]]\n");
 		return 2;
 	}
 	int npages = atoi(argv[2]);
@@ -35,6 +38,7 @@ int main(int argc, char **argv)
 	int *order = malloc(sizeof(int) * (size_t)npages);
 	for (int i = 0; i < npages; i++)
 		order[i] = i;
+	long pace = argc > 4 && strncmp(argv[4], "pace=", 5) == 0 ? atol(argv[4] + 5) : 0;
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	srand((unsigned)getpid());
 	for (uint64_t r = start + 1; r <= start + (uint64_t)rounds; r++) {
@@ -47,6 +51,8 @@ int main(int argc, char **argv)
 			char *pg = p + (size_t)order[i] * PG;
 			memcpy(pg, &r, sizeof r);
 			memset(pg + 8, (int)(r & 0xff), 64); /* more bytes per page */
+			if (pace)
+				usleep((useconds_t)pace);
 		}
 		if (msync(p, (size_t)npages * PG, MS_SYNC) < 0)
 			return perror("msync"), 1;
