@@ -1,5 +1,6 @@
 #!/bin/bash
-# powercut.sh [N] [BUILD_DIR] -- N whole-machine power cuts under fams (default 1000),
+# powercut.sh [N] [BUILD_DIR] -- from a fresh clone: install what is needed, build,
+# build the machine, then N whole-machine power cuts under fams (default 1000),
 # spread over the workloads torture, slow, kc and share; then the controls: 20 cuts
 # of the slow torture writer without fams (must find torn files) and 10 with a
 # deliberately broken engine (must be caught).  Needs root, qemu-system-x86, nbdkit
@@ -7,8 +8,11 @@
 # breakdown and, last, "cuts N torn T lost L fsck_errors E" for the fams run.
 set -u
 n=${1:-1000}
-build=$(realpath "${2:-build}")
 here=$(cd "$(dirname "$0")/.." && pwd)
+if [ -z "${2:-}" ]; then # the default build: make sure it is there and current
+	"$here/scripts/deps.sh" && "$here/scripts/build.sh" >/dev/null || exit 1
+fi
+build=$(realpath "${2:-$here/build}")
 run=$here/tests/powercut/run.sh
 start=$(date +%s)
 echo "== control: the slow torture writer without fams (must tear) =="
