@@ -22,6 +22,7 @@
 #include "log.h"
 #include "recover.h"
 #include "sys.h"
+#include "tracker.h"
 
 static long ops, crash_at;
 static sigjmp_buf crash;
@@ -284,6 +285,10 @@ int main(int argc, char **argv)
 	fams_cfg.journal_size = 64 * 1024; /* small, so ch_big must grow it */
 	fams_cfg.journal_max = 64 << 20;
 	fams_log_level = FAMS_LOG_ERROR; /* rollbacks are the point here, not news */
+	/* Changes go through put(), which marks them dirty, and no mapping exists: let
+	 * commits trust the dirty bits alone, as with the userfaultfd tracker, rather
+	 * than compare every page (which would hide a lost bit). */
+	fams_tracker_kind = FAMS_TRACKER_UFFD;
 	static const struct shape shapes[] = {
 		{ "one page", 16 * PG, ch_one, 0, 0, 0 },
 		{ "scattered pages", 48 * PG, ch_many, 0, 0, 0 },
