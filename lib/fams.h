@@ -52,8 +52,9 @@ int fams_before_open(int dirfd, const char *path, int flags);
  * fams_before_open said: recover the file if need be (-1 with errno: it could not
  * be, and the caller must close fd and fail the open), treat fd as the file's if
  * the file is managed (and apply O_TRUNC, which the kernel already did to the data
- * file, to the working copy); if another process manages it, reads, writes and
- * mappings through fd are refused while it does. */
+ * file, to the working copy); if other processes use it under fams, join them
+ * (fd then reads and writes their working copy), or, if this process may not,
+ * refuse reads, writes and mappings through fd while they do. */
 int fams_after_open(int dirfd, const char *path, int fd, int flags, int before);
 void fams_after_dup(int oldfd, int newfd);
 /* Before dup2/dup3 replaces newfd. */

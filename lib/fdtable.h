@@ -1,6 +1,6 @@
 /* fdtable.h -- what fams knows of each descriptor number of this process: a
- * program descriptor of a managed file, of a file another process manages, or one
- * of fams's own.  Protected by the registry lock (registry.h). */
+ * program descriptor of a managed file, of a file used by processes this one could
+ * not join, or one of fams's own.  Protected by the registry lock (registry.h). */
 #ifndef FAMS_FDTABLE_H
 #define FAMS_FDTABLE_H
 

@@ -65,7 +65,7 @@ void *fams_on_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t of
 	const int type = flags & MAP_TYPE;
 	const bool shared = type == MAP_SHARED || type == MAP_SHARED_VALIDATE;
 	/* A private mapping needs the working copy only if the file is managed (or the
-	 * refusal, if another process manages it). */
+	 * refusal, if processes this one could not join use it). */
 	if (!shared && !registry_any() && !fams_hint(fams_any_elsewhere) && !(fixed && (fams_hint(fams_maps) || fams_hint(fams_shadows))))
 		return NULL;
 	struct stat st;

@@ -1,6 +1,7 @@
 /* opencall.c -- what open (and fopen) does: recovery runs before the program can
  * read the file, and the new descriptor joins the file's records (a managed file's,
- * or one managed by another process). */
+ * joining the processes that use it if need be, or the refusal's when this process
+ * may not join them). */
 #include "fams.h"
 #include "commit.h"
 #include "dirty.h"

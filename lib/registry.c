@@ -145,9 +145,9 @@ static void retire(struct fams_file *f)
 
 /* Stop managing the files this process neither maps nor has a descriptor of.
  * Not at the last munmap alone: a program that unmaps and maps again to grow the
- * file (tdb does) keeps reading and writing through its descriptor meanwhile, and
- * another process must not take the file over in between; those reads and writes
- * would go around its working copy. */
+ * file (tdb does) keeps reading and writing through its descriptor meanwhile: were
+ * the file retired in between, those reads and writes would go to the data file,
+ * around the working copy the other processes sharing it still use. */
 void registry_retire_unused(void)
 {
 	struct fams_file *f, *tmp;
