@@ -56,6 +56,10 @@ done | sort -u | while read -r lib; do
 	cp -L "$lib" "$root/lib/"
 done
 cp -L /lib64/ld-linux-x86-64.so.2 "$root/lib64/"
+# The tracker probe (bench/probes), for the machine's kernel to be measured on.
+cc -O2 -D_GNU_SOURCE -o "$root/fams/old_kernel_trackers" "$here/../../bench/probes/old_kernel_trackers.c" -lpthread ||
+	skip "cannot build bench/probes/old_kernel_trackers.c"
+progs+=("$root/fams/old_kernel_trackers")
 cp "$here/init" "$root/init"
 chmod +x "$root/init"
 (cd "$root" && find . | busybox cpio -o -H newc 2>/dev/null | gzip -1) >"$out/initrd.gz"
