@@ -138,23 +138,6 @@ void dirty_harvest_file(struct fams_file *f, uint64_t lo, uint64_t hi)
 	map_each_of_file(f, lo, hi, dirty_harvest);
 }
 
-/* Every range member i maps of f, inside [lo, hi), becomes suspect. */
-static void suspect_member(struct fams_file *f, int i, uint64_t lo, uint64_t hi)
-{
-	const struct fams_member *m = &f->sh->members[i];
-	if (m->overflow) {
-		bits_mark_bytes(f->suspect, lo, (hi < f->sh->size ? hi : f->sh->size) - lo);
-		return;
-	}
-	for (uint32_t k = 0; k < m->nmaps; k++) {
-		uint64_t a = m->maps[k].off, b = a + (m->maps[k].end - m->maps[k].start);
-		a = a > lo ? a : lo;
-		b = b < hi ? b : hi;
-		if (a < b)
-			bits_mark_bytes(f->suspect, a, b - a);
-	}
-}
-
 /* Scan member i's mappings of f over [lo, hi) (the whole of [protected_end, size)
  * first, if its protection lags), through its pagemap.  0, or -1 with errno ESRCH
  * when it turned out to be gone. */
@@ -183,7 +166,7 @@ static void collect_member(struct fams_file *f, int i, uint64_t lo, uint64_t hi)
 	if (m->overflow || !m->tracked) {
 		/* Its writes cannot be scanned: compare what it maps. */
 		if (member_alive(f, i))
-			suspect_member(f, i, lo, hi);
+			member_suspect(f, i, lo, hi);
 		else
 			member_gone(f, i);
 		return;
@@ -200,7 +183,7 @@ static void collect_member(struct fams_file *f, int i, uint64_t lo, uint64_t hi)
 		if (errno == ESRCH || !member_alive(f, i))
 			member_gone(f, i);
 		else
-			suspect_member(f, i, lo, hi); /* alive, not scannable by us (EACCES) */
+			member_suspect(f, i, lo, hi); /* alive, not scannable by us (EACCES) */
 		return;
 	}
 	if (scan_member(f, i, pagemap, lo, hi) < 0)

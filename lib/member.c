@@ -338,15 +338,29 @@ void member_publish_fds(struct fams_file *f)
 	publish_rendezvous(f, f->me);
 }
 
+void member_suspect(struct fams_file *f, int i, uint64_t lo, uint64_t hi)
+{
+	const struct fams_member *m = &f->sh->members[i];
+	if (hi > f->sh->size)
+		hi = f->sh->size;
+	if (m->overflow) { /* its list cannot be trusted: all of [lo, hi) */
+		if (lo < hi)
+			bits_mark_bytes(f->suspect, lo, hi - lo);
+		return;
+	}
+	for (uint32_t k = 0; k < m->nmaps; k++) {
+		uint64_t a = m->maps[k].off, b = a + (m->maps[k].end - m->maps[k].start);
+		a = a > lo ? a : lo;
+		b = b < hi ? b : hi;
+		if (a < b)
+			bits_mark_bytes(f->suspect, a, b - a);
+	}
+}
+
 void member_gone(struct fams_file *f, int i)
 {
 	struct fams_member *m = &f->sh->members[i];
-	if (m->overflow) {
-		bits_mark_bytes(f->suspect, 0, f->sh->size);
-	} else {
-		for (uint32_t k = 0; k < m->nmaps; k++)
-			bits_mark_bytes(f->suspect, m->maps[k].off, m->maps[k].end - m->maps[k].start);
-	}
+	member_suspect(f, i, 0, UINT64_MAX);
 	fams_debug("%s: process %d, which shared it, is gone; its pages are compared at the next commit",
 		   f->path, (int)m->pid);
 	member_forget_pagemap(f, i);

@@ -40,6 +40,10 @@ void member_publish_maps(struct fams_file *f);
  * (after they moved).  The commit lock is held. */
 void member_publish_fds(struct fams_file *f);
 
+/* Every range member i maps of f, inside [lo, hi) and the file, becomes suspect
+ * (compared at the next commit).  The commit lock is held. */
+void member_suspect(struct fams_file *f, int i, uint64_t lo, uint64_t hi);
+
 /* Member i of f is dead (or not the process that joined): its mappings' pages
  * become suspect, its slot free.  The commit lock is held. */
 void member_gone(struct fams_file *f, int i);
