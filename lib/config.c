@@ -55,7 +55,7 @@ enum kind {
 };
 
 static const char *const log_words[] = { "error", "warn", "info", "debug", NULL };
-static const char *const tracker_words[] = { "auto", "uffd", "compare", NULL };
+static const char *const tracker_words[] = { "auto", "uffd", "uffd-sync", "compare", NULL };
 
 /* Every FAMS_* setting, from settings.h: its variable, kind, where it goes (whose
  * initial value in fams_cfg is its default), and its bounds.  Read in this order. */

@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum fams_tracker_kind { FAMS_TRACKER_AUTO = 0, FAMS_TRACKER_UFFD, FAMS_TRACKER_COMPARE };
+enum fams_tracker_kind { FAMS_TRACKER_AUTO = 0, FAMS_TRACKER_UFFD, FAMS_TRACKER_UFFD_SYNC, FAMS_TRACKER_COMPARE };
 
 struct fams_config {
 	uint64_t journal_size;      /* FAMS_JOURNAL_SIZE: preallocated journal bytes */

@@ -115,6 +115,18 @@ void dirty_harvest(struct fams_map *m, uintptr_t s, uintptr_t e)
 	}
 }
 
+void dirty_open_for_kernel(uintptr_t s, uintptr_t e)
+{
+	uintptr_t mask = (uintptr_t)fams_page_size - 1;
+	s &= ~mask;
+	e = (e + mask) & ~mask;
+	for (struct fams_map *m = fams_maps; m; m = m->next)
+		if (map_overlaps(m, s, e) && !m->f->cut_off) {
+			uintptr_t a = m->start > s ? m->start : s, b = m->end < e ? m->end : e;
+			fams_open_for_kernel((void *)a, b - a);
+		}
+}
+
 /* Re-arm tracking of [s, e) of m after an operation that may have lost it.  Writes
  * that land between the harvest before the operation and this call are caught by
  * comparing the range at the next commit. */

@@ -22,6 +22,10 @@ void dirty_harvest_file(struct fams_file *f, uint64_t lo, uint64_t hi);
 void dirty_collect(struct fams_file *f, uint64_t lo, uint64_t hi);
 /* Re-arm tracking of [s, e) of m after an operation that may have lost it. */
 void dirty_rearm(struct fams_map *m, uintptr_t s, uintptr_t e);
+/* The kernel is about to write into [s, e) for the program (read(2)): where the
+ * tracker cannot serve such writes (fams_tracker_opens_for_kernel), open the
+ * managed pages there first; they count as written.  Under the registry lock. */
+void dirty_open_for_kernel(uintptr_t s, uintptr_t e);
 /* f grew from old_size to new_size (commit.c, fams_file_resize): protect the
  * pages it brought inside in this process's mappings (the others catch up at
  * their next scan).  The commit lock is held. */

@@ -11,6 +11,7 @@
 #include "recover.h"
 #include "registry.h"
 #include "sys.h"
+#include "tracker.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -191,12 +192,24 @@ static ssize_t read_file(struct fams_file *f, int fd, const struct iovec *iov, i
 	return n;
 }
 
+/* A read into managed mappings, where the tracker cannot serve the kernel's writes
+ * into protected pages (they would fail with EFAULT): open those pages first. */
+static void open_for_kernel(const struct iovec *iov, int iovcnt)
+{
+	fams_lock();
+	for (int i = 0; i < iovcnt; i++)
+		dirty_open_for_kernel((uintptr_t)iov[i].iov_base, (uintptr_t)iov[i].iov_base + iov[i].iov_len);
+	fams_unlock();
+}
+
 ssize_t fams_on_read(int fd, const struct iovec *iov, int iovcnt, off_t pos, int *handled)
 {
 	*handled = 0;
 	if (!fams_hint(fams_live))
 		return 0;
 	int saved = errno;
+	if (fams_tracker_opens_for_kernel())
+		open_for_kernel(iov, iovcnt);
 	struct fams_file *f = enter(fd, "read", false, handled);
 	return registry_leave(f ? read_file(f, fd, iov, iovcnt, pos) : NOT_DONE(*handled), saved);
 }

@@ -159,6 +159,9 @@ static int take_slot(struct fams_file *f)
 	/* It maps nothing yet: every mapping it makes is protected up to the size of
 	 * the moment (dirty_track). */
 	m->protected_end = sh->size;
+	/* Others can read its written pages from its page tables only where the kernel
+	 * keeps them there (the asynchronous tracker); the synchronous tracker's
+	 * record is in its own memory, so the others compare what it maps. */
 	m->tracked = fams_tracker_kind == FAMS_TRACKER_UFFD;
 	m->gen = sh->next_gen++;
 	f->me = slot;

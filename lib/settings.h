@@ -20,7 +20,7 @@
 	  "fail a commit that needs a larger journal")                                        \
 	S(FAMS_JOURNAL_DIR, PATH, journal_dir, DIR_RULE, "journal-dir", "DIR",                          \
 	  "keep journals in DIR instead of next to each file")                                \
-	S(FAMS_TRACKER, WORD, tracker, TRACKER_WORDS, "tracker", "KIND", "dirty-page tracker: auto, uffd or compare") \
+	S(FAMS_TRACKER, WORD, tracker, TRACKER_WORDS, "tracker", "KIND", "dirty-page tracker: auto, uffd, uffd-sync or compare") \
 	S(FAMS_STATS, FLAG, stats, NO_RULE, "", "", "")                                                \
 	S(FAMS_INCLUDE, TEXT, include, NO_RULE, "", "", "")                                            \
 	S(FAMS_EXCLUDE, TEXT, exclude, NO_RULE, "", "", "")

@@ -1,7 +1,10 @@
-/* tracker.c -- dirty-page tracking with userfaultfd async write-protect + PAGEMAP_SCAN. */
+/* tracker.c -- which tracker this process uses (probed at start-up), and the
+ * userfaultfd write-protect both fast trackers are built on: asynchronous with
+ * PAGEMAP_SCAN where the kernel has them, else synchronous (wpsync.c). */
 #include "tracker.h"
 #include "log.h"
 #include "sys.h"
+#include "wpsync.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -41,13 +44,21 @@ struct fams_pm_scan_arg {
 int fams_tracker_kind = FAMS_TRACKER_COMPARE;
 static int uffd = -1;
 static int pagemap_fd_own = -1;
+/* The userfaultfd serves only faults in user mode (vm.unprivileged_userfaultfd=0
+ * and no CAP_SYS_PTRACE): with the synchronous tracker the kernel's own writes into
+ * a protected page then fail with EFAULT instead of waiting for the thread. */
+static bool user_mode_only;
 /* The process whose address space uffd and pagemap_fd_own describe.  A child created
  * without the fork handlers (a raw clone) must not act on its parent's page
  * tables: there every call fails, so a scan falls back to comparing and a new
  * mapping is refused, never silently untracked. */
 static pid_t owner;
 
-bool fams_tracker_owned(void) { return fams_tracker_kind != FAMS_TRACKER_UFFD || fams_raw_getpid() == owner; }
+static const char *const kind_names[] = {
+	[FAMS_TRACKER_AUTO] = "auto", [FAMS_TRACKER_UFFD] = "uffd", [FAMS_TRACKER_UFFD_SYNC] = "uffd-sync", [FAMS_TRACKER_COMPARE] = "compare"
+};
+
+bool fams_tracker_owned(void) { return fams_tracker_kind == FAMS_TRACKER_COMPARE || fams_raw_getpid() == owner; }
 
 static int owned(void)
 {
@@ -57,12 +68,16 @@ static int owned(void)
 	return 0;
 }
 
-static int uffd_open(void)
+/* A userfaultfd with the features `need`, or -1 with errno (EINVAL: this kernel
+ * lacks one of them).  Served in user mode only where that is all we may have. */
+static int uffd_open(__u64 need, int flags)
 {
-	const __u64 need = UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED | UFFD_FEATURE_WP_HUGETLBFS_SHMEM;
-	int fd = fams_raw_userfaultfd(O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0 && (errno == EPERM || errno == EACCES))
-		fd = fams_raw_userfaultfd(O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
+	int fd = fams_raw_userfaultfd(O_CLOEXEC | flags);
+	user_mode_only = false;
+	if (fd < 0 && (errno == EPERM || errno == EACCES)) {
+		fd = fams_raw_userfaultfd(O_CLOEXEC | flags | UFFD_USER_MODE_ONLY);
+		user_mode_only = fd >= 0;
+	}
 	if (fd < 0)
 		return -1;
 	struct uffdio_api api = { .api = UFFD_API, .features = need };
@@ -75,36 +90,77 @@ static int uffd_open(void)
 	return fd;
 }
 
-void fams_tracker_init(void)
+/* The asynchronous tracker (Linux >= 6.7): the kernel records written pages itself. */
+static int start_async(void)
 {
-	fams_tracker_kind = FAMS_TRACKER_COMPARE;
-	if (fams_cfg.tracker == FAMS_TRACKER_COMPARE)
-		return;
-	int fd = uffd_open();
-	int pm = fd >= 0 ? fams_sys.os_openat(AT_FDCWD, "/proc/self/pagemap", O_RDONLY | O_CLOEXEC, 0) : -1;
-	if (fd < 0 || pm < 0) {
+	int fd = uffd_open(UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED | UFFD_FEATURE_WP_HUGETLBFS_SHMEM,
+			   O_NONBLOCK);
+	if (fd < 0)
+		return -1;
+	int pm = fams_sys.os_openat(AT_FDCWD, "/proc/self/pagemap", O_RDONLY | O_CLOEXEC, 0);
+	if (pm < 0) {
 		int saved = errno;
-		if (fd >= 0)
-			fams_raw_close(fd);
-		if (fams_cfg.tracker == FAMS_TRACKER_UFFD)
-			fams_warn("FAMS_TRACKER=uffd: userfaultfd write-protect is unavailable (%s); "
-				  "using the compare tracker", strerror(saved));
-		else
-			fams_info("userfaultfd write-protect unavailable (%s); using the compare tracker",
-				  strerror(saved));
-		return;
+		fams_raw_close(fd);
+		errno = saved;
+		return -1;
 	}
 	uffd = fd;
 	pagemap_fd_own = pm;
+	return 0;
+}
+
+/* The synchronous tracker (Linux >= 5.19: write-protect on shmem): a thread of
+ * ours serves each first store to a page (wpsync.c). */
+static int start_sync(void)
+{
+	int fd = uffd_open(UFFD_FEATURE_WP_HUGETLBFS_SHMEM, 0);
+	if (fd < 0)
+		return -1;
+	if (wpsync_start(fd) < 0) {
+		int saved = errno;
+		fams_raw_close(fd);
+		errno = saved;
+		return -1;
+	}
+	uffd = fd;
+	return 0;
+}
+
+void fams_tracker_init(void)
+{
+	int want = fams_cfg.tracker, kind = FAMS_TRACKER_COMPARE, err = 0;
+	if ((want == FAMS_TRACKER_AUTO || want == FAMS_TRACKER_UFFD) && start_async() == 0)
+		kind = FAMS_TRACKER_UFFD;
+	else if (want != FAMS_TRACKER_COMPARE)
+		err = errno;
+	if (kind == FAMS_TRACKER_COMPARE && (want == FAMS_TRACKER_AUTO || want == FAMS_TRACKER_UFFD_SYNC)) {
+		if (start_sync() == 0)
+			kind = FAMS_TRACKER_UFFD_SYNC;
+		else
+			err = errno;
+	}
+	fams_tracker_kind = kind;
 	owner = fams_raw_getpid();
-	fams_tracker_kind = FAMS_TRACKER_UFFD;
+	if (want != FAMS_TRACKER_AUTO && want != kind)
+		fams_warn("FAMS_TRACKER=%s is unavailable on this kernel (%s); using the compare tracker",
+			  kind_names[want], strerror(err));
+	fams_info("tracker: %s%s", kind_names[kind],
+		  kind == FAMS_TRACKER_UFFD_SYNC && user_mode_only ? " (user-mode faults only)" : "");
+}
+
+bool fams_tracker_opens_for_kernel(void) { return fams_tracker_kind == FAMS_TRACKER_UFFD_SYNC && user_mode_only; }
+
+void fams_open_for_kernel(void *addr, size_t len)
+{
+	if (fams_tracker_opens_for_kernel() && owned())
+		wpsync_open((uintptr_t)addr, len);
 }
 
 /* 0 when there is nothing for the uffd tracker to do on len bytes; -1 (ESRCH) when
  * this process does not own the tracker; 1 when it should go ahead. */
 static int uffd_applies(size_t len)
 {
-	if (fams_tracker_kind != FAMS_TRACKER_UFFD || len == 0)
+	if (fams_tracker_kind == FAMS_TRACKER_COMPARE || len == 0)
 		return 0;
 	return owned() ? 1 : -1;
 }
@@ -112,14 +168,15 @@ static int uffd_applies(size_t len)
 int fams_protect_range(void *addr, size_t len)
 {
 	int go = uffd_applies(len);
-	struct uffdio_writeprotect wp = { .range = { (uintptr_t)addr, len }, .mode = UFFDIO_WRITEPROTECT_MODE_WP };
-	return go <= 0 ? go : fams_raw_ioctl(uffd, UFFDIO_WRITEPROTECT, &wp);
+	return go <= 0 ? go : wpsync_protect(uffd, (uintptr_t)addr, len, true);
 }
 
 int fams_track_range(void *addr, size_t len)
 {
 	int go = uffd_applies(len);
 	struct uffdio_register reg = { .range = { (uintptr_t)addr, len }, .mode = UFFDIO_REGISTER_MODE_WP };
+	if (go > 0 && fams_tracker_kind == FAMS_TRACKER_UFFD_SYNC && wpsync_prepare((uintptr_t)addr, len) < 0)
+		return -1; /* a fault there would find nowhere to record itself */
 	return go <= 0 ? go : fams_raw_ioctl(uffd, UFFDIO_REGISTER, &reg);
 }
 
@@ -130,6 +187,8 @@ int fams_scan_written(int pagemap_fd, uintptr_t addr, size_t len, fams_written_f
 		int go = uffd_applies(len);
 		if (go <= 0)
 			return go;
+		if (fams_tracker_kind == FAMS_TRACKER_UFFD_SYNC)
+			return wpsync_take(addr, len, fn, ctx);
 		fd = pagemap_fd_own;
 	} else if (len == 0) {
 		return 0;
@@ -162,6 +221,8 @@ int fams_scan_written(int pagemap_fd, uintptr_t addr, size_t len, fams_written_f
 
 void fams_tracker_forget(void)
 {
+	if (fams_tracker_kind == FAMS_TRACKER_UFFD_SYNC)
+		wpsync_forget();
 	if (uffd >= 0)
 		fams_raw_close(uffd);
 	if (pagemap_fd_own >= 0)

@@ -1,12 +1,24 @@
 /* tracker.h -- which pages of a working copy were written since they were last collected.
+ * FAMS_TRACKER=auto takes the first of these the kernel offers:
  *
  * uffd: userfaultfd asynchronous write-protect + PAGEMAP_SCAN (Linux >= 6.7).  The
  *       kernel records the first write to each protected page, including writes it
  *       makes on the program's behalf (read(2) into a mapped page), with no signal;
  *       a scan returns the written pages and re-protects them in one call.
+ * uffd-sync: userfaultfd write-protect on shmem, synchronous (Linux >= 5.19): a
+ *       thread of ours serves the first store to each protected page, records it
+ *       and opens the page (wpsync.c); a harvest takes the record and protects
+ *       those pages again.  Commit cost follows the pages written, plus a round
+ *       trip to the thread per first store.  Where userfaultfd serves user-mode
+ *       faults only, the kernel cannot write into a protected page (EFAULT):
+ *       fams opens the pages a read(2) is about to fill first.
  * compare: no kernel help; a commit compares each page of the working copy with the
  *       data file (which changes only at commits) and takes the pages that differ.
  *       Costs a read of the range per commit, catches every kind of write.
+ *
+ * Soft-dirty bits (/proc/self/clear_refs) were measured and are not used: they
+ * are per process (clearing them for one mapping write-protects the whole
+ * program), and a shmem page swapped out between two commits loses its bit.
  *
  * Writes made through write(2)/pwrite(2) on a descriptor go into the working copy
  * without touching any mapping, so file.c records those pages itself. */
@@ -19,12 +31,18 @@
 
 #include "config.h"
 
-/* The tracker in force after fams_tracker_init: FAMS_TRACKER_UFFD or _COMPARE. */
+/* The tracker in force after fams_tracker_init: FAMS_TRACKER_UFFD, _UFFD_SYNC or _COMPARE. */
 extern int fams_tracker_kind;
 
-/* Choose the tracker from FAMS_TRACKER; "uffd" that cannot work falls back to
- * compare with a warning (never to no tracking at all). */
+/* Choose the tracker from FAMS_TRACKER; a named one this kernel cannot give falls
+ * back to compare with a warning (never to no tracking at all). */
 void fams_tracker_init(void);
+
+/* Whether writes the kernel makes into a tracked page need opening first
+ * (fams_open_for_kernel), and doing so for [addr, addr + len), a range of one
+ * tracked mapping: its pages count as written. */
+bool fams_tracker_opens_for_kernel(void);
+void fams_open_for_kernel(void *addr, size_t len);
 
 /* Start tracking a mapping: register it for write-protect faults; its pages are
  * written-protected separately (fams_protect_range), only those inside the file. */

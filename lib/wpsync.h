@@ -1,0 +1,39 @@
+/* wpsync.h -- the synchronous write-protect tracker (Linux 5.19 to 6.6): a thread
+ * that serves userfaultfd write-protect faults, and its record of the pages it
+ * opened to writing.  tracker.c chooses it and does the registering; this keeps
+ * the rule that no write is lost between a fault and a harvest (wpsync.c). */
+#ifndef FAMS_WPSYNC_H
+#define FAMS_WPSYNC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Start the fault-serving thread on uffd (blocking reads).  0, or -1 with errno. */
+int wpsync_start(int uffd);
+
+/* Make room in the record for [addr, addr + len) before it is registered: a fault
+ * there must find somewhere to set its bit.  0, or -1 (ENOMEM). */
+int wpsync_prepare(uintptr_t addr, size_t len);
+
+/* Take the record's pages in [addr, addr + len): for each run, clear its bits,
+ * write-protect it again, then report it through fn.  -1 with errno when the
+ * thread stopped (EIO) or a run could not be protected; the caller then compares
+ * the range (its bits are gone). */
+int wpsync_take(uintptr_t addr, size_t len, void (*fn)(void *ctx, uintptr_t s, uintptr_t e), void *ctx);
+
+/* Open [addr, addr + len) to writing as a fault would, for a write the kernel is
+ * about to make there on the program's behalf (a userfaultfd that serves only
+ * user-mode faults makes such writes fail with EFAULT). */
+void wpsync_open(uintptr_t addr, size_t len);
+
+/* Write-protect (wp) or open [addr, addr + len) through userfaultfd fd, also where
+ * the range spans several VMAs (before Linux 6.5 the kernel takes one per call).
+ * Opening wakes the threads waiting on those pages. */
+int wpsync_protect(int fd, uintptr_t addr, size_t len, bool wp);
+
+/* In a forked child: the thread is the parent's, not ours; forget it and the
+ * record (the child's tracking starts afresh). */
+void wpsync_forget(void);
+
+#endif
