@@ -1,7 +1,22 @@
-/* break_rule.c -- the power-cut harness's deliberately broken engine: linked into
- * a second copy of the preload library (libfams_preload_broken.so, never
- * installed), it breaks one ordering rule from start-up: a commit reports success
- * before its data is durable.  The harness must catch it (lost commits). */
+/* break_rule.c -- the deliberately broken engine: linked into a second copy of the
+ * preload library (libfams_preload_broken.so, never installed), it breaks one
+ * ordering rule from start-up, for a harness to catch.  FAMS_TEST_BREAK names it:
+ *   no-data-flush (default; the power-cut harness): a commit reports success
+ *                  before its data is durable (lost commits);
+ *   wp-open-first, wp-unlocked (tests/t_trackers.c): the uffd-sync tracker's two
+ *                  rules (lib/wpsync.c), each broken (lost stores). */
 #include "sys.h"
 
-__attribute__((constructor)) static void break_one_rule(void) { fams_test_break = FAMS_BREAK_NO_DATA_FLUSH; }
+#include <stdlib.h>
+#include <string.h>
+
+__attribute__((constructor)) static void break_one_rule(void)
+{
+	const char *name = getenv("FAMS_TEST_BREAK");
+	if (name && strcmp(name, "wp-open-first") == 0)
+		fams_test_break = FAMS_BREAK_WP_OPEN_FIRST;
+	else if (name && strcmp(name, "wp-unlocked") == 0)
+		fams_test_break = FAMS_BREAK_WP_UNLOCKED;
+	else
+		fams_test_break = FAMS_BREAK_NO_DATA_FLUSH;
+}

@@ -1,0 +1,263 @@
+/* Every way a page of a managed mapping can be written is seen by the tracker in
+ * force (ctest runs this under each): a store by another thread, while commits
+ * run; the kernel's write on the program's behalf (read(2), readv, pread, and a
+ * raw read system call fams does not see); stores in a forked child and in the
+ * parent after the fork; stores after mremap and after madvise(MADV_DONTNEED);
+ * and a store followed at once by msync, thousands of times.
+ *
+ *   t_trackers [--expect-broken=NAME]
+ * With --expect-broken (an engine with one of the uffd-sync tracker's rules broken,
+ * tests/CMakeLists.txt) it passes only if it loses a store, printing
+ * "broken engine (NAME) caught". */
+#include "check.h"
+
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+
+#define PAGES 64
+
+static long lost;
+static const char *expect_broken;
+
+/* Count a store the file lacks after its commit (with --expect-broken, that is the
+ * point; otherwise it fails the test at the end). */
+#define EXPECT(cond, what)                                                                     \
+	do {                                                                                   \
+		if (!(cond)) {                                                                 \
+			if (lost++ < 5)                                                        \
+				fprintf(stderr, "%s:%d: lost: %s\n", __FILE__, __LINE__, what); \
+		}                                                                              \
+	} while (0)
+
+static char *map_file(const char *name, const char **path, int *fd)
+{
+	*path = test_path(name);
+	*fd = make_file(*path, PAGES * PG, 'a');
+	CHECK(*fd >= 0);
+	char *p = mmap(NULL, PAGES * PG, PROT_READ | PROT_WRITE, MAP_SHARED, *fd, 0);
+	CHECK(p != MAP_FAILED);
+	return p;
+}
+
+static void unmap_file(char *p, const char *path, int fd)
+{
+	CHECK(munmap(p, PAGES * PG) == 0);
+	close(fd);
+	unlink(path);
+}
+
+/* The file holds what memory holds (after a commit of all of it). */
+static long pages_differing(const char *path, const char *p)
+{
+	static char buf[PAGES * PG];
+	CHECK(raw_pread_path(path, buf, sizeof buf, 0) == (ssize_t)sizeof buf);
+	long n = 0;
+	for (int i = 0; i < PAGES; i++)
+		n += memcmp(buf + (size_t)i * PG, p + (size_t)i * PG, PG) != 0;
+	return n;
+}
+
+/* A store, then msync at once, many times: each commit holds the store before it. */
+static void store_then_commit(void)
+{
+	const char *path;
+	int fd;
+	char *p = map_file("trackers_order", &path, &fd);
+	unsigned seed = 7;
+	for (int i = 0; i < 3000; i++) {
+		size_t off = (size_t)(rand_r(&seed) % PAGES) * PG + (size_t)(rand_r(&seed) % PG);
+		char c = (char)('A' + i % 26);
+		p[off] = c;
+		CHECK(msync(p, PAGES * PG, MS_SYNC) == 0);
+		EXPECT(file_byte_is(path, (off_t)off, c), "a store before msync");
+	}
+	unmap_file(p, path, fd);
+}
+
+struct storer {
+	char *p;
+	volatile int stop;
+	long stores;
+};
+
+static void *store_loop(void *arg)
+{
+	struct storer *s = arg;
+	unsigned seed = 11;
+	while (!s->stop) {
+		size_t off = (size_t)(rand_r(&seed) % PAGES) * PG + (size_t)(rand_r(&seed) % 64);
+		s->p[off] = (char)(s->stores++ & 0x7f);
+	}
+	return NULL;
+}
+
+/* Another thread stores all the time while this one commits: after the last
+ * commit the file holds every page as memory does. */
+static void other_thread(void)
+{
+	const char *path;
+	int fd;
+	char *p = map_file("trackers_thread", &path, &fd);
+	struct storer s = { .p = p };
+	pthread_t t;
+	CHECK(pthread_create(&t, NULL, store_loop, &s) == 0);
+	struct timespec start, now;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	int commits = 0;
+	do {
+		CHECK(msync(p, PAGES * PG, MS_SYNC) == 0);
+		commits++;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+	} while ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000 < 1500);
+	s.stop = 1;
+	pthread_join(t, NULL);
+	CHECK(msync(p, PAGES * PG, MS_SYNC) == 0);
+	long d = pages_differing(path, p);
+	EXPECT(d == 0, "another thread's stores during commits");
+	printf("other thread: %ld stores, %d commits, %ld pages lost\n", s.stores, commits, d);
+	unmap_file(p, path, fd);
+}
+
+/* The kernel writes into the mapping: read from a pipe, readv, pread from a plain
+ * file, and a read system call made without libc (which fams cannot see: it must
+ * either work and be committed, or fail with EFAULT and leave the file alone). */
+static void kernel_writes(void)
+{
+	const char *path;
+	int fd;
+	char *p = map_file("trackers_kernel", &path, &fd);
+	int pp[2];
+	CHECK(pipe(pp) == 0);
+	CHECK(write(pp[1], "kernel-bytes", 12) == 12);
+	CHECK(read(pp[0], p + 5 * PG + 100, 12) == 12);
+	CHECK(write(pp[1], "XY", 2) == 2);
+	struct iovec v[2] = { { p + 7 * PG, 1 }, { p + 9 * PG + 4095, 1 } };
+	CHECK(readv(pp[0], v, 2) == 2);
+	const char *plain = test_path("trackers_plain");
+	int pf = open(plain, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	CHECK(pf >= 0 && write(pf, "pread!", 6) == 6);
+	CHECK(pread(pf, p + 11 * PG, 6, 0) == 6);
+	CHECK(msync(p, PAGES * PG, MS_SYNC) == 0);
+	char got[12];
+	EXPECT(raw_pread_path(path, got, 12, 5 * PG + 100) == 12 && memcmp(got, "kernel-bytes", 12) == 0,
+	       "read(2) into the mapping");
+	EXPECT(file_byte_is(path, 7 * PG, 'X') && file_byte_is(path, 9 * PG + 4095, 'Y'), "readv into the mapping");
+	EXPECT(file_byte_is(path, 11 * PG + 5, '!'), "pread into the mapping");
+	/* A raw read into a page not written since the commit. */
+	CHECK(write(pp[1], "raw", 3) == 3);
+	long n = syscall(SYS_read, pp[0], p + 13 * PG, 3);
+	if (n == 3) {
+		CHECK(msync(p, PAGES * PG, MS_SYNC) == 0);
+		EXPECT(file_byte_is(path, 13 * PG + 2, 'w'), "a raw read(2) into the mapping");
+		printf("kernel writes: read, readv, pread and a raw read committed\n");
+	} else {
+		CHECK(n < 0 && errno == EFAULT);
+		CHECK(msync(p, PAGES * PG, MS_SYNC) == 0);
+		CHECK(file_byte_is(path, 13 * PG, 'a') && p[13 * PG] == 'a');
+		printf("kernel writes: read, readv, pread committed; a raw read failed with EFAULT "
+		       "(user-mode faults only), nothing lost\n");
+	}
+	close(pp[0]);
+	close(pp[1]);
+	close(pf);
+	unlink(plain);
+	unmap_file(p, path, fd);
+}
+
+/* Stores after fork, in the child (committed by its msync and by its exit) and in
+ * the parent. */
+static void after_fork(void)
+{
+	const char *path;
+	int fd;
+	char *p = map_file("trackers_fork", &path, &fd);
+	p[PG] = 'P'; /* before the fork, not committed */
+	fflush(stdout);
+	pid_t pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		p[2 * PG] = 'C';
+		if (msync(p, PAGES * PG, MS_SYNC) != 0)
+			_exit(2);
+		p[4 * PG] = 'E'; /* committed by exit */
+		exit(0);
+	}
+	int st;
+	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	EXPECT(file_byte_is(path, 2 * PG, 'C'), "a forked child's store");
+	EXPECT(file_byte_is(path, 4 * PG, 'E'), "a forked child's store, committed at its exit");
+	EXPECT(p[2 * PG] == 'C' && p[4 * PG] == 'E', "the child's stores, seen by the parent");
+	p[3 * PG] = 'Q';
+	CHECK(msync(p, PAGES * PG, MS_SYNC) == 0);
+	EXPECT(file_byte_is(path, PG, 'P') && file_byte_is(path, 3 * PG, 'Q'), "the parent's stores after fork");
+	unmap_file(p, path, fd);
+}
+
+/* Stores after mremap grows and moves the mapping. */
+static void after_mremap(void)
+{
+	const char *path;
+	int fd;
+	char *p = map_file("trackers_mremap", &path, &fd);
+	CHECK(munmap(p + 8 * PG, (PAGES - 8) * PG) == 0);
+	p[PG] = 'r';
+	/* Take the address space right after it, so growing must move it. */
+	void *block = mmap(p + 8 * PG, PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	char *q = mremap(p, 8 * PG, PAGES * PG, MREMAP_MAYMOVE);
+	CHECK(q != MAP_FAILED);
+	if (block != MAP_FAILED)
+		munmap(block, PG);
+	q[PG + 1] = 's';
+	q[12 * PG] = 't';
+	q[40 * PG] = 'u';
+	CHECK(msync(q, PAGES * PG, MS_SYNC) == 0);
+	EXPECT(file_byte_is(path, PG, 'r') && file_byte_is(path, PG + 1, 's'), "stores before and after mremap");
+	EXPECT(file_byte_is(path, 12 * PG, 't') && file_byte_is(path, 40 * PG, 'u'), "stores in the grown part");
+	q[12 * PG] = 'v'; /* and again, after a commit re-armed it */
+	CHECK(msync(q, PAGES * PG, MS_SYNC) == 0);
+	EXPECT(file_byte_is(path, 12 * PG, 'v'), "a store after mremap and a commit");
+	unmap_file(q, path, fd);
+}
+
+/* Stores after madvise(MADV_DONTNEED) dropped the page tables. */
+static void after_dontneed(void)
+{
+	const char *path;
+	int fd;
+	char *p = map_file("trackers_dontneed", &path, &fd);
+	p[PG] = 'd';
+	CHECK(madvise(p, PAGES * PG, MADV_DONTNEED) == 0);
+	p[2 * PG] = 'e';
+	p[PG + 1] = 'f';
+	CHECK(msync(p, PAGES * PG, MS_SYNC) == 0);
+	EXPECT(file_byte_is(path, PG, 'd'), "a store before MADV_DONTNEED");
+	EXPECT(file_byte_is(path, 2 * PG, 'e') && file_byte_is(path, PG + 1, 'f'), "stores after MADV_DONTNEED");
+	CHECK(madvise(p, PAGES * PG, MADV_DONTNEED) == 0);
+	p[2 * PG] = 'g';
+	CHECK(msync(p, PAGES * PG, MS_SYNC) == 0);
+	EXPECT(file_byte_is(path, 2 * PG, 'g'), "a store after a commit and MADV_DONTNEED");
+	unmap_file(p, path, fd);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1 && strncmp(argv[1], "--expect-broken=", 16) == 0)
+		expect_broken = argv[1] + 16;
+	store_then_commit();
+	other_thread();
+	if (!expect_broken) {
+		kernel_writes();
+		after_fork();
+		after_mremap();
+		after_dontneed();
+	}
+	if (expect_broken) {
+		printf(lost ? "broken engine (%s) caught: %ld stores lost\n" : "broken engine (%s) NOT caught\n",
+		       expect_broken, lost);
+		return lost ? 0 : 1;
+	}
+	printf("%ld stores lost\n", lost);
+	return lost ? 1 : 0;
+}
