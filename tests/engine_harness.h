@@ -15,6 +15,7 @@
 #include "commit.h"
 #include "file.h"
 #include "sys.h"
+#include "tracker.h"
 
 #define PG 4096
 #define FAIL(...)                                                                              \
@@ -23,6 +24,16 @@
 		fprintf(stderr, "\n");                                                         \
 		exit(1);                                                                       \
 	} while (0)
+
+/* Which way commits find their pages, from FAMS_TRACKER (ctest runs the explorers
+ * both ways): "compare" compares every page with the file; "uffd" or "uffd-sync"
+ * trust the dirty bits alone, as those trackers' commits do -- which also shows a
+ * lost bit that comparing would hide.  Without it, the explorer's own default. */
+static inline void harness_tracker(int fallback)
+{
+	const char *t = getenv("FAMS_TRACKER");
+	fams_tracker_kind = !t || !*t ? fallback : strcmp(t, "compare") == 0 ? FAMS_TRACKER_COMPARE : FAMS_TRACKER_UFFD;
+}
 
 /* The file the helpers act on. */
 static char *path;

@@ -285,10 +285,10 @@ int main(int argc, char **argv)
 	fams_cfg.journal_size = 64 * 1024; /* small, so ch_big must grow it */
 	fams_cfg.journal_max = 64 << 20;
 	fams_log_level = FAMS_LOG_ERROR; /* rollbacks are the point here, not news */
-	/* Changes go through put(), which marks them dirty, and no mapping exists: let
-	 * commits trust the dirty bits alone, as with the userfaultfd tracker, rather
-	 * than compare every page (which would hide a lost bit). */
-	fams_tracker_kind = FAMS_TRACKER_UFFD;
+	/* Changes go through put(), which marks them dirty, and no mapping exists: by
+	 * default commits trust the dirty bits alone, as with the userfaultfd trackers
+	 * (comparing every page would hide a lost bit). */
+	harness_tracker(FAMS_TRACKER_UFFD);
 	static const struct shape shapes[] = {
 		{ "one page", 16 * PG, ch_one, 0, 0, 0 },
 		{ "scattered pages", 48 * PG, ch_many, 0, 0, 0 },

@@ -536,6 +536,7 @@ static void sh_resize(void)
 int main(int argc, char **argv)
 {
 	parse_broken(argc, argv);
+	harness_tracker(FAMS_TRACKER_COMPARE);
 	for (int i = 1; i < argc; i++) {
 		if (strncmp(argv[i], "--samples=", 10) == 0)
 			samples_per_point = atol(argv[i] + 10);

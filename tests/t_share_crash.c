@@ -183,10 +183,10 @@ int main(int argc, char **argv)
 	path = file;
 	fams_cfg.journal_size = 64 * 1024;
 	fams_log_level = FAMS_LOG_ERROR; /* repairs and rollbacks are the point here */
-	/* Changes go through put(), which marks them dirty, and no mapping exists: let
-	 * commits trust the dirty bits alone, as with the userfaultfd tracker, rather
-	 * than compare every page (which would hide lost bits). */
-	fams_tracker_kind = FAMS_TRACKER_UFFD;
+	/* Changes go through put(), which marks them dirty, and no mapping exists: by
+	 * default commits trust the dirty bits alone, as with the userfaultfd trackers
+	 * (comparing every page would hide lost bits). */
+	harness_tracker(FAMS_TRACKER_UFFD);
 	long states = 0, ks = 0;
 	for (long k = 1;; k++) {
 		bool a_done = false, b_done = false;
