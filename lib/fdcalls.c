@@ -192,14 +192,16 @@ static ssize_t read_file(struct fams_file *f, int fd, const struct iovec *iov, i
 	return n;
 }
 
-/* A read into managed mappings, where the tracker cannot serve the kernel's writes
- * into protected pages (they would fail with EFAULT): open those pages first. */
-static void open_for_kernel(const struct iovec *iov, int iovcnt)
+void fams_before_fill(const struct iovec *iov, int iovcnt)
 {
+	if (!fams_hint(fams_live) || !fams_tracker_opens_for_kernel())
+		return;
+	int saved = errno;
 	fams_lock();
 	for (int i = 0; i < iovcnt; i++)
 		dirty_open_for_kernel((uintptr_t)iov[i].iov_base, (uintptr_t)iov[i].iov_base + iov[i].iov_len);
 	fams_unlock();
+	errno = saved;
 }
 
 ssize_t fams_on_read(int fd, const struct iovec *iov, int iovcnt, off_t pos, int *handled)
@@ -207,9 +209,8 @@ ssize_t fams_on_read(int fd, const struct iovec *iov, int iovcnt, off_t pos, int
 	*handled = 0;
 	if (!fams_hint(fams_live))
 		return 0;
+	fams_before_fill(iov, iovcnt);
 	int saved = errno;
-	if (fams_tracker_opens_for_kernel())
-		open_for_kernel(iov, iovcnt);
 	struct fams_file *f = enter(fd, "read", false, handled);
 	return registry_leave(f ? read_file(f, fd, iov, iovcnt, pos) : NOT_DONE(*handled), saved);
 }

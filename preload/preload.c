@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -25,6 +26,8 @@
 #define EXPORT __attribute__((visibility("default")))
 
 #include "wrapped.h"
+
+#undef fread_unlocked /* a macro of glibc's when optimizing; we define the function */
 
 #define NOTHING(...)
 #define DECLARE_REAL(name, ret, params, need) static ret(*real_##name) params;
@@ -490,6 +493,55 @@ EXPORT ssize_t pwritev2(int fd, const struct iovec *iov, int cnt, off_t off, int
 {
 	IO_WRAPPER(fams_on_write, iov, cnt, off < 0 ? -1 : off,
 		   real_pwritev2 ? real_pwritev2(fd, iov, cnt, off, flags) : syscall(SYS_pwritev2, fd, iov, cnt, off, 0, flags));
+}
+
+/* ---- buffers the kernel fills: recv and fread into a managed mapping ------------- */
+
+/* Let the engine open managed pages in [buf, buf + n) before the kernel writes there. */
+static inline void before_fill(void *buf, size_t n)
+{
+	if (fams_hint(fams_live) && n && engine_ok()) {
+		struct iovec v = { buf, n };
+		in_fams++;
+		fams_before_fill(&v, 1);
+		in_fams--;
+	}
+}
+
+EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
+{
+	before_fill(buf, n);
+	return real_recv ? real_recv(fd, buf, n, flags) : syscall(SYS_recvfrom, fd, buf, n, flags, NULL, NULL);
+}
+EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *from, socklen_t *fromlen)
+{
+	before_fill(buf, n);
+	return real_recvfrom ? real_recvfrom(fd, buf, n, flags, from, fromlen)
+			     : syscall(SYS_recvfrom, fd, buf, n, flags, from, fromlen);
+}
+EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	if (fams_hint(fams_live) && msg && engine_ok()) {
+		in_fams++;
+		fams_before_fill(msg->msg_iov, (int)msg->msg_iovlen);
+		in_fams--;
+	}
+	return real_recvmsg ? real_recvmsg(fd, msg, flags) : syscall(SYS_recvmsg, fd, msg, flags);
+}
+/* stdio reads into the caller's buffer through the C library's internal read. */
+EXPORT size_t fread(void *buf, size_t size, size_t n, FILE *fp)
+{
+	size_t bytes;
+	if (!__builtin_mul_overflow(size, n, &bytes))
+		before_fill(buf, bytes);
+	return real_fread(buf, size, n, fp);
+}
+EXPORT size_t fread_unlocked(void *buf, size_t size, size_t n, FILE *fp)
+{
+	size_t bytes;
+	if (!__builtin_mul_overflow(size, n, &bytes))
+		before_fill(buf, bytes);
+	return (real_fread_unlocked ? real_fread_unlocked : real_fread)(buf, size, n, fp);
 }
 
 /* The large-file spellings: the same functions under their second names. */

@@ -72,6 +72,11 @@
 	A(pwritev64, pwritev, ssize_t, (int, const struct iovec *, int, off_t))               \
 	W(preadv2, ssize_t, (int, const struct iovec *, int, off_t, int), OPTIONAL)           \
 	W(pwritev2, ssize_t, (int, const struct iovec *, int, off_t, int), OPTIONAL)          \
+	W(recv, ssize_t, (int, void *, size_t, int), OPTIONAL)                                \
+	W(recvfrom, ssize_t, (int, void *, size_t, int, struct sockaddr *, socklen_t *), OPTIONAL) \
+	W(recvmsg, ssize_t, (int, struct msghdr *, int), OPTIONAL)                            \
+	W(fread, size_t, (void *, size_t, size_t, FILE *), REQUIRED)                          \
+	W(fread_unlocked, size_t, (void *, size_t, size_t, FILE *), OPTIONAL)                 \
 	W(_exit, void, (int), OPTIONAL)                                                       \
 	W(_Exit, void, (int), OPTIONAL)
 

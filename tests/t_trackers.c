@@ -1,7 +1,7 @@
 /* Every way a page of a managed mapping can be written is seen by the tracker in
  * force (ctest runs this under each): a store by another thread, while commits
- * run; the kernel's write on the program's behalf (read(2), readv, pread, and a
- * raw read system call fams does not see); stores in a forked child and in the
+ * run; the kernel's write on the program's behalf (read, readv, pread, recv,
+ * recvmsg, fread, and a raw read system call fams does not see); stores in a forked child and in the
  * parent after the fork; stores after mremap and after madvise(MADV_DONTNEED);
  * and a store followed at once by msync, thousands of times.
  *
@@ -13,6 +13,7 @@
 
 #include <pthread.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 
@@ -121,7 +122,7 @@ static void other_thread(void)
 }
 
 /* The kernel writes into the mapping: read from a pipe, readv, pread from a plain
- * file, and a read system call made without libc (which fams cannot see: it must
+ * file, recv and recvmsg from a socket, fread, and a read system call made without libc (which fams cannot see: it must
  * either work and be committed, or fail with EFAULT and leave the file alone). */
 static void kernel_writes(void)
 {
@@ -139,24 +140,41 @@ static void kernel_writes(void)
 	int pf = open(plain, O_RDWR | O_CREAT | O_TRUNC, 0644);
 	CHECK(pf >= 0 && write(pf, "pread!", 6) == 6);
 	CHECK(pread(pf, p + 11 * PG, 6, 0) == 6);
+	int sp[2];
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sp) == 0);
+	CHECK(send(sp[1], "socket", 6, 0) == 6);
+	CHECK(recv(sp[0], p + 15 * PG, 6, 0) == 6);
+	CHECK(send(sp[1], "msg", 3, 0) == 3);
+	struct iovec mv = { p + 17 * PG + 9, 3 };
+	struct msghdr mh = { .msg_iov = &mv, .msg_iovlen = 1 };
+	CHECK(recvmsg(sp[0], &mh, 0) == 3);
+	FILE *fp = fopen(plain, "r");
+	CHECK(fp != NULL);
+	CHECK(fread(p + 19 * PG, 1, 6, fp) == 6);
+	fclose(fp);
 	CHECK(msync(p, PAGES * PG, MS_SYNC) == 0);
 	char got[12];
 	EXPECT(raw_pread_path(path, got, 12, 5 * PG + 100) == 12 && memcmp(got, "kernel-bytes", 12) == 0,
 	       "read(2) into the mapping");
 	EXPECT(file_byte_is(path, 7 * PG, 'X') && file_byte_is(path, 9 * PG + 4095, 'Y'), "readv into the mapping");
 	EXPECT(file_byte_is(path, 11 * PG + 5, '!'), "pread into the mapping");
+	EXPECT(file_byte_is(path, 15 * PG + 5, 't'), "recv into the mapping");
+	EXPECT(file_byte_is(path, 17 * PG + 11, 'g'), "recvmsg into the mapping");
+	EXPECT(file_byte_is(path, 19 * PG + 5, '!'), "fread into the mapping");
+	close(sp[0]);
+	close(sp[1]);
 	/* A raw read into a page not written since the commit. */
 	CHECK(write(pp[1], "raw", 3) == 3);
 	long n = syscall(SYS_read, pp[0], p + 13 * PG, 3);
 	if (n == 3) {
 		CHECK(msync(p, PAGES * PG, MS_SYNC) == 0);
 		EXPECT(file_byte_is(path, 13 * PG + 2, 'w'), "a raw read(2) into the mapping");
-		printf("kernel writes: read, readv, pread and a raw read committed\n");
+		printf("kernel writes: read, readv, pread, recv, recvmsg, fread and a raw read committed\n");
 	} else {
 		CHECK(n < 0 && errno == EFAULT);
 		CHECK(msync(p, PAGES * PG, MS_SYNC) == 0);
 		CHECK(file_byte_is(path, 13 * PG, 'a') && p[13 * PG] == 'a');
-		printf("kernel writes: read, readv, pread committed; a raw read failed with EFAULT "
+		printf("kernel writes: read, readv, pread, recv, recvmsg, fread committed; a raw read failed with EFAULT "
 		       "(user-mode faults only), nothing lost\n");
 	}
 	close(pp[0]);
