@@ -7,6 +7,7 @@
 #   overheads.sh    first write, dirty scan of a clean mapping, memory
 #   passthrough.sh  ns per call fams does not manage
 #   share.sh        a commit by one of 4 processes sharing a file vs one alone
+#   trackers.sh     a commit under each dirty-page tracker this kernel offers
 # Prints each table; writes bench/results/*.csv, results.json (all of them),
 # summary.txt (this output) and commit.png.  --quick: smaller files, fewer
 # repetitions (minutes rather than a quarter of an hour), for trying it out.
@@ -29,9 +30,9 @@ mkdir -p "$out"
 rm -f "$out"/*.csv "$out"/results.json "$out"/commit.png
 
 if [ $quick = 1 ]; then
-	commit_args=(64 10) kc_args=(500 1) fio_args=(32 1) ovh_args=(256) share_args=(2 11)
+	commit_args=(64 10) kc_args=(500 1) fio_args=(32 1) ovh_args=(256) share_args=(2 11) trackers_args=(64 20 1)
 else
-	commit_args=(256 40) kc_args=(2000 3) fio_args=(64 3) ovh_args=(1024) share_args=(5 31)
+	commit_args=(256 40) kc_args=(2000 3) fio_args=(64 3) ovh_args=(1024) share_args=(5 31) trackers_args=(64 60 3)
 fi
 
 {
@@ -54,6 +55,9 @@ fi
 	echo
 	echo "== sharing a file between processes =="
 	bash "$here/share.sh" "$build" "${share_args[@]}"
+	echo
+	echo "== dirty-page trackers =="
+	bash "$here/trackers.sh" "$build" "${trackers_args[@]}"
 } 2>&1 | tee "$out/summary.txt"
 
 python3 - "$out" <<'PY'
