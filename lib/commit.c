@@ -298,6 +298,11 @@ int fams_file_resize(struct fams_file *f, uint64_t new_size)
 	}
 	if (fams_file_fits(f, new_size) < 0)
 		return -1;
+	/* Rule: pages a growth brings inside are write-protected before they exist; a
+	 * page protected after the working copy grew could be written in between and
+	 * never be recorded (lost at every later commit). */
+	if (new_size > sh->size)
+		dirty_protect_grown(f, sh->size, new_size);
 	/* The data file first, then the working copy: a repair (commitlock.c) finishes
 	 * a change its maker died in by making the working copy follow the data file. */
 	if (fams_truncate(f->data_fd, (off_t)new_size) < 0)
@@ -320,11 +325,11 @@ int fams_file_resize(struct fams_file *f, uint64_t new_size)
 			if (sh->members[i].protected_end > new_size)
 				sh->members[i].protected_end = new_size;
 	}
-	uint64_t old_size = sh->size;
+	/* This process's mappings are protected up to the new size (above). */
+	if (f->me >= 0 && sh->members[f->me].protected_end == sh->size && new_size > sh->size)
+		sh->members[f->me].protected_end = new_size;
 	sh->size = new_size;
 	sh->needs_flush = true;
-	if (new_size > old_size)
-		dirty_protect_grown(f, old_size, new_size);
 	return 0;
 }
 

@@ -90,12 +90,11 @@ static void protect(struct fams_map *m, uintptr_t s, uintptr_t e)
 
 void dirty_protect_grown(struct fams_file *f, uint64_t old_size, uint64_t new_size)
 {
-	/* None of these pages can have been written here (they faulted), so no write
-	 * is lost; the page holding the old end was inside the file and is protected
-	 * already. */
+	/* Called before the working copy grows: none of these pages can be written yet
+	 * (a store past the end faults with SIGBUS), so none is written unprotected;
+	 * the kernel keeps the marks past the end until the pages exist.  The page
+	 * holding the old end was inside the file and is protected already. */
 	map_each_of_file(f, fams_page_round(old_size), fams_page_round(new_size), protect);
-	if (f->me >= 0 && f->sh->members[f->me].protected_end == old_size)
-		f->sh->members[f->me].protected_end = new_size;
 }
 
 /* Move the kernel's record of written pages in [s, e) of m into the file's bitmap.
@@ -109,9 +108,16 @@ void dirty_harvest(struct fams_map *m, uintptr_t s, uintptr_t e)
 	if (s >= e || m->f->cut_off)
 		return;
 	uint64_t lo = m->off + (s - m->start), hi = m->off + (e - m->start);
+	if (m->untracked) {
+		/* Any of its pages may be open with nothing recorded: compare all of them
+		 * until tracking can be re-armed. */
+		bits_mark_bytes(m->f->suspect, m->off, m->end - m->start);
+		m->untracked = dirty_track(m, m->start, m->end) < 0;
+		return;
+	}
 	if (scan_part(m->f, -1, m->start, m->end, m->off, own_protected_end(m->f), lo, hi) < 0) {
 		fams_debug("dirty scan failed (%s); comparing instead", strerror(errno));
-		dirty_track(m, s, e);
+		m->untracked = dirty_track(m, s, e) < 0;
 	}
 }
 
@@ -134,8 +140,21 @@ void dirty_rearm(struct fams_map *m, uintptr_t s, uintptr_t e)
 {
 	if (m->f->cut_off || s >= e)
 		return;
-	dirty_track(m, s, e);
+	if (dirty_track(m, s, e) < 0)
+		m->untracked = true;
 	bits_mark_bytes(m->f->suspect, m->off + (s - m->start), e - s);
+}
+
+/* Bring [s, e) of m, pages another process's growth brought inside, under
+ * protection.  The asynchronous tracker reports a page never protected as written,
+ * so a harvest both finds and protects them; the synchronous one knows only the
+ * faults it served, so they are protected and compared once (dirty_rearm). */
+static void catch_up(struct fams_map *m, uintptr_t s, uintptr_t e)
+{
+	if (fams_tracker_kind == FAMS_TRACKER_UFFD_SYNC)
+		dirty_rearm(m, s, e);
+	else
+		dirty_harvest(m, s, e);
 }
 
 void dirty_harvest_file(struct fams_file *f, uint64_t lo, uint64_t hi)
@@ -144,7 +163,7 @@ void dirty_harvest_file(struct fams_file *f, uint64_t lo, uint64_t hi)
 	if (me && me->protected_end < f->sh->size) {
 		/* Bring this process's protection up to the size another process grew
 		 * the file to (see the top of this file). */
-		map_each_of_file(f, me->protected_end, f->sh->size, dirty_harvest);
+		map_each_of_file(f, me->protected_end, f->sh->size, catch_up);
 		me->protected_end = f->sh->size;
 	}
 	map_each_of_file(f, lo, hi, dirty_harvest);

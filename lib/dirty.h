@@ -26,9 +26,9 @@ void dirty_rearm(struct fams_map *m, uintptr_t s, uintptr_t e);
  * tracker cannot serve such writes (fams_tracker_opens_for_kernel), open the
  * managed pages there first; they count as written.  Under the registry lock. */
 void dirty_open_for_kernel(uintptr_t s, uintptr_t e);
-/* f grew from old_size to new_size (commit.c, fams_file_resize): protect the
- * pages it brought inside in this process's mappings (the others catch up at
- * their next scan).  The commit lock is held. */
+/* f is about to grow from old_size to new_size (commit.c, fams_file_resize):
+ * protect the pages it brings inside in this process's mappings before they exist
+ * (the others catch up at their next harvest).  The commit lock is held. */
 void dirty_protect_grown(struct fams_file *f, uint64_t old_size, uint64_t new_size);
 
 #endif

@@ -66,10 +66,11 @@ int fams_on_close(int fd);
 int fams_on_close_range(unsigned first, unsigned last, int flags, int *handled);
 
 /* The kernel (or the C library's own read, for fread) is about to fill these
- * buffers for the program (recv, recvfrom, recvmsg, fread; read does it itself):
- * where the tracker cannot serve such writes into a protected page, open the
- * managed pages there first.  Keeps errno. */
+ * buffers for the program (the read and recv families, fread): where the tracker
+ * cannot serve such writes into a protected page, open the managed pages there
+ * first, and keep them open until fams_after_fill.  Both keep errno. */
 void fams_before_fill(const struct iovec *iov, int iovcnt);
+void fams_after_fill(void);
 /* pos < 0: use and advance the descriptor's file position. */
 ssize_t fams_on_read(int fd, const struct iovec *iov, int iovcnt, off_t pos, int *handled);
 ssize_t fams_on_write(int fd, const struct iovec *iov, int iovcnt, off_t pos, int *handled);

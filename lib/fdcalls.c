@@ -194,14 +194,28 @@ static ssize_t read_file(struct fams_file *f, int fd, const struct iovec *iov, i
 
 void fams_before_fill(const struct iovec *iov, int iovcnt)
 {
-	if (!fams_hint(fams_live) || !fams_tracker_opens_for_kernel())
+	if (!fams_hint(fams_live))
+		return;
+	int i = 0;
+	while (i < iovcnt && !fams_tracker_opens_for_kernel(iov[i].iov_base, iov[i].iov_len))
+		i++;
+	if (i == iovcnt)
 		return;
 	int saved = errno;
 	fams_lock();
-	for (int i = 0; i < iovcnt; i++)
+	for (; i < iovcnt; i++)
 		dirty_open_for_kernel((uintptr_t)iov[i].iov_base, (uintptr_t)iov[i].iov_base + iov[i].iov_len);
 	fams_unlock();
 	errno = saved;
+}
+
+void fams_after_fill(void)
+{
+	if (fams_hint(fams_live)) {
+		int saved = errno;
+		fams_kernel_filled();
+		errno = saved;
+	}
 }
 
 ssize_t fams_on_read(int fd, const struct iovec *iov, int iovcnt, off_t pos, int *handled)
@@ -209,7 +223,6 @@ ssize_t fams_on_read(int fd, const struct iovec *iov, int iovcnt, off_t pos, int
 	*handled = 0;
 	if (!fams_hint(fams_live))
 		return 0;
-	fams_before_fill(iov, iovcnt);
 	int saved = errno;
 	struct fams_file *f = enter(fd, "read", false, handled);
 	return registry_leave(f ? read_file(f, fd, iov, iovcnt, pos) : NOT_DONE(*handled), saved);

@@ -14,6 +14,7 @@ struct fams_map {
 	uint64_t off;         /* file offset of start */
 	int prot;             /* current protection (mprotect is followed) */
 	bool maywrite;        /* its descriptor was O_RDWR: mprotect may add PROT_WRITE */
+	bool untracked;       /* re-arming its tracking failed: compared at every commit */
 	struct fams_file *f;  /* NULL for a shadow record */
 	struct fams_map *next;
 	struct fams_file_key key; /* shadow records only: the file's identity */

@@ -298,6 +298,7 @@ void registry_fork_child(void)
 			continue;
 		f->me = -1;
 		int jfd = f->j.fd;
+		uint64_t tracked_to = f->sh->size; /* may grow before we join */
 		if (track_mappings(f) < 0 || member_join_forked(f) < 0) {
 			if (f->fork_journal_fd >= 0)
 				fams_raw_close(f->fork_journal_fd);
@@ -309,6 +310,11 @@ void registry_fork_child(void)
 			fd_internal_drop(jfd);
 			fd_internal_add(&f->j.fd);
 		}
+		/* Our mappings are protected as of the size when they were tracked, not
+		 * as of joining: a growth in between is caught up at our next harvest. */
+		struct fams_member *me = &f->sh->members[f->me];
+		if (me->protected_end > tracked_to)
+			me->protected_end = tracked_to;
 	}
 }
 

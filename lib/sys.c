@@ -65,6 +65,7 @@ ssize_t fams_raw_pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
 	return syscall(SYS_pwritev, fd, iov, cnt, (long)off, 0L);
 }
 long fams_raw_getdents64(int fd, void *buf, size_t n) { return syscall(SYS_getdents64, fd, buf, n); }
+int fams_raw_unshare(int flags) { return (int)syscall(SYS_unshare, flags); }
 int fams_raw_memfd_create(const char *name, unsigned flags) { return (int)syscall(SYS_memfd_create, name, flags); }
 int fams_raw_msync(void *addr, size_t len, int flags) { return (int)syscall(SYS_msync, addr, len, flags); }
 pid_t fams_raw_getpid(void) { return (pid_t)syscall(SYS_getpid); }

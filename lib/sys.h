@@ -62,6 +62,7 @@ extern struct fams_io_stats fams_stats;
 
 /* Raw calls that are not durable I/O: never interposed, never injected. */
 int fams_raw_close_range(unsigned first, unsigned last, int flags);
+int fams_raw_unshare(int flags);
 ssize_t fams_raw_preadv(int fd, const struct iovec *iov, int cnt, off_t off);
 ssize_t fams_raw_pwritev(int fd, const struct iovec *iov, int cnt, off_t off);
 long fams_raw_getdents64(int fd, void *buf, size_t n);

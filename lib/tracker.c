@@ -148,12 +148,21 @@ void fams_tracker_init(void)
 		  kind == FAMS_TRACKER_UFFD_SYNC && user_mode_only ? " (user-mode faults only)" : "");
 }
 
-bool fams_tracker_opens_for_kernel(void) { return fams_tracker_kind == FAMS_TRACKER_UFFD_SYNC && user_mode_only; }
+bool fams_tracker_opens_for_kernel(const void *addr, size_t len)
+{
+	return fams_tracker_kind == FAMS_TRACKER_UFFD_SYNC && user_mode_only && wpsync_may_cover((uintptr_t)addr, len);
+}
 
 void fams_open_for_kernel(void *addr, size_t len)
 {
-	if (fams_tracker_opens_for_kernel() && owned())
-		wpsync_open((uintptr_t)addr, len);
+	if (fams_tracker_kind == FAMS_TRACKER_UFFD_SYNC && user_mode_only && owned())
+		wpsync_fill(uffd, (uintptr_t)addr, len);
+}
+
+void fams_kernel_filled(void)
+{
+	if (fams_tracker_kind == FAMS_TRACKER_UFFD_SYNC && user_mode_only)
+		wpsync_fill_done();
 }
 
 /* 0 when there is nothing for the uffd tracker to do on len bytes; -1 (ESRCH) when
@@ -188,7 +197,7 @@ int fams_scan_written(int pagemap_fd, uintptr_t addr, size_t len, fams_written_f
 		if (go <= 0)
 			return go;
 		if (fams_tracker_kind == FAMS_TRACKER_UFFD_SYNC)
-			return wpsync_take(addr, len, fn, ctx);
+			return wpsync_take(uffd, addr, len, fn, ctx);
 		fd = pagemap_fd_own;
 	} else if (len == 0) {
 		return 0;

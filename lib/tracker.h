@@ -38,11 +38,13 @@ extern int fams_tracker_kind;
  * back to compare with a warning (never to no tracking at all). */
 void fams_tracker_init(void);
 
-/* Whether writes the kernel makes into a tracked page need opening first
- * (fams_open_for_kernel), and doing so for [addr, addr + len), a range of one
- * tracked mapping: its pages count as written. */
-bool fams_tracker_opens_for_kernel(void);
+/* Whether writes the kernel is about to make into [addr, addr + len) may need
+ * tracked pages opened first (cheap, no lock); doing so for a range of one tracked
+ * mapping (its pages count as written, and stay open); and, once the kernel is
+ * done, letting commits protect them again. */
+bool fams_tracker_opens_for_kernel(const void *addr, size_t len);
 void fams_open_for_kernel(void *addr, size_t len);
+void fams_kernel_filled(void);
 
 /* Start tracking a mapping: register it for write-protect faults; its pages are
  * written-protected separately (fams_protect_range), only those inside the file. */

@@ -3,12 +3,12 @@
  *
  * Every tracked page of a working copy is write-protected (userfaultfd, shmem
  * support since Linux 5.19) until a store faults on it.  The thread below reads the
- * fault, un-protects the page (which wakes the storing thread) and sets the page's
- * bit in the record; a harvest takes the bits of a range and protects those pages
+ * fault, sets the page's bit in the record and un-protects the page (which wakes the
+ * storing thread); a harvest takes the bits of a range and protects those pages
  * again.  The record is indexed by address: a two-level table of bitmaps, one per
  * GiB of address space that ever held a tracked mapping, never freed while the
- * thread may use it, so the thread needs no lock (a storing thread may hold any
- * lock of the program's or the registry's while it waits for us).
+ * thread may use it, so the thread needs no lock of the engine's (a storing thread
+ * may hold any lock of the program's or the registry's while it waits for us).
  *
  * Rules (no write is lost):
  *  1. A page is opened only after its bit is set: the storing thread resumes when
@@ -22,26 +22,32 @@
  *     then opens, and stores to it are never recorded again.)
  * The lock is held with signals blocked: a signal handler that stores into a
  * tracked page while its thread holds the lock would wait on itself.
- * tests/t_trackers.c runs an engine with each rule broken and catches it. */
+ * tests/t_trackers.c runs an engine with each rule broken and catches it.
+ *
+ * The thread keeps a descriptor table of its own holding only the userfaultfd: the
+ * program's dup2, close or close_range cannot take it away (a fault nobody serves
+ * would hang the program), and the thread holds none of the program's files. */
 #include "wpsync.h"
 #include "log.h"
 #include "sys.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/userfaultfd.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sched.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #define CHUNK_SHIFT 30 /* a bitmap per GiB of address space */
 #define ADDR_BITS 48   /* user addresses below 2^48 (4-level page tables) */
 #define NCHUNKS ((size_t)1 << (ADDR_BITS - CHUNK_SHIFT))
+#define MAX_FILLS 64   /* threads at once in a read the kernel fills (wpsync_fill_*) */
 
-static int uffd = -1;
+static int served_fd = -1; /* the thread's own copy of the userfaultfd */
 static pthread_mutex_t record_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned page_shift;
 static size_t chunk_words; /* 64-bit words of one chunk's bitmap */
@@ -49,15 +55,21 @@ static size_t chunk_words; /* 64-bit words of one chunk's bitmap */
  * the thread with acquire loads. */
 static uint64_t **chunks;
 static size_t lowest = NCHUNKS, highest; /* the chunks allocated: [lowest, highest] */
-/* Set when the thread stopped or a fault found no chunk: every later harvest fails,
- * so its range is compared rather than trusted. */
+/* Set when a fault found no chunk or the thread could not read its descriptor:
+ * every later harvest fails, so its range is compared rather than trusted. */
 static bool broken;
+/* Ranges the kernel is filling for a thread (wpsync_fill_*), under the record lock:
+ * a harvest leaves them open, or the kernel's write would fail with EFAULT. */
+static struct fill {
+	uintptr_t s, e;
+} fills[MAX_FILLS];
+static __thread int my_fill = -1;
 
 /* The word holding page addr's bit, and the bit; NULL when no chunk covers it. */
 static uint64_t *bit_word(uintptr_t addr, uint64_t *bit)
 {
 	size_t c = addr >> CHUNK_SHIFT;
-	if (c >= NCHUNKS)
+	if (c >= NCHUNKS || !chunks)
 		return NULL;
 	uint64_t *chunk = __atomic_load_n(&chunks[c], __ATOMIC_ACQUIRE);
 	if (!chunk)
@@ -95,8 +107,6 @@ int wpsync_protect(int fd, uintptr_t addr, size_t len, bool wp)
 	return a < 0 ? a : b;
 }
 
-static int set_protection(uintptr_t addr, size_t len, bool wp) { return wpsync_protect(uffd, addr, len, wp); }
-
 /* Take the record lock with every signal blocked (rule 2); *old receives the mask. */
 static void lock_record(sigset_t *old)
 {
@@ -114,28 +124,42 @@ static void unlock_record(const sigset_t *old)
 	pthread_sigmask(SIG_SETMASK, old, NULL);
 }
 
-/* Record [addr, addr + len), then open it (rule 1), under the record lock (rule 2). */
-static void record_and_open(uintptr_t addr, size_t len)
+/* Record [addr, addr + len), then open it through fd (rule 1).  The record lock
+ * is held (rule 2). */
+static void record_and_open_locked(int fd, uintptr_t addr, size_t len)
 {
-	sigset_t old;
-	lock_record(&old);
-	if (fams_test_break == FAMS_BREAK_WP_OPEN_FIRST) {
-		set_protection(addr, len, false);
-		unlock_record(&old);
-		sched_yield(); /* the storer runs on, as it may */
-		lock_record(&old);
-		set_bits(addr, len);
-		unlock_record(&old);
-		return;
-	}
 	set_bits(addr, len);
-	if (fams_test_break == FAMS_BREAK_WP_UNLOCKED)
-		sched_yield(); /* a harvest may run between the two steps */
-	if (set_protection(addr, len, false) < 0) {
+	if (wpsync_protect(fd, addr, len, false) < 0) {
 		/* Unmapped or unregistered meanwhile: wake whoever waits, to fault anew or
 		 * find no tracked page there. */
 		struct uffdio_range r = { addr, len };
-		fams_raw_ioctl(uffd, UFFDIO_WAKE, &r);
+		fams_raw_ioctl(fd, UFFDIO_WAKE, &r);
+	}
+}
+
+/* One write fault on the page at addr, served by the thread. */
+static void serve_fault(uintptr_t addr)
+{
+	sigset_t old;
+	size_t pg = (size_t)fams_page_size;
+	/* The broken variants widen the window each rule closes to a millisecond, as
+	 * a preempted thread would. */
+	struct timespec window = { 0, 1000000 };
+	if (fams_test_break == FAMS_BREAK_WP_OPEN_FIRST) {
+		wpsync_protect(served_fd, addr, pg, false);
+		nanosleep(&window, NULL); /* the storer runs on, and may commit */
+		lock_record(&old);
+		set_bits(addr, pg);
+		unlock_record(&old);
+		return;
+	}
+	lock_record(&old);
+	if (fams_test_break == FAMS_BREAK_WP_UNLOCKED) {
+		set_bits(addr, pg);
+		nanosleep(&window, NULL); /* a harvest may take the bit meanwhile */
+		wpsync_protect(served_fd, addr, pg, false);
+	} else {
+		record_and_open_locked(served_fd, addr, pg);
 	}
 	unlock_record(&old);
 }
@@ -143,22 +167,73 @@ static void record_and_open(uintptr_t addr, size_t len)
 static void *serve(void *arg)
 {
 	(void)arg;
+	int fd = served_fd;
+	/* A descriptor table of our own, holding the userfaultfd only (see the top). */
+	if (fams_raw_unshare(CLONE_FILES) == 0) {
+		if (fd > 0)
+			fams_raw_close_range(0, (unsigned)fd - 1, 0);
+		fams_raw_close_range((unsigned)fd + 1, ~0U, 0);
+	}
 	struct uffd_msg msg[16];
 	for (;;) {
-		ssize_t n = fams_raw_read(uffd, msg, sizeof msg);
+		ssize_t n = fams_raw_read(fd, msg, sizeof msg);
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
-		if (n <= 0)
-			break;
+		if (n <= 0) {
+			/* Never stop serving: a store waiting on us would wait for ever.  What
+			 * was recorded can no longer be trusted. */
+			__atomic_store_n(&broken, true, __ATOMIC_RELEASE);
+			struct timespec ms = { 0, 1000000 };
+			nanosleep(&ms, NULL);
+			continue;
+		}
 		for (size_t i = 0; i < (size_t)n / sizeof msg[0]; i++)
 			if (msg[i].event == UFFD_EVENT_PAGEFAULT)
-				record_and_open((uintptr_t)msg[i].arg.pagefault.address &
-						~(uintptr_t)(fams_page_size - 1), (size_t)fams_page_size);
+				serve_fault((uintptr_t)msg[i].arg.pagefault.address & ~(uintptr_t)(fams_page_size - 1));
 	}
-	/* The descriptor is gone: nothing serves faults any more (the kernel drops the
-	 * registrations with the last reference), so nothing recorded can be trusted. */
-	__atomic_store_n(&broken, true, __ATOMIC_RELEASE);
 	return NULL;
+}
+
+/* Whether this kernel keeps a write-protected shmem page protected across
+ * mprotect(PROT_READ) and back: Linux 5.19 to 6.1.7 made it writable with no fault
+ * (fixed by "mm/uffd: enable writenotify while userfaultfd-wp is enabled", 6.2 and
+ * 6.1.8), and then stores would be lost.  A store into such a page must reach the
+ * thread.  0, or -1 with errno ENOTSUP where it does not. */
+static int keeps_protection(int fd)
+{
+	size_t pg = (size_t)fams_page_size;
+	int m = fams_raw_memfd_create("fams-probe", MFD_CLOEXEC);
+	if (m < 0)
+		return -1;
+	char *p = fams_raw_ftruncate(m, (off_t)pg) == 0
+			  ? fams_raw_mmap(NULL, pg, PROT_READ | PROT_WRITE, MAP_SHARED, m, 0)
+			  : MAP_FAILED;
+	fams_raw_close(m);
+	if (p == MAP_FAILED)
+		return -1;
+	uintptr_t a = (uintptr_t)p;
+	struct uffdio_register reg = { .range = { a, pg }, .mode = UFFDIO_REGISTER_MODE_WP };
+	int ok = -1;
+	p[0] = 1; /* populated, as a written page is */
+	if (wpsync_prepare(a, pg) == 0 && fams_raw_ioctl(fd, UFFDIO_REGISTER, &reg) == 0 &&
+	    wpsync_protect(fd, a, pg, true) == 0 && fams_raw_mprotect(p, pg, PROT_READ) == 0 &&
+	    fams_raw_mprotect(p, pg, PROT_READ | PROT_WRITE) == 0) {
+		*(volatile char *)p = 2; /* faults to the thread, which records it */
+		uint64_t bit, *w = bit_word(a, &bit);
+		/* Recorded before the store went on (rule 1); a broken engine of the
+		 * tests' may take a moment. */
+		for (int i = 0; w && i < 100 && !(__atomic_load_n(w, __ATOMIC_ACQUIRE) & bit); i++) {
+			struct timespec us100 = { 0, 100000 };
+			nanosleep(&us100, NULL);
+		}
+		ok = w && (__atomic_fetch_and(w, ~bit, __ATOMIC_ACQ_REL) & bit) ? 0 : -1;
+		if (ok < 0)
+			errno = ENOTSUP;
+	}
+	int saved = errno;
+	fams_raw_munmap(p, pg);
+	errno = saved;
+	return ok;
 }
 
 int wpsync_start(int fd)
@@ -172,7 +247,7 @@ int wpsync_start(int fd)
 			return -1;
 		chunks = t;
 	}
-	uffd = fd;
+	served_fd = fd;
 	broken = false;
 	/* The thread takes no signal meant for the program, and a small stack. */
 	sigset_t all, old;
@@ -187,11 +262,18 @@ int wpsync_start(int fd)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&attr);
 	if (err) {
-		uffd = -1;
+		served_fd = -1;
 		errno = err;
 		return -1;
 	}
 	pthread_setname_np(t, "fams-wp");
+	if (keeps_protection(fd) < 0) {
+		/* The thread stays, blocked in its read: nothing it serves is registered. */
+		int saved = errno;
+		fams_info("userfaultfd write-protect does not survive mprotect on this kernel (before 6.1.8)");
+		errno = saved;
+		return -1;
+	}
 	return 0;
 }
 
@@ -220,23 +302,57 @@ int wpsync_prepare(uintptr_t addr, size_t len)
 	return 0;
 }
 
-/* A run of taken pages [s, e): protect it again, then report it.  -1 if it could
- * not be protected (its pages stay writable: the caller compares the range). */
-static int give_back(uintptr_t s, uintptr_t e, void (*fn)(void *, uintptr_t, uintptr_t), void *ctx)
+bool wpsync_may_cover(uintptr_t addr, size_t len)
 {
-	int r = set_protection(s, e - s, true);
+	if (!chunks || len == 0)
+		return false;
+	for (size_t c = addr >> CHUNK_SHIFT; c <= (addr + len - 1) >> CHUNK_SHIFT && c < NCHUNKS; c++)
+		if (__atomic_load_n(&chunks[c], __ATOMIC_ACQUIRE))
+			return true;
+	return false;
+}
+
+/* Whether the page at a lies in a range being filled for some thread. */
+static bool being_filled(uintptr_t a)
+{
+	for (int i = 0; i < MAX_FILLS; i++)
+		if (a >= fills[i].s && a < fills[i].e)
+			return true;
+	return false;
+}
+
+/* A run of taken pages [s, e): protect it again, then report it.  A page the
+ * kernel is filling for a thread stays open, its bit set again for the next
+ * harvest.  -1 with errno if some page could not be protected (it stays
+ * writable: the caller compares the range). */
+static int give_back(int fd, uintptr_t s, uintptr_t e, void (*fn)(void *, uintptr_t, uintptr_t), void *ctx)
+{
+	size_t pg = (size_t)fams_page_size;
+	int r = 0, saved = 0;
+	for (uintptr_t a = s; a < e;) {
+		bool open = being_filled(a);
+		uintptr_t b = a + pg;
+		while (b < e && being_filled(b) == open)
+			b += pg;
+		if (open)
+			set_bits(a, b - a);
+		else if (wpsync_protect(fd, a, b - a, true) < 0 && !saved)
+			saved = errno, r = -1;
+		a = b;
+	}
 	fn(ctx, s, e);
+	errno = saved;
 	return r;
 }
 
-int wpsync_take(uintptr_t addr, size_t len, void (*fn)(void *ctx, uintptr_t s, uintptr_t e), void *ctx)
+int wpsync_take(int fd, uintptr_t addr, size_t len, void (*fn)(void *ctx, uintptr_t s, uintptr_t e), void *ctx)
 {
-	size_t pg = (size_t)1 << page_shift;
+	size_t pg = (size_t)fams_page_size;
 	uintptr_t end = addr + len, run_s = 0, run_e = 0;
 	int ret = 0, saved = 0;
 	sigset_t old;
 	lock_record(&old);
-	for (uintptr_t a = addr; a < end;) {
+	for (uintptr_t a = addr & ~(uintptr_t)(pg - 1); a < end;) {
 		uint64_t bit, *w = bit_word(a, &bit);
 		/* The pages of this word inside the range. */
 		uintptr_t word_end = (a | ((pg << 6) - 1)) + 1;
@@ -256,13 +372,13 @@ int wpsync_take(uintptr_t addr, size_t len, void (*fn)(void *ctx, uintptr_t s, u
 				run_e = p + pg;
 				continue;
 			}
-			if (run_e > run_s && give_back(run_s, run_e, fn, ctx) < 0 && !saved)
+			if (run_e > run_s && give_back(fd, run_s, run_e, fn, ctx) < 0 && !saved)
 				saved = errno, ret = -1;
 			run_s = p, run_e = p + pg;
 		}
 		a = word_end;
 	}
-	if (run_e > run_s && give_back(run_s, run_e, fn, ctx) < 0 && !saved)
+	if (run_e > run_s && give_back(fd, run_s, run_e, fn, ctx) < 0 && !saved)
 		saved = errno, ret = -1;
 	unlock_record(&old);
 	if (__atomic_load_n(&broken, __ATOMIC_ACQUIRE) && !ret)
@@ -272,17 +388,43 @@ int wpsync_take(uintptr_t addr, size_t len, void (*fn)(void *ctx, uintptr_t s, u
 	return ret;
 }
 
-void wpsync_open(uintptr_t addr, size_t len)
+void wpsync_fill(int fd, uintptr_t addr, size_t len)
 {
-	if (len)
-		record_and_open(addr, len);
+	if (len == 0)
+		return;
+	sigset_t old;
+	lock_record(&old);
+	if (my_fill < 0)
+		for (int i = 0; i < MAX_FILLS && my_fill < 0; i++)
+			if (fills[i].e == 0)
+				my_fill = i;
+	if (my_fill >= 0) {
+		struct fill *f = &fills[my_fill];
+		f->s = f->e && f->s < addr ? f->s : addr;
+		f->e = f->e > addr + len ? f->e : addr + len;
+	}
+	record_and_open_locked(fd, addr, len);
+	unlock_record(&old);
+}
+
+void wpsync_fill_done(void)
+{
+	if (my_fill < 0)
+		return;
+	sigset_t old;
+	lock_record(&old);
+	fills[my_fill].s = fills[my_fill].e = 0;
+	my_fill = -1;
+	unlock_record(&old);
 }
 
 void wpsync_forget(void)
 {
 	pthread_mutex_init(&record_lock, NULL); /* the parent's thread may have held it */
-	uffd = -1;
+	served_fd = -1;
 	broken = false;
+	memset(fills, 0, sizeof fills);
+	my_fill = -1;
 	for (size_t c = lowest; chunks && c <= highest && c < NCHUNKS; c++)
 		if (chunks[c])
 			memset(chunks[c], 0, chunk_words * 8);

@@ -17,15 +17,20 @@ int wpsync_start(int uffd);
 int wpsync_prepare(uintptr_t addr, size_t len);
 
 /* Take the record's pages in [addr, addr + len): for each run, clear its bits,
- * write-protect it again, then report it through fn.  -1 with errno when the
- * thread stopped (EIO) or a run could not be protected; the caller then compares
- * the range (its bits are gone). */
-int wpsync_take(uintptr_t addr, size_t len, void (*fn)(void *ctx, uintptr_t s, uintptr_t e), void *ctx);
+ * write-protect it again through fd, then report it through fn.  -1 with errno
+ * when the thread could not serve (EIO) or a run could not be protected; the
+ * caller then compares the range (its bits are gone). */
+int wpsync_take(int fd, uintptr_t addr, size_t len, void (*fn)(void *ctx, uintptr_t s, uintptr_t e), void *ctx);
 
-/* Open [addr, addr + len) to writing as a fault would, for a write the kernel is
- * about to make there on the program's behalf (a userfaultfd that serves only
- * user-mode faults makes such writes fail with EFAULT). */
-void wpsync_open(uintptr_t addr, size_t len);
+/* Whether any tracked mapping may lie in [addr, addr + len) (cheap, no lock). */
+bool wpsync_may_cover(uintptr_t addr, size_t len);
+
+/* The kernel is about to write into [addr, addr + len), a range of one tracked
+ * mapping, for this thread (a userfaultfd that serves only user-mode faults makes
+ * such writes fail with EFAULT): record and open it as a fault would, and keep
+ * harvests from protecting it again until wpsync_fill_done. */
+void wpsync_fill(int fd, uintptr_t addr, size_t len);
+void wpsync_fill_done(void);
 
 /* Write-protect (wp) or open [addr, addr + len) through userfaultfd fd, also where
  * the range spans several VMAs (before Linux 6.5 the kernel takes one per call).

@@ -413,6 +413,25 @@ EXPORT int posix_fallocate(int fd, off_t off, off_t len) { return do_posix_fallo
 
 /* ---- reads and writes: a managed file's descriptors use its working copy ---------- */
 
+/* Let the engine open managed pages in these buffers before the kernel fills them,
+ * and close them again after (where the tracker needs it: fams_before_fill). */
+static inline void fill_begin(const struct iovec *iov, int cnt)
+{
+	if (fams_hint(fams_live) && engine_ok()) {
+		in_fams++;
+		fams_before_fill(iov, cnt);
+		in_fams--;
+	}
+}
+static inline void fill_end(void)
+{
+	if (fams_hint(fams_live) && engine_ok()) {
+		in_fams++;
+		fams_after_fill();
+		in_fams--;
+	}
+}
+
 /* Positioned I/O at a negative offset is EINVAL, as the kernel says, before anything. */
 static inline int bad_offset(off_t off)
 {
@@ -425,10 +444,25 @@ static inline int bad_offset(off_t off)
 #define IO_WRAPPER(call, iov, cnt, pos, fallback) \
 	ROUTE(fams_hint(fams_live), call(fd, iov, cnt, pos, &handled), (ssize_t)(fallback))
 
+/* A read: the kernel fills the buffers, which the engine may have to open first
+ * (fill_begin, fill_end); then IO_WRAPPER's routing. */
+#define READ_WRAPPER(iov, cnt, pos, fallback)                                                 \
+	do {                                                                                  \
+		fill_begin(iov, cnt);                                                         \
+		int handled = 0;                                                              \
+		ssize_t read_r_ = 0;                                                               \
+		if (fams_hint(fams_live) && engine_ok())                                      \
+			read_r_ = ENGINE(fams_on_read(fd, iov, cnt, pos, &handled));               \
+		if (!handled)                                                                 \
+			read_r_ = (ssize_t)(fallback);                                             \
+		fill_end();                                                                   \
+		return read_r_;                                                                    \
+	} while (0)
+
 EXPORT ssize_t read(int fd, void *buf, size_t n)
 {
 	struct iovec v = { buf, n };
-	IO_WRAPPER(fams_on_read, &v, 1, -1,
+	READ_WRAPPER(&v, 1, -1,
 		   real_read ? real_read(fd, buf, n) : syscall(SYS_read, fd, buf, n));
 }
 EXPORT ssize_t write(int fd, const void *buf, size_t n)
@@ -442,7 +476,7 @@ static ssize_t do_pread(int fd, void *buf, size_t n, off_t off)
 	if (bad_offset(off))
 		return -1;
 	struct iovec v = { buf, n };
-	IO_WRAPPER(fams_on_read, &v, 1, off,
+	READ_WRAPPER(&v, 1, off,
 		   real_pread ? real_pread(fd, buf, n, off) : syscall(SYS_pread64, fd, buf, n, off));
 }
 static ssize_t do_pwrite(int fd, const void *buf, size_t n, off_t off)
@@ -458,7 +492,7 @@ EXPORT ssize_t pwrite(int fd, const void *buf, size_t n, off_t off) { return do_
 
 EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
 {
-	IO_WRAPPER(fams_on_read, iov, cnt, -1,
+	READ_WRAPPER(iov, cnt, -1,
 		   real_readv ? real_readv(fd, iov, cnt) : syscall(SYS_readv, fd, iov, cnt));
 }
 EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
@@ -470,7 +504,7 @@ static ssize_t do_preadv(int fd, const struct iovec *iov, int cnt, off_t off)
 {
 	if (bad_offset(off))
 		return -1;
-	IO_WRAPPER(fams_on_read, iov, cnt, off,
+	READ_WRAPPER(iov, cnt, off,
 		   real_preadv ? real_preadv(fd, iov, cnt, off) : syscall(SYS_preadv, fd, iov, cnt, off, 0));
 }
 static ssize_t do_pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
@@ -486,7 +520,7 @@ EXPORT ssize_t pwritev(int fd, const struct iovec *iov, int cnt, off_t off) { re
  * meaning for the working copy. */
 EXPORT ssize_t preadv2(int fd, const struct iovec *iov, int cnt, off_t off, int flags)
 {
-	IO_WRAPPER(fams_on_read, iov, cnt, off < 0 ? -1 : off,
+	READ_WRAPPER(iov, cnt, off < 0 ? -1 : off,
 		   real_preadv2 ? real_preadv2(fd, iov, cnt, off, flags) : syscall(SYS_preadv2, fd, iov, cnt, off, 0, flags));
 }
 EXPORT ssize_t pwritev2(int fd, const struct iovec *iov, int cnt, off_t off, int flags)
@@ -497,51 +531,52 @@ EXPORT ssize_t pwritev2(int fd, const struct iovec *iov, int cnt, off_t off, int
 
 /* ---- buffers the kernel fills: recv and fread into a managed mapping ------------- */
 
-/* Let the engine open managed pages in [buf, buf + n) before the kernel writes there. */
-static inline void before_fill(void *buf, size_t n)
+/* fill_begin for one buffer. */
+static inline void fill_begin_one(void *buf, size_t n)
 {
-	if (fams_hint(fams_live) && n && engine_ok()) {
-		struct iovec v = { buf, n };
-		in_fams++;
-		fams_before_fill(&v, 1);
-		in_fams--;
-	}
+	struct iovec v = { buf, n };
+	if (n)
+		fill_begin(&v, 1);
 }
+
+/* Run `call` with [buf, buf + n) open to the kernel's writes (fill_begin). */
+#define FILLING(buf, n, call)                                                                 \
+	({                                                                                    \
+		fill_begin_one(buf, n);                                                       \
+		__typeof__(call) filled_r_ = (call);                                                 \
+		fill_end();                                                                   \
+		filled_r_;                                                                           \
+	})
 
 EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
 {
-	before_fill(buf, n);
-	return real_recv ? real_recv(fd, buf, n, flags) : syscall(SYS_recvfrom, fd, buf, n, flags, NULL, NULL);
+	return FILLING(buf, n, real_recv ? real_recv(fd, buf, n, flags) : syscall(SYS_recvfrom, fd, buf, n, flags, NULL, NULL));
 }
 EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *from, socklen_t *fromlen)
 {
-	before_fill(buf, n);
-	return real_recvfrom ? real_recvfrom(fd, buf, n, flags, from, fromlen)
-			     : syscall(SYS_recvfrom, fd, buf, n, flags, from, fromlen);
+	return FILLING(buf, n, real_recvfrom ? real_recvfrom(fd, buf, n, flags, from, fromlen)
+					     : syscall(SYS_recvfrom, fd, buf, n, flags, from, fromlen));
 }
 EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
-	if (fams_hint(fams_live) && msg && engine_ok()) {
-		in_fams++;
-		fams_before_fill(msg->msg_iov, (int)msg->msg_iovlen);
-		in_fams--;
-	}
-	return real_recvmsg ? real_recvmsg(fd, msg, flags) : syscall(SYS_recvmsg, fd, msg, flags);
+	if (msg)
+		fill_begin(msg->msg_iov, (int)msg->msg_iovlen);
+	ssize_t r = real_recvmsg ? real_recvmsg(fd, msg, flags) : syscall(SYS_recvmsg, fd, msg, flags);
+	fill_end();
+	return r;
 }
 /* stdio reads into the caller's buffer through the C library's internal read. */
 EXPORT size_t fread(void *buf, size_t size, size_t n, FILE *fp)
 {
-	size_t bytes;
-	if (!__builtin_mul_overflow(size, n, &bytes))
-		before_fill(buf, bytes);
-	return real_fread(buf, size, n, fp);
+	size_t bytes = 0;
+	__builtin_mul_overflow(size, n, &bytes);
+	return FILLING(buf, bytes, real_fread(buf, size, n, fp));
 }
 EXPORT size_t fread_unlocked(void *buf, size_t size, size_t n, FILE *fp)
 {
-	size_t bytes;
-	if (!__builtin_mul_overflow(size, n, &bytes))
-		before_fill(buf, bytes);
-	return (real_fread_unlocked ? real_fread_unlocked : real_fread)(buf, size, n, fp);
+	size_t bytes = 0;
+	__builtin_mul_overflow(size, n, &bytes);
+	return FILLING(buf, bytes, (real_fread_unlocked ? real_fread_unlocked : real_fread)(buf, size, n, fp));
 }
 
 /* The large-file spellings: the same functions under their second names. */

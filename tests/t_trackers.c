@@ -11,7 +11,10 @@
  * "broken engine (NAME) caught". */
 #include "check.h"
 
+#include <dirent.h>
 #include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -259,6 +262,180 @@ static void after_dontneed(void)
 	unmap_file(p, path, fd);
 }
 
+struct committer {
+	char *p;
+	volatile int stop;
+};
+
+static void *commit_loop(void *arg)
+{
+	struct committer *c = arg;
+	while (!c->stop)
+		msync(c->p, PAGES * PG, MS_SYNC);
+	return NULL;
+}
+
+/* The kernel fills pages of the mapping while another thread commits all the
+ * time: no read fails (a commit must not protect a page the kernel is filling),
+ * and the file ends up holding what memory holds. */
+static void reads_during_commits(void)
+{
+	const char *path;
+	int fd;
+	char *p = map_file("trackers_fills", &path, &fd);
+	int pp[2], sp[2];
+	CHECK(pipe(pp) == 0 && socketpair(AF_UNIX, SOCK_DGRAM, 0, sp) == 0);
+	struct committer c = { .p = p };
+	pthread_t t;
+	CHECK(pthread_create(&t, NULL, commit_loop, &c) == 0);
+	long failed = 0;
+	for (int i = 0; i < 5000; i++) {
+		char b = (char)('a' + i % 26);
+		CHECK(write(pp[1], &b, 1) == 1 && send(sp[1], &b, 1, 0) == 1);
+		if (read(pp[0], p + (size_t)(i % PAGES) * PG + 1, 1) != 1)
+			failed++, (void)!syscall(SYS_read, pp[0], &b, 1);
+		if (recv(sp[0], p + (size_t)((i + 7) % PAGES) * PG + 2, 1, 0) != 1)
+			failed++;
+	}
+	c.stop = 1;
+	pthread_join(t, NULL);
+	EXPECT(failed == 0, "a read into the mapping failed while commits ran");
+	CHECK(msync(p, PAGES * PG, MS_SYNC) == 0);
+	EXPECT(pages_differing(path, p) == 0, "reads into the mapping while commits ran");
+	close(pp[0]), close(pp[1]), close(sp[0]), close(sp[1]);
+	unmap_file(p, path, fd);
+}
+
+/* Another process grows the file under this one's mapping; stores into the pages
+ * it brought inside are committed. */
+static void grown_elsewhere(void)
+{
+	const char *path = test_path("trackers_grown");
+	int fd = make_file(path, PG, 'a');
+	CHECK(fd >= 0);
+	char *p = mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	CHECK(p != MAP_FAILED);
+	p[0] = 'A';
+	CHECK(msync(p, 4 * PG, MS_SYNC) == 0);
+	fflush(stdout);
+	pid_t pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		int cfd = open(path, O_RDWR);
+		_exit(cfd >= 0 && ftruncate(cfd, 3 * PG) == 0 && close(cfd) == 0 ? 0 : 1);
+	}
+	int st;
+	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	for (int round = 0; round < 3; round++) {
+		p[PG + round] = 'X';
+		p[2 * PG + round] = 'Y';
+		CHECK(msync(p, 4 * PG, MS_SYNC) == 0);
+		EXPECT(file_byte_is(path, PG + round, 'X') && file_byte_is(path, 2 * PG + round, 'Y'),
+		       "a store into pages another process's growth brought inside");
+	}
+	CHECK(munmap(p, 4 * PG) == 0);
+	close(fd);
+	unlink(path);
+}
+
+static char *grow_map;
+static volatile long grow_target = 1, grow_stop, grow_lost;
+static const char *grow_path;
+static __thread sigjmp_buf grow_jb;
+static void on_sigbus(int sig)
+{
+	(void)sig;
+	siglongjmp(grow_jb, 1);
+}
+
+static void *store_into_growth(void *arg)
+{
+	(void)arg;
+	while (!grow_stop) {
+		long k = grow_target;
+		if (sigsetjmp(grow_jb, 1))
+			continue; /* not inside the file yet */
+		grow_map[k * PG] = 'S';
+		CHECK(msync(grow_map, 1024 * PG, MS_SYNC) == 0);
+		if (!file_byte_is(grow_path, k * PG, 'S'))
+			grow_lost++;
+		grow_target = k + 1;
+	}
+	return NULL;
+}
+
+/* One thread grows the file a page at a time while another stores into each page
+ * as soon as it is inside and commits: every store is committed. */
+static void grown_while_storing(void)
+{
+	grow_path = test_path("trackers_growing");
+	int fd = make_file(grow_path, PG, 'a');
+	CHECK(fd >= 0);
+	grow_map = mmap(NULL, 1024 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	CHECK(grow_map != MAP_FAILED);
+	struct sigaction sa = { .sa_handler = on_sigbus }, old;
+	sigaction(SIGBUS, &sa, &old);
+	pthread_t t;
+	CHECK(pthread_create(&t, NULL, store_into_growth, NULL) == 0);
+	for (long n = 2; n < 1024; n++) {
+		while (grow_target < n - 1)
+			;
+		CHECK(ftruncate(fd, n * PG) == 0);
+		usleep(20);
+	}
+	grow_stop = 1;
+	pthread_join(t, NULL);
+	sigaction(SIGBUS, &old, NULL);
+	EXPECT(grow_lost == 0, "a store into a page the file just grew to");
+	CHECK(msync(grow_map, 1024 * PG, MS_SYNC) == 0);
+	long missing = 0;
+	for (long k = 1; k < grow_target; k++)
+		missing += grow_map[k * PG] == 'S' && !file_byte_is(grow_path, k * PG, 'S');
+	EXPECT(missing == 0, "stores into grown pages, after a last commit");
+	munmap(grow_map, 1024 * PG);
+	close(fd);
+	unlink(grow_path);
+}
+
+/* The program dup2()s a descriptor of its own onto the number of fams's
+ * userfaultfd (fams moves its descriptor away first): stores still fault to
+ * fams, which records them; nothing hangs. */
+static void descriptor_replaced(void)
+{
+	const char *path;
+	int fd;
+	char *p = map_file("trackers_dup2", &path, &fd);
+	p[0] = 1;
+	CHECK(msync(p, PAGES * PG, MS_SYNC) == 0);
+	int ufd = -1;
+	DIR *d = opendir("/proc/self/fd");
+	CHECK(d != NULL);
+	for (struct dirent *e; (e = readdir(d));) {
+		char l[300], t[256];
+		snprintf(l, sizeof l, "/proc/self/fd/%s", e->d_name);
+		ssize_t n = readlink(l, t, sizeof t - 1);
+		if (n > 0 && (t[n] = 0, strstr(t, "userfaultfd")))
+			ufd = atoi(e->d_name);
+	}
+	closedir(d);
+	int pp[2];
+	CHECK(pipe(pp) == 0);
+	if (ufd >= 0)
+		CHECK(dup2(pp[0], ufd) == ufd);
+	alarm(20); /* a store nobody serves would hang: fail instead */
+	p[PG] = 'x';
+	CHECK(msync(p, PAGES * PG, MS_SYNC) == 0);
+	p[2 * PG] = 'y';
+	CHECK(msync(p, PAGES * PG, MS_SYNC) == 0);
+	alarm(0);
+	EXPECT(file_byte_is(path, PG, 'x') && file_byte_is(path, 2 * PG, 'y'), "stores after dup2 over fams's descriptor");
+	if (ufd >= 0)
+		close(ufd);
+	close(pp[0]);
+	close(pp[1]);
+	unmap_file(p, path, fd);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1 && strncmp(argv[1], "--expect-broken=", 16) == 0)
@@ -267,9 +444,13 @@ int main(int argc, char **argv)
 	other_thread();
 	if (!expect_broken) {
 		kernel_writes();
+		reads_during_commits();
 		after_fork();
 		after_mremap();
 		after_dontneed();
+		grown_elsewhere();
+		grown_while_storing();
+		descriptor_replaced();
 	}
 	if (expect_broken) {
 		printf(lost ? "broken engine (%s) caught: %ld stores lost\n" : "broken engine (%s) NOT caught\n",
