@@ -38,6 +38,17 @@ run sqlite "$src/tests/sqlite_crash.sh" "$build" 100 fams
 sqlite_line=$(echo "$last")
 run fuzz "$src/scripts/fuzz.sh" "$build" "$fuzz_seconds"
 execs=$(echo "$last" | grep -o 'fuzz: [0-9]*' | grep -o '[0-9]*')
+# The behaviour tests inside a machine on Debian 12's kernel and on bookworm-backports'
+# (tests/powercut/old_kernel.sh): a failure is a violation; no machine, a skip.
+old_out=$("$src/tests/powercut/old_kernel.sh" "$build" stable backports 2>&1)
+rc=$?
+echo "$old_out" | grep -E '^(kernel|suite [a-z]+:|ratio|skip)|fail|did not finish' | sed "s/^/  [old_kernel] /" | tail -12
+old_lines=$(echo "$old_out" | grep -E '^suite [a-z]+:')
+case $rc in
+0) ;;
+77) old_lines="skipped: $(echo "$old_out" | tail -1 | sed 's/^skip: //')" ;;
+*) violations=$((violations + 1)) ;;
+esac
 echo
 echo "crash states (process kill at every step): ${crash_states:-?}"
 echo "power-loss states:                         ${power_states:-?}"
@@ -49,6 +60,7 @@ echo "SIGKILL rounds (Kyoto Cabinet):            ${kc_line:-?}"
 echo "SIGKILL rounds (LMDB, MDB_WRITEMAP):       ${lmdb_line:-?}"
 echo "SIGKILL rounds (sqlite3, WAL + mmap):      ${sqlite_line:-?}"
 echo "fuzz executions:                           ${execs:-?} (${fuzz_seconds}s)"
+echo "${old_lines:-?}" | sed '1s/^/behaviour tests on older kernels:          /; 2,$s/^/                                           /'
 echo "violations:                                $violations"
 echo "time: $(($(date +%s) - start))s"
 [ $violations -eq 0 ]
