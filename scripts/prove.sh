@@ -26,10 +26,14 @@ power_states=$(echo "$last" | grep -o '^[0-9]*')
 run faults "$build/tests/t_faults"
 faults=$(echo "$last" | grep -o '^[0-9]*')
 run torture "$src/tests/torture.sh" "$build" 200 fams
+# The same under the tracker older kernels get (Linux 5.19-6.6: uffd-sync).
+FAMS_TRACKER=uffd-sync run torture_sync "$src/tests/torture.sh" "$build" 200 fams
 run share_crash "$build/tests/t_share_crash"
 share_states=$(echo "$last" | grep -o '^[0-9]*')
 run share_torture "$src/tests/share_torture.sh" "$build" 200 fams
 share_line=$(echo "$out" | grep '^fams:' | tail -1)
+FAMS_TRACKER=uffd-sync run share_sync "$src/tests/share_torture.sh" "$build" 100 fams
+share_sync_line=$(echo "$out" | grep '^fams:' | tail -1)
 run kc "$src/tests/kc_crash.sh" "$build" 100 fams
 kc_line=$(echo "$out" | grep '^fams:' | tail -1)
 run lmdb "$src/tests/lmdb_crash.sh" "$build" 100 fams
@@ -53,9 +57,9 @@ echo
 echo "crash states (process kill at every step): ${crash_states:-?}"
 echo "power-loss states:                         ${power_states:-?}"
 echo "faults injected:                           ${faults:-?}"
-echo "SIGKILL rounds (torture_writer):           200"
+echo "SIGKILL rounds (torture_writer):           200, and 200 under uffd-sync"
 echo "crash states across processes:             ${share_states:-?}"
-echo "SIGKILL rounds (groups of 4 sharing):      ${share_line:-?}"
+echo "SIGKILL rounds (groups of 4 sharing):      ${share_line:-?}; under uffd-sync: ${share_sync_line:-?}"
 echo "SIGKILL rounds (Kyoto Cabinet):            ${kc_line:-?}"
 echo "SIGKILL rounds (LMDB, MDB_WRITEMAP):       ${lmdb_line:-?}"
 echo "SIGKILL rounds (sqlite3, WAL + mmap):      ${sqlite_line:-?}"
