@@ -450,13 +450,13 @@ static inline int bad_offset(off_t off)
 	do {                                                                                  \
 		fill_begin(iov, cnt);                                                         \
 		int handled = 0;                                                              \
-		ssize_t read_r_ = 0;                                                               \
+		ssize_t read_r_ = 0;                                                          \
 		if (fams_hint(fams_live) && engine_ok())                                      \
-			read_r_ = ENGINE(fams_on_read(fd, iov, cnt, pos, &handled));               \
+			read_r_ = ENGINE(fams_on_read(fd, iov, cnt, pos, &handled));          \
 		if (!handled)                                                                 \
-			read_r_ = (ssize_t)(fallback);                                             \
+			read_r_ = (ssize_t)(fallback);                                        \
 		fill_end();                                                                   \
-		return read_r_;                                                                    \
+		return read_r_;                                                               \
 	} while (0)
 
 EXPORT ssize_t read(int fd, void *buf, size_t n)
@@ -543,9 +543,9 @@ static inline void fill_begin_one(void *buf, size_t n)
 #define FILLING(buf, n, call)                                                                 \
 	({                                                                                    \
 		fill_begin_one(buf, n);                                                       \
-		__typeof__(call) filled_r_ = (call);                                                 \
+		__typeof__(call) filled_r_ = (call);                                          \
 		fill_end();                                                                   \
-		filled_r_;                                                                           \
+		filled_r_;                                                                    \
 	})
 
 EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
