@@ -30,15 +30,19 @@ under=()
 [ "$mode" = fams ] && under=("$famsrun")
 for ((i = 1; i <= max; i++)); do
 	out=$(mktemp -d)
-	pids=()
-	for ((id = 0; id < nprocs; id++)); do
-		"${under[@]}" "$prog" write "$file" $id $nprocs $pages >"$out/$id" 2>&1 &
-		pids+=($!)
-	done
+	# The group in a process group of its own, so that one kill(2) reaches all four
+	# at once: killed one by one (a loaded machine can pause between two kills for
+	# milliseconds), a survivor can finish a round and commit the half-written
+	# pages a dead writer left in the shared mapping -- as it would without fams.
+	setsid bash -c 'for ((id = 0; id < $4; id++)); do "${@:6}" "$1" write "$2" $id $4 $5 >"$3/$id" 2>&1 & done; wait' \
+		group "$prog" "$file" "$out" $nprocs $pages "${under[@]}" &
+	group=$!
 	# a random moment: 20 to 400 ms in
 	sleep "0.$((RANDOM % 38 + 2))"
-	kill -KILL "${pids[@]}" 2>/dev/null
-	wait "${pids[@]}" 2>/dev/null
+	kill -KILL -- -$group 2>/dev/null
+	wait $group 2>/dev/null
+	# Until every writer is gone (a killed process may still be exiting).
+	while pgrep -g $group >/dev/null; do sleep 0.01; done
 	got=$("${under[@]}" "$prog" check "$file" $nprocs $pages)
 	if [ $? -ne 0 ]; then
 		torn=$((torn + 1))
