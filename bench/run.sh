@@ -8,6 +8,7 @@
 #   passthrough.sh  ns per call fams does not manage
 #   share.sh        a commit by one of 4 processes sharing a file vs one alone
 #   trackers.sh     a commit under each dirty-page tracker this kernel offers
+#   bookkeeping.sh  appending write(), same-size and growing ftruncate of a mapped file
 # Prints each table; writes bench/results/*.csv, results.json (all of them),
 # summary.txt (this output) and commit.png.  --quick: smaller files, fewer
 # repetitions (minutes rather than a quarter of an hour), for trying it out.
@@ -58,6 +59,9 @@ fi
 	echo
 	echo "== dirty-page trackers =="
 	bash "$here/trackers.sh" "$build" "${trackers_args[@]}"
+	echo
+	echo "== size changes of a mapped file =="
+	bash "$here/bookkeeping.sh" "$build"
 } 2>&1 | tee "$out/summary.txt"
 
 python3 - "$out" <<'PY'

@@ -239,12 +239,10 @@ static ssize_t write_locked(struct fams_file *f, int fd, const struct iovec *iov
 		return -1;
 	size_t total = iov_total(iov, iovcnt);
 	/* A write past the end grows the file now, as it would without fams; the bytes
-	 * reach it at the next commit. */
-	if ((uint64_t)pos + total > f->sh->size) {
-		dirty_harvest_file(f, 0, UINT64_MAX);
-		if (fams_file_resize(f, (uint64_t)pos + total) < 0)
-			return -1;
-	}
+	 * reach it at the next commit.  (No scan first: the new pages are protected by
+	 * the growth itself, fams_file_resize.) */
+	if ((uint64_t)pos + total > f->sh->size && fams_file_resize(f, (uint64_t)pos + total) < 0)
+		return -1;
 	/* Marked before written: a process killed in between leaves the pages to the
 	 * next commit, whichever process makes it. */
 	bits_mark_bytes(f->dirty, (uint64_t)pos, (uint64_t)total);
@@ -302,8 +300,11 @@ static int truncate_file(struct fams_file *f, int fd, off_t len)
 	}
 	if (fams_commit_lock(f) < 0)
 		return -1;
-	/* Collect written pages first: the bits of pages cut off must go with them. */
-	dirty_harvest_file(f, 0, UINT64_MAX);
+	/* The records of written pages a shrink cuts off go with them: collect those
+	 * first (a regrown page must not be taken for written).  A growth or the same
+	 * size needs no scan: dirty_protect_grown protects the new pages. */
+	if ((uint64_t)len < f->sh->size)
+		dirty_harvest_file(f, (uint64_t)len & ~(uint64_t)(fams_page_size - 1), f->sh->size);
 	int r = fams_file_resize(f, (uint64_t)len);
 	int saved = errno;
 	fams_commit_unlock(f);
