@@ -37,6 +37,13 @@ for ((i = 1; i <= rounds; i++)); do
 		damaged=$((damaged + 1)); echo "round $i: recovery failed"; cat "$dir/recover.log"; continue
 	fi
 	[ -e "$db" ] || { ok=$((ok + 1)); continue; } # killed before it created the file
+	if [ "$mode" = fams ] && cmp -s -n "$(stat -c %s "$db")" "$db" /dev/zero; then
+		# Killed after creating and sizing the file but before its first commit:
+		# the size change reached the file at once, the header never was committed
+		# (a committed state always has it).  Nothing was promised.
+		ok=$((ok + 1))
+		continue
+	fi
 	if ! kchashmgr check "$db" >"$dir/check.log" 2>&1; then
 		damaged=$((damaged + 1)); echo "round $i: kchashmgr check failed"; tail -3 "$dir/check.log"; continue
 	fi
