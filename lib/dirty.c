@@ -97,6 +97,16 @@ void dirty_protect_grown(struct fams_file *f, uint64_t old_size, uint64_t new_si
 	map_each_of_file(f, fams_page_round(old_size), fams_page_round(new_size), protect);
 }
 
+/* m's tracking could not be re-armed: its pages may be written unrecorded, so this
+ * process compares them at every commit, and so do the others (it no longer
+ * reports when it has opened pages). */
+static void untrack(struct fams_map *m)
+{
+	m->untracked = true;
+	if (m->f->me >= 0)
+		m->f->sh->members[m->f->me].reports_open = 0;
+}
+
 /* Move the kernel's record of written pages in [s, e) of m into the file's bitmap.
  * If the kernel cannot say, the pages become suspect: compared at commit. */
 void dirty_harvest(struct fams_map *m, uintptr_t s, uintptr_t e)
@@ -117,8 +127,17 @@ void dirty_harvest(struct fams_map *m, uintptr_t s, uintptr_t e)
 	}
 	if (scan_part(m->f, -1, m->start, m->end, m->off, own_protected_end(m->f), lo, hi) < 0) {
 		fams_debug("dirty scan failed (%s); comparing instead", strerror(errno));
-		m->untracked = dirty_track(m, s, e) < 0;
+		if (dirty_track(m, s, e) < 0)
+			untrack(m);
 	}
+}
+
+bool dirty_any_recorded(struct fams_file *f)
+{
+	for (struct fams_map *m = fams_maps; m; m = m->next)
+		if (m->f == f && fams_tracker_recorded(m->start, m->end - m->start))
+			return true;
+	return false;
 }
 
 void dirty_open_for_kernel(uintptr_t s, uintptr_t e)
@@ -141,7 +160,7 @@ void dirty_rearm(struct fams_map *m, uintptr_t s, uintptr_t e)
 	if (m->f->cut_off || s >= e)
 		return;
 	if (dirty_track(m, s, e) < 0)
-		m->untracked = true;
+		untrack(m);
 	bits_mark_bytes(m->f->suspect, m->off + (s - m->start), e - s);
 }
 
@@ -194,6 +213,15 @@ static int scan_member(struct fams_file *f, int i, int pagemap, uint64_t lo, uin
 static void collect_member(struct fams_file *f, int i, uint64_t lo, uint64_t hi)
 {
 	const struct fams_member *m = &f->sh->members[i];
+	if (!m->overflow && m->reports_open && !__atomic_load_n(&m->open, __ATOMIC_ACQUIRE) &&
+	    m->protected_end >= f->sh->size) {
+		/* Its thread opened no page since it harvested all of the file: nothing it
+		 * wrote is uncollected (pages past its protected_end, which another
+		 * process's growth brought in, it may write without a fault: compared). */
+		if (!member_alive(f, i))
+			member_gone(f, i);
+		return;
+	}
 	if (m->overflow || !m->tracked) {
 		/* Its writes cannot be scanned: compare what it maps. */
 		if (member_alive(f, i))
@@ -229,6 +257,12 @@ void dirty_collect(struct fams_file *f, uint64_t lo, uint64_t hi)
 	 * committer that dies must leave a sign: the next one compares everything
 	 * (commitlock.c, repair_after_death). */
 	f->sh->harvesting = true;
+	/* Rule (uffd-sync, for the others): our `open` flag is lowered before our whole
+	 * record of the file is taken, never after -- a page opened in between raises
+	 * it again; lowered after, a page opened just before would hide from them. */
+	struct fams_member *me = f->me >= 0 ? &f->sh->members[f->me] : NULL;
+	if (me && me->reports_open && lo == 0 && hi >= f->sh->size)
+		__atomic_store_n(&me->open, 0, __ATOMIC_SEQ_CST);
 	dirty_harvest_file(f, lo, hi);
 	for (int i = 0; i < FAMS_MAX_MEMBERS; i++) {
 		if (i != f->me && f->sh->members[i].gen)

@@ -4,6 +4,7 @@
 #ifndef FAMS_DIRTY_H
 #define FAMS_DIRTY_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "file.h"
@@ -20,6 +21,9 @@ void dirty_harvest_file(struct fams_file *f, uint64_t lo, uint64_t hi);
 /* The same, and for the mappings of every other process sharing f: what a commit
  * of [lo, hi) must write.  A member found dead leaves its mappings suspect. */
 void dirty_collect(struct fams_file *f, uint64_t lo, uint64_t hi);
+/* Whether the tracker holds a record of written pages of any of this process's
+ * mappings of f, not yet harvested (uffd-sync; false for the other trackers). */
+bool dirty_any_recorded(struct fams_file *f);
 /* Re-arm tracking of [s, e) of m after an operation that may have lost it. */
 void dirty_rearm(struct fams_map *m, uintptr_t s, uintptr_t e);
 /* The kernel is about to write into [s, e) for the program (read(2)): where the

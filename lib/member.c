@@ -163,6 +163,11 @@ static int take_slot(struct fams_file *f)
 	 * keeps them there (the asynchronous tracker); the synchronous tracker's
 	 * record is in its own memory, so the others compare what it maps. */
 	m->tracked = fams_tracker_kind == FAMS_TRACKER_UFFD;
+	/* The synchronous tracker's thread raises `open` before it opens any page, so
+	 * the others compare what it maps only while it has stores not yet harvested.
+	 * (A forked child's pages opened before this are raised by registry.c.) */
+	if (fams_tracker_kind == FAMS_TRACKER_UFFD_SYNC && fams_tracker_watch(&m->open) == 0)
+		m->reports_open = 1;
 	m->gen = sh->next_gen++;
 	f->me = slot;
 	publish_rendezvous(f, slot);
@@ -279,6 +284,7 @@ void member_leave(struct fams_file *f)
 	if (f->me < 0 || fams_commit_lock(f) < 0)
 		return;
 	int me = f->me;
+	fams_tracker_unwatch(&f->sh->members[me].open); /* before the slot is reused or unmapped */
 	memset(&f->sh->members[me], 0, sizeof f->sh->members[me]);
 	f->me = -1;
 	publish_rendezvous(f, me);

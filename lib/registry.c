@@ -315,6 +315,11 @@ void registry_fork_child(void)
 		struct fams_member *me = &f->sh->members[f->me];
 		if (me->protected_end > tracked_to)
 			me->protected_end = tracked_to;
+		/* Pages opened between tracking and joining, before our `open` flag was
+		 * watched: raise it for them (checked after the watch began, so none is
+		 * missed; only ever raised here, never lowered). */
+		if (me->reports_open && dirty_any_recorded(f))
+			__atomic_store_n(&me->open, 1, __ATOMIC_SEQ_CST);
 	}
 }
 

@@ -54,7 +54,10 @@ struct fams_member {
 	uint8_t tracked;     /* its writes are seen by a scan (userfaultfd); else compared */
 	uint8_t overflow;    /* maps[] cannot be trusted -- 1: being rewritten, 2: it maps the file
 			      * in more pieces than maps[] holds -- compare all it may map */
-	uint8_t pad[6];
+	uint8_t reports_open; /* untracked, but says when it may have written (open) */
+	uint8_t open;        /* reports_open: its uffd-sync fault thread may have opened a page of
+			      * this file since its last harvest of all of it (wpsync.c) */
+	uint8_t pad[4];
 	struct fams_member_map maps[FAMS_MEMBER_MAPS];
 };
 

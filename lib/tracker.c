@@ -159,6 +159,22 @@ void fams_open_for_kernel(void *addr, size_t len)
 		wpsync_fill(uffd, (uintptr_t)addr, len);
 }
 
+bool fams_tracker_recorded(uintptr_t addr, size_t len)
+{
+	return fams_tracker_kind == FAMS_TRACKER_UFFD_SYNC && wpsync_recorded(addr, len);
+}
+
+int fams_tracker_watch(uint8_t *flag)
+{
+	return fams_tracker_kind == FAMS_TRACKER_UFFD_SYNC && owned() ? wpsync_watch(flag) : -1;
+}
+
+void fams_tracker_unwatch(uint8_t *flag)
+{
+	if (fams_tracker_kind == FAMS_TRACKER_UFFD_SYNC)
+		wpsync_unwatch(flag);
+}
+
 void fams_kernel_filled(void)
 {
 	if (fams_tracker_kind == FAMS_TRACKER_UFFD_SYNC && user_mode_only)

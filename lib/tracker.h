@@ -61,6 +61,15 @@ int fams_protect_range(void *addr, size_t len);
 typedef void (*fams_written_fn)(void *ctx, uintptr_t start, uintptr_t end);
 int fams_scan_written(int pagemap_fd, uintptr_t addr, size_t len, fams_written_fn fn, void *ctx);
 
+/* uffd-sync: whether any page of [addr, addr + len) is recorded written and not
+ * yet harvested (false for the other trackers). */
+bool fams_tracker_recorded(uintptr_t addr, size_t len);
+
+/* uffd-sync: set *flag to 1 whenever a page may have been opened to writing (before
+ * it opens), until unwatched; 0, or -1 when it cannot (no room, or another tracker). */
+int fams_tracker_watch(uint8_t *flag);
+void fams_tracker_unwatch(uint8_t *flag);
+
 /* Whether the tracker's descriptors belong to this process (false in a child made
  * without the fork handlers, such as by _Fork). */
 bool fams_tracker_owned(void);

@@ -46,6 +46,7 @@
 #define ADDR_BITS 48   /* user addresses below 2^48 (4-level page tables) */
 #define NCHUNKS ((size_t)1 << (ADDR_BITS - CHUNK_SHIFT))
 #define MAX_FILLS 64   /* threads at once in a read the kernel fills (wpsync_fill_*) */
+#define MAX_WATCHED 256 /* flags raised when a page opens (wpsync_watch) */
 
 static int served_fd = -1; /* the thread's own copy of the userfaultfd */
 static pthread_mutex_t record_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -64,6 +65,9 @@ static struct fill {
 	uintptr_t s, e;
 } fills[MAX_FILLS];
 static __thread int my_fill = -1;
+/* Flags raised whenever a page opens, under the record lock (so unwatching one
+ * waits for a thread that may be raising it). */
+static uint8_t *watched[MAX_WATCHED];
 
 /* The word holding page addr's bit, and the bit; NULL when no chunk covers it. */
 static uint64_t *bit_word(uintptr_t addr, uint64_t *bit)
@@ -79,8 +83,17 @@ static uint64_t *bit_word(uintptr_t addr, uint64_t *bit)
 	return &chunk[page / 64];
 }
 
+/* Raise every watched flag (before the page opens: rule 1 for the others). */
+static void raise_watched(void)
+{
+	for (int i = 0; i < MAX_WATCHED; i++)
+		if (watched[i])
+			__atomic_store_n(watched[i], 1, __ATOMIC_RELEASE);
+}
+
 static void set_bits(uintptr_t addr, size_t len)
 {
+	raise_watched();
 	for (uintptr_t a = addr; a < addr + len; a += (uintptr_t)1 << page_shift) {
 		uint64_t bit, *w = bit_word(a, &bit);
 		if (w)
@@ -418,12 +431,47 @@ void wpsync_fill_done(void)
 	unlock_record(&old);
 }
 
+bool wpsync_recorded(uintptr_t addr, size_t len)
+{
+	for (uintptr_t a = addr; a < addr + len; a += (uintptr_t)1 << page_shift) {
+		uint64_t bit, *w = bit_word(a, &bit);
+		if (w && (__atomic_load_n(w, __ATOMIC_ACQUIRE) & bit))
+			return true;
+	}
+	return false;
+}
+
+int wpsync_watch(uint8_t *flag)
+{
+	sigset_t old;
+	int r = -1;
+	lock_record(&old);
+	for (int i = 0; i < MAX_WATCHED && r < 0; i++)
+		if (!watched[i])
+			watched[i] = flag, r = 0;
+	unlock_record(&old);
+	if (r < 0)
+		errno = ENOSPC;
+	return r;
+}
+
+void wpsync_unwatch(uint8_t *flag)
+{
+	sigset_t old;
+	lock_record(&old);
+	for (int i = 0; i < MAX_WATCHED; i++)
+		if (watched[i] == flag)
+			watched[i] = NULL;
+	unlock_record(&old);
+}
+
 void wpsync_forget(void)
 {
 	pthread_mutex_init(&record_lock, NULL); /* the parent's thread may have held it */
 	served_fd = -1;
 	broken = false;
 	memset(fills, 0, sizeof fills);
+	memset(watched, 0, sizeof watched); /* the parent's slots: the child joins with its own */
 	my_fill = -1;
 	for (size_t c = lowest; chunks && c <= highest && c < NCHUNKS; c++)
 		if (chunks[c])

@@ -32,6 +32,17 @@ bool wpsync_may_cover(uintptr_t addr, size_t len);
 void wpsync_fill(int fd, uintptr_t addr, size_t len);
 void wpsync_fill_done(void);
 
+/* Whether any page of [addr, addr + len) has its bit set (no lock: a bit set
+ * concurrently may or may not be seen). */
+bool wpsync_recorded(uintptr_t addr, size_t len);
+
+/* Flags raised (set to 1, before the page opens) whenever a page is opened to
+ * writing, for other processes to know this one may have stores to collect
+ * (shared.h, fams_member.open): watch one, stop watching it (after this returns the
+ * thread no longer touches it).  wpsync_watch: 0, or -1 (ENOSPC) when full. */
+int wpsync_watch(uint8_t *flag);
+void wpsync_unwatch(uint8_t *flag);
+
 /* Write-protect (wp) or open [addr, addr + len) through userfaultfd fd, also where
  * the range spans several VMAs (before Linux 6.5 the kernel takes one per call).
  * Opening wakes the threads waiting on those pages. */

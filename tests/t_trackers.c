@@ -436,6 +436,68 @@ static void descriptor_replaced(void)
 	unmap_file(p, path, fd);
 }
 
+/* A forked child commits on the parent's word: "c" msync of all, "g" grow to 8
+ * pages then msync, "q" quit.  It writes nothing itself. */
+static void committer_child(char *p, int cmd, int ack)
+{
+	char c;
+	while (read(cmd, &c, 1) == 1 && c != 'q') {
+		int ok = 1;
+		if (c == 'g') {
+			int fd = open(grow_path, O_RDWR);
+			ok = fd >= 0 && ftruncate(fd, 8 * PG) == 0 && close(fd) == 0;
+		}
+		ok = ok && msync(p, 8 * PG, MS_SYNC) == 0;
+		if (write(ack, ok ? "y" : "n", 1) != 1)
+			break;
+	}
+	_exit(0);
+}
+
+/* Another process's commit takes this one's stores, also those made after this
+ * one's own commit lowered what it tells the others, and those made into pages
+ * another process's growth brought in (written without a fault). */
+static void peer_commits(void)
+{
+	grow_path = test_path("trackers_peer");
+	int fd = make_file(grow_path, 4 * PG, 'a');
+	CHECK(fd >= 0);
+	char *p = mmap(NULL, 8 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	CHECK(p != MAP_FAILED);
+	int cmd[2], ack[2];
+	CHECK(pipe(cmd) == 0 && pipe(ack) == 0);
+	fflush(stdout);
+	pid_t pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0)
+		committer_child(p, cmd[0], ack[1]);
+	char r;
+#define PEER(c) CHECK(write(cmd[1], c, 1) == 1 && read(ack[0], &r, 1) == 1 && r == 'y')
+	for (int round = 0; round < 20; round++) {
+		char v = (char)('A' + round);
+		p[PG + round] = v; /* not committed by us */
+		PEER("c");
+		EXPECT(file_byte_is(grow_path, PG + round, v), "a store committed by another process");
+		CHECK(msync(p, 8 * PG, MS_SYNC) == 0); /* our own commit of all of it */
+		p[2 * PG + round] = v;             /* after it: must be told again */
+		PEER("c");
+		EXPECT(file_byte_is(grow_path, 2 * PG + round, v), "a store after our commit, committed by another");
+	}
+	CHECK(msync(p, 8 * PG, MS_SYNC) == 0); /* nothing of ours left to take */
+	PEER("g"); /* the other process grows the file to 8 pages */
+	p[6 * PG] = 'G'; /* a page it brought in: no fault here */
+	PEER("c");
+	EXPECT(file_byte_is(grow_path, 6 * PG, 'G'), "a store into pages another's growth brought in, committed by it");
+	CHECK(write(cmd[1], "q", 1) == 1);
+	int st;
+	CHECK(waitpid(pid, &st, 0) == pid);
+#undef PEER
+	close(cmd[0]), close(cmd[1]), close(ack[0]), close(ack[1]);
+	munmap(p, 8 * PG);
+	close(fd);
+	unlink(grow_path);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1 && strncmp(argv[1], "--expect-broken=", 16) == 0)
@@ -451,6 +513,7 @@ int main(int argc, char **argv)
 		grown_elsewhere();
 		grown_while_storing();
 		descriptor_replaced();
+		peer_commits();
 	}
 	if (expect_broken) {
 		printf(lost ? "broken engine (%s) caught: %ld stores lost\n" : "broken engine (%s) NOT caught\n",
