@@ -157,6 +157,11 @@ void *fams_on_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t of
 		int tracked = -1;
 		if (m && fams_commit_lock(f) == 0) {
 			tracked = dirty_track(m, s, e);
+			/* MAP_FIXED may have replaced a mapping another thread was storing into:
+			 * such a store, between the new mapping and its protection, left no
+			 * record -- compare the range once. */
+			if (tracked == 0 && fixed)
+				bits_mark_bytes(f->suspect, (uint64_t)off, e - s);
 			fams_commit_unlock(f);
 		}
 		if (tracked < 0) {

@@ -298,8 +298,16 @@ void registry_fork_child(void)
 			continue;
 		f->me = -1;
 		int jfd = f->j.fd;
-		uint64_t tracked_to = f->sh->size; /* may grow before we join */
-		if (track_mappings(f) < 0 || member_join_forked(f) < 0) {
+		/* Tracked under the commit lock, so that the size our protection reaches
+		 * is the size of the moment (it may change before we join). */
+		uint64_t tracked_to = 0;
+		int tracked = -1;
+		if (fams_commit_lock(f) == 0) {
+			tracked_to = f->sh->size;
+			tracked = track_mappings(f);
+			fams_commit_unlock(f);
+		}
+		if (tracked < 0 || member_join_forked(f) < 0) {
 			if (f->fork_journal_fd >= 0)
 				fams_raw_close(f->fork_journal_fd);
 			f->fork_journal_fd = -1;
