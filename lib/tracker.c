@@ -126,6 +126,10 @@ static int start_sync(void)
 	return 0;
 }
 
+/* Whether the kernel's writes into a protected page fail rather than wait for our
+ * thread: the synchronous tracker on a userfaultfd that serves user mode only. */
+static bool kernel_writes_fail(void) { return fams_tracker_kind == FAMS_TRACKER_UFFD_SYNC && user_mode_only; }
+
 void fams_tracker_init(void)
 {
 	int want = fams_cfg.tracker, kind = FAMS_TRACKER_COMPARE, err = 0;
@@ -145,17 +149,17 @@ void fams_tracker_init(void)
 		fams_warn("FAMS_TRACKER=%s is unavailable on this kernel (%s); using the compare tracker",
 			  kind_names[want], strerror(err));
 	fams_info("tracker: %s%s", kind_names[kind],
-		  kind == FAMS_TRACKER_UFFD_SYNC && user_mode_only ? " (user-mode faults only)" : "");
+		  kernel_writes_fail() ? " (user-mode faults only)" : "");
 }
 
 bool fams_tracker_opens_for_kernel(const void *addr, size_t len)
 {
-	return fams_tracker_kind == FAMS_TRACKER_UFFD_SYNC && user_mode_only && wpsync_may_cover((uintptr_t)addr, len);
+	return kernel_writes_fail() && wpsync_may_cover((uintptr_t)addr, len);
 }
 
 void fams_open_for_kernel(void *addr, size_t len)
 {
-	if (fams_tracker_kind == FAMS_TRACKER_UFFD_SYNC && user_mode_only && owned())
+	if (kernel_writes_fail() && owned())
 		wpsync_fill(uffd, (uintptr_t)addr, len);
 }
 
@@ -177,7 +181,7 @@ void fams_tracker_unwatch(uint8_t *flag)
 
 void fams_kernel_filled(void)
 {
-	if (fams_tracker_kind == FAMS_TRACKER_UFFD_SYNC && user_mode_only)
+	if (kernel_writes_fail())
 		wpsync_fill_done();
 }
 
