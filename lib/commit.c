@@ -1,27 +1,32 @@
-/* commit.c -- the commit protocol of a managed file, and the ordering rules of its
- * size changes: the one home of what must be durable before what.
+/* commit.c -- the commit protocol of a managed file, and its size changes: the one
+ * home of what must be durable before what.
+ *
+ * A program's size changes (ftruncate, a write past the end, fallocate) change the
+ * working copy only; the data file takes the size at the next commit, with the
+ * pages, in one atomic step: from its size now (O) to the working copy's (N).
  *
  *   1. Collect the dirty pages of the range and copy their new contents out of the
  *      working copy into one private buffer: other threads may keep writing, so
  *      the bytes hashed, journaled and written are all taken from this copy.
  *   2. Write the journal: body (extent table + the data file's current bytes for
- *      each extent) and header (identity, size, hashes, new_hash per extent).
- *   3. FLUSH THE JOURNAL.  Rule: no byte of the data file changes until the journal
- *      holding its old contents is durable.  A crash before this flush completes
- *      leaves a journal that fails validation, and an untouched data file.
- *   4. Write the new bytes into the data file.
+ *      each extent below O, and for what a shrink cuts off) and header (identity,
+ *      O and N, hashes, new_hash per extent).
+ *   3. FLUSH THE JOURNAL.  Rule: no byte or size of the data file changes until the
+ *      journal holding its old contents is durable.  A crash before this flush
+ *      completes leaves a journal that fails validation, and an untouched data file.
+ *   4. Set the size N and write the new bytes into the data file.  Rule: the data
+ *      file has the size O or N, nothing between, until the commit ends -- recovery
+ *      tells a finished commit by its size (recover.c) -- so a growth is made in
+ *      one step before the first byte (a write past the end would grow the file a
+ *      piece at a time), a shrink in one step after the last.
  *   5. FLUSH THE DATA FILE.  Only now is the commit reported successful.
  *
- * Two flushes per commit, none when nothing is dirty.  The journal is not
- * invalidated after step 5: recovery sees that every extent hashes to new_hash and
- * leaves the data alone.  The journal on disk therefore stays live until the next
- * commit overwrites it, which makes one more rule necessary: the data file must not
- * shrink below a range the live journal names, or recovery would mistake the
- * truncated commit for an interrupted one; fams_file_resize invalidates the journal
- * durably first in that case (a shrink that cuts committed data, not the commit
- * path), and a size change made durable after a commit retires it too
- * (fams_file_flush_if_needed), since recovery gives a finished commit the size its
- * journal recorded.
+ * Two flushes per commit, none when nothing changed, one when only the size did
+ * (only_size_changes).  The journal is not invalidated after step 5: recovery sees
+ * the size N and every extent hashing to new_hash, and leaves the data alone.  The
+ * journal on disk therefore stays live until the next commit overwrites it, which
+ * is why a size change alone may skip the journal only for a size that is neither
+ * of the live journal's two (recovery reads any other size as made after it).
  *
  * Across processes (docs/sharing.md): the commit lock (commitlock.h) is held for
  * the whole commit and for every size change, by whichever process commits.  The
@@ -46,13 +51,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-struct extent {
-	uint64_t off, len;
-};
+#include <unistd.h>
 
 /* Compare suspect pages (all pages, with the compare tracker) of [first, last)
- * with the data file; the ones that differ become dirty. */
+ * with the data file; the ones that differ become dirty.  Past the data file's end
+ * the commit brings zeros (a growth), so a page is compared with those. */
 static int compare_pages(struct fams_file *f, uint64_t first, uint64_t last, bool all)
 {
 	const size_t pg = (size_t)fams_page_size, per = FAMS_IO_CHUNK / pg;
@@ -81,10 +84,10 @@ static int compare_pages(struct fams_file *f, uint64_t first, uint64_t last, boo
 		ssize_t rb = fams_pread_full(f->data_fd, b, (size_t)len, (off_t)off);
 		if (ra < 0 || rb < 0)
 			goto out;
+		memset(b + rb, 0, (size_t)(len - (uint64_t)rb));
 		for (uint64_t i = 0; i < n; i++) {
 			uint64_t o = i * pg, l = o + pg > len ? len - o : pg;
-			bool differs = (uint64_t)rb < o + l || memcmp(a + o, b + o, (size_t)l) != 0;
-			if (differs)
+			if (memcmp(a + o, b + o, (size_t)l) != 0)
 				f->dirty[(p + i) / 64] |= 1ull << ((p + i) % 64);
 			f->suspect[(p + i) / 64] &= ~(1ull << ((p + i) % 64));
 		}
@@ -107,14 +110,121 @@ static int rollback_in_place(struct fams_file *f)
 	return 0;
 }
 
-static int write_new_bytes(struct fams_file *f, const struct extent *ext, size_t n, const char *newbuf)
+/* The extents of one commit: written ones (their new bytes in newbuf, in order),
+ * then the ones a shrink cuts off. */
+struct plan {
+	struct fams_jextent *ext;
+	size_t n, cap, written;
+	uint64_t new_bytes; /* bytes of the written extents */
+};
+
+static int plan_add(struct plan *pl, uint64_t off, uint64_t len, uint64_t flags)
+{
+	if (pl->n == pl->cap) {
+		size_t cap = pl->cap ? pl->cap * 2 : 16;
+		struct fams_jextent *e = realloc(pl->ext, cap * sizeof *e);
+		if (!e)
+			return -1;
+		pl->ext = e;
+		pl->cap = cap;
+	}
+	pl->ext[pl->n++] = (struct fams_jextent){ .off = off, .len = len, .flags = flags };
+	return 0;
+}
+
+/* The runs of dirty pages in [first, last), clipped to size. */
+static int plan_written(struct plan *pl, const struct fams_file *f, uint64_t first, uint64_t last, uint64_t size)
+{
+	const uint64_t pg = (uint64_t)fams_page_size;
+	for (uint64_t p = bits_next(f->dirty, first, last); p < last;) {
+		uint64_t q = p;
+		while (q < last && bit_test(f->dirty, q))
+			q++;
+		uint64_t off = p * pg, end = q * pg > size ? size : q * pg;
+		if (plan_add(pl, off, end - off, 0) < 0)
+			return -1;
+		pl->new_bytes += end - off;
+		p = bits_next(f->dirty, q, last);
+	}
+	pl->written = pl->n;
+	return 0;
+}
+
+/* What a shrink from old_size to size cuts off, where the data file holds data:
+ * its old bytes go to the journal; a hole comes back as zeros when a rollback
+ * regrows the file. */
+static int plan_cut(struct plan *pl, const struct fams_file *f, uint64_t size, uint64_t old_size)
+{
+	for (uint64_t pos = size; pos < old_size;) {
+		off_t data = fams_raw_lseek(f->data_fd, (off_t)pos, SEEK_DATA);
+		if (data < 0 && errno == ENXIO)
+			break;
+		if (data < 0) /* no SEEK_DATA here: keep everything */
+			return plan_add(pl, pos, old_size - pos, FAMS_JEXT_CUT);
+		if ((uint64_t)data >= old_size)
+			break;
+		off_t hole = fams_raw_lseek(f->data_fd, data, SEEK_HOLE);
+		uint64_t end = hole < 0 || (uint64_t)hole > old_size ? old_size : (uint64_t)hole;
+		if (plan_add(pl, (uint64_t)data, end - (uint64_t)data, FAMS_JEXT_CUT) < 0)
+			return -1;
+		pos = end;
+	}
+	return 0;
+}
+
+/* Whether the data file may take `size` with no journal (one flush): a size change
+ * alone is atomic in the file system, and recovery reads a size other than the
+ * live journal's two as one made after its commit (recover.c, rule 3) -- so never
+ * one of those two, and never while what the journal holds is unknown. */
+static bool only_size_changes(const struct fams_file *f, uint64_t size)
+{
+	const struct fams_jcounters *c = f->j.st;
+	if (fams_test_break == FAMS_BREAK_SIZE_ALONE_ANY)
+		return true;
+	return f->j.fd < 0 || c->live == FAMS_JLIVE_NONE ||
+	       (c->live == FAMS_JLIVE_SIZES && size != c->live_old && size != c->live_new);
+}
+
+static int write_new_bytes(struct fams_file *f, const struct plan *pl, const char *newbuf)
 {
 	uint64_t pos = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (fams_pwrite_full(f->data_fd, newbuf + pos, (size_t)ext[i].len, (off_t)ext[i].off) < 0)
+	for (size_t i = 0; i < pl->written; i++) {
+		if (fams_pwrite_full(f->data_fd, newbuf + pos, (size_t)pl->ext[i].len, (off_t)pl->ext[i].off) < 0)
 			return -1;
-		pos += ext[i].len;
+		pos += pl->ext[i].len;
 	}
+	return 0;
+}
+
+/* Step 4: the size and the new bytes, in the order that keeps the data file at
+ * old_size or new_size throughout (rule 4 above). */
+static int apply(struct fams_file *f, const struct plan *pl, const char *newbuf, struct fams_jsizes sz)
+{
+	bool grow_first = sz.new_size > sz.old_size && fams_test_break != FAMS_BREAK_GROW_LATE;
+	if (grow_first && fams_truncate(f->data_fd, (off_t)sz.new_size) < 0)
+		return -1;
+	if (write_new_bytes(f, pl, newbuf) < 0)
+		return -1;
+	if (!grow_first && sz.new_size != sz.old_size && fams_truncate(f->data_fd, (off_t)sz.new_size) < 0)
+		return -1;
+	return 0;
+}
+
+/* Write and flush the journal of the plan (steps 2 and 3).  What the journal on
+ * disk holds is unknown from the first byte written until the flush returns. */
+static int write_journal(struct fams_file *f, const struct plan *pl, struct fams_jsizes sz, char *chunk)
+{
+	struct fams_jcounters *c = f->j.st;
+	c->live = FAMS_JLIVE_UNKNOWN;
+	int64_t jbytes = fams_jwrite(f->j.fd, f->data_fd, ++c->seq, &f->id, sz, pl->ext, pl->n, chunk);
+	if (jbytes < 0)
+		return -1;
+	__atomic_add_fetch(&fams_stats.journal_bytes, (uint64_t)jbytes, __ATOMIC_RELAXED);
+	if (fams_test_break != FAMS_BREAK_NO_JOURNAL_FLUSH && fams_flush(f->j.fd) < 0)
+		return -1;
+	c->live = FAMS_JLIVE_SIZES;
+	c->live_old = sz.old_size;
+	c->live_new = sz.new_size;
 	return 0;
 }
 
@@ -130,64 +240,68 @@ int fams_file_commit(struct fams_file *f, uint64_t lo, uint64_t hi)
 	return r;
 }
 
+/* A commit that changes the size alone, to one only_size_changes allows. */
+static int commit_size(struct fams_file *f, uint64_t size)
+{
+	if (fams_truncate(f->data_fd, (off_t)size) < 0 || (!f->unlinked && fams_flush(f->data_fd) < 0)) {
+		int saved = errno;
+		fams_error("%s: changing its size to %llu failed: %s; the file keeps its last committed state "
+			   "(or the new size: nothing else changed)", f->path, (unsigned long long)size,
+			   strerror(saved));
+		errno = saved;
+		return -1;
+	}
+	f->sh->data_size = size;
+	__atomic_add_fetch(&fams_stats.commits, 1, __ATOMIC_RELAXED);
+	return 0;
+}
+
 /* The commit, with the commit lock held and the written pages collected. */
 static int commit_locked(struct fams_file *f, uint64_t lo, uint64_t hi)
 {
-	const uint64_t pg = (uint64_t)fams_page_size;
-	struct extent *ext = NULL;
-	struct fams_jextent *jext = NULL;
+	struct plan pl = { 0 };
 	char *newbuf = NULL, *chunk = NULL;
-	size_t n = 0, cap = 0;
-	uint64_t total = 0;
 	int saved = 0;
 
 	if (f->sh->needs_rollback && rollback_in_place(f) < 0)
 		return -1;
 
-	/* Never write past the data file's current end, never regrow it. */
 	struct stat st;
 	if (fams_raw_fstat(f->data_fd, &st) < 0)
 		return -1;
-	uint64_t size = f->sh->size < (uint64_t)st.st_size ? f->sh->size : (uint64_t)st.st_size;
-	if (hi > size)
-		hi = size;
-	if (lo >= hi)
-		return 0;
-	uint64_t first = page_of(lo), last = pages_for(hi);
-
-	if (compare_pages(f, first, last, fams_tracker_kind == FAMS_TRACKER_COMPARE) < 0)
-		return -1;
-
-	for (uint64_t p = bits_next(f->dirty, first, last); p < last;) {
-		uint64_t q = p;
-		while (q < last && bit_test(f->dirty, q))
-			q++;
-		uint64_t off = p * pg, end = q * pg > size ? size : q * pg;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 16;
-			struct extent *e = realloc(ext, cap * sizeof *e);
-			if (!e)
-				goto nomem;
-			ext = e;
-		}
-		ext[n++] = (struct extent){ off, end - off };
-		total += end - off;
-		p = bits_next(f->dirty, q, last);
+	const struct fams_jsizes sz = { (uint64_t)st.st_size, f->sh->size };
+	f->sh->data_size = sz.old_size;
+	if (hi > sz.new_size)
+		hi = sz.new_size;
+	if (lo < hi) {
+		uint64_t first = page_of(lo), last = pages_for(hi);
+		if (compare_pages(f, first, last, fams_tracker_kind == FAMS_TRACKER_COMPARE) < 0)
+			return -1;
+		if (plan_written(&pl, f, first, last, sz.new_size) < 0)
+			goto nomem;
 	}
-	if (n == 0)
+	if (pl.n == 0 && sz.new_size == sz.old_size)
 		return 0;
+	if (pl.n == 0 && only_size_changes(f, sz.new_size)) {
+		free(pl.ext);
+		return commit_size(f, sz.new_size);
+	}
 	if (fams_test_break == FAMS_BREAK_CLEAR_EARLY)
-		for (size_t i = 0; i < n; i++)
-			bits_set(f->dirty, page_of(ext[i].off), pages_for(ext[i].off + ext[i].len), false);
+		for (size_t i = 0; i < pl.written; i++)
+			bits_set(f->dirty, page_of(pl.ext[i].off), pages_for(pl.ext[i].off + pl.ext[i].len), false);
+	if (sz.new_size < sz.old_size && f->j.fd >= 0 && plan_cut(&pl, f, sz.new_size, sz.old_size) < 0)
+		goto fail_errno;
 
-	size_t table = n * sizeof *jext;
-	uint64_t journal_bytes = FAMS_JOURNAL_BODY_OFFSET + table + total;
+	uint64_t undo = 0;
+	for (size_t i = 0; i < pl.n; i++)
+		undo += fams_jundo_len(&pl.ext[i], sz.old_size);
+	uint64_t journal_bytes = FAMS_JOURNAL_BODY_OFFSET + pl.n * sizeof *pl.ext + undo;
 	if (f->j.fd >= 0 && fams_journal_reserve(&f->j, journal_bytes) < 0) {
 		saved = errno;
 		if (saved == ENOSPC && journal_bytes > fams_cfg.journal_max)
 			fams_error("%s: commit of %llu bytes needs a %llu-byte journal, over FAMS_JOURNAL_MAX=%llu; "
 				   "nothing was written, the changes stay in memory",
-				   f->path, (unsigned long long)total, (unsigned long long)journal_bytes,
+				   f->path, (unsigned long long)pl.new_bytes, (unsigned long long)journal_bytes,
 				   (unsigned long long)fams_cfg.journal_max);
 		else
 			fams_error("%s: cannot grow the journal to %llu bytes: %s; nothing was written",
@@ -196,45 +310,34 @@ static int commit_locked(struct fams_file *f, uint64_t lo, uint64_t hi)
 	}
 
 	/* Step 1: one stable copy of the new bytes. */
-	jext = calloc(n, sizeof *jext);
-	newbuf = malloc(total);
+	newbuf = malloc(pl.new_bytes ? pl.new_bytes : 1);
 	chunk = malloc(FAMS_IO_CHUNK);
-	if (!jext || !newbuf || !chunk)
+	if (!newbuf || !chunk)
 		goto nomem;
 	uint64_t pos = 0;
-	for (size_t i = 0; i < n; i++) {
-		ssize_t r = fams_raw_pread(f->memfd, newbuf + pos, (size_t)ext[i].len, (off_t)ext[i].off);
+	for (size_t i = 0; i < pl.written; i++) {
+		struct fams_jextent *e = &pl.ext[i];
+		ssize_t r = fams_raw_pread(f->memfd, newbuf + pos, (size_t)e->len, (off_t)e->off);
 		if (r < 0)
 			goto fail_errno;
-		if ((uint64_t)r < ext[i].len) /* working copy shrank under us: zeros */
-			memset(newbuf + pos + r, 0, (size_t)(ext[i].len - (uint64_t)r));
-		jext[i] = (struct fams_jextent){ ext[i].off, ext[i].len, fams_jextent_hash(newbuf + pos, ext[i].len), 0 };
-		pos += ext[i].len;
+		if ((uint64_t)r < e->len) /* working copy shrank under us: zeros */
+			memset(newbuf + pos + r, 0, (size_t)(e->len - (uint64_t)r));
+		e->new_hash = fams_jextent_hash(newbuf + pos, e->len);
+		pos += e->len;
 	}
 
-	if (fams_test_break == FAMS_BREAK_DATA_FIRST && write_new_bytes(f, ext, n, newbuf) < 0)
+	if (fams_test_break == FAMS_BREAK_DATA_FIRST && apply(f, &pl, newbuf, sz) < 0)
 		goto data_failed;
-	if (f->j.fd >= 0) {
-		/* Step 2: journal body, then header; all before the one journal flush. */
-		int64_t jbytes = fams_jwrite(f->j.fd, f->data_fd, ++f->j.st->seq, &f->id, size, jext, n, chunk);
-		int werr = jbytes < 0 ? -1 : 0;
-		/* The journal on disk may now name these ranges, whatever happens next. */
-		uint64_t ext_end = ext[n - 1].off + ext[n - 1].len;
-		if (ext_end > f->j.st->live_end)
-			f->j.st->live_end = ext_end;
-		if (werr == 0)
-			__atomic_add_fetch(&fams_stats.journal_bytes, (uint64_t)jbytes, __ATOMIC_RELAXED);
-		/* Step 3: the journal is durable before any data byte changes. */
-		if (werr < 0 || (fams_test_break != FAMS_BREAK_NO_JOURNAL_FLUSH && fams_flush(f->j.fd) < 0)) {
-			saved = errno;
-			fams_error("%s: writing the journal failed: %s; nothing was written to the file, "
-				   "the changes stay in memory", f->path, strerror(saved));
-			goto fail;
-		}
+	/* Steps 2 and 3: the journal is durable before any data byte or size changes. */
+	if (f->j.fd >= 0 && write_journal(f, &pl, sz, chunk) < 0) {
+		saved = errno;
+		fams_error("%s: writing the journal failed: %s; nothing was written to the file, "
+			   "the changes stay in memory", f->path, strerror(saved));
+		goto fail;
 	}
 
-	/* Step 4: the new bytes, from the stable copy. */
-	if (fams_test_break != FAMS_BREAK_DATA_FIRST && write_new_bytes(f, ext, n, newbuf) < 0)
+	/* Step 4: the size and the new bytes, from the stable copy. */
+	if (fams_test_break != FAMS_BREAK_DATA_FIRST && apply(f, &pl, newbuf, sz) < 0)
 		goto data_failed;
 	/* Step 5: durable; only now does the commit succeed.  An unlinked file cannot
 	 * be seen after a crash, so it needs neither journal nor flush.  The next
@@ -243,14 +346,16 @@ static int commit_locked(struct fams_file *f, uint64_t lo, uint64_t hi)
 	if (!f->unlinked && fams_test_break != FAMS_BREAK_NO_DATA_FLUSH && fams_flush(f->data_fd) < 0)
 		goto data_failed;
 
-	for (size_t i = 0; i < n; i++)
-		bits_set(f->dirty, page_of(ext[i].off), pages_for(ext[i].off + ext[i].len), false);
+	for (size_t i = 0; i < pl.written; i++)
+		bits_set(f->dirty, page_of(pl.ext[i].off), pages_for(pl.ext[i].off + pl.ext[i].len), false);
+	f->sh->data_size = sz.new_size;
 	f->sh->needs_flush = false;
 	__atomic_add_fetch(&fams_stats.commits, 1, __ATOMIC_RELAXED);
-	__atomic_add_fetch(&fams_stats.committed_bytes, total, __ATOMIC_RELAXED);
-	fams_debug("commit %s: %zu extents, %llu bytes", f->path, n, (unsigned long long)total);
-	free(ext);
-	free(jext);
+	__atomic_add_fetch(&fams_stats.committed_bytes, pl.new_bytes, __ATOMIC_RELAXED);
+	fams_debug("commit %s: %zu extents, %llu bytes, size %llu -> %llu", f->path, pl.written,
+		   (unsigned long long)pl.new_bytes, (unsigned long long)sz.old_size,
+		   (unsigned long long)sz.new_size);
+	free(pl.ext);
 	free(newbuf);
 	free(chunk);
 	return 0;
@@ -279,8 +384,7 @@ nomem:
 fail_errno:
 	saved = errno;
 fail:
-	free(ext);
-	free(jext);
+	free(pl.ext);
 	free(newbuf);
 	free(chunk);
 	errno = saved;
@@ -290,12 +394,6 @@ fail:
 int fams_file_resize(struct fams_file *f, uint64_t new_size)
 {
 	struct fams_shared *sh = f->sh;
-	/* A shrink below a range the live journal names would make a finished commit
-	 * look interrupted after a crash: retire the journal durably first. */
-	if (new_size < f->j.st->live_end && fams_journal_invalidate(&f->j) < 0) {
-		fams_error("%s: cannot retire the journal before truncating: %s", f->path, strerror(errno));
-		return -1;
-	}
 	if (fams_file_fits(f, new_size) < 0)
 		return -1;
 	/* Rule: pages a growth brings inside are write-protected before they exist; a
@@ -303,16 +401,14 @@ int fams_file_resize(struct fams_file *f, uint64_t new_size)
 	 * never be recorded (lost at every later commit). */
 	if (new_size > sh->size)
 		dirty_protect_grown(f, sh->size, new_size);
-	/* The data file first, then the working copy: a repair (commitlock.c) finishes
-	 * a change its maker died in by making the working copy follow the data file. */
-	if (fams_truncate(f->data_fd, (off_t)new_size) < 0)
-		return -1;
-	if (fams_raw_ftruncate(f->memfd, (off_t)new_size) < 0) {
-		int saved = errno;
-		fams_truncate(f->data_fd, (off_t)sh->size);
-		errno = saved;
-		return -1;
+	if (new_size > sh->size && sh->size < sh->data_size && fams_test_break != FAMS_BREAK_REGROW_STALE) {
+		/* Regrown after a shrink no commit has taken yet: the data file still holds
+		 * the old bytes there, the working copy zeros.  They are changes to commit. */
+		uint64_t end = new_size < sh->data_size ? new_size : sh->data_size;
+		bits_mark_bytes(f->dirty, sh->size, end - sh->size);
 	}
+	if (fams_raw_ftruncate(f->memfd, (off_t)new_size) < 0)
+		return -1;
 	if (new_size < sh->size) {
 		/* Pages past the end are gone, as they are from a shrunk file; a partial last
 		 * page keeps its state.  No member's protection reaches past the end now
@@ -329,7 +425,6 @@ int fams_file_resize(struct fams_file *f, uint64_t new_size)
 	if (f->me >= 0 && sh->members[f->me].protected_end == sh->size && new_size > sh->size)
 		sh->members[f->me].protected_end = new_size;
 	sh->size = new_size;
-	sh->needs_flush = true;
 	return 0;
 }
 
@@ -339,9 +434,9 @@ int fams_file_flush_if_needed(struct fams_file *f)
 		return -1;
 	int r = 0;
 	if (f->sh->needs_flush && !f->unlinked) {
-		/* Recovery gives a completed commit the size its journal recorded; a size
-		 * made durable since must not be undone by it, so retire the journal first. */
-		r = fams_journal_invalidate(&f->j) < 0 || fams_flush(f->data_fd) < 0 ? -1 : 0;
+		/* An allocation (fallocate) made since the last commit: durable as fsync
+		 * promises.  It changes no byte and no size: no journal. */
+		r = fams_flush(f->data_fd);
 		if (r == 0)
 			f->sh->needs_flush = false;
 	}
@@ -363,6 +458,9 @@ int fams_file_before_truncate(struct fams_file *f)
 		errno = EBUSY;
 		return -1;
 	}
+	/* The kernel's truncation to 0 is a size change outside any commit: the live
+	 * journal must not be there to read it as an interrupted commit (0 may be one
+	 * of its sizes). */
 	int r = fams_journal_invalidate(&f->j);
 	fams_commit_unlock(f);
 	return r;

@@ -3,17 +3,18 @@
  *
  * The lock is a robust process-shared mutex, held by whichever process commits or
  * changes the file's size.  When its holder dies, the next locker gets EOWNERDEAD.
- * The dead one may have been anywhere: between the data file's and the working
- * copy's truncation, writing its journal, writing the data file after the journal
- * was durable, or moving written pages from page tables into the bitmaps.  Before
- * anything else the next holder repairs (repair_after_death):
+ * The dead one may have been anywhere: between the working copy's truncation and
+ * the size recorded beside it, writing its journal, changing the data file after
+ * the journal was durable, or moving written pages from page tables into the
+ * bitmaps.  Before anything else the next holder repairs (repair_after_death):
  *   1. if it was collecting (sh->harvesting), every page becomes suspect: written
  *      pages it took from page tables (re-protecting them) may not be in the
  *      bitmaps;
- *   2. a size change changes the data file first: the working copy follows it;
+ *   2. a size change truncates the working copy first: the recorded size follows;
  *   3. recovery runs on the journal (complete a finished commit, roll back an
- *      interrupted one, discard a torn one), keeping the file's size: the others
- *      live on with it.  A rolled back or torn journal is retired;
+ *      interrupted one, discard a torn one); the data file's size is a commit's
+ *      (recover.c), the working copy's the others' own.  A rolled back or torn
+ *      journal is retired;
  *   4. only then is the mutex marked consistent for good (needs_repair cleared):
  *      until a repair succeeds, every holder tries it again and fails its call.
  * The dead committer's dirty bits were not cleared (commit.c clears them only
@@ -42,31 +43,33 @@ static int repair_after_death(struct fams_file *f)
 		bits_mark_bytes(f->suspect, 0, sh->size);
 		sh->harvesting = false;
 	}
-	/* A size change changes the data file first, then the working copy: finish it. */
-	if (fams_raw_fstat(f->memfd, &wc) < 0 || fams_raw_fstat(f->data_fd, &data) < 0)
+	/* A size change truncates the working copy, then records the size: finish it. */
+	if (fams_raw_fstat(f->memfd, &wc) < 0)
 		return -1;
-	if (wc.st_size != data.st_size && fams_raw_ftruncate(f->memfd, data.st_size) < 0)
-		return -1;
-	if ((uint64_t)data.st_size != sh->size) {
-		uint64_t from = pages_for((uint64_t)data.st_size);
-		if ((uint64_t)data.st_size < sh->size && from < FAMS_MAX_FILE_PAGES) {
+	if ((uint64_t)wc.st_size != sh->size) {
+		uint64_t from = pages_for((uint64_t)wc.st_size);
+		if ((uint64_t)wc.st_size < sh->size && from < FAMS_MAX_FILE_PAGES) {
 			bits_set(f->dirty, from, pages_for(sh->size), false);
 			bits_set(f->suspect, from, pages_for(sh->size), false);
+			for (int i = 0; i < FAMS_MAX_MEMBERS; i++)
+				if (sh->members[i].protected_end > (uint64_t)wc.st_size)
+					sh->members[i].protected_end = (uint64_t)wc.st_size;
 		}
-		sh->size = (uint64_t)data.st_size;
-		sh->needs_flush = true;
+		sh->size = (uint64_t)wc.st_size;
 	}
-	/* The journal may hold its interrupted commit: apply recovery's rules now, but
-	 * keep the file's size (the others live on with it; a finished commit's journal
-	 * would otherwise cut a growth made since).  A finished commit's journal stays
-	 * live, as after any commit; one rolled back or torn is retired. */
+	/* The journal may hold its interrupted commit: apply recovery's rules now.  A
+	 * finished commit's journal stays live, as after any commit; one rolled back
+	 * or torn is retired. */
 	if (f->j.fd >= 0) {
 		int outcome;
-		if (fams_recover_locked(f->j.fd, f->data_fd, &f->id, f->path, FAMS_REC_KEEP_SIZE, &outcome) < 0)
+		if (fams_recover_locked(f->j.fd, f->data_fd, &f->id, f->path, 0, &outcome) < 0)
 			return -1;
 		if ((outcome == FAMS_REC_ROLLED_BACK || outcome == FAMS_REC_TORN) && fams_journal_retire(&f->j) < 0)
 			return -1;
 	}
+	if (fams_raw_fstat(f->data_fd, &data) < 0)
+		return -1;
+	sh->data_size = (uint64_t)data.st_size;
 	return 0;
 }
 

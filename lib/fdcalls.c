@@ -340,9 +340,11 @@ static int allocate_locked(struct fams_file *f, int fd, int mode, off_t off, off
 		}
 		return 0;
 	}
-	/* Allocation does not change content: the data file takes it directly. */
-	if (fams_raw_fallocate(fd, mode, off, len) < 0)
+	/* Allocation changes no byte: the data file takes it directly, but not its size,
+	 * which changes at the next commit like any other (commit.c). */
+	if (fams_raw_fallocate(fd, mode | FALLOC_FL_KEEP_SIZE, off, len) < 0)
 		return -1;
+	f->sh->needs_flush = true;
 	return !(mode & FALLOC_FL_KEEP_SIZE) && end > f->sh->size ? fams_file_resize(f, end) : 0;
 }
 

@@ -25,7 +25,14 @@ uint64_t fams_jundo_offset(const struct fams_jheader *h)
 	return FAMS_JOURNAL_BODY_OFFSET + h->nextents * sizeof(struct fams_jextent);
 }
 
-int64_t fams_jwrite(int jfd, int data_fd, uint64_t seq, const struct fams_identity *id, uint64_t data_size,
+uint64_t fams_jundo_len(const struct fams_jextent *e, uint64_t old_size)
+{
+	if (e->off >= old_size)
+		return 0;
+	return e->len < old_size - e->off ? e->len : old_size - e->off;
+}
+
+int64_t fams_jwrite(int jfd, int data_fd, uint64_t seq, const struct fams_identity *id, struct fams_jsizes sizes,
 		    const struct fams_jextent *ext, size_t n, char *chunk)
 {
 	struct fams_jheader h = { .version = FAMS_JOURNAL_VERSION, .page_size = (uint32_t)fams_page_size };
@@ -34,12 +41,13 @@ int64_t fams_jwrite(int jfd, int data_fd, uint64_t seq, const struct fams_identi
 	h.fsid = id->fsid;
 	h.ino = id->ino;
 	h.birth = id->birth;
-	h.data_size = data_size;
+	h.old_size = sizes.old_size;
+	h.new_size = sizes.new_size;
 	h.nextents = n;
 	size_t table = n * sizeof *ext;
 	uint64_t undo = 0;
 	for (size_t i = 0; i < n; i++)
-		undo += ext[i].len;
+		undo += fams_jundo_len(&ext[i], h.old_size);
 	h.body_len = table + undo;
 
 	XXH3_state_t state, *hs = &state;
@@ -52,21 +60,24 @@ int64_t fams_jwrite(int jfd, int data_fd, uint64_t seq, const struct fams_identi
 	 * each, which dominated commits of many scattered pages. */
 	uint64_t jpos = FAMS_JOURNAL_BODY_OFFSET + table;
 	size_t fill = 0;
+	uint64_t left = undo;
 	for (size_t i = 0; i < n && err == 0; i++) {
-		for (uint64_t done = 0; done < ext[i].len && err == 0;) {
+		uint64_t len = fams_jundo_len(&ext[i], h.old_size);
+		for (uint64_t done = 0; done < len && err == 0;) {
 			size_t room = FAMS_IO_CHUNK - fill;
-			size_t c = ext[i].len - done > room ? room : (size_t)(ext[i].len - done);
+			size_t c = len - done > room ? room : (size_t)(len - done);
 			ssize_t r = fams_pread_full(data_fd, chunk + fill, c, (off_t)(ext[i].off + done));
 			if (r < 0) {
 				err = -1;
 				break;
 			}
-			if ((size_t)r < c) /* past the data file's end: the undo image is zeros */
+			if ((size_t)r < c) /* the file ends early (someone else cut it): zeros */
 				memset(chunk + fill + r, 0, c - (size_t)r);
 			XXH3_64bits_update(hs, chunk + fill, c);
 			fill += c;
 			done += c;
-			if (fill == FAMS_IO_CHUNK || (done == ext[i].len && i + 1 == n)) {
+			left -= c;
+			if (fill == FAMS_IO_CHUNK || left == 0) {
 				err = fams_pwrite_full(jfd, chunk, fill, (off_t)jpos);
 				jpos += fill;
 				fill = 0;
@@ -87,18 +98,22 @@ static int hash_piece(void *state, const char *bytes, size_t n, uint64_t off)
 	return 0;
 }
 
-/* Whether the extent table fits the header: sorted, disjoint, non-empty extents
- * inside the recorded size, adding up with the table to exactly the body. */
+/* Whether the extent table fits the header: sorted, disjoint, non-empty extents,
+ * the written ones inside new_size, the cut ones inside [new_size, old_size), their
+ * undo images adding up with the table to exactly the body. */
 static bool extents_check(const struct fams_jheader *h, const struct fams_jextent *ext)
 {
 	uint64_t total = h->nextents * sizeof *ext, prev_end = 0;
 	for (uint64_t i = 0; i < h->nextents; i++) {
 		const struct fams_jextent *e = &ext[i];
-		if (e->len == 0 || e->off < prev_end || e->off + e->len < e->off ||
-		    e->off + e->len > h->data_size || total + e->len < total)
+		bool cut = e->flags == FAMS_JEXT_CUT;
+		uint64_t lo = cut ? h->new_size : 0, hi = cut ? h->old_size : h->new_size;
+		uint64_t undo = fams_jundo_len(e, h->old_size);
+		if ((e->flags & ~(uint64_t)FAMS_JEXT_CUT) || e->len == 0 || e->off < prev_end ||
+		    e->off + e->len < e->off || e->off < lo || e->off + e->len > hi || total + undo < total)
 			return false;
 		prev_end = e->off + e->len;
-		total += e->len;
+		total += undo;
 	}
 	return total == h->body_len;
 }

@@ -4,14 +4,20 @@
  *
  *   offset 0     struct fams_jheader            (a 4096-byte block is reserved)
  *   offset 4096  body: struct fams_jextent[nextents], then the old bytes of each
- *                extent (the undo image), in extent order, unpadded
+ *                extent that lie inside old_size (the undo image), in extent
+ *                order, unpadded
  *
- * The header names the data file (filesystem id + inode + birth) and its size
- * when the commit began, and carries a hash of the body and of itself.  Each extent
- * records where its bytes live in the data file and a hash of the bytes the commit
- * writes there (new_hash): recovery compares the data file with new_hash to tell a
- * finished commit (leave it) from an interrupted one (roll it back), so finishing a
- * commit needs no write to the journal and no third flush.
+ * The header names the data file (filesystem id + inode + birth), its size before
+ * the commit (old_size) and the size the commit gives it (new_size), and carries a
+ * hash of the body and of itself.  An extent is either written by the commit --
+ * inside new_size, with a hash of the bytes written there (new_hash) and, as undo,
+ * its old bytes below old_size (a part in a growth has none: cutting the file back
+ * to old_size undoes it) -- or cut off by it (FAMS_JEXT_CUT: inside [new_size,
+ * old_size), only its old bytes, and only where the old file held data: a hole
+ * comes back as zeros when the file regrows).  Recovery compares the data file
+ * with new_hash and new_size to tell a finished commit (leave it) from an
+ * interrupted one (roll it back), so finishing a commit needs no write to the
+ * journal and no third flush.
  *
  * A journal whose header or body does not check was being written when a crash
  * came: by the ordering rule in commit.c, no byte of the data file had changed
@@ -23,7 +29,7 @@
 #include <stdint.h>
 
 #define FAMS_JOURNAL_MAGIC "FAMSJRN1"
-#define FAMS_JOURNAL_VERSION 2u
+#define FAMS_JOURNAL_VERSION 3u
 #define FAMS_JOURNAL_BODY_OFFSET 4096u
 
 struct fams_jheader {
@@ -34,7 +40,8 @@ struct fams_jheader {
 	uint64_t fsid;        /* identity of the data file: filesystem id ... */
 	uint64_t ino;         /* ... inode number ... */
 	uint64_t birth;       /* ... and birth (see struct fams_identity) */
-	uint64_t data_size;   /* data file size when the commit began */
+	uint64_t old_size;    /* data file size before the commit */
+	uint64_t new_size;    /* data file size the commit gives it */
 	uint64_t nextents;
 	uint64_t body_len;    /* bytes of body following FAMS_JOURNAL_BODY_OFFSET */
 	uint64_t body_hash;   /* XXH3-64 of the body, seeded with seq */
@@ -42,11 +49,12 @@ struct fams_jheader {
 };
 
 struct fams_jextent {
-	uint64_t off;      /* byte offset in the data file (page aligned) */
-	uint64_t len;      /* bytes; never past data_size */
-	uint64_t new_hash; /* XXH3-64 of the bytes this commit writes there */
-	uint64_t reserved;
+	uint64_t off;      /* byte offset in the data file */
+	uint64_t len;      /* bytes; never past new_size (cut: past old_size) */
+	uint64_t new_hash; /* XXH3-64 of the bytes this commit writes there (cut: 0) */
+	uint64_t flags;    /* FAMS_JEXT_* */
 };
+#define FAMS_JEXT_CUT 1u /* cut off by the commit's shrink: undo bytes only */
 
 /* Identity of a data file, as recorded in its journal and spelled in its name.
  * The birth tells a file from a later one that reuses its inode number. */
@@ -63,13 +71,21 @@ uint64_t fams_jextent_hash(const void *bytes, size_t len);
 /* Where the undo image of the first extent starts in the journal. */
 uint64_t fams_jundo_offset(const struct fams_jheader *h);
 
+/* How many of e's old bytes the undo image holds: those below old_size. */
+uint64_t fams_jundo_len(const struct fams_jextent *e, uint64_t old_size);
+
+/* The sizes a commit takes the data file between. */
+struct fams_jsizes {
+	uint64_t old_size, new_size;
+};
+
 /* fams_jwrite -- write the journal of a commit to jfd: the body (the extent table
- * ext[0..n), whose new_hash the caller set, then the undo image: the data file's
- * current bytes of each extent, read from data_fd and written a chunk at a time),
- * then the header that makes it valid, naming id, seq and data_size.  Not flushed:
- * that is the caller's ordering rule.  chunk holds FAMS_IO_CHUNK bytes.  Returns the
- * bytes written, or -1 with errno. */
-int64_t fams_jwrite(int jfd, int data_fd, uint64_t seq, const struct fams_identity *id, uint64_t data_size,
+ * ext[0..n), whose new_hash and flags the caller set, then the undo image: the data
+ * file's current bytes of each extent below old_size, read from data_fd and written
+ * a chunk at a time), then the header that makes it valid, naming id, seq and the
+ * sizes.  Not flushed: that is the caller's ordering rule.  chunk holds
+ * FAMS_IO_CHUNK bytes.  Returns the bytes written, or -1 with errno. */
+int64_t fams_jwrite(int jfd, int data_fd, uint64_t seq, const struct fams_identity *id, struct fams_jsizes sizes,
 		    const struct fams_jextent *ext, size_t n, char *chunk);
 
 enum fams_jstate {
@@ -84,8 +100,9 @@ enum fams_jstate {
 };
 
 /* fams_jread -- read and check the journal in jfd.  FAMS_J_VALID fills *h and sets
- * *ext to a malloc'd table of h->nextents extents: sorted, disjoint, inside
- * h->data_size, adding up to the body, whose hash checks.  -1 with errno when the
+ * *ext to a malloc'd table of h->nextents extents: sorted, disjoint, written ones
+ * inside h->new_size, cut ones inside [new_size, old_size), their undo images
+ * adding up to the body, whose hash checks.  -1 with errno when the
  * journal could not be read: that is an error to report, never a torn journal.
  * buf holds FAMS_IO_CHUNK bytes. */
 int fams_jread(int jfd, struct fams_jheader *h, struct fams_jextent **ext, char *buf);

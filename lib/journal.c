@@ -242,13 +242,13 @@ int fams_journal_retire(struct fams_journal *j)
 	static const struct fams_jheader zero;
 	if (fams_pwrite_full(j->fd, &zero, sizeof zero, 0) < 0 || fams_flush(j->fd) < 0)
 		return -1;
-	j->st->live_end = 0;
+	j->st->live = FAMS_JLIVE_NONE;
 	return 0;
 }
 
 int fams_journal_invalidate(struct fams_journal *j)
 {
-	return j->fd < 0 || j->st->live_end == 0 ? 0 : fams_journal_retire(j);
+	return j->fd < 0 || j->st->live == FAMS_JLIVE_NONE ? 0 : fams_journal_retire(j);
 }
 
 int fams_journal_open_member(struct fams_journal *j, const char *data_path, const struct stat *data_st,

@@ -22,7 +22,14 @@
 struct fams_jcounters {
 	uint64_t capacity; /* bytes allocated to the journal file */
 	uint64_t seq;      /* last sequence number written */
-	uint64_t live_end; /* end of the highest data range named by the journal on disk */
+	uint32_t live;     /* FAMS_JLIVE_*: what the journal on disk may hold */
+	uint32_t pad;
+	uint64_t live_old, live_new; /* FAMS_JLIVE_SIZES: the sizes its commit went between */
+};
+enum {
+	FAMS_JLIVE_NONE,    /* a header of zeros (or no journal): it names no commit */
+	FAMS_JLIVE_SIZES,   /* a valid commit from live_old to live_new, finished */
+	FAMS_JLIVE_UNKNOWN, /* a commit whose journal write or flush failed or never ended */
 };
 
 /* A journal file we hold open and locked.
@@ -138,7 +145,7 @@ int fams_journal_reserve(struct fams_journal *j, uint64_t bytes);
 /* Durably mark the journal as holding nothing (zero the header, flush). */
 int fams_journal_retire(struct fams_journal *j);
 
-/* The same, if the journal on disk may still name a range (live_end). */
+/* The same, if the journal on disk may still name a commit (live). */
 int fams_journal_invalidate(struct fams_journal *j);
 
 /* Release at clean shutdown: the journal is removed and its directory synced, so

@@ -116,6 +116,7 @@ int fams_after_open(int dirfd, const char *path, int fd, int flags, int before)
 		if (f && (flags & O_TRUNC) && (flags & O_ACCMODE) != O_RDONLY && !f->cut_off && f->sh->size &&
 		    fams_commit_lock(f) == 0) {
 			dirty_harvest_file(f, 0, UINT64_MAX);
+			f->sh->data_size = 0; /* the kernel truncated it */
 			fams_file_resize(f, 0);
 			fams_commit_unlock(f);
 		}

@@ -8,10 +8,18 @@
  *      discard it;
  *   2. refuse a journal that names another file (identity = filesystem id + inode +
  *      birth time);
- *   3. if every extent of the data file hashes to its new_hash, the commit finished:
- *      flush the data file (the crash may have come before the commit's own flush)
- *      and stop;
- *   4. otherwise restore the recorded size and the old bytes, then flush;
+ *   3. decide from the data file's size Z whether the commit finished: during a
+ *      commit the data file has only the sizes old_size and new_size (commit.c sets
+ *      new_size in one step, before its first data byte in a growth and after its
+ *      last in a shrink), and a size change made while the journal stays live is
+ *      never to either of them (commit.c: only_size_changes).  So
+ *        Z == new_size, every written extent hashes to its new_hash: finished;
+ *        Z == new_size otherwise, or Z == old_size != new_size: interrupted;
+ *        any other Z: finished, and the size changed since -- leave it;
+ *      a finished commit: flush the data file (the crash may have come before the
+ *      commit's own flush) and stop;
+ *   4. an interrupted one: give the file old_size again, put back the old bytes
+ *      (of written and cut extents), then flush;
  *   5. only after 3 or 4 is durable may the caller invalidate or remove the journal. */
 #include "recover.h"
 #include "config.h"
@@ -48,14 +56,19 @@ static int hash_piece(void *state, const char *bytes, size_t n, uint64_t off)
 	return 0;
 }
 
-/* Whether the data file holds, in every extent, the bytes the commit wrote there.
- * Bytes missing past the current end count as not.  -1 with errno: a read failed. */
-static int commit_finished(int data_fd, const struct fams_jextent *ext, uint64_t n, char *buf)
+/* Whether the commit of h finished, for a data file of `size` bytes now (rule 3
+ * above): 1, 0, or -1 with errno when a read failed. */
+static int commit_finished(int data_fd, const struct fams_jheader *h, const struct fams_jextent *ext,
+			   uint64_t size, char *buf)
 {
+	if (size != h->new_size)
+		return size != h->old_size;
 	XXH3_state_t state, *st = &state;
 	XXH3_INITSTATE(st);
 	int finished = 1;
-	for (uint64_t i = 0; i < n && finished; i++) {
+	for (uint64_t i = 0; i < h->nextents && finished; i++) {
+		if (ext[i].flags & FAMS_JEXT_CUT)
+			continue;
 		XXH3_64bits_reset(st);
 		int64_t got = fams_read_chunks(data_fd, ext[i].off, ext[i].len, buf, hash_piece, st);
 		if (got < 0) {
@@ -84,15 +97,16 @@ static int write_undo_image(int jfd, int data_fd, const struct fams_jheader *h,
 {
 	uint64_t jpos = fams_jundo_offset(h);
 	for (uint64_t i = 0; i < h->nextents; i++) {
+		uint64_t len = fams_jundo_len(&ext[i], h->old_size);
 		struct undo_target t = { data_fd, ext[i].off - jpos };
-		int64_t got = fams_read_chunks(jfd, jpos, ext[i].len, buf, write_undo_piece, &t);
+		int64_t got = len ? fams_read_chunks(jfd, jpos, len, buf, write_undo_piece, &t) : 0;
 		if (got < 0)
 			return -1;
-		if ((uint64_t)got != ext[i].len) {
+		if ((uint64_t)got != len) {
 			errno = EIO; /* the journal checked: it cannot end early */
 			return -1;
 		}
-		jpos += ext[i].len;
+		jpos += len;
 	}
 	return 0;
 }
@@ -153,20 +167,14 @@ int fams_recover_locked(int jfd, int data_fd, const struct fams_identity *id,
 	}
 
 	int complete = 0;
-	if (!(flags & FAMS_REC_FORCE_ROLLBACK) && (complete = commit_finished(data_fd, ext, h.nextents, buf)) < 0)
+	if (!(flags & FAMS_REC_FORCE_ROLLBACK) &&
+	    (complete = commit_finished(data_fd, &h, ext, (uint64_t)dst.st_size, buf)) < 0)
 		goto fail_errno;
-	if (complete && !(flags & FAMS_REC_KEEP_SIZE) && (uint64_t)dst.st_size > h.data_size) {
-		/* The commit's bytes are all there, but a size change made before it (a
-		 * shrink) was lost with the power: the committed file has the size the
-		 * journal recorded.  A file shorter than that was shrunk after the commit
-		 * (shrinks below the journal's ranges retire it first) and stays as it is.
-		 * Size changes made durable after a commit retire its journal
-		 * (fams_file_flush_if_needed), so this never undoes one. */
-		if (fams_truncate(data_fd, (off_t)h.data_size) < 0)
-			goto fail_errno;
-	}
 	if (!complete) {
-		if ((uint64_t)dst.st_size != h.data_size && fams_truncate(data_fd, (off_t)h.data_size) < 0)
+		/* The old size first: a shrink's cut ranges need the room, a growth's
+		 * bytes go with it.  Re-run after a crash, this finds old_size and
+		 * rolls back again. */
+		if ((uint64_t)dst.st_size != h.old_size && fams_truncate(data_fd, (off_t)h.old_size) < 0)
 			goto fail_errno;
 		if (write_undo_image(jfd, data_fd, &h, ext, buf) < 0)
 			goto fail_errno;

@@ -20,8 +20,6 @@ const char *fams_recovery_name(int outcome);
  * Returns 0 with *outcome set, or -1 with errno (data and journal untouched beyond
  * what an idempotent re-run repairs).  FOREIGN returns -1 with EUCLEAN. */
 #define FAMS_REC_FORCE_ROLLBACK 1 /* restore the old bytes even if the commit looks done */
-#define FAMS_REC_KEEP_SIZE 2      /* processes still use the file: a finished commit's file keeps
-				   * the size it has now (a growth since is theirs, not a crash's) */
 int fams_recover_locked(int jfd, int data_fd, const struct fams_identity *id,
 			const char *data_name, int flags, int *outcome);
 

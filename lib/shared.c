@@ -49,6 +49,7 @@ struct fams_shared *shared_create(int *fd, const struct fams_identity *id, uint6
 	sh->page_size = (uint32_t)fams_page_size;
 	sh->id = *id;
 	sh->size = size;
+	sh->data_size = size;
 	sh->next_gen = 1;
 	/* Last: a joiner that sees the magic sees everything before it. */
 	__atomic_store_n(&sh->magic, FAMS_SHARED_MAGIC, __ATOMIC_RELEASE);

@@ -27,7 +27,7 @@
 #include "pagebits.h"
 
 #define FAMS_SHARED_MAGIC 0x3144485353414d46ull /* "FAMSSHD1" */
-#define FAMS_SHARED_VERSION 1u
+#define FAMS_SHARED_VERSION 2u
 /* Processes that can share one file at once, and mappings of it each can publish
  * for the others to scan (more mappings: see fams_member.overflow). */
 #define FAMS_MAX_MEMBERS 64
@@ -66,10 +66,11 @@ struct fams_shared {
 	uint32_t version, page_size;
 	struct fams_identity id; /* the data file: a joiner checks it is the one it opened */
 	pthread_mutex_t lock;    /* the commit lock */
-	uint64_t size;           /* of the working copy == of the data file */
+	uint64_t size;           /* of the working copy; the data file's follows at each commit */
+	uint64_t data_size;      /* of the data file: set by commits (and an O_TRUNC open) */
 	struct fams_jcounters jcounters;
 	uint64_t next_gen;
-	uint8_t needs_flush;     /* the size changed since the data file was last flushed */
+	uint8_t needs_flush;     /* the data file's allocation changed (fallocate) since its last flush */
 	uint8_t needs_rollback;  /* a commit failed half-way and its rollback too */
 	uint8_t harvesting;      /* a committer is moving written pages into the bitmaps */
 	uint8_t needs_repair;    /* a holder died; its repair has not succeeded yet */

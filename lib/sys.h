@@ -45,6 +45,9 @@ enum fams_break {
 	FAMS_BREAK_NO_DATA_FLUSH,    /* commit succeeds before its data is durable */
 	FAMS_BREAK_NO_REPAIR,        /* a dead committer's lock is taken over without repair */
 	FAMS_BREAK_CLEAR_EARLY,      /* dirty bits cleared before the commit is durable */
+	FAMS_BREAK_GROW_LATE,        /* a growth made by the data writes, after them */
+	FAMS_BREAK_SIZE_ALONE_ANY,   /* a size change alone skips the journal even to its sizes */
+	FAMS_BREAK_REGROW_STALE,     /* a range shrunk and regrown before a commit is not rewritten */
 	FAMS_BREAK_WP_OPEN_FIRST,    /* uffd-sync: a faulting page opened before it is recorded */
 	FAMS_BREAK_WP_UNLOCKED,      /* uffd-sync: recording and opening not under the record lock */
 };

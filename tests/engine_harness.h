@@ -65,6 +65,9 @@ static inline void parse_broken(int argc, char **argv)
 		{ "no-data-flush", FAMS_BREAK_NO_DATA_FLUSH },
 		{ "no-repair", FAMS_BREAK_NO_REPAIR },
 		{ "clear-early", FAMS_BREAK_CLEAR_EARLY },
+		{ "grow-late", FAMS_BREAK_GROW_LATE },
+		{ "size-alone-any", FAMS_BREAK_SIZE_ALONE_ANY },
+		{ "regrow-stale", FAMS_BREAK_REGROW_STALE },
 	};
 	for (int i = 1; i < argc; i++) {
 		if (strncmp(argv[i], "--broken=", 9) != 0)

@@ -1,8 +1,12 @@
 /* Power-loss state enumeration.  A power cut keeps, of each file, everything up to
  * its last completed flush; of the writes issued after it, any subset may persist,
  * in any order, each possibly torn at 512-byte sectors (old and new sectors mixed).
- * Size changes after the last flush may or may not persist; a file's creation or
- * removal persists only once its directory was synced, else either way.
+ * Size changes after the last flush may or may not persist, each whole: a file's
+ * size on disk is one that it had (a write that extended the file takes the size
+ * to the end of its last persisted sector; one inside the size it had when issued
+ * changes no size, and its sectors past the size on disk are lost).  A file's
+ * creation or removal persists only once its directory was synced, else either
+ * way.
  *
  * For each commit shape, the engine runs for real while every durable operation
  * (write, flush, truncate, fallocate, create, unlink, directory sync) is recorded.
@@ -50,6 +54,7 @@ struct op {
 	enum file_id file;
 	uint64_t off, len; /* OP_WRITE; OP_SIZE: new size in off, len = 1 if only extends */
 	char *bytes;
+	int extends; /* OP_WRITE: it ends past the file's size when it was issued */
 	int image;   /* OP_MARK: index into images[] */
 	int durable; /* OP_MARK: the commit returned; earlier images are no longer valid */
 };
@@ -91,11 +96,14 @@ static int r_openat(int d, const char *p, int fl, mode_t m)
 }
 static ssize_t r_pwrite(int fd, const void *b, size_t n, off_t o)
 {
+	struct stat before;
+	int sized = fstat(fd, &before) == 0;
 	ssize_t r = fams_sys_default.os_pwrite(fd, b, n, o);
 	if (recording && r > 0) {
 		struct op *op = record(OP_WRITE, classify(fd));
 		op->off = (uint64_t)o;
 		op->len = (uint64_t)r;
+		op->extends = !sized || (uint64_t)o + (uint64_t)r > (uint64_t)before.st_size;
 		op->bytes = malloc((size_t)r);
 		memcpy(op->bytes, b, (size_t)r);
 	}
@@ -240,7 +248,7 @@ static void build(const struct plan *p, int (*bit)(void *, int), void *ctx, stru
 		switch (o->kind) {
 		case OP_WRITE: {
 			uint64_t s0 = o->off / SECTOR, ns = sectors_of(o);
-			if (o->off + o->len > f->size && (whole || bit(ctx, k + (int)ns - 1)))
+			if (o->extends && o->off + o->len > f->size && (whole || bit(ctx, k + (int)ns - 1)))
 				df_resize(f, o->off + o->len); /* the size goes with the last sector */
 			for (uint64_t s = 0; s < ns; s++) {
 				if (!whole && !bit(ctx, k + (int)s))
@@ -250,6 +258,10 @@ static void build(const struct plan *p, int (*bit)(void *, int), void *ctx, stru
 					a = o->off;
 				if (b > o->off + o->len)
 					b = o->off + o->len;
+				if (b > f->size && !o->extends) /* past the size on disk: not in the file */
+					b = f->size;
+				if (a >= b)
+					continue;
 				if (b > f->size)
 					df_resize(f, b);
 				memcpy(f->bytes + a, o->bytes + (a - o->off), b - a);
@@ -444,11 +456,19 @@ static void begin(size_t size)
 	recording = 1;
 }
 
+/* Commit everything: the data file must then be what the program sees. */
 static void commit(struct fams_file *f)
 {
 	if (fams_file_commit(f, 0, UINT64_MAX) < 0)
 		FAIL("%s: commit failed: %s", shape_name, strerror(errno));
+	struct image seen = { malloc(f->sh->size + 1), f->sh->size };
+	if (pread(f->memfd, seen.bytes, seen.size, 0) != (ssize_t)seen.size)
+		FAIL("working copy read");
 	mark(1);
+	if (!same(&seen, &images[nimages - 1]))
+		VIOLATION("%s: after a commit the file (%zu bytes) is not what the program sees (%zu bytes)",
+			  shape_name, images[nimages - 1].size, seen.size);
+	free(seen.bytes);
 }
 
 static void finish(struct fams_file *f)
@@ -533,6 +553,77 @@ static void sh_resize(void)
 	finish(f);
 }
 
+static void resize(struct fams_file *f, uint64_t size)
+{
+	if (harness_resize(f, size) < 0)
+		FAIL("%s: resize to %llu: %s", shape_name, (unsigned long long)size, strerror(errno));
+}
+
+/* A growth and pages written in it and below the old end, in one commit: the data
+ * file must be the old one or the new one, never grown part of the way. */
+static void sh_grow_commit(void)
+{
+	begin(6 * PG + 100);
+	struct fams_file *f = open_managed();
+	resize(f, 12 * PG);
+	put(f, 2 * PG, "below the old end");
+	put(f, 6 * PG + 50, "across it");
+	put(f, 8 * PG, "grown");
+	put(f, 11 * PG + 7, "at the new end");
+	commit(f);
+	finish(f);
+}
+
+/* A commit that grew the file, then a shrink back to the size it grew from: a
+ * size change alone may not skip the journal when recovery could read the new
+ * size as the commit's old one (and roll back what it finished). */
+static void sh_commit_shrink_back(void)
+{
+	begin(6 * PG);
+	struct fams_file *f = open_managed();
+	resize(f, 9 * PG);
+	put(f, 2 * PG, "kept after the shrink");
+	put(f, 7 * PG, "cut by the shrink");
+	commit(f);
+	resize(f, 6 * PG);
+	commit(f);
+	resize(f, 3 * PG + 9); /* neither of the live journal's sizes: a size change alone */
+	commit(f);
+	finish(f);
+}
+
+/* A shrink and a growth before one commit: the regrown range holds zeros in the
+ * working copy and old bytes in the data file, which the commit must replace. */
+static void sh_shrink_grow_commit(void)
+{
+	begin(10 * PG);
+	struct fams_file *f = open_managed();
+	put(f, 2 * PG, "first");
+	commit(f);
+	resize(f, 3 * PG + 5);
+	resize(f, 8 * PG);
+	put(f, 6 * PG, "regrown");
+	commit(f);
+	finish(f);
+}
+
+/* Kyoto Cabinet's synchronisation, twice: grow, commit, shrink to the new logical
+ * end, commit (a size change alone). */
+static void sh_kyoto_sync(void)
+{
+	const uint64_t start = 5 * PG + 100;
+	begin(start);
+	struct fams_file *f = open_managed();
+	for (uint64_t i = 0; i < 2; i++) {
+		resize(f, 8 * PG);
+		put(f, start + i * 32, "record of 32 bytes, no more.....");
+		commit(f);
+		resize(f, start + (i + 1) * 32);
+		commit(f);
+	}
+	finish(f);
+}
+
 int main(int argc, char **argv)
 {
 	parse_broken(argc, argv);
@@ -568,6 +659,10 @@ int main(int argc, char **argv)
 		{ "journal growth", sh_journal_growth },
 		{ "three consecutive commits", sh_consecutive },
 		{ "ftruncate shrink and grow", sh_resize },
+		{ "growth and pages in one commit", sh_grow_commit },
+		{ "commit, then shrink back", sh_commit_shrink_back },
+		{ "shrink then grow in one commit", sh_shrink_grow_commit },
+		{ "Kyoto Cabinet's sync, twice", sh_kyoto_sync },
 	};
 	for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
 		shape_name = shapes[s].name;

@@ -9,7 +9,7 @@
  *   bits 3-5  data file size: 16 pages minus that many 1000-byte steps
  *
  * Recovery must never crash or hang, never touch the data file when the journal
- * names another file or does not validate, never write outside the size the
+ * names another file or does not validate, never write past the old size the
  * journal recorded nor truncate to any other size, and leave every byte outside
  * the journal's extents as it was. */
 #include <errno.h>
@@ -32,7 +32,7 @@
 
 static const struct fams_identity id = { 0x1234abcd5678ef01ull, 4242, 1764420000123456789ull };
 static int data_fd = -1, journal_fd = -1;
-static uint64_t allowed_size; /* what the header says; writes must stay below it */
+static uint64_t allowed_size; /* the header's old size; writes must stay below it */
 static int data_may_change;
 
 #define VIOLATION(...)                                                                         \
@@ -141,7 +141,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t n)
 	if (have_header)
 		memcpy(&h, j, sizeof h);
 	data_may_change = have_header && h.fsid == id.fsid && h.ino == id.ino && h.birth == id.birth;
-	allowed_size = data_may_change ? h.data_size : 0;
+	allowed_size = data_may_change ? h.old_size : 0;
 
 	int outcome;
 	int r = fams_recover_locked(journal_fd, data_fd, &id, "fuzz", flags & 4 ? FAMS_REC_FORCE_ROLLBACK : 0,

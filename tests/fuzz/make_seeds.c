@@ -47,7 +47,11 @@ int main(int argc, char **argv)
 		{ "one", NULL },
 		{ "a", "b", "c", NULL },
 		{ "end", NULL },
+		{ "grown", "and old", NULL },
+		{ "shrunk", NULL },
 	};
+	/* The size each commit gives the file (0: unchanged): a growth, a shrink. */
+	static const uint64_t sizes[] = { 0, 0, 0, 21 * PG + 9, 9 * PG + 50 };
 	for (size_t e = 0; e < sizeof edits / sizeof edits[0]; e++) {
 		remove_journal();
 		struct image im = base_image(16 * PG);
@@ -56,8 +60,11 @@ int main(int argc, char **argv)
 		struct fams_file *f = open_managed();
 		if (!f)
 			FAIL("open");
+		if (sizes[e] && harness_resize(f, sizes[e]) < 0)
+			FAIL("resize");
 		for (int i = 0; edits[e][i]; i++)
-			put(f, e == 2 ? 16 * PG - 3 : (uint64_t)(i * 5 + 1) * PG + 7, edits[e][i]);
+			put(f, e == 2 ? 16 * PG - 3 : e == 3 && i == 0 ? 18 * PG : (uint64_t)(i * 5 + 1) * PG + 7,
+			    edits[e][i]);
 		if (fams_file_commit(f, 0, UINT64_MAX) < 0)
 			FAIL("commit");
 		fams_file_close(f, 0);
