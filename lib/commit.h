@@ -15,16 +15,18 @@
  * commit lock.  Returns 0 or -1 with errno. */
 int fams_file_commit(struct fams_file *f, uint64_t lo, uint64_t hi);
 
-/* Change the size of the data file and its working copy together; pages a
- * growth brings inside are protected in this process's mappings.  Every size
- * change of a managed file goes through here.  The commit lock is held. */
+/* Change the size of the working copy; the data file takes it at the next commit.
+ * Pages a growth brings inside are protected in this process's mappings, and
+ * pages it brings back after a shrink no commit took yet become dirty (the data
+ * file still holds their old bytes).  Every size change of a managed file goes
+ * through here.  The commit lock is held. */
 int fams_file_resize(struct fams_file *f, uint64_t new_size);
 
-/* Make the data file's metadata (size) durable when no commit did.  Takes the lock. */
+/* Make an allocation (fallocate) durable when no commit did.  Takes the lock. */
 int fams_file_flush_if_needed(struct fams_file *f);
 
 /* The kernel is about to truncate the data file (open with O_TRUNC): retire the
- * live journal first, as fams_file_resize would; refused (EBUSY, a fams: line)
+ * live journal first (0 may be one of its sizes); refused (EBUSY, a fams: line)
  * while other processes use the file.  Takes the lock. */
 int fams_file_before_truncate(struct fams_file *f);
 

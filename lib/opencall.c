@@ -63,8 +63,8 @@ int fams_before_open(int dirfd, const char *path, int flags)
 	r = recovered(path, r, outcome);
 	if (r == FAMS_OPEN_ELSEWHERE && !ours) {
 		/* The kernel would truncate the file under the other process's working
-		 * copy: its later commits could not bring the bytes back (a commit never
-		 * regrows the file), so everything it wrote would be lost in silence. */
+		 * copy: its later commits give the file its size back but write only the
+		 * pages written since, so every other byte would be lost in silence. */
 		fams_error("%s: open with O_TRUNC refused (EBUSY): other processes use this file under "
 			   "fams, and the kernel would truncate it under them (ftruncate after open works)", path);
 		errno = EBUSY;
