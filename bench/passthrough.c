@@ -1,17 +1,21 @@
 /* passthrough -- nanoseconds per call of calls fams must pass straight through
  * (descriptors and mappings that are not managed).  Run natively and under
  * famsrun; bench/passthrough.sh prints both and the difference.  With "live", one
- * file is managed first, so descriptor calls take the engine's slower path. */
+ * file is managed first, so descriptor calls take the engine's slower path; the
+ * *_managed rows then ask that file its size (the working copy's), and otherwise
+ * the unmanaged one, for the native cost of the same call. */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 static const char *dir;
 static int file_fd, null_fd;
+static int sized_fd; /* the managed file with "live", else file_fd */
 static char buf[4096];
 static char *anon;
 
@@ -51,6 +55,27 @@ static void op_mprotect(void)
 	mprotect(anon, 4096, PROT_READ | PROT_WRITE);
 }
 
+static void op_fstat(void)
+{
+	struct stat st;
+	fstat(file_fd, &st);
+}
+static void op_stat(void)
+{
+	char p[4200];
+	struct stat st;
+	snprintf(p, sizeof p, "%s/pt-file", dir);
+	stat(p, &st);
+}
+static void op_lseek_cur(void) { lseek(file_fd, 0, SEEK_CUR); }
+static void op_lseek_end(void) { lseek(file_fd, 0, SEEK_END); }
+static void op_fstat_managed(void)
+{
+	struct stat st;
+	fstat(sized_fd, &st);
+}
+static void op_lseek_end_managed(void) { lseek(sized_fd, 0, SEEK_END); }
+
 static const struct {
 	const char *name;
 	void (*fn)(void);
@@ -63,6 +88,12 @@ static const struct {
 	{ "mmap+munmap_private_file", op_mmap_file_private, 20000 },
 	{ "mmap+munmap_shared_ro_file", op_mmap_file_shared_ro, 20000 },
 	{ "mprotect_x2", op_mprotect, 50000 },
+	{ "fstat", op_fstat, 100000 },
+	{ "stat", op_stat, 50000 },
+	{ "lseek_cur", op_lseek_cur, 100000 },
+	{ "lseek_end", op_lseek_end, 100000 },
+	{ "fstat_managed", op_fstat_managed, 100000 },
+	{ "lseek_end_managed", op_lseek_end_managed, 100000 },
 };
 
 int main(int argc, char **argv)
@@ -81,6 +112,7 @@ int main(int argc, char **argv)
 	anon = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	char *live = NULL;
 	int live_fd = -1;
+	sized_fd = file_fd;
 	if (argc > 2 && strcmp(argv[2], "live") == 0) {
 		snprintf(p, sizeof p, "%s/pt-live", dir);
 		live_fd = open(p, O_RDWR | O_CREAT | O_TRUNC, 0644);
@@ -90,6 +122,7 @@ int main(int argc, char **argv)
 		if (live == MAP_FAILED)
 			return perror("mmap live"), 1;
 		live[0] = 1;
+		sized_fd = live_fd;
 	}
 	for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
 		double best = 1e18;

@@ -78,6 +78,14 @@ int fams_on_fsync(int fd, int datasync, int *handled);
 int fams_on_ftruncate(int fd, off_t len, int *handled);
 int fams_on_fallocate(int fd, int mode, off_t off, off_t len, int *handled);
 
+/* After a successful stat-family call that named the file (dev, ino): when it is
+ * managed, the size the program sees, *size, becomes its working copy's (the data
+ * file's may be the committed one until the next commit point).  Keeps errno. */
+void fams_on_stat(dev_t dev, ino_t ino, off_t *size);
+/* lseek: SEEK_END, SEEK_DATA and SEEK_HOLE on a managed descriptor answer from the
+ * working copy; SEEK_SET, SEEK_CUR and other descriptors are left alone. */
+off_t fams_on_lseek(int fd, off_t off, int whence, int *handled);
+
 void fams_atfork_prepare(void);
 void fams_atfork_parent(void);
 void fams_atfork_child(void);

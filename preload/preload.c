@@ -16,7 +16,9 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -28,6 +30,15 @@
 #include "wrapped.h"
 
 #undef fread_unlocked /* a macro of glibc's when optimizing; we define the function */
+
+/* The stat functions of C libraries before glibc 2.33, which binaries built against
+ * them still call (their headers made stat() a call of __xstat): the first argument
+ * is the version of struct stat's layout, which on x86_64 is the kernel's either way.
+ * Headers no longer declare them. */
+int __xstat(int ver, const char *path, struct stat *st);
+int __fxstat(int ver, int fd, struct stat *st);
+int __lxstat(int ver, const char *path, struct stat *st);
+int __fxstatat(int ver, int dirfd, const char *path, struct stat *st, int flags);
 
 #define NOTHING(...)
 #define DECLARE_REAL(name, ret, params, need) static ret(*real_##name) params;
@@ -410,6 +421,88 @@ static int do_posix_fallocate(int fd, off_t off, off_t len)
 	return real_posix_fallocate ? real_posix_fallocate(fd, off, len) : ENOSYS;
 }
 EXPORT int posix_fallocate(int fd, off_t off, off_t len) { return do_posix_fallocate(fd, off, len); }
+
+/* ---- sizes: what the program sees of a managed file is its working copy's -------- */
+
+/* A stat-family call returned r into st: a managed file's size is its working
+ * copy's (fams_on_stat, which keeps errno).  Nothing else in st changes. */
+static inline int stat_sized(int r, struct stat *st)
+{
+	if (r == 0 && fams_hint(fams_live) && engine_ok())
+		ENGINE((fams_on_stat(st->st_dev, st->st_ino, &st->st_size), 0));
+	return r;
+}
+
+/* The same for statx, whose fields count only when stx_mask says they were filled. */
+static inline int statx_sized(int r, struct statx *stx)
+{
+	const unsigned need = STATX_SIZE | STATX_INO;
+	if (r == 0 && fams_hint(fams_live) && (stx->stx_mask & need) == need && engine_ok()) {
+		off_t size = (off_t)stx->stx_size;
+		ENGINE((fams_on_stat(makedev(stx->stx_dev_major, stx->stx_dev_minor), stx->stx_ino, &size), 0));
+		stx->stx_size = (__u64)size;
+	}
+	return r;
+}
+
+/* The kernel's fstatat: the fallback of every stat spelling before symbols resolve
+ * (x86_64's struct stat is the kernel's). */
+static int sys_fstatat(int dirfd, const char *path, struct stat *st, int flags)
+{
+	return (int)syscall(SYS_newfstatat, dirfd, path, st, flags);
+}
+
+EXPORT int stat(const char *path, struct stat *st)
+{
+	return stat_sized(real_stat ? real_stat(path, st) : sys_fstatat(AT_FDCWD, path, st, 0), st);
+}
+EXPORT int fstat(int fd, struct stat *st)
+{
+	return stat_sized(real_fstat ? real_fstat(fd, st) : (int)syscall(SYS_fstat, fd, st), st);
+}
+EXPORT int lstat(const char *path, struct stat *st)
+{
+	return stat_sized(real_lstat ? real_lstat(path, st) : sys_fstatat(AT_FDCWD, path, st, AT_SYMLINK_NOFOLLOW),
+			  st);
+}
+EXPORT int fstatat(int dirfd, const char *path, struct stat *st, int flags)
+{
+	return stat_sized(real_fstatat ? real_fstatat(dirfd, path, st, flags) : sys_fstatat(dirfd, path, st, flags),
+			  st);
+}
+EXPORT int statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *stx)
+{
+	return statx_sized(real_statx ? real_statx(dirfd, path, flags, mask, stx)
+				      : (int)syscall(SYS_statx, dirfd, path, flags, mask, stx),
+			   stx);
+}
+/* The old spellings: the C library checks ver; the kernel fallback has one layout. */
+EXPORT int __xstat(int ver, const char *path, struct stat *st)
+{
+	return stat_sized(real___xstat ? real___xstat(ver, path, st) : sys_fstatat(AT_FDCWD, path, st, 0), st);
+}
+EXPORT int __fxstat(int ver, int fd, struct stat *st)
+{
+	return stat_sized(real___fxstat ? real___fxstat(ver, fd, st) : (int)syscall(SYS_fstat, fd, st), st);
+}
+EXPORT int __lxstat(int ver, const char *path, struct stat *st)
+{
+	return stat_sized(real___lxstat ? real___lxstat(ver, path, st)
+					: sys_fstatat(AT_FDCWD, path, st, AT_SYMLINK_NOFOLLOW),
+			  st);
+}
+EXPORT int __fxstatat(int ver, int dirfd, const char *path, struct stat *st, int flags)
+{
+	return stat_sized(real___fxstatat ? real___fxstatat(ver, dirfd, path, st, flags)
+					  : sys_fstatat(dirfd, path, st, flags),
+			  st);
+}
+
+EXPORT off_t lseek(int fd, off_t off, int whence)
+{
+	ROUTE(fams_hint(fams_live), fams_on_lseek(fd, off, whence, &handled),
+	      real_lseek ? real_lseek(fd, off, whence) : (off_t)syscall(SYS_lseek, fd, off, whence));
+}
 
 /* ---- reads and writes: a managed file's descriptors use its working copy ---------- */
 

@@ -58,6 +58,25 @@
 	A(fallocate64, fallocate, int, (int, int, off_t, off_t))                              \
 	W(posix_fallocate, int, (int, off_t, off_t), OPTIONAL)                                \
 	A(posix_fallocate64, posix_fallocate, int, (int, off_t, off_t))                       \
+	W(stat, int, (const char *, struct stat *), OPTIONAL)                                 \
+	A(stat64, stat, int, (const char *, struct stat64 *))                                 \
+	W(fstat, int, (int, struct stat *), OPTIONAL)                                         \
+	A(fstat64, fstat, int, (int, struct stat64 *))                                        \
+	W(lstat, int, (const char *, struct stat *), OPTIONAL)                                \
+	A(lstat64, lstat, int, (const char *, struct stat64 *))                               \
+	W(fstatat, int, (int, const char *, struct stat *, int), OPTIONAL)                    \
+	A(fstatat64, fstatat, int, (int, const char *, struct stat64 *, int))                 \
+	W(statx, int, (int, const char *, int, unsigned, struct statx *), OPTIONAL)           \
+	W(__xstat, int, (int, const char *, struct stat *), OPTIONAL)                         \
+	A(__xstat64, __xstat, int, (int, const char *, struct stat64 *))                      \
+	W(__fxstat, int, (int, int, struct stat *), OPTIONAL)                                 \
+	A(__fxstat64, __fxstat, int, (int, int, struct stat64 *))                             \
+	W(__lxstat, int, (int, const char *, struct stat *), OPTIONAL)                        \
+	A(__lxstat64, __lxstat, int, (int, const char *, struct stat64 *))                    \
+	W(__fxstatat, int, (int, int, const char *, struct stat *, int), OPTIONAL)            \
+	A(__fxstatat64, __fxstatat, int, (int, int, const char *, struct stat64 *, int))      \
+	W(lseek, off_t, (int, off_t, int), OPTIONAL)                                          \
+	A(lseek64, lseek, off_t, (int, off_t, int))                                           \
 	W(read, ssize_t, (int, void *, size_t), OPTIONAL)                                     \
 	W(pread, ssize_t, (int, void *, size_t, off_t), OPTIONAL)                             \
 	A(pread64, pread, ssize_t, (int, void *, size_t, off_t))                              \
