@@ -7,10 +7,12 @@
  *
  *   1. Collect the dirty pages of the range and copy their new contents out of the
  *      working copy into one private buffer: other threads may keep writing, so
- *      the bytes hashed, journaled and written are all taken from this copy.
+ *      the bytes hashed, journaled and written are all taken from this copy.  Keep
+ *      the ranges that differ from the data file (commitplan.c): only those are
+ *      journaled and written.
  *   2. Write the journal: body (extent table + the data file's current bytes for
- *      each extent below O, and for what a shrink cuts off) and header (identity,
- *      O and N, hashes, new_hash per extent).
+ *      each range below O, and for what a shrink cuts off) and header (identity,
+ *      O and N, hashes, new_hash per range).
  *   3. FLUSH THE JOURNAL.  Rule: no byte or size of the data file changes until the
  *      journal holding its old contents is durable.  A crash before this flush
  *      completes leaves a journal that fails validation, and an untouched data file.
@@ -38,6 +40,7 @@
  */
 #include "commit.h"
 #include "commitlock.h"
+#include "commitplan.h"
 #include "config.h"
 #include "dirty.h"
 #include "log.h"
@@ -110,68 +113,6 @@ static int rollback_in_place(struct fams_file *f)
 	return 0;
 }
 
-/* The extents of one commit: written ones (their new bytes in newbuf, in order),
- * then the ones a shrink cuts off. */
-struct plan {
-	struct fams_jextent *ext;
-	size_t n, cap, written;
-	uint64_t new_bytes; /* bytes of the written extents */
-};
-
-static int plan_add(struct plan *pl, uint64_t off, uint64_t len, uint64_t flags)
-{
-	if (pl->n == pl->cap) {
-		size_t cap = pl->cap ? pl->cap * 2 : 16;
-		struct fams_jextent *e = realloc(pl->ext, cap * sizeof *e);
-		if (!e)
-			return -1;
-		pl->ext = e;
-		pl->cap = cap;
-	}
-	pl->ext[pl->n++] = (struct fams_jextent){ .off = off, .len = len, .flags = flags };
-	return 0;
-}
-
-/* The runs of dirty pages in [first, last), clipped to size. */
-static int plan_written(struct plan *pl, const struct fams_file *f, uint64_t first, uint64_t last, uint64_t size)
-{
-	const uint64_t pg = (uint64_t)fams_page_size;
-	for (uint64_t p = bits_next(f->dirty, first, last); p < last;) {
-		uint64_t q = p;
-		while (q < last && bit_test(f->dirty, q))
-			q++;
-		uint64_t off = p * pg, end = q * pg > size ? size : q * pg;
-		if (plan_add(pl, off, end - off, 0) < 0)
-			return -1;
-		pl->new_bytes += end - off;
-		p = bits_next(f->dirty, q, last);
-	}
-	pl->written = pl->n;
-	return 0;
-}
-
-/* What a shrink from old_size to size cuts off, where the data file holds data:
- * its old bytes go to the journal; a hole comes back as zeros when a rollback
- * regrows the file. */
-static int plan_cut(struct plan *pl, const struct fams_file *f, uint64_t size, uint64_t old_size)
-{
-	for (uint64_t pos = size; pos < old_size;) {
-		off_t data = fams_raw_lseek(f->data_fd, (off_t)pos, SEEK_DATA);
-		if (data < 0 && errno == ENXIO)
-			break;
-		if (data < 0) /* no SEEK_DATA here: keep everything */
-			return plan_add(pl, pos, old_size - pos, FAMS_JEXT_CUT);
-		if ((uint64_t)data >= old_size)
-			break;
-		off_t hole = fams_raw_lseek(f->data_fd, data, SEEK_HOLE);
-		uint64_t end = hole < 0 || (uint64_t)hole > old_size ? old_size : (uint64_t)hole;
-		if (plan_add(pl, (uint64_t)data, end - (uint64_t)data, FAMS_JEXT_CUT) < 0)
-			return -1;
-		pos = end;
-	}
-	return 0;
-}
-
 /* Whether the data file may take `size` with no journal (one flush): a size change
  * alone is atomic in the file system, and recovery reads a size other than the
  * live journal's two as one made after its commit (recover.c, rule 3) -- so never
@@ -185,25 +126,22 @@ static bool only_size_changes(const struct fams_file *f, uint64_t size)
 	       (c->live == FAMS_JLIVE_SIZES && size != c->live_old && size != c->live_new);
 }
 
-static int write_new_bytes(struct fams_file *f, const struct plan *pl, const char *newbuf)
+static int write_new_bytes(struct fams_file *f, const struct commit_plan *pl)
 {
-	uint64_t pos = 0;
-	for (size_t i = 0; i < pl->written; i++) {
-		if (fams_pwrite_full(f->data_fd, newbuf + pos, (size_t)pl->ext[i].len, (off_t)pl->ext[i].off) < 0)
+	for (size_t i = 0; i < pl->written; i++)
+		if (fams_pwrite_full(f->data_fd, pl->newb[i], (size_t)pl->ext[i].len, (off_t)pl->ext[i].off) < 0)
 			return -1;
-		pos += pl->ext[i].len;
-	}
 	return 0;
 }
 
 /* Step 4: the size and the new bytes, in the order that keeps the data file at
  * old_size or new_size throughout (rule 4 above). */
-static int apply(struct fams_file *f, const struct plan *pl, const char *newbuf, struct fams_jsizes sz)
+static int apply(struct fams_file *f, const struct commit_plan *pl, struct fams_jsizes sz)
 {
 	bool grow_first = sz.new_size > sz.old_size && fams_test_break != FAMS_BREAK_GROW_LATE;
 	if (grow_first && fams_truncate(f->data_fd, (off_t)sz.new_size) < 0)
 		return -1;
-	if (write_new_bytes(f, pl, newbuf) < 0)
+	if (write_new_bytes(f, pl) < 0)
 		return -1;
 	if (!grow_first && sz.new_size != sz.old_size && fams_truncate(f->data_fd, (off_t)sz.new_size) < 0)
 		return -1;
@@ -212,11 +150,11 @@ static int apply(struct fams_file *f, const struct plan *pl, const char *newbuf,
 
 /* Write and flush the journal of the plan (steps 2 and 3).  What the journal on
  * disk holds is unknown from the first byte written until the flush returns. */
-static int write_journal(struct fams_file *f, const struct plan *pl, struct fams_jsizes sz, char *chunk)
+static int write_journal(struct fams_file *f, const struct commit_plan *pl, struct fams_jsizes sz, char *chunk)
 {
 	struct fams_jcounters *c = f->j.st;
 	c->live = FAMS_JLIVE_UNKNOWN;
-	int64_t jbytes = fams_jwrite(f->j.fd, f->data_fd, ++c->seq, &f->id, sz, pl->ext, pl->n, chunk);
+	int64_t jbytes = fams_jwrite(f->j.fd, f->data_fd, ++c->seq, &f->id, sz, pl->ext, pl->undo, pl->n, chunk);
 	if (jbytes < 0)
 		return -1;
 	__atomic_add_fetch(&fams_stats.journal_bytes, (uint64_t)jbytes, __ATOMIC_RELAXED);
@@ -259,8 +197,8 @@ static int commit_size(struct fams_file *f, uint64_t size)
 /* The commit, with the commit lock held and the written pages collected. */
 static int commit_locked(struct fams_file *f, uint64_t lo, uint64_t hi)
 {
-	struct plan pl = { 0 };
-	char *newbuf = NULL, *chunk = NULL;
+	struct commit_plan pl = { 0 };
+	char *chunk = NULL;
 	int saved = 0;
 
 	if (f->sh->needs_rollback && rollback_in_place(f) < 0)
@@ -277,20 +215,22 @@ static int commit_locked(struct fams_file *f, uint64_t lo, uint64_t hi)
 		uint64_t first = page_of(lo), last = pages_for(hi);
 		if (compare_pages(f, first, last, fams_tracker_kind == FAMS_TRACKER_COMPARE) < 0)
 			return -1;
-		if (plan_written(&pl, f, first, last, sz.new_size) < 0)
-			goto nomem;
+		/* Step 1: one stable copy of the dirty pages, and what changed in them. */
+		if (plan_pages(&pl, f, first, last, sz) < 0)
+			goto fail_plan;
 	}
 	if (pl.n == 0 && sz.new_size == sz.old_size)
-		return 0;
+		goto done; /* pages written with the bytes they had: nothing to make durable */
 	if (pl.n == 0 && only_size_changes(f, sz.new_size)) {
-		free(pl.ext);
-		return commit_size(f, sz.new_size);
+		if (commit_size(f, sz.new_size) < 0)
+			goto fail_errno;
+		goto done;
 	}
 	if (fams_test_break == FAMS_BREAK_CLEAR_EARLY)
-		for (size_t i = 0; i < pl.written; i++)
-			bits_set(f->dirty, page_of(pl.ext[i].off), pages_for(pl.ext[i].off + pl.ext[i].len), false);
-	if (sz.new_size < sz.old_size && f->j.fd >= 0 && plan_cut(&pl, f, sz.new_size, sz.old_size) < 0)
-		goto fail_errno;
+		for (size_t i = 0; i < pl.nruns; i++)
+			bits_set(f->dirty, pl.runs[i].first, pl.runs[i].last, false);
+	if (sz.new_size < sz.old_size && f->j.fd >= 0 && plan_cut(&pl, f, sz) < 0)
+		goto fail_plan;
 
 	uint64_t undo = 0;
 	for (size_t i = 0; i < pl.n; i++)
@@ -308,25 +248,14 @@ static int commit_locked(struct fams_file *f, uint64_t lo, uint64_t hi)
 				   f->path, (unsigned long long)journal_bytes, strerror(saved));
 		goto fail;
 	}
-
-	/* Step 1: one stable copy of the new bytes. */
-	newbuf = malloc(pl.new_bytes ? pl.new_bytes : 1);
-	chunk = malloc(FAMS_IO_CHUNK);
-	if (!newbuf || !chunk)
-		goto nomem;
-	uint64_t pos = 0;
-	for (size_t i = 0; i < pl.written; i++) {
-		struct fams_jextent *e = &pl.ext[i];
-		ssize_t r = fams_raw_pread(f->memfd, newbuf + pos, (size_t)e->len, (off_t)e->off);
-		if (r < 0)
-			goto fail_errno;
-		if ((uint64_t)r < e->len) /* working copy shrank under us: zeros */
-			memset(newbuf + pos + r, 0, (size_t)(e->len - (uint64_t)r));
-		e->new_hash = fams_jextent_hash(newbuf + pos, e->len);
-		pos += e->len;
+	for (size_t i = 0; i < pl.written; i++)
+		pl.ext[i].new_hash = fams_jextent_hash(pl.newb[i], pl.ext[i].len);
+	if (f->j.fd >= 0 && !(chunk = malloc(FAMS_IO_CHUNK))) {
+		errno = ENOMEM;
+		goto fail_plan;
 	}
 
-	if (fams_test_break == FAMS_BREAK_DATA_FIRST && apply(f, &pl, newbuf, sz) < 0)
+	if (fams_test_break == FAMS_BREAK_DATA_FIRST && apply(f, &pl, sz) < 0)
 		goto data_failed;
 	/* Steps 2 and 3: the journal is durable before any data byte or size changes. */
 	if (f->j.fd >= 0 && write_journal(f, &pl, sz, chunk) < 0) {
@@ -337,7 +266,7 @@ static int commit_locked(struct fams_file *f, uint64_t lo, uint64_t hi)
 	}
 
 	/* Step 4: the size and the new bytes, from the stable copy. */
-	if (fams_test_break != FAMS_BREAK_DATA_FIRST && apply(f, &pl, newbuf, sz) < 0)
+	if (fams_test_break != FAMS_BREAK_DATA_FIRST && apply(f, &pl, sz) < 0)
 		goto data_failed;
 	/* Step 5: durable; only now does the commit succeed.  An unlinked file cannot
 	 * be seen after a crash, so it needs neither journal nor flush.  The next
@@ -345,18 +274,17 @@ static int commit_locked(struct fams_file *f, uint64_t lo, uint64_t hi)
 	 * durable, which this flush guarantees before we return. */
 	if (!f->unlinked && fams_test_break != FAMS_BREAK_NO_DATA_FLUSH && fams_flush(f->data_fd) < 0)
 		goto data_failed;
-
-	for (size_t i = 0; i < pl.written; i++)
-		bits_set(f->dirty, page_of(pl.ext[i].off), pages_for(pl.ext[i].off + pl.ext[i].len), false);
 	f->sh->data_size = sz.new_size;
 	f->sh->needs_flush = false;
 	__atomic_add_fetch(&fams_stats.commits, 1, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&fams_stats.committed_bytes, pl.new_bytes, __ATOMIC_RELAXED);
-	fams_debug("commit %s: %zu extents, %llu bytes, size %llu -> %llu", f->path, pl.written,
+	fams_debug("commit %s: %zu ranges, %llu bytes, size %llu -> %llu", f->path, pl.written,
 		   (unsigned long long)pl.new_bytes, (unsigned long long)sz.old_size,
 		   (unsigned long long)sz.new_size);
-	free(pl.ext);
-	free(newbuf);
+done:
+	for (size_t i = 0; i < pl.nruns; i++)
+		bits_set(f->dirty, pl.runs[i].first, pl.runs[i].last, false);
+	plan_free(&pl);
 	free(chunk);
 	return 0;
 
@@ -377,15 +305,15 @@ data_failed:
 		fams_error("%s: writing the file failed: %s", f->path, strerror(saved));
 	}
 	goto fail;
-nomem:
-	saved = ENOMEM;
-	fams_error("%s: out of memory for a commit", f->path);
+fail_plan:
+	saved = errno;
+	fams_error("%s: a commit could not find what changed: %s; nothing was written", f->path,
+		   strerror(saved));
 	goto fail;
 fail_errno:
 	saved = errno;
 fail:
-	free(pl.ext);
-	free(newbuf);
+	plan_free(&pl);
 	free(chunk);
 	errno = saved;
 	return -1;

@@ -33,7 +33,7 @@ uint64_t fams_jundo_len(const struct fams_jextent *e, uint64_t old_size)
 }
 
 int64_t fams_jwrite(int jfd, int data_fd, uint64_t seq, const struct fams_identity *id, struct fams_jsizes sizes,
-		    const struct fams_jextent *ext, size_t n, char *chunk)
+		    const struct fams_jextent *ext, const char *const *undo, size_t n, char *chunk)
 {
 	struct fams_jheader h = { .version = FAMS_JOURNAL_VERSION, .page_size = (uint32_t)fams_page_size };
 	memcpy(h.magic, FAMS_JOURNAL_MAGIC, 8);
@@ -45,10 +45,10 @@ int64_t fams_jwrite(int jfd, int data_fd, uint64_t seq, const struct fams_identi
 	h.new_size = sizes.new_size;
 	h.nextents = n;
 	size_t table = n * sizeof *ext;
-	uint64_t undo = 0;
+	uint64_t undo_bytes = 0;
 	for (size_t i = 0; i < n; i++)
-		undo += fams_jundo_len(&ext[i], h.old_size);
-	h.body_len = table + undo;
+		undo_bytes += fams_jundo_len(&ext[i], h.old_size);
+	h.body_len = table + undo_bytes;
 
 	XXH3_state_t state, *hs = &state;
 	XXH3_INITSTATE(hs);
@@ -60,13 +60,17 @@ int64_t fams_jwrite(int jfd, int data_fd, uint64_t seq, const struct fams_identi
 	 * each, which dominated commits of many scattered pages. */
 	uint64_t jpos = FAMS_JOURNAL_BODY_OFFSET + table;
 	size_t fill = 0;
-	uint64_t left = undo;
+	uint64_t left = undo_bytes;
 	for (size_t i = 0; i < n && err == 0; i++) {
 		uint64_t len = fams_jundo_len(&ext[i], h.old_size);
 		for (uint64_t done = 0; done < len && err == 0;) {
 			size_t room = FAMS_IO_CHUNK - fill;
 			size_t c = len - done > room ? room : (size_t)(len - done);
-			ssize_t r = fams_pread_full(data_fd, chunk + fill, c, (off_t)(ext[i].off + done));
+			ssize_t r = (ssize_t)c;
+			if (undo[i])
+				memcpy(chunk + fill, undo[i] + done, c);
+			else
+				r = fams_pread_full(data_fd, chunk + fill, c, (off_t)(ext[i].off + done));
 			if (r < 0) {
 				err = -1;
 				break;

@@ -81,12 +81,13 @@ struct fams_jsizes {
 
 /* fams_jwrite -- write the journal of a commit to jfd: the body (the extent table
  * ext[0..n), whose new_hash and flags the caller set, then the undo image: the data
- * file's current bytes of each extent below old_size, read from data_fd and written
- * a chunk at a time), then the header that makes it valid, naming id, seq and the
- * sizes.  Not flushed: that is the caller's ordering rule.  chunk holds
- * FAMS_IO_CHUNK bytes.  Returns the bytes written, or -1 with errno. */
+ * file's current bytes of each extent below old_size -- from undo[i] where the
+ * caller holds them, else read from data_fd -- written a chunk at a time), then the
+ * header that makes it valid, naming id, seq and the sizes.  Not flushed: that is
+ * the caller's ordering rule.  chunk holds FAMS_IO_CHUNK bytes.  Returns the bytes
+ * written, or -1 with errno. */
 int64_t fams_jwrite(int jfd, int data_fd, uint64_t seq, const struct fams_identity *id, struct fams_jsizes sizes,
-		    const struct fams_jextent *ext, size_t n, char *chunk);
+		    const struct fams_jextent *ext, const char *const *undo, size_t n, char *chunk);
 
 enum fams_jstate {
 	FAMS_J_EMPTY,         /* no journal, or a header of zeros: nothing live */

@@ -163,6 +163,15 @@ static inline void put(struct fams_file *f, uint64_t off, const char *s)
 	fams_commit_unlock(f);
 }
 
+/* Fill page `page` of the working copy with byte c: a change the size of a page
+ * (the journal holds only what changed). */
+static inline void put_page(struct fams_file *f, uint64_t page, char c)
+{
+	static char bytes[PG + 1];
+	memset(bytes, c, PG);
+	put(f, page * PG, bytes);
+}
+
 /* Resize f as ftruncate would (the commit lock held). */
 static inline int harness_resize(struct fams_file *f, uint64_t size)
 {

@@ -116,7 +116,7 @@ static void ch_end(struct fams_file *f) { put(f, f->sh->size - 5, "tail!"); }
 static void ch_big(struct fams_file *f)
 {
 	for (int i = 0; i < 48; i++)
-		put(f, (uint64_t)i * PG, "grows the journal");
+		put_page(f, (uint64_t)i, (char)('A' + i % 26)); /* grows the journal */
 }
 static void ch_grow(struct fams_file *f)
 {

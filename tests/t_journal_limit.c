@@ -11,7 +11,7 @@ int main(void)
 	char *p = mmap(NULL, 64 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	CHECK(p != MAP_FAILED);
 	for (int i = 0; i < 64; i++)
-		p[i * PG] = 'n';
+		memset(p + i * PG, 'n', PG); /* whole pages: the journal holds what changed */
 	errno = 0;
 	CHECK(msync(p, 64 * PG, MS_SYNC) == -1 && errno == ENOSPC);
 	for (int i = 0; i < 64; i++)

@@ -507,12 +507,24 @@ static void sh_scattered(void)
 	finish(f);
 }
 
+/* Whole pages rewritten: ranges of many sectors, each of which may tear. */
+static void sh_whole_pages(void)
+{
+	begin(16 * PG);
+	struct fams_file *f = open_managed();
+	put_page(f, 1, 'A');
+	put_page(f, 2, 'B');
+	put_page(f, 9, 'C');
+	commit(f);
+	finish(f);
+}
+
 static void sh_journal_growth(void)
 {
 	begin(40 * PG);
 	struct fams_file *f = open_managed();
 	for (int i = 0; i < 24; i++)
-		put(f, (uint64_t)i * PG, "grows the journal");
+		put_page(f, (uint64_t)i, (char)('A' + i % 26)); /* grows the journal */
 	commit(f);
 	finish(f);
 }
@@ -656,6 +668,7 @@ int main(int argc, char **argv)
 		{ "first commit, one page", sh_one_page },
 		{ "first page and partial last page", sh_two_pages_end },
 		{ "scattered pages", sh_scattered },
+		{ "whole pages", sh_whole_pages },
 		{ "journal growth", sh_journal_growth },
 		{ "three consecutive commits", sh_consecutive },
 		{ "ftruncate shrink and grow", sh_resize },

@@ -1,0 +1,166 @@
+/* commitplan.c -- what one commit changes: the ranges of the data file that differ
+ * from the working copy's dirty pages, and what a shrink cuts off. */
+#include "commitplan.h"
+#include "pagebits.h"
+#include "sys.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Ranges are found a block at a time; changed blocks closer than MERGE_GAP join
+ * one range (an extent costs a table entry and a write; a few equal bytes less). */
+#define BLOCK 64u
+#define MERGE_GAP (2 * BLOCK)
+
+static int plan_add(struct commit_plan *pl, uint64_t off, uint64_t len, uint64_t flags, const char *undo,
+		    const char *newb)
+{
+	if (pl->n == pl->cap) {
+		size_t cap = pl->cap ? pl->cap * 2 : 16;
+		struct fams_jextent *e = realloc(pl->ext, cap * sizeof *e);
+		if (e)
+			pl->ext = e;
+		const char **u = e ? realloc(pl->undo, cap * sizeof *u) : NULL;
+		if (u)
+			pl->undo = u;
+		const char **nb = u ? realloc(pl->newb, cap * sizeof *nb) : NULL;
+		if (!nb) {
+			errno = ENOMEM;
+			return -1;
+		}
+		pl->newb = nb;
+		pl->cap = cap;
+	}
+	pl->ext[pl->n] = (struct fams_jextent){ .off = off, .len = len, .flags = flags };
+	pl->undo[pl->n] = undo;
+	pl->newb[pl->n] = newb;
+	pl->n++;
+	return 0;
+}
+
+/* The runs of dirty pages in [first, last), and the bytes they hold in the file's
+ * first `size` bytes. */
+static int find_runs(struct commit_plan *pl, const struct fams_file *f, uint64_t first, uint64_t last,
+		     uint64_t size, uint64_t *bytes)
+{
+	const uint64_t pg = (uint64_t)fams_page_size;
+	*bytes = 0;
+	for (uint64_t p = bits_next(f->dirty, first, last); p < last;) {
+		uint64_t q = p;
+		while (q < last && bit_test(f->dirty, q))
+			q++;
+		if (pl->nruns == pl->runs_cap) {
+			size_t cap = pl->runs_cap ? pl->runs_cap * 2 : 16;
+			struct page_run *r = realloc(pl->runs, cap * sizeof *r);
+			if (!r) {
+				errno = ENOMEM;
+				return -1;
+			}
+			pl->runs = r;
+			pl->runs_cap = cap;
+		}
+		pl->runs[pl->nruns++] = (struct page_run){ p, q };
+		uint64_t end = q * pg > size ? size : q * pg;
+		*bytes += end - p * pg;
+		p = bits_next(f->dirty, q, last);
+	}
+	return 0;
+}
+
+/* The ranges where the run's new bytes (nb) differ from its old (ob), len bytes
+ * from off. */
+static int diff_run(struct commit_plan *pl, uint64_t off, const char *nb, const char *ob, uint64_t len)
+{
+	uint64_t start = 0, end = 0; /* the open range, [start, end) in the run; none when equal */
+	bool open = false;
+	for (uint64_t b = 0; b < len; b += BLOCK) {
+		uint64_t l = len - b < BLOCK ? len - b : BLOCK;
+		if (memcmp(nb + b, ob + b, (size_t)l) == 0)
+			continue;
+		if (open && b - end <= MERGE_GAP) {
+			end = b + l;
+			continue;
+		}
+		if (open && plan_add(pl, off + start, end - start, 0, ob + start, nb + start) < 0)
+			return -1;
+		open = true;
+		start = b;
+		end = b + l;
+	}
+	if (open && plan_add(pl, off + start, end - start, 0, ob + start, nb + start) < 0)
+		return -1;
+	return 0;
+}
+
+int plan_pages(struct commit_plan *pl, const struct fams_file *f, uint64_t first, uint64_t last,
+	       struct fams_jsizes sz)
+{
+	const uint64_t pg = (uint64_t)fams_page_size;
+	uint64_t bytes;
+	if (find_runs(pl, f, first, last, sz.new_size, &bytes) < 0)
+		return -1;
+	if (pl->nruns == 0)
+		return 0;
+	pl->newbuf = malloc(bytes);
+	pl->oldbuf = malloc(bytes);
+	if (!pl->newbuf || !pl->oldbuf) {
+		errno = ENOMEM;
+		return -1;
+	}
+	uint64_t pos = 0;
+	for (size_t i = 0; i < pl->nruns; i++) {
+		uint64_t off = pl->runs[i].first * pg, end = pl->runs[i].last * pg;
+		uint64_t len = (end > sz.new_size ? sz.new_size : end) - off;
+		char *nb = pl->newbuf + pos, *ob = pl->oldbuf + pos;
+		ssize_t r = fams_raw_pread(f->memfd, nb, (size_t)len, (off_t)off);
+		if (r < 0)
+			return -1;
+		if ((uint64_t)r < len) /* working copy shrank under us: zeros */
+			memset(nb + r, 0, (size_t)(len - (uint64_t)r));
+		/* Past the data file's end its bytes are the zeros a growth brings. */
+		r = fams_pread_full(f->data_fd, ob, (size_t)len, (off_t)off);
+		if (r < 0)
+			return -1;
+		memset(ob + r, 0, (size_t)(len - (uint64_t)r));
+		if (diff_run(pl, off, nb, ob, len) < 0)
+			return -1;
+		pos += len;
+	}
+	pl->written = pl->n;
+	for (size_t i = 0; i < pl->n; i++)
+		pl->new_bytes += pl->ext[i].len;
+	return 0;
+}
+
+int plan_cut(struct commit_plan *pl, const struct fams_file *f, struct fams_jsizes sz)
+{
+	for (uint64_t pos = sz.new_size; pos < sz.old_size;) {
+		off_t data = fams_raw_lseek(f->data_fd, (off_t)pos, SEEK_DATA);
+		if (data < 0 && errno == ENXIO)
+			break;
+		if (data < 0) /* no SEEK_DATA here: keep everything */
+			return plan_add(pl, pos, sz.old_size - pos, FAMS_JEXT_CUT, NULL, NULL);
+		if ((uint64_t)data >= sz.old_size)
+			break;
+		off_t hole = fams_raw_lseek(f->data_fd, data, SEEK_HOLE);
+		uint64_t end = hole < 0 || (uint64_t)hole > sz.old_size ? sz.old_size : (uint64_t)hole;
+		if (plan_add(pl, (uint64_t)data, end - (uint64_t)data, FAMS_JEXT_CUT, NULL, NULL) < 0)
+			return -1;
+		pos = end;
+	}
+	return 0;
+}
+
+void plan_free(struct commit_plan *pl)
+{
+	free(pl->ext);
+	free(pl->undo);
+	free(pl->newb);
+	free(pl->runs);
+	free(pl->newbuf);
+	free(pl->oldbuf);
+	*pl = (struct commit_plan){ 0 };
+}

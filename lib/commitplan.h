@@ -1,0 +1,45 @@
+/* commitplan.h -- what one commit changes: the byte ranges of the data file that
+ * differ from the working copy, with their new and old bytes, and what a shrink
+ * cuts off.  The protocol that applies a plan is commit.c's. */
+#ifndef FAMS_COMMITPLAN_H
+#define FAMS_COMMITPLAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "file.h"
+#include "jformat.h"
+
+/* Dirty pages of the commit, as runs: their bits are cleared once it is durable. */
+struct page_run {
+	uint64_t first, last;
+};
+
+struct commit_plan {
+	struct fams_jextent *ext; /* the journal's extents: changed ranges, then cut ones */
+	const char **undo;        /* per extent: its old bytes, or NULL (cut: in the data file) */
+	const char **newb;        /* per changed range: its new bytes */
+	size_t n, cap, written;   /* extents, room, of which changed ranges */
+	struct page_run *runs;
+	size_t nruns, runs_cap;
+	char *newbuf, *oldbuf;    /* one stable copy of the dirty pages, new and old */
+	uint64_t new_bytes;       /* bytes the changed ranges write */
+};
+
+/* Plan the dirty pages of [first, last) (pages) of f for a commit from sz.old_size
+ * to sz.new_size: copy their bytes out of the working copy once (other threads may
+ * keep writing; everything hashed, journaled and written comes from this copy), read
+ * the data file's bytes there, and keep the ranges that differ -- so the journal
+ * holds, and the data file is written, only what changed.  A page written with the
+ * bytes it had costs nothing.  -1 with errno. */
+int plan_pages(struct commit_plan *pl, const struct fams_file *f, uint64_t first, uint64_t last,
+	       struct fams_jsizes sz);
+
+/* Add what a shrink from sz.old_size to sz.new_size cuts off where the data file
+ * holds data; its old bytes stay in the data file until the journal takes them
+ * (a hole comes back as zeros when a rollback regrows the file).  -1 with errno. */
+int plan_cut(struct commit_plan *pl, const struct fams_file *f, struct fams_jsizes sz);
+
+void plan_free(struct commit_plan *pl);
+
+#endif
