@@ -168,14 +168,26 @@ static int write_journal(struct fams_file *f, const struct commit_plan *pl, stru
 
 static int commit_locked(struct fams_file *f, uint64_t lo, uint64_t hi);
 
-int fams_file_commit(struct fams_file *f, uint64_t lo, uint64_t hi)
+int fams_commit_begin(struct fams_file *f, uint64_t lo, uint64_t hi)
 {
 	if (fams_commit_lock(f) < 0)
 		return -1;
 	dirty_collect(f, lo, hi);
+	return 0;
+}
+
+int fams_commit_finish(struct fams_file *f, uint64_t lo, uint64_t hi)
+{
 	int r = commit_locked(f, lo, hi);
+	int saved = errno;
 	fams_commit_unlock(f);
+	errno = saved;
 	return r;
+}
+
+int fams_file_commit(struct fams_file *f, uint64_t lo, uint64_t hi)
+{
+	return fams_commit_begin(f, lo, hi) < 0 ? -1 : fams_commit_finish(f, lo, hi);
 }
 
 /* A commit that changes the size alone, to one only_size_changes allows. */

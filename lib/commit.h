@@ -14,6 +14,12 @@
  * its previous committed state and the pages stay dirty for a retry.  Takes the
  * commit lock.  Returns 0 or -1 with errno. */
 int fams_file_commit(struct fams_file *f, uint64_t lo, uint64_t hi);
+/* The same in two halves, for a caller that lets other threads go on during the
+ * flushes: begin takes the commit lock and collects the written pages (it reads
+ * this process's mapping records: the registry lock is held); finish runs the
+ * protocol and releases the commit lock, and needs only f's descriptors to stay. */
+int fams_commit_begin(struct fams_file *f, uint64_t lo, uint64_t hi);
+int fams_commit_finish(struct fams_file *f, uint64_t lo, uint64_t hi);
 
 /* Change the size of the working copy; the data file takes it at the next commit.
  * Pages a growth brings inside are protected in this process's mappings, and

@@ -54,13 +54,16 @@ void fams_before_replace(int newfd)
 		/* dup2 onto one of our descriptors would close it: move ours away first.
 		 * A program descriptor's slot changes only if the dup2 succeeds. */
 		int *where = s->internal;
+		registry_quiesce(); /* a commit in flight may be using it */
 		int moved = fams_raw_fcntl(newfd, F_DUPFD_CLOEXEC, 0);
 		if (moved >= 0) {
 			*where = moved;
 			s->internal = NULL;
 			fd_internal_add(where);
-			registry_fds_moved();
 		}
+		registry_resume();
+		if (moved >= 0)
+			registry_fds_moved();
 	}
 	fams_unlock();
 	errno = saved;

@@ -165,6 +165,7 @@ struct fams_file *fams_file_open(int fd, const struct stat *st, const char *path
 		return NULL;
 	f->data_fd = f->memfd = f->state_fd = f->j.fd = f->j.dirfd = f->fork_journal_fd = -1;
 	f->me = -1;
+	cq_init(&f->queue);
 	for (int i = 0; i < FAMS_MAX_MEMBERS; i++)
 		f->peer_pagemap[i] = -1;
 	f->j.st = &f->j.own;

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <uthash.h>
 
+#include "groupcommit.h"
 #include "journal.h"
 #include "shared.h"
 
@@ -42,6 +43,9 @@ struct fams_file {
 	bool maps_changed;        /* its mappings changed since they were last published */
 	int fork_journal_fd;      /* during fork: the child's own journal description, read-locked
 				   * before the fork so the parent can never think itself the last */
+	int pins;                 /* commits in flight without the registry lock (registry.c):
+				   * the file is not retired until they end */
+	struct commit_queue queue; /* this process's threads committing it (groupcommit.h) */
 	bool unlinked;            /* no name: nothing to recover after a crash, no journal */
 	bool cut_off;             /* a forked child that could not join: its mappings are
 				   * private snapshots and its changes are refused */

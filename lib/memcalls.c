@@ -163,7 +163,14 @@ static int sync_range(void *addr, size_t len, int flags)
 		return -1;
 	/* Every msync is a commit point (MS_ASYNC too: an atomic state the program
 	 * chose); MS_INVALIDATE has nothing to do, all mappings share one copy.  Each
-	 * file is committed atomically on its own, over the span the range covers. */
+	 * file is committed atomically on its own, over the span the range covers.
+	 * The commits let the registry lock go (registry_commit): the files and spans
+	 * are gathered first, each file pinned until its commit is done. */
+	struct target {
+		struct fams_file *f;
+		uint64_t lo, hi;
+	} *t = NULL;
+	size_t nt = 0;
 	for (struct fams_map *m = fams_maps; m; m = m->next) {
 		if (!map_overlaps(m, s, e))
 			continue;
@@ -183,9 +190,23 @@ static int sync_range(void *addr, size_t len, int flags)
 				done_before = true;
 		if (done_before)
 			continue;
-		if (registry_commit(f, lo, hi, "msync") < 0 && err == 0)
-			err = errno; /* the first failure is the call's; the other files still commit */
+		struct target *more = realloc(t, (nt + 1) * sizeof *t);
+		if (!more) {
+			err = ENOMEM;
+			break;
+		}
+		t = more;
+		t[nt++] = (struct target){ f, lo, hi };
+		f->pins++;
 	}
+	for (size_t i = 0; i < nt; i++)
+		if (registry_commit(t[i].f, t[i].lo, t[i].hi, "msync") < 0 && err == 0)
+			err = errno; /* the first failure is the call's; the other files still commit */
+	for (size_t i = 0; i < nt; i++)
+		t[i].f->pins--;
+	free(t);
+	if (nt)
+		registry_retire_unused(); /* one may have lost its last mapping meanwhile */
 	errno = err;
 	return err ? -1 : 0;
 }

@@ -23,6 +23,7 @@
 #include "dirty.h"
 #include "fams.h"
 #include "fdtable.h"
+#include "groupcommit.h"
 #include "log.h"
 #include "maptable.h"
 #include "member.h"
@@ -41,6 +42,15 @@
 #include <sys/statfs.h>
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Commits flush without the registry lock (registry_commit): from before it lets
+ * the lock go until it is done with the file's descriptors, each holds the gate
+ * shared and pins its file.  Whatever closes or moves the descriptors a commit
+ * uses (a dup2 onto one of ours, exit) or copies the process (fork) takes the gate
+ * exclusively, always after the registry lock (registry_quiesce); a file is not
+ * retired while pinned.  A commit takes the registry lock again only after it
+ * let the gate go: no cycle. */
+static pthread_rwlock_t g_gate = PTHREAD_RWLOCK_INITIALIZER;
+static bool g_retire_pending; /* a file was kept from retiring by its pins */
 int fams_live;
 bool fams_down;
 static struct fams_file *g_files; /* by (st_dev, st_ino) */
@@ -68,6 +78,10 @@ bool registry_any(void) { return fams_hint(g_files) != NULL; }
 
 ssize_t registry_leave(ssize_t r, int saved)
 {
+	if (g_retire_pending) {
+		g_retire_pending = false;
+		registry_retire_unused();
+	}
 	registry_publish_maps();
 	fams_unlock();
 	if (r >= 0)
@@ -95,12 +109,58 @@ int registry_refuse_cut_off(struct fams_file *f, const char *what)
 	return -1;
 }
 
+/* Commit the batch t leads (registry_commit): collect under the registry lock,
+ * then the journal, the data and their flushes without it.  0 or an errno. */
+static int lead_batch(struct fams_file *f, const struct cq_ticket *t)
+{
+	fams_lock();
+	if (fams_down) { /* the exit commit took every store made before it */
+		fams_unlock();
+		return 0;
+	}
+	if (fams_commit_begin(f, t->lo, t->hi) < 0) {
+		int err = errno;
+		fams_unlock();
+		return err;
+	}
+	pthread_rwlock_rdlock(&g_gate);
+	fams_unlock();
+	int err = fams_commit_finish(f, t->lo, t->hi) < 0 ? errno : 0;
+	pthread_rwlock_unlock(&g_gate);
+	return err;
+}
+
 int registry_commit(struct fams_file *f, uint64_t lo, uint64_t hi, const char *what)
 {
 	if (f->cut_off)
 		return registry_refuse_cut_off(f, what);
-	return fams_file_commit(f, lo, hi);
+	/* Without the registry lock from here: other threads' calls, and their
+	 * commits of other files, go on during our flushes; their commits of this
+	 * file join the next batch (groupcommit.h), committed once for all of them. */
+	f->pins++;
+	fams_unlock();
+	int err;
+	for (;;) {
+		struct cq_ticket t;
+		if (cq_join(&f->queue, lo, hi, &t)) {
+			err = lead_batch(f, &t);
+			cq_led(&f->queue, &t, err);
+			break;
+		}
+		if ((err = cq_outcome(&f->queue, &t)) >= 0)
+			break; /* else its outcome is lost: ask again */
+	}
+	fams_lock();
+	f->pins--;
+	if (err) {
+		errno = err;
+		return -1;
+	}
+	return 0;
 }
+
+void registry_quiesce(void) { pthread_rwlock_wrlock(&g_gate); }
+void registry_resume(void) { pthread_rwlock_unlock(&g_gate); }
 
 void registry_publish_maps(void)
 {
@@ -151,9 +211,14 @@ static void retire(struct fams_file *f)
 void registry_retire_unused(void)
 {
 	struct fams_file *f, *tmp;
-	HASH_ITER(hh, g_files, f, tmp)
-		if (f->nmaps == 0 && f->nfds == 0)
+	HASH_ITER(hh, g_files, f, tmp) {
+		if (f->nmaps != 0 || f->nfds != 0)
+			continue;
+		if (f->pins)
+			g_retire_pending = true; /* registry_leave retires it once its commits end */
+		else
 			retire(f);
+	}
 }
 
 void registry_commit_dropped(uintptr_t s, uintptr_t e, const char *what)
@@ -265,6 +330,7 @@ static int track_mappings(struct fams_file *f)
 
 void registry_fork_prepare(void)
 {
+	registry_quiesce(); /* no commit in flight: the child could never see it end */
 	struct fams_file *f, *tmp;
 	HASH_ITER(hh, g_files, f, tmp) {
 		f->fork_journal_fd = -1;
@@ -281,11 +347,13 @@ void registry_fork_parent(void)
 			fams_raw_close(f->fork_journal_fd);
 		f->fork_journal_fd = -1;
 	}
+	registry_resume();
 }
 
 void registry_fork_child(void)
 {
 	pthread_mutex_init(&g_lock, NULL);
+	pthread_rwlock_init(&g_gate, NULL); /* held by the thread that forked: ours alone now */
 	forget_parents_tracker();
 	if (!g_files)
 		return;
@@ -294,6 +362,7 @@ void registry_fork_child(void)
 	start_tracker();
 	struct fams_file *f, *tmp;
 	HASH_ITER(hh, g_files, f, tmp) {
+		cq_init(&f->queue); /* its waiters and leader stayed in the parent */
 		if (f->cut_off)
 			continue;
 		f->me = -1;
@@ -338,11 +407,12 @@ bool registry_shutdown(void)
 		fams_unlock();
 		return false;
 	}
+	registry_quiesce(); /* the journals close below: no commit may be using them */
 	struct fams_file *f, *tmp;
 	HASH_ITER(hh, g_files, f, tmp) {
 		if (f->cut_off)
 			continue;
-		if (registry_commit(f, 0, UINT64_MAX, "exit") < 0) {
+		if (fams_file_commit(f, 0, UINT64_MAX) < 0) {
 			fams_error("%s: changes made since the last commit could not be committed at exit (%s); "
 				   "the file keeps its last committed state", f->path, strerror(errno));
 			continue;
@@ -360,6 +430,7 @@ bool registry_shutdown(void)
 		HASH_DEL(g_files, f);
 		fams_file_leave(f, !f->cut_off);
 	}
+	registry_resume();
 	fams_unlock();
 	return true;
 }

@@ -31,8 +31,15 @@ struct fams_file *registry_find(dev_t dev, ino_t ino);
  * FAMS_INCLUDE/EXCLUDE leave the file alone. */
 struct fams_file *registry_manage(int fd, const struct stat *st);
 /* Commit the dirty pages of f in the file range [lo, hi), every process's; `what`
- * names the call for the refusal in a forked child cut off from f. */
+ * names the call for the refusal in a forked child cut off from f.  The registry
+ * lock is let go during the flushes and taken again: the caller must not hold
+ * pointers into the tables across it (f itself stays). */
 int registry_commit(struct fams_file *f, uint64_t lo, uint64_t hi, const char *what);
+/* Wait until no commit is in flight without the registry lock, and keep it so
+ * until registry_resume (the registry lock held): before fams's own descriptors
+ * are closed or moved, or the process is copied. */
+void registry_quiesce(void);
+void registry_resume(void);
 /* In a forked child that could not share f: refuse `what` with EPERM and a fams: line. */
 int registry_refuse_cut_off(struct fams_file *f, const char *what);
 /* Tell the other processes sharing each file where this process maps it now, if

@@ -4,7 +4,9 @@
  *   no-data-flush (default; the power-cut harness): a commit reports success
  *                  before its data is durable (lost commits);
  *   wp-open-first, wp-unlocked (tests/t_trackers.c): the uffd-sync tracker's two
- *                  rules (lib/wpsync.c), each broken (lost stores). */
+ *                  rules (lib/wpsync.c), each broken (lost stores);
+ *   group-join-late (tests/t_concurrent_commits.c): a thread's commit joins the
+ *                  batch already collecting (lib/groupcommit.c) (lost commits). */
 #include "sys.h"
 
 #include <stdlib.h>
@@ -17,6 +19,8 @@ __attribute__((constructor)) static void break_one_rule(void)
 		fams_test_break = FAMS_BREAK_WP_OPEN_FIRST;
 	else if (name && strcmp(name, "wp-unlocked") == 0)
 		fams_test_break = FAMS_BREAK_WP_UNLOCKED;
+	else if (name && strcmp(name, "group-join-late") == 0)
+		fams_test_break = FAMS_BREAK_JOIN_LATE;
 	else
 		fams_test_break = FAMS_BREAK_NO_DATA_FLUSH;
 }
