@@ -9,6 +9,7 @@
 #   share.sh        a commit by one of 4 processes sharing a file vs one alone
 #   trackers.sh     a commit under each dirty-page tracker this kernel offers
 #   bookkeeping.sh  appending write(), same-size and growing ftruncate of a mapped file
+#   group_commit.sh commits/s of 1, 2, 4 threads, own files and one file
 # Prints each table; writes bench/results/*.csv, results.json (all of them),
 # summary.txt (this output) and commit.png.  --quick: smaller files, fewer
 # repetitions (minutes rather than a quarter of an hour), for trying it out.
@@ -32,8 +33,10 @@ rm -f "$out"/*.csv "$out"/results.json "$out"/commit.png
 
 if [ $quick = 1 ]; then
 	commit_args=(64 10) kc_args=(500 1) fio_args=(32 1) ovh_args=(256) share_args=(2 11) trackers_args=(64 20 1)
+	group_args=(1 1)
 else
 	commit_args=(256 40) kc_args=(2000 3) fio_args=(64 3) ovh_args=(1024) share_args=(5 31) trackers_args=(64 60 3)
+	group_args=(2 3)
 fi
 
 {
@@ -62,6 +65,9 @@ fi
 	echo
 	echo "== size changes of a mapped file =="
 	bash "$here/bookkeeping.sh" "$build"
+	echo
+	echo "== commits of several threads at once =="
+	bash "$here/group_commit.sh" "$build" "${group_args[@]}"
 } 2>&1 | tee "$out/summary.txt"
 
 python3 - "$out" <<'PY'
