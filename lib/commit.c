@@ -166,10 +166,12 @@ static int write_journal(struct fams_file *f, const struct commit_plan *pl, stru
 	return 0;
 }
 
-static int commit_locked(struct fams_file *f, uint64_t lo, uint64_t hi);
+static int commit_locked(struct fams_file *f, uint64_t lo, uint64_t hi, const struct fams_snapshot *snap);
 
 int fams_commit_begin(struct fams_file *f, uint64_t lo, uint64_t hi)
 {
+	/* Never overtaken by an older snapshot's commit (asynccommit.h). */
+	async_drain(f);
 	if (fams_commit_lock(f) < 0)
 		return -1;
 	dirty_collect(f, lo, hi);
@@ -178,7 +180,7 @@ int fams_commit_begin(struct fams_file *f, uint64_t lo, uint64_t hi)
 
 int fams_commit_finish(struct fams_file *f, uint64_t lo, uint64_t hi)
 {
-	int r = commit_locked(f, lo, hi);
+	int r = commit_locked(f, lo, hi, NULL);
 	int saved = errno;
 	fams_commit_unlock(f);
 	errno = saved;
@@ -202,12 +204,67 @@ static int commit_size(struct fams_file *f, uint64_t size)
 		return -1;
 	}
 	f->sh->data_size = size;
+	f->sh->commits++;
 	__atomic_add_fetch(&fams_stats.commits, 1, __ATOMIC_RELAXED);
 	return 0;
 }
 
-/* The commit, with the commit lock held and the written pages collected. */
-static int commit_locked(struct fams_file *f, uint64_t lo, uint64_t hi)
+/* After a snapshot's commit: the pages still as the snapshot had them are clean;
+ * one changed since (a write() marks its bit, a store was recorded elsewhere)
+ * keeps its bit for the next commit. */
+static void clear_snapshot_pages(struct fams_file *f, const struct fams_snapshot *s)
+{
+	const uint64_t pg = (uint64_t)fams_page_size;
+	char *now = malloc(pg);
+	uint64_t pos = 0;
+	for (size_t i = 0; i < s->nruns; i++)
+		for (uint64_t p = s->runs[i].first; p < s->runs[i].last && p * pg < s->size; p++) {
+			uint64_t len = (p + 1) * pg > s->size ? s->size - p * pg : pg;
+			if (now && fams_raw_pread(f->memfd, now, (size_t)len, (off_t)(p * pg)) == (ssize_t)len &&
+			    memcmp(now, s->bytes + pos, (size_t)len) == 0 && f->sh->size == s->size)
+				bits_set(f->dirty, p, p + 1, false);
+			pos += len;
+		}
+	free(now);
+}
+
+int fams_commit_snapshot(struct fams_file *f, uint64_t lo, uint64_t hi, struct fams_snapshot *s)
+{
+	if (fams_commit_lock(f) < 0)
+		return -1;
+	dirty_collect(f, lo, hi);
+	uint64_t size = f->sh->size;
+	if (hi > size)
+		hi = size;
+	int r = snapshot_take(s, f, page_of(lo), lo < hi ? pages_for(hi) : page_of(lo));
+	int saved = errno;
+	fams_commit_unlock(f);
+	errno = saved;
+	return r;
+}
+
+int fams_commit_apply(struct fams_file *f, const struct fams_snapshot *s)
+{
+	if (fams_commit_lock(f) < 0)
+		return -1;
+	int r = 0;
+	/* A commit since the snapshot other than the snapshots' before it (another
+	 * process's) took newer bytes of its pages (their bits were still set):
+	 * writing the snapshot now would put older ones back. */
+	uint64_t before = f->sh->commits;
+	if (before - f->snapshot_commits == s->base_seq - s->base_mine) {
+		r = commit_locked(f, 0, UINT64_MAX, s);
+		f->snapshot_commits += f->sh->commits - before;
+	}
+	int saved = errno;
+	fams_commit_unlock(f);
+	errno = saved;
+	return r;
+}
+
+/* The commit, with the commit lock held and the written pages collected; of the
+ * snapshot snap instead of the working copy when it is not NULL. */
+static int commit_locked(struct fams_file *f, uint64_t lo, uint64_t hi, const struct fams_snapshot *snap)
 {
 	struct commit_plan pl = { 0 };
 	char *chunk = NULL;
@@ -219,16 +276,19 @@ static int commit_locked(struct fams_file *f, uint64_t lo, uint64_t hi)
 	struct stat st;
 	if (fams_raw_fstat(f->data_fd, &st) < 0)
 		return -1;
-	const struct fams_jsizes sz = { (uint64_t)st.st_size, f->sh->size };
+	const struct fams_jsizes sz = { (uint64_t)st.st_size, snap ? snap->size : f->sh->size };
 	f->sh->data_size = sz.old_size;
 	if (hi > sz.new_size)
 		hi = sz.new_size;
-	if (lo < hi) {
+	if (snap) {
+		if (plan_pages(&pl, f, 0, 0, sz, snap) < 0)
+			goto fail_plan;
+	} else if (lo < hi) {
 		uint64_t first = page_of(lo), last = pages_for(hi);
 		if (compare_pages(f, first, last, fams_tracker_kind == FAMS_TRACKER_COMPARE) < 0)
 			return -1;
 		/* Step 1: one stable copy of the dirty pages, and what changed in them. */
-		if (plan_pages(&pl, f, first, last, sz) < 0)
+		if (plan_pages(&pl, f, first, last, sz, NULL) < 0)
 			goto fail_plan;
 	}
 	if (pl.n == 0 && sz.new_size == sz.old_size)
@@ -288,14 +348,18 @@ static int commit_locked(struct fams_file *f, uint64_t lo, uint64_t hi)
 		goto data_failed;
 	f->sh->data_size = sz.new_size;
 	f->sh->needs_flush = false;
+	f->sh->commits++;
 	__atomic_add_fetch(&fams_stats.commits, 1, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&fams_stats.committed_bytes, pl.new_bytes, __ATOMIC_RELAXED);
 	fams_debug("commit %s: %zu ranges, %llu bytes, size %llu -> %llu", f->path, pl.written,
 		   (unsigned long long)pl.new_bytes, (unsigned long long)sz.old_size,
 		   (unsigned long long)sz.new_size);
 done:
-	for (size_t i = 0; i < pl.nruns; i++)
-		bits_set(f->dirty, pl.runs[i].first, pl.runs[i].last, false);
+	if (snap)
+		clear_snapshot_pages(f, snap);
+	else
+		for (size_t i = 0; i < pl.nruns; i++)
+			bits_set(f->dirty, pl.runs[i].first, pl.runs[i].last, false);
 	plan_free(&pl);
 	free(chunk);
 	return 0;

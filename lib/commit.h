@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "commitlock.h"
+#include "commitplan.h"
 #include "file.h"
 
 /* Atomically commit the pages in [lo, hi) written by any process using f: after
@@ -20,6 +21,15 @@ int fams_file_commit(struct fams_file *f, uint64_t lo, uint64_t hi);
  * protocol and releases the commit lock, and needs only f's descriptors to stay. */
 int fams_commit_begin(struct fams_file *f, uint64_t lo, uint64_t hi);
 int fams_commit_finish(struct fams_file *f, uint64_t lo, uint64_t hi);
+
+/* An asynchronous commit point (asynccommit.h): copy the written pages of [lo, hi)
+ * as they are now into s (commit lock taken and released; the registry lock is
+ * held, as for fams_commit_begin).  -1 with errno. */
+int fams_commit_snapshot(struct fams_file *f, uint64_t lo, uint64_t hi, struct fams_snapshot *s);
+/* Commit snapshot s, as any commit, unless a commit other than this process's
+ * snapshots' was made since it was taken (it took newer bytes of the same pages:
+ * nothing to do).  Takes the commit lock; needs only f's descriptors to stay. */
+int fams_commit_apply(struct fams_file *f, const struct fams_snapshot *s);
 
 /* Change the size of the working copy; the data file takes it at the next commit.
  * Pages a growth brings inside are protected in this process's mappings, and

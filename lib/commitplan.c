@@ -41,10 +41,10 @@ static int plan_add(struct commit_plan *pl, uint64_t off, uint64_t len, uint64_t
 	return 0;
 }
 
-/* The runs of dirty pages in [first, last), and the bytes they hold in the file's
- * first `size` bytes. */
-static int find_runs(struct commit_plan *pl, const struct fams_file *f, uint64_t first, uint64_t last,
-		     uint64_t size, uint64_t *bytes)
+/* Append to *runs the runs of dirty pages in [first, last); *bytes: what they hold
+ * of the file's first `size` bytes. */
+static int find_runs(struct page_run **runs, size_t *n, size_t *cap, const struct fams_file *f,
+		     uint64_t first, uint64_t last, uint64_t size, uint64_t *bytes)
 {
 	const uint64_t pg = (uint64_t)fams_page_size;
 	*bytes = 0;
@@ -52,22 +52,60 @@ static int find_runs(struct commit_plan *pl, const struct fams_file *f, uint64_t
 		uint64_t q = p;
 		while (q < last && bit_test(f->dirty, q))
 			q++;
-		if (pl->nruns == pl->runs_cap) {
-			size_t cap = pl->runs_cap ? pl->runs_cap * 2 : 16;
-			struct page_run *r = realloc(pl->runs, cap * sizeof *r);
+		if (*n == *cap) {
+			size_t c = *cap ? *cap * 2 : 16;
+			struct page_run *r = realloc(*runs, c * sizeof *r);
 			if (!r) {
 				errno = ENOMEM;
 				return -1;
 			}
-			pl->runs = r;
-			pl->runs_cap = cap;
+			*runs = r;
+			*cap = c;
 		}
-		pl->runs[pl->nruns++] = (struct page_run){ p, q };
+		(*runs)[(*n)++] = (struct page_run){ p, q };
 		uint64_t end = q * pg > size ? size : q * pg;
 		*bytes += end - p * pg;
 		p = bits_next(f->dirty, q, last);
 	}
 	return 0;
+}
+
+/* The bytes of run r that lie inside size. */
+static uint64_t run_bytes(const struct page_run *r, uint64_t size)
+{
+	const uint64_t pg = (uint64_t)fams_page_size;
+	uint64_t off = r->first * pg, end = r->last * pg;
+	return (end > size ? size : end) - off;
+}
+
+int snapshot_take(struct fams_snapshot *s, const struct fams_file *f, uint64_t first, uint64_t last)
+{
+	uint64_t bytes;
+	*s = (struct fams_snapshot){ .size = f->sh->size, .base_seq = f->sh->commits, .base_mine = f->snapshot_commits };
+	if (find_runs(&s->runs, &s->nruns, &s->runs_cap, f, first, last, s->size, &bytes) < 0)
+		return -1;
+	if (!(s->bytes = malloc(bytes ? bytes : 1))) {
+		errno = ENOMEM;
+		return -1;
+	}
+	uint64_t pos = 0;
+	for (size_t i = 0; i < s->nruns; i++) {
+		uint64_t len = run_bytes(&s->runs[i], s->size);
+		ssize_t r = fams_raw_pread(f->memfd, s->bytes + pos, (size_t)len,
+					   (off_t)(s->runs[i].first * (uint64_t)fams_page_size));
+		if (r < 0)
+			return -1;
+		memset(s->bytes + pos + r, 0, (size_t)(len - (uint64_t)r));
+		pos += len;
+	}
+	return 0;
+}
+
+void snapshot_free(struct fams_snapshot *s)
+{
+	free(s->runs);
+	free(s->bytes);
+	*s = (struct fams_snapshot){ 0 };
 }
 
 /* The ranges where the run's new bytes (nb) differ from its old (ob), len bytes
@@ -96,26 +134,35 @@ static int diff_run(struct commit_plan *pl, uint64_t off, const char *nb, const 
 }
 
 int plan_pages(struct commit_plan *pl, const struct fams_file *f, uint64_t first, uint64_t last,
-	       struct fams_jsizes sz)
+	       struct fams_jsizes sz, const struct fams_snapshot *snap)
 {
 	const uint64_t pg = (uint64_t)fams_page_size;
-	uint64_t bytes;
-	if (find_runs(pl, f, first, last, sz.new_size, &bytes) < 0)
+	uint64_t bytes = 0;
+	if (!snap && find_runs(&pl->runs, &pl->nruns, &pl->runs_cap, f, first, last, sz.new_size, &bytes) < 0)
 		return -1;
+	if (snap) {
+		if (snap->nruns && !(pl->runs = malloc(snap->nruns * sizeof *pl->runs))) {
+			errno = ENOMEM;
+			return -1;
+		}
+		memcpy(pl->runs, snap->runs, snap->nruns * sizeof *pl->runs);
+		pl->nruns = pl->runs_cap = snap->nruns;
+		for (size_t i = 0; i < snap->nruns; i++)
+			bytes += run_bytes(&snap->runs[i], sz.new_size);
+	}
 	if (pl->nruns == 0)
 		return 0;
-	pl->newbuf = malloc(bytes);
+	pl->newbuf = snap ? NULL : malloc(bytes);
 	pl->oldbuf = malloc(bytes);
-	if (!pl->newbuf || !pl->oldbuf) {
+	if ((!snap && !pl->newbuf) || !pl->oldbuf) {
 		errno = ENOMEM;
 		return -1;
 	}
 	uint64_t pos = 0;
 	for (size_t i = 0; i < pl->nruns; i++) {
-		uint64_t off = pl->runs[i].first * pg, end = pl->runs[i].last * pg;
-		uint64_t len = (end > sz.new_size ? sz.new_size : end) - off;
-		char *nb = pl->newbuf + pos, *ob = pl->oldbuf + pos;
-		ssize_t r = fams_raw_pread(f->memfd, nb, (size_t)len, (off_t)off);
+		uint64_t off = pl->runs[i].first * pg, len = run_bytes(&pl->runs[i], sz.new_size);
+		char *nb = snap ? snap->bytes + pos : pl->newbuf + pos, *ob = pl->oldbuf + pos;
+		ssize_t r = snap ? (ssize_t)len : fams_raw_pread(f->memfd, nb, (size_t)len, (off_t)off);
 		if (r < 0)
 			return -1;
 		if ((uint64_t)r < len) /* working copy shrank under us: zeros */

@@ -9,11 +9,13 @@
 
 #include "file.h"
 #include "jformat.h"
+#include "snapshot.h"
 
-/* Dirty pages of the commit, as runs: their bits are cleared once it is durable. */
-struct page_run {
-	uint64_t first, last;
-};
+/* Copy the dirty pages of [first, last) (pages) out of f's working copy, as they
+ * are now, with the size.  The commit lock is held and the pages collected.  -1
+ * with errno. */
+int snapshot_take(struct fams_snapshot *s, const struct fams_file *f, uint64_t first, uint64_t last);
+void snapshot_free(struct fams_snapshot *s);
 
 struct commit_plan {
 	struct fams_jextent *ext; /* the journal's extents: changed ranges, then cut ones */
@@ -28,12 +30,13 @@ struct commit_plan {
 
 /* Plan the dirty pages of [first, last) (pages) of f for a commit from sz.old_size
  * to sz.new_size: copy their bytes out of the working copy once (other threads may
- * keep writing; everything hashed, journaled and written comes from this copy), read
- * the data file's bytes there, and keep the ranges that differ -- so the journal
- * holds, and the data file is written, only what changed.  A page written with the
- * bytes it had costs nothing.  -1 with errno. */
+ * keep writing; everything hashed, journaled and written comes from this copy) --
+ * or take them from snap, when it is a snapshot's commit --, read the data file's
+ * bytes there, and keep the ranges that differ, so the journal holds, and the data
+ * file is written, only what changed.  A page written with the bytes it had costs
+ * nothing.  -1 with errno. */
 int plan_pages(struct commit_plan *pl, const struct fams_file *f, uint64_t first, uint64_t last,
-	       struct fams_jsizes sz);
+	       struct fams_jsizes sz, const struct fams_snapshot *snap);
 
 /* Add what a shrink from sz.old_size to sz.new_size cuts off where the data file
  * holds data; its old bytes stay in the data file until the journal takes them

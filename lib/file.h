@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <uthash.h>
 
+#include "asynccommit.h"
 #include "groupcommit.h"
 #include "journal.h"
 #include "shared.h"
@@ -46,6 +47,8 @@ struct fams_file {
 	int pins;                 /* commits in flight without the registry lock (registry.c):
 				   * the file is not retired until they end */
 	struct commit_queue queue; /* this process's threads committing it (groupcommit.h) */
+	uint64_t snapshot_commits; /* of sh->commits, those of this process's snapshots (commit lock) */
+	struct fams_async async;  /* its snapshots waiting to be committed (asynccommit.h) */
 	bool unlinked;            /* no name: nothing to recover after a crash, no journal */
 	bool cut_off;             /* a forked child that could not join: its mappings are
 				   * private snapshots and its changes are refused */

@@ -4,15 +4,18 @@
  * managed), madvise never loses the record of a write.  Each holds the registry
  * lock. */
 #include "fams.h"
+#include "asynccommit.h"
 #include "dirty.h"
 #include "commit.h"
 #include "elsewhere.h"
 #include "fdtable.h"
 #include "log.h"
 #include "maptable.h"
+#include "member.h"
 #include "registry.h"
 #include "shadow.h"
 #include "sys.h"
+#include "tracker.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -152,6 +155,15 @@ out:
 	return ret;
 }
 
+/* Whether an MS_ASYNC commit of f may be left to the commit thread (asynccommit.h):
+ * not while other processes share f (their commits would take the snapshot's
+ * pages first, and each process's thread would have to wait for the others'), nor
+ * under the compare tracker (its snapshot would compare the whole range anyway). */
+static bool may_pipeline(const struct fams_file *f)
+{
+	return !f->cut_off && !fams_down && fams_tracker_kind != FAMS_TRACKER_COMPARE && !member_others(f);
+}
+
 /* msync over [addr, addr+len), which touches managed mappings. */
 static int sync_range(void *addr, size_t len, int flags)
 {
@@ -199,9 +211,12 @@ static int sync_range(void *addr, size_t len, int flags)
 		t[nt++] = (struct target){ f, lo, hi };
 		f->pins++;
 	}
-	for (size_t i = 0; i < nt; i++)
+	for (size_t i = 0; i < nt; i++) {
+		if ((flags & MS_ASYNC) && may_pipeline(t[i].f) && async_submit(t[i].f, t[i].lo, t[i].hi) == 0)
+			continue;
 		if (registry_commit(t[i].f, t[i].lo, t[i].hi, "msync") < 0 && err == 0)
 			err = errno; /* the first failure is the call's; the other files still commit */
+	}
 	for (size_t i = 0; i < nt; i++)
 		t[i].f->pins--;
 	free(t);

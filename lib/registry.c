@@ -22,6 +22,8 @@
 #include "config.h"
 #include "dirty.h"
 #include "fams.h"
+#include "asynccommit.h"
+#include "commitgate.h"
 #include "fdtable.h"
 #include "groupcommit.h"
 #include "log.h"
@@ -43,13 +45,9 @@
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 /* Commits flush without the registry lock (registry_commit): from before it lets
- * the lock go until it is done with the file's descriptors, each holds the gate
- * shared and pins its file.  Whatever closes or moves the descriptors a commit
- * uses (a dup2 onto one of ours, exit) or copies the process (fork) takes the gate
- * exclusively, always after the registry lock (registry_quiesce); a file is not
- * retired while pinned.  A commit takes the registry lock again only after it
- * let the gate go: no cycle. */
-static pthread_rwlock_t g_gate = PTHREAD_RWLOCK_INITIALIZER;
+ * the lock go until it is done with the file's descriptors, each is inside the
+ * commit gate (commitgate.h) and pins its file; a file is not retired while
+ * pinned.  A commit takes the registry lock again only after it left the gate. */
 static bool g_retire_pending; /* a file was kept from retiring by its pins */
 int fams_live;
 bool fams_down;
@@ -123,10 +121,10 @@ static int lead_batch(struct fams_file *f, const struct cq_ticket *t)
 		fams_unlock();
 		return err;
 	}
-	pthread_rwlock_rdlock(&g_gate);
+	gate_enter();
 	fams_unlock();
 	int err = fams_commit_finish(f, t->lo, t->hi) < 0 ? errno : 0;
-	pthread_rwlock_unlock(&g_gate);
+	gate_leave();
 	return err;
 }
 
@@ -152,6 +150,8 @@ int registry_commit(struct fams_file *f, uint64_t lo, uint64_t hi, const char *w
 	}
 	fams_lock();
 	f->pins--;
+	if (!err)
+		err = async_take_error(f); /* an MS_ASYNC commit failed since: as a failed writeback */
 	if (err) {
 		errno = err;
 		return -1;
@@ -159,8 +159,8 @@ int registry_commit(struct fams_file *f, uint64_t lo, uint64_t hi, const char *w
 	return 0;
 }
 
-void registry_quiesce(void) { pthread_rwlock_wrlock(&g_gate); }
-void registry_resume(void) { pthread_rwlock_unlock(&g_gate); }
+void registry_quiesce(void) { gate_close(); }
+void registry_resume(void) { gate_open(); }
 
 void registry_publish_maps(void)
 {
@@ -189,6 +189,7 @@ void registry_fds_moved(void)
 
 static void retire(struct fams_file *f)
 {
+	async_drain(f); /* its snapshots' commit uses its descriptors */
 	if (!f->cut_off && !fams_down) {
 		if (fams_file_commit(f, 0, UINT64_MAX) < 0) {
 			fams_error("%s: its last mapping and descriptor are gone but its changes could not be "
@@ -330,6 +331,7 @@ static int track_mappings(struct fams_file *f)
 
 void registry_fork_prepare(void)
 {
+	async_drain_all(); /* nothing queued: the child would never commit it */
 	registry_quiesce(); /* no commit in flight: the child could never see it end */
 	struct fams_file *f, *tmp;
 	HASH_ITER(hh, g_files, f, tmp) {
@@ -353,7 +355,8 @@ void registry_fork_parent(void)
 void registry_fork_child(void)
 {
 	pthread_mutex_init(&g_lock, NULL);
-	pthread_rwlock_init(&g_gate, NULL); /* held by the thread that forked: ours alone now */
+	gate_reset(); /* closed by the thread that forked: ours alone now */
+	async_fork_child();
 	forget_parents_tracker();
 	if (!g_files)
 		return;
@@ -407,6 +410,7 @@ bool registry_shutdown(void)
 		fams_unlock();
 		return false;
 	}
+	async_drain_all(); /* exit waits for what MS_ASYNC queued */
 	registry_quiesce(); /* the journals close below: no commit may be using them */
 	struct fams_file *f, *tmp;
 	HASH_ITER(hh, g_files, f, tmp) {

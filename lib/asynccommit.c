@@ -1,0 +1,152 @@
+/* asynccommit.c -- msync(MS_ASYNC) pipelined (see asynccommit.h): the snapshot
+ * queue of each file and the thread that commits them.
+ *
+ * Lock order: registry lock, then a file's commit lock, then g_lock; the commit
+ * thread holds g_lock only to take or finish a snapshot, never while it commits
+ * (it then holds the commit gate and the file's commit lock, never the registry
+ * lock). */
+#include "asynccommit.h"
+#include "commit.h"
+#include "commitgate.h"
+#include "file.h"
+#include "log.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+
+static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_work = PTHREAD_COND_INITIALIZER; /* a snapshot was queued */
+static pthread_cond_t g_idle = PTHREAD_COND_INITIALIZER; /* a snapshot's commit ended */
+static struct fams_file *g_queue;                        /* files with a snapshot queued */
+static int g_busy;                                       /* snapshots being committed */
+static bool g_thread;
+
+/* The commit thread: commit each queued snapshot, oldest file first. */
+static void *commit_thread(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&g_lock);
+	for (;;) {
+		while (!g_queue)
+			pthread_cond_wait(&g_work, &g_lock);
+		struct fams_file *f = g_queue;
+		g_queue = f->async.next;
+		struct fams_snapshot s = f->async.queued;
+		f->async.queued = (struct fams_snapshot){ 0 };
+		f->async.has_queued = false;
+		f->async.busy = true;
+		g_busy++;
+		pthread_mutex_unlock(&g_lock);
+
+		gate_enter();
+		int err = fams_commit_apply(f, &s) < 0 ? errno : 0;
+		gate_leave();
+		snapshot_free(&s);
+
+		pthread_mutex_lock(&g_lock);
+		if (err)
+			f->async.err = err;
+		f->async.busy = false; /* from here on f is not ours to touch */
+		g_busy--;
+		pthread_cond_broadcast(&g_idle);
+	}
+	return NULL;
+}
+
+/* Start the commit thread, all signals blocked (they are the program's). */
+static int start_thread(void)
+{
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_t t;
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int r = pthread_create(&t, NULL, commit_thread, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r != 0) {
+		errno = r;
+		return -1;
+	}
+	pthread_setname_np(t, "fams-commit");
+	pthread_detach(t);
+	g_thread = true;
+	return 0;
+}
+
+int async_submit(struct fams_file *f, uint64_t lo, uint64_t hi)
+{
+	pthread_mutex_lock(&g_lock);
+	int r = g_thread ? 0 : start_thread();
+	bool merge = f->async.has_queued;
+	if (merge) { /* the new snapshot covers the queued one's pages too */
+		lo = f->async.lo < lo ? f->async.lo : lo;
+		hi = f->async.hi > hi ? f->async.hi : hi;
+	}
+	pthread_mutex_unlock(&g_lock);
+	if (r < 0)
+		return -1;
+	/* Taken without g_lock (it takes the commit lock); only this thread, under the
+	 * registry lock, replaces a queued snapshot. */
+	struct fams_snapshot s;
+	if (fams_commit_snapshot(f, lo, hi, &s) < 0) {
+		int saved = errno;
+		snapshot_free(&s);
+		errno = saved;
+		return -1;
+	}
+	pthread_mutex_lock(&g_lock);
+	struct fams_snapshot old = { 0 };
+	if (f->async.has_queued) {
+		old = f->async.queued; /* still queued: the new one replaces it */
+	} else {
+		f->async.has_queued = true;
+		f->async.next = NULL;
+		struct fams_file **tail = &g_queue;
+		while (*tail)
+			tail = &(*tail)->async.next;
+		*tail = f;
+	}
+	f->async.queued = s;
+	f->async.lo = lo;
+	f->async.hi = hi;
+	pthread_cond_signal(&g_work);
+	pthread_mutex_unlock(&g_lock);
+	snapshot_free(&old);
+	return 0;
+}
+
+void async_drain(struct fams_file *f)
+{
+	pthread_mutex_lock(&g_lock);
+	while (f->async.has_queued || f->async.busy)
+		pthread_cond_wait(&g_idle, &g_lock);
+	pthread_mutex_unlock(&g_lock);
+}
+
+void async_drain_all(void)
+{
+	pthread_mutex_lock(&g_lock);
+	while (g_queue || g_busy)
+		pthread_cond_wait(&g_idle, &g_lock);
+	pthread_mutex_unlock(&g_lock);
+}
+
+int async_take_error(struct fams_file *f)
+{
+	pthread_mutex_lock(&g_lock);
+	int err = f->async.err;
+	f->async.err = 0;
+	pthread_mutex_unlock(&g_lock);
+	return err;
+}
+
+void async_fork_child(void)
+{
+	pthread_mutex_init(&g_lock, NULL);
+	pthread_cond_init(&g_work, NULL);
+	pthread_cond_init(&g_idle, NULL);
+	g_queue = NULL; /* drained before the fork */
+	g_busy = 0;
+	g_thread = false;
+}
