@@ -10,6 +10,7 @@
 #   trackers.sh     a commit under each dirty-page tracker this kernel offers
 #   bookkeeping.sh  appending write(), same-size and growing ftruncate of a mapped file
 #   group_commit.sh commits/s of 1, 2, 4 threads, own files and one file
+#   msync_async.sh  msync(MS_ASYNC) and MS_SYNC latency against dirty pages
 # Prints each table; writes bench/results/*.csv, results.json (all of them),
 # summary.txt (this output) and commit.png.  --quick: smaller files, fewer
 # repetitions (minutes rather than a quarter of an hour), for trying it out.
@@ -33,10 +34,10 @@ rm -f "$out"/*.csv "$out"/results.json "$out"/commit.png
 
 if [ $quick = 1 ]; then
 	commit_args=(64 10) kc_args=(500 1) fio_args=(32 1) ovh_args=(256) share_args=(2 11) trackers_args=(64 20 1)
-	group_args=(1 1)
+	group_args=(1 1) async_args=(16 7)
 else
 	commit_args=(256 40) kc_args=(2000 3) fio_args=(64 3) ovh_args=(1024) share_args=(5 31) trackers_args=(64 60 3)
-	group_args=(2 3)
+	group_args=(2 3) async_args=(64 31)
 fi
 
 {
@@ -68,6 +69,9 @@ fi
 	echo
 	echo "== commits of several threads at once =="
 	bash "$here/group_commit.sh" "$build" "${group_args[@]}"
+	echo
+	echo "== msync(MS_ASYNC) =="
+	bash "$here/msync_async.sh" "$build" "${async_args[@]}"
 } 2>&1 | tee "$out/summary.txt"
 
 python3 - "$out" <<'PY'

@@ -171,7 +171,8 @@ static int commit_locked(struct fams_file *f, uint64_t lo, uint64_t hi, const st
 int fams_commit_begin(struct fams_file *f, uint64_t lo, uint64_t hi)
 {
 	/* Never overtaken by an older snapshot's commit (asynccommit.h). */
-	async_drain(f);
+	if (fams_test_break != FAMS_BREAK_SNAPSHOT_OVERTAKES)
+		async_drain(f);
 	if (fams_commit_lock(f) < 0)
 		return -1;
 	dirty_collect(f, lo, hi);
@@ -252,7 +253,8 @@ int fams_commit_apply(struct fams_file *f, const struct fams_snapshot *s)
 	 * process's) took newer bytes of its pages (their bits were still set):
 	 * writing the snapshot now would put older ones back. */
 	uint64_t before = f->sh->commits;
-	if (before - f->snapshot_commits == s->base_seq - s->base_mine) {
+	if (before - f->snapshot_commits == s->base_seq - s->base_mine ||
+	    fams_test_break == FAMS_BREAK_SNAPSHOT_OVERTAKES) {
 		r = commit_locked(f, 0, UINT64_MAX, s);
 		f->snapshot_commits += f->sh->commits - before;
 	}

@@ -49,6 +49,7 @@ enum fams_break {
 	FAMS_BREAK_SIZE_ALONE_ANY,   /* a size change alone skips the journal even to its sizes */
 	FAMS_BREAK_REGROW_STALE,     /* a range shrunk and regrown before a commit is not rewritten */
 	FAMS_BREAK_JOIN_LATE,        /* a thread's commit joins the batch already collecting */
+	FAMS_BREAK_SNAPSHOT_OVERTAKES, /* a snapshot's commit may land after a newer commit */
 	FAMS_BREAK_WP_OPEN_FIRST,    /* uffd-sync: a faulting page opened before it is recorded */
 	FAMS_BREAK_WP_UNLOCKED,      /* uffd-sync: recording and opening not under the record lock */
 };

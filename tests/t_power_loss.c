@@ -456,6 +456,21 @@ static void begin(size_t size)
 	recording = 1;
 }
 
+/* An image the program may see after a crash: the working copy as it is now (an
+ * asynchronous commit point), which is not yet on disk. */
+static void mark_seen(struct fams_file *f)
+{
+	if (nimages == (int)(sizeof images / sizeof images[0]))
+		FAIL("too many images in one shape");
+	struct image im = { malloc(f->sh->size + 1), f->sh->size };
+	if (pread(f->memfd, im.bytes, im.size, 0) != (ssize_t)im.size)
+		FAIL("working copy read");
+	images[nimages] = im;
+	struct op *o = record(OP_MARK, F_OTHER);
+	o->image = nimages++;
+	o->durable = 0;
+}
+
 /* Commit everything: the data file must then be what the program sees. */
 static void commit(struct fams_file *f)
 {
@@ -619,6 +634,45 @@ static void sh_shrink_grow_commit(void)
 	finish(f);
 }
 
+/* Two asynchronous commit points whose commits run after both were taken (the
+ * commit thread's pipeline): each commit brings the file exactly to its snapshot,
+ * and a crash leaves the last returned one or the one in flight. */
+static void sh_snapshots(void)
+{
+	begin(12 * PG);
+	struct fams_file *f = open_managed();
+	struct fams_snapshot s1, s2;
+	put_page(f, 2, 'A');
+	put(f, 7 * PG + 3, "first snapshot");
+	resize(f, 14 * PG);
+	put(f, 13 * PG, "grown by the first");
+	if (fams_commit_snapshot(f, 0, UINT64_MAX, &s1) < 0)
+		FAIL("%s: snapshot", shape_name);
+	mark_seen(f);
+	int first = nimages - 1;
+	put_page(f, 2, 'B');
+	put(f, 9 * PG, "second snapshot");
+	resize(f, 10 * PG + 11);
+	if (fams_commit_snapshot(f, 0, UINT64_MAX, &s2) < 0)
+		FAIL("%s: snapshot", shape_name);
+	mark_seen(f);
+	int second = nimages - 1;
+	put(f, 4 * PG, "after both: not in either");
+	if (fams_commit_apply(f, &s1) < 0)
+		FAIL("%s: commit of the first snapshot: %s", shape_name, strerror(errno));
+	mark(1);
+	if (!same(&images[nimages - 1], &images[first]))
+		VIOLATION("%s: the first snapshot's commit did not bring the file to it", shape_name);
+	if (fams_commit_apply(f, &s2) < 0)
+		FAIL("%s: commit of the second snapshot: %s", shape_name, strerror(errno));
+	mark(1);
+	if (!same(&images[nimages - 1], &images[second]))
+		VIOLATION("%s: the second snapshot's commit did not bring the file to it", shape_name);
+	snapshot_free(&s1);
+	snapshot_free(&s2);
+	finish(f);
+}
+
 /* Kyoto Cabinet's synchronisation, twice: grow, commit, shrink to the new logical
  * end, commit (a size change alone). */
 static void sh_kyoto_sync(void)
@@ -676,6 +730,7 @@ int main(int argc, char **argv)
 		{ "commit, then shrink back", sh_commit_shrink_back },
 		{ "shrink then grow in one commit", sh_shrink_grow_commit },
 		{ "Kyoto Cabinet's sync, twice", sh_kyoto_sync },
+		{ "two snapshots, committed after", sh_snapshots },
 	};
 	for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
 		shape_name = shapes[s].name;

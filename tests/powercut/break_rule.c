@@ -6,7 +6,9 @@
  *   wp-open-first, wp-unlocked (tests/t_trackers.c): the uffd-sync tracker's two
  *                  rules (lib/wpsync.c), each broken (lost stores);
  *   group-join-late (tests/t_concurrent_commits.c): a thread's commit joins the
- *                  batch already collecting (lib/groupcommit.c) (lost commits). */
+ *                  batch already collecting (lib/groupcommit.c) (lost commits);
+ *   snapshot-overtakes (tests/t_msync_async.c): an MS_ASYNC snapshot's commit
+ *                  lands after a newer commit (lib/asynccommit.h) (lost commits). */
 #include "sys.h"
 
 #include <stdlib.h>
@@ -21,6 +23,8 @@ __attribute__((constructor)) static void break_one_rule(void)
 		fams_test_break = FAMS_BREAK_WP_UNLOCKED;
 	else if (name && strcmp(name, "group-join-late") == 0)
 		fams_test_break = FAMS_BREAK_JOIN_LATE;
+	else if (name && strcmp(name, "snapshot-overtakes") == 0)
+		fams_test_break = FAMS_BREAK_SNAPSHOT_OVERTAKES;
 	else
 		fams_test_break = FAMS_BREAK_NO_DATA_FLUSH;
 }

@@ -1,0 +1,78 @@
+/* msync_async DIR MIB REPS -- latency of msync(MS_ASYNC) and msync(MS_SYNC) after k
+ * random pages were written (k = 1, 8, 64, 512) in a MIB-MiB mapping, and the
+ * time to copy k pages (what a snapshot must do at least).  Each MS_ASYNC is
+ * followed, untimed, by an fsync that waits for its commit.  Prints one line per k:
+ * "k async_us sync_us copy_us" (medians of REPS).  Run natively and under famsrun
+ * by msync_async.sh. */
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench.h"
+
+static double now_us(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec * 1e6 + (double)t.tv_nsec / 1e3;
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof *v, cmp_double);
+	return v[n / 2];
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 4)
+		return fprintf(stderr, "usage: msync_async DIR MIB REPS\n"), 2;
+	size_t pages = (size_t)atol(argv[2]) * 256;
+	int reps = atoi(argv[3]);
+	char path[4096];
+	snprintf(path, sizeof path, "%s/msync-async", argv[1]);
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0 || ftruncate(fd, (off_t)(pages * PG)) != 0)
+		return perror(path), 1;
+	char *p = mmap(NULL, pages * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		return perror("mmap"), 1;
+	memset(p, 1, pages * PG);
+	fsync(fd);
+	static char scratch[512 * PG];
+	double *a = malloc((size_t)reps * sizeof *a), *s = malloc((size_t)reps * sizeof *s),
+	       *c = malloc((size_t)reps * sizeof *c);
+	uint64_t x = 88172645463325252ull;
+	static const int ks[] = { 1, 8, 64, 512 };
+	for (size_t ki = 0; ki < sizeof ks / sizeof ks[0]; ki++) {
+		int k = ks[ki];
+		for (int r = 0; r < reps; r++) {
+			for (int mode = 0; mode < 2; mode++) {
+				for (int i = 0; i < k; i++) {
+					x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+					p[(x % pages) * PG + (size_t)r % PG] = (char)x;
+				}
+				double t0 = now_us();
+				msync(p, pages * PG, mode ? MS_SYNC : MS_ASYNC);
+				double t1 = now_us();
+				(mode ? s : a)[r] = t1 - t0;
+				if (!mode)
+					fsync(fd); /* untimed: the snapshot's commit ends */
+			}
+			double t0 = now_us();
+			for (int i = 0; i < k; i++)
+				memcpy(scratch + (size_t)i * PG, p + ((size_t)i * 7919 % pages) * PG, PG);
+			c[r] = now_us() - t0;
+		}
+		printf("%d %.1f %.1f %.1f\n", k, median(a, reps), median(s, reps), median(c, reps));
+	}
+	munmap(p, pages * PG);
+	close(fd);
+	unlink(path);
+	return 0;
+}

@@ -1,0 +1,67 @@
+/* msync(MS_ASYNC) is pipelined: it returns at once with the state it was called
+ * in queued for the commit thread; that state reaches the file by itself, stores
+ * after the call are not part of it, and a later MS_SYNC or fsync is never
+ * overtaken by it (the file keeps the newer state).
+ *   t_msync_async [--expect-broken=NAME]: with a rule broken
+ *   (libfams_preload_broken.so), an overtaken commit must be seen. */
+#include "check.h"
+#include <stdint.h>
+#include <time.h>
+
+#define PAGES 8
+#define ROUNDS 300
+
+/* What the file holds at off, read without fams. */
+static uint64_t raw_word(const char *path, off_t off)
+{
+	uint64_t v = 0;
+	CHECK(raw_pread_path(path, &v, sizeof v, off) == (ssize_t)sizeof v);
+	return v;
+}
+
+int main(int argc, char **argv)
+{
+	const char *broken = argc > 1 && strncmp(argv[1], "--expect-broken=", 16) == 0 ? argv[1] + 16 : NULL;
+	const char *path = test_path("msync_async");
+	int fd = make_file(path, PAGES * PG, 0);
+	CHECK(fd >= 0);
+	char *p = mmap(NULL, PAGES * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	CHECK(p != MAP_FAILED);
+
+	/* The state at the call lands by itself; a store after it does not. */
+	uint64_t v = 1;
+	memcpy(p, &v, sizeof v);
+	CHECK(msync(p, PAGES * PG, MS_ASYNC) == 0);
+	memcpy(p + 8, &v, sizeof v);
+	for (int i = 0; i < 400 && raw_word(path, 0) != 1; i++)
+		usleep(5000);
+	CHECK(raw_word(path, 0) == 1 && raw_word(path, 8) == 0);
+
+	/* MS_ASYNC then MS_SYNC, over and over: after each MS_SYNC the file holds its
+	 * state, and keeps it once the commit thread is done. */
+	int overtaken = 0;
+	for (uint64_t i = 2; i < ROUNDS; i++) {
+		off_t off = (off_t)(i % PAGES) * PG + 16;
+		uint64_t older = i * 2, newer = i * 2 + 1;
+		memcpy(p + off, &older, sizeof older);
+		CHECK(msync(p, PAGES * PG, MS_ASYNC) == 0);
+		memcpy(p + off, &newer, sizeof newer);
+		CHECK(msync(p, PAGES * PG, i % 2 ? MS_SYNC : MS_SYNC | MS_INVALIDATE) == 0);
+		if (raw_word(path, off) != newer)
+			overtaken++;
+	}
+	CHECK(fsync(fd) == 0); /* waits for the commit thread */
+	for (uint64_t i = ROUNDS - PAGES; i < ROUNDS; i++)
+		if (raw_word(path, (off_t)(i % PAGES) * PG + 16) != i * 2 + 1)
+			overtaken++;
+	if (broken) {
+		printf("broken engine (%s) %s: %d newer commits overtaken by older snapshots\n", broken,
+		       overtaken ? "caught" : "NOT caught", overtaken);
+		return overtaken ? 0 : 1;
+	}
+	CHECK(overtaken == 0);
+	CHECK(munmap(p, PAGES * PG) == 0 && close(fd) == 0);
+	unlink(path);
+	puts("ok");
+	return 0;
+}
