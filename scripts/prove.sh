@@ -26,6 +26,8 @@ power_states=$(echo "$last" | grep -o '^[0-9]*')
 run faults "$build/tests/t_faults"
 faults=$(echo "$last" | grep -o '^[0-9]*')
 run torture "$src/tests/torture.sh" "$build" 200 fams
+# ... with MS_ASYNC commits in flight when the kill comes.
+run torture_async "$src/tests/torture.sh" "$build" 200 fams async
 # The same under the tracker older kernels get (Linux 5.19-6.6: uffd-sync).
 FAMS_TRACKER=uffd-sync run torture_sync "$src/tests/torture.sh" "$build" 200 fams
 run share_crash "$build/tests/t_share_crash"

@@ -1,8 +1,10 @@
 #!/bin/bash
 # torture.sh -- SIGKILL an unmodified program at random moments; check the file.
 #
-#   torture.sh BUILD_DIR ROUNDS [fams|native]
+#   torture.sh BUILD_DIR ROUNDS [fams|native] [async]
 #
+# async: the program ends three rounds in four with msync(MS_ASYNC) (no promise of
+# durability) and reports only the MS_SYNC ones (torture_writer.c).
 # With fams, every round must find the file untorn and holding at least the last
 # round the program reported committed (0 torn, 0 lost).  Natively the same test
 # must find torn states: proof that it can fail.  Prints "N passed, N failed".
@@ -10,6 +12,7 @@ set -u
 build=$1
 rounds=$2
 mode=${3:-fams}
+how=${4:-}
 dir=${FAMS_TEST_DIR:-$build/testdata}
 file="$dir/torture.$$"
 npages=64
@@ -25,7 +28,7 @@ max=$rounds
 for ((i = 1; i <= max; i++)); do
 	out=$(mktemp)
 	if [ "$mode" = fams ]; then
-		"$famsrun" "$writer" "$file" $npages >"$out" 2>&1 &
+		"$famsrun" "$writer" "$file" $npages 1000000 $how >"$out" 2>&1 &
 	else
 		"$writer" "$file" $npages >"$out" 2>&1 &
 	fi

@@ -7,7 +7,9 @@
  * crash would (tests that need one wait for nothing and race with no timer);
  * "pace=US" makes it sleep US microseconds after each page it stamps, so that a
  * round spans the kernel's writeback (tests/powercut: without fams, a power cut
- * then finds half-written rounds). */
+ * then finds half-written rounds); "async" makes three rounds in four end with
+ * msync(MS_ASYNC), which promises no durability, and only the fourth with MS_SYNC
+ * and "committed r" (a kill then finds some round at least that one, untorn). */
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -22,7 +24,7 @@
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
-		fprintf(stderr, "usage: torture_writer FILE NPAGES [ROUNDS [die|pace=US]]\n");
+		fprintf(stderr, "usage: torture_writer FILE NPAGES [ROUNDS [die|pace=US|async]]\n");
 		return 2;
 	}
 	int npages = atoi(argv[2]);
@@ -39,6 +41,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < npages; i++)
 		order[i] = i;
 	long pace = argc > 4 && strncmp(argv[4], "pace=", 5) == 0 ? atol(argv[4] + 5) : 0;
+	int async = argc > 4 && strcmp(argv[4], "async") == 0;
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	srand((unsigned)getpid());
 	for (uint64_t r = start + 1; r <= start + (uint64_t)rounds; r++) {
@@ -54,9 +57,11 @@ int main(int argc, char **argv)
 			if (pace)
 				usleep((useconds_t)pace);
 		}
-		if (msync(p, (size_t)npages * PG, MS_SYNC) < 0)
+		int sync = !async || r % 4 == 0;
+		if (msync(p, (size_t)npages * PG, sync ? MS_SYNC : MS_ASYNC) < 0)
 			return perror("msync"), 1;
-		printf("committed %llu\n", (unsigned long long)r);
+		if (sync)
+			printf("committed %llu\n", (unsigned long long)r);
 	}
 	if (argc > 4 && strcmp(argv[4], "die") == 0)
 		raise(SIGKILL);
