@@ -12,7 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
-#define DEFAULT_JOURNAL_SIZE (16ull << 20)
+#define DEFAULT_JOURNAL_SIZE (64ull << 10)
 #define DEFAULT_JOURNAL_MAX (1ull << 30)
 
 struct fams_config fams_cfg = {
