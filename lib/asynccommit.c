@@ -88,7 +88,7 @@ int async_submit(struct fams_file *f, uint64_t lo, uint64_t hi)
 		return -1;
 	/* Taken without g_lock (it takes the commit lock); only this thread, under the
 	 * registry lock, replaces a queued snapshot. */
-	struct fams_snapshot s;
+	struct fams_snapshot s = { 0 };
 	if (fams_commit_snapshot(f, lo, hi, &s) < 0) {
 		int saved = errno;
 		snapshot_free(&s);

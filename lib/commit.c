@@ -210,9 +210,10 @@ static int commit_size(struct fams_file *f, uint64_t size)
 	return 0;
 }
 
-/* After a snapshot's commit: the pages still as the snapshot had them are clean;
- * one changed since (a write() marks its bit, a store was recorded elsewhere)
- * keeps its bit for the next commit. */
+/* After a snapshot's commit: the pages still as the snapshot had them are clean,
+ * and one changed since is dirty -- whatever its bit said: a change recorded only
+ * in the bitmap (write(), a hole punched, a regrown range) and since undone or
+ * redone may have had its bit cleared by an earlier snapshot's commit. */
 static void clear_snapshot_pages(struct fams_file *f, const struct fams_snapshot *s)
 {
 	const uint64_t pg = (uint64_t)fams_page_size;
@@ -221,9 +222,12 @@ static void clear_snapshot_pages(struct fams_file *f, const struct fams_snapshot
 	for (size_t i = 0; i < s->nruns; i++)
 		for (uint64_t p = s->runs[i].first; p < s->runs[i].last && p * pg < s->size; p++) {
 			uint64_t len = (p + 1) * pg > s->size ? s->size - p * pg : pg;
-			if (now && fams_raw_pread(f->memfd, now, (size_t)len, (off_t)(p * pg)) == (ssize_t)len &&
-			    memcmp(now, s->bytes + pos, (size_t)len) == 0 && f->sh->size == s->size)
-				bits_set(f->dirty, p, p + 1, false);
+			if (p * pg < f->sh->size) {
+				bool same = now && f->sh->size == s->size &&
+					    fams_raw_pread(f->memfd, now, (size_t)len, (off_t)(p * pg)) == (ssize_t)len &&
+					    memcmp(now, s->bytes + pos, (size_t)len) == 0;
+				bits_set(f->dirty, p, p + 1, !same);
+			}
 			pos += len;
 		}
 	free(now);
@@ -293,8 +297,14 @@ static int commit_locked(struct fams_file *f, uint64_t lo, uint64_t hi, const st
 		if (plan_pages(&pl, f, first, last, sz, NULL) < 0)
 			goto fail_plan;
 	}
-	if (pl.n == 0 && sz.new_size == sz.old_size)
-		goto done; /* pages written with the bytes they had: nothing to make durable */
+	if (pl.n == 0 && sz.new_size == sz.old_size) {
+		/* Pages written with the bytes they had: nothing to make durable.  It
+		 * still takes their bits, so it counts: an older snapshot must not land
+		 * after it (fams_commit_apply). */
+		if (pl.nruns)
+			f->sh->commits++;
+		goto done;
+	}
 	if (pl.n == 0 && only_size_changes(f, sz.new_size)) {
 		if (commit_size(f, sz.new_size) < 0)
 			goto fail_errno;
@@ -452,6 +462,7 @@ int fams_file_flush_if_needed(struct fams_file *f)
 
 int fams_file_before_truncate(struct fams_file *f)
 {
+	async_drain(f); /* a snapshot committed after the truncation would regrow the file */
 	if (fams_commit_lock(f) < 0)
 		return -1;
 	/* The kernel truncates the data file outside the commit lock: with other

@@ -365,7 +365,8 @@ void registry_fork_child(void)
 	start_tracker();
 	struct fams_file *f, *tmp;
 	HASH_ITER(hh, g_files, f, tmp) {
-		cq_init(&f->queue); /* its waiters and leader stayed in the parent */
+		cq_init(&f->queue); /* its waiters and leader stayed in the parent ... */
+		f->pins = 0;        /* ... and so did the commits that pinned it */
 		if (f->cut_off)
 			continue;
 		f->me = -1;
