@@ -33,6 +33,10 @@ void fams_shutdown(void);
 /* _exit()/_Exit(): a normal exit that skips destructors; as fams_shutdown, but
  * only in the process itself, never in a vfork child sharing its memory. */
 void fams_on_exit_now(void);
+/* Before exec (any of its forms): commit every managed file, as at exit, after
+ * the MS_ASYNC snapshots queued; the process keeps its files should exec fail.
+ * Keeps errno. */
+void fams_before_exec(void);
 
 void *fams_on_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off, int *handled);
 int fams_on_munmap(void *addr, size_t len, int *handled);

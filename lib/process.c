@@ -15,6 +15,7 @@
 #include "sys.h"
 
 #include <sys/syscall.h>
+#include <errno.h>
 #include <unistd.h>
 
 static pid_t g_pid; /* this process, as of start-up or fork */
@@ -39,6 +40,15 @@ void fams_on_exit_now(void)
 	if (!fams_same_process())
 		return;
 	fams_shutdown();
+}
+
+void fams_before_exec(void)
+{
+	if (!fams_hint(fams_live) || !fams_same_process()) /* a vfork child: the parent's files */
+		return;
+	int saved = errno;
+	registry_commit_all("exec");
+	errno = saved;
 }
 
 void fams_atfork_prepare(void)

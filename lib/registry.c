@@ -404,6 +404,18 @@ void registry_fork_child(void)
 	}
 }
 
+void registry_commit_all(const char *what)
+{
+	fams_lock();
+	async_drain_all();
+	struct fams_file *f, *tmp;
+	HASH_ITER(hh, g_files, f, tmp)
+		if (!f->cut_off && !fams_down && fams_file_commit(f, 0, UINT64_MAX) < 0)
+			fams_error("%s: changes made since the last commit could not be committed before %s "
+				   "(%s); the file keeps its last committed state", f->path, what, strerror(errno));
+	fams_unlock();
+}
+
 bool registry_shutdown(void)
 {
 	fams_lock();

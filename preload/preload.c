@@ -109,6 +109,91 @@ static __attribute__((noreturn)) void exit_now(void (*real)(int), int status)
 EXPORT void _exit(int status) { exit_now(real__exit, status); }
 EXPORT void _Exit(int status) { exit_now(real__Exit, status); }
 
+/* exec replaces the program, and with it the working copies: what it wrote to a
+ * mapping survives exec without fams, so exec is a commit point.  (Should the exec
+ * fail, the program goes on, still under fams.) */
+static void before_exec(void)
+{
+	if (__atomic_load_n(&init_state, __ATOMIC_ACQUIRE) == READY && !in_fams) {
+		int saved = errno;
+		in_fams++;
+		fams_before_exec();
+		in_fams--;
+		errno = saved;
+	}
+}
+EXPORT int execve(const char *path, char *const argv[], char *const envp[])
+{
+	before_exec();
+	return real_execve ? real_execve(path, argv, envp) : (int)syscall(SYS_execve, path, argv, envp);
+}
+EXPORT int execv(const char *path, char *const argv[])
+{
+	before_exec();
+	return real_execv ? real_execv(path, argv) : (int)syscall(SYS_execve, path, argv, environ);
+}
+EXPORT int execvp(const char *file, char *const argv[])
+{
+	before_exec();
+	if (real_execvp)
+		return real_execvp(file, argv);
+	errno = ENOSYS;
+	return -1;
+}
+EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
+{
+	before_exec();
+	if (real_execvpe)
+		return real_execvpe(file, argv, envp);
+	errno = ENOSYS;
+	return -1;
+}
+EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
+{
+	before_exec();
+	return real_fexecve ? real_fexecve(fd, argv, envp)
+			    : (int)syscall(SYS_execveat, fd, "", argv, envp, AT_EMPTY_PATH);
+}
+EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *const envp[], int flags)
+{
+	before_exec();
+	return real_execveat ? real_execveat(dirfd, path, argv, envp, flags)
+			     : (int)syscall(SYS_execveat, dirfd, path, argv, envp, flags);
+}
+
+/* The list forms: gather the arguments (and, for execle, the environment after
+ * the terminating NULL), as the C library does, and go through the vector forms. */
+#define EXEC_LIST_ARGS(first, argv, envp_out)                                                 \
+	va_list ap;                                                                           \
+	size_t n = 1;                                                                         \
+	va_start(ap, first);                                                                  \
+	while (va_arg(ap, const char *))                                                      \
+		n++;                                                                          \
+	va_end(ap);                                                                           \
+	char *argv[n + 1];                                                                    \
+	argv[0] = (char *)(first);                                                            \
+	va_start(ap, first);                                                                  \
+	for (size_t i = 1; i <= n; i++)                                                       \
+		argv[i] = va_arg(ap, char *);                                                 \
+	envp_out;                                                                             \
+	va_end(ap)
+EXPORT int execl(const char *path, const char *arg, ...)
+{
+	EXEC_LIST_ARGS(arg, argv, (void)0);
+	return execv(path, argv);
+}
+EXPORT int execlp(const char *file, const char *arg, ...)
+{
+	EXEC_LIST_ARGS(arg, argv, (void)0);
+	return execvp(file, argv);
+}
+EXPORT int execle(const char *path, const char *arg, ...)
+{
+	char *const *envp;
+	EXEC_LIST_ARGS(arg, argv, envp = va_arg(ap, char *const *));
+	return execve(path, argv, envp);
+}
+
 /* True when the engine may see this call; false: go straight through. */
 static inline int engine_ok(void)
 {

@@ -97,6 +97,15 @@
 	W(fread, size_t, (void *, size_t, size_t, FILE *), REQUIRED)                          \
 	W(fread_unlocked, size_t, (void *, size_t, size_t, FILE *), OPTIONAL)                 \
 	W(_exit, void, (int), OPTIONAL)                                                       \
-	W(_Exit, void, (int), OPTIONAL)
+	W(_Exit, void, (int), OPTIONAL)                                                       \
+	W(execve, int, (const char *, char *const[], char *const[]), OPTIONAL)                \
+	W(execv, int, (const char *, char *const[]), OPTIONAL)                                \
+	W(execvp, int, (const char *, char *const[]), OPTIONAL)                               \
+	W(execvpe, int, (const char *, char *const[], char *const[]), OPTIONAL)               \
+	W(fexecve, int, (int, char *const[], char *const[]), OPTIONAL)                        \
+	W(execveat, int, (int, const char *, char *const[], char *const[], int), OPTIONAL)    \
+	E(execl)                                                                              \
+	E(execlp)                                                                             \
+	E(execle)
 
 #endif
