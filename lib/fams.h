@@ -80,6 +80,8 @@ ssize_t fams_on_read(int fd, const struct iovec *iov, int iovcnt, off_t pos, int
 ssize_t fams_on_write(int fd, const struct iovec *iov, int iovcnt, off_t pos, int *handled);
 int fams_on_fsync(int fd, int datasync, int *handled);
 int fams_on_ftruncate(int fd, off_t len, int *handled);
+/* truncate(path): a managed file's working copy takes the size, as for ftruncate. */
+int fams_on_truncate(const char *path, off_t len, int *handled);
 int fams_on_fallocate(int fd, int mode, off_t off, off_t len, int *handled);
 
 /* After a successful stat-family call that named the file (dev, ino): when it is

@@ -293,14 +293,9 @@ int fams_on_fsync(int fd, int datasync, int *handled)
 	return (int)registry_leave(r, saved);
 }
 
-/* ftruncate on f's descriptor fd. */
-static int truncate_file(struct fams_file *f, int fd, off_t len)
+/* Give f the size len (ftruncate, truncate), the permission checked. */
+static int truncate_to(struct fams_file *f, off_t len)
 {
-	int fl = fams_raw_fcntl(fd, F_GETFL, 0);
-	if (len < 0 || fl < 0 || (fl & O_ACCMODE) == O_RDONLY) {
-		errno = fl < 0 ? EBADF : EINVAL; /* the kernel's EINVAL for a read-only descriptor */
-		return -1;
-	}
 	if (fams_commit_lock(f) < 0)
 		return -1;
 	/* The records of written pages a shrink cuts off go with them: collect those
@@ -313,6 +308,48 @@ static int truncate_file(struct fams_file *f, int fd, off_t len)
 	fams_commit_unlock(f);
 	errno = saved;
 	return r;
+}
+
+/* ftruncate on f's descriptor fd. */
+static int truncate_file(struct fams_file *f, int fd, off_t len)
+{
+	int fl = fams_raw_fcntl(fd, F_GETFL, 0);
+	if (len < 0 || fl < 0 || (fl & O_ACCMODE) == O_RDONLY) {
+		errno = fl < 0 ? EBADF : EINVAL; /* the kernel's EINVAL for a read-only descriptor */
+		return -1;
+	}
+	return truncate_to(f, len);
+}
+
+int fams_on_truncate(const char *path, off_t len, int *handled)
+{
+	*handled = 0;
+	if (!fams_hint(fams_live) || !path || !fams_same_process())
+		return 0;
+	int saved = errno;
+	struct stat st;
+	if (fams_raw_fstatat(AT_FDCWD, path, &st, 0) < 0 || !S_ISREG(st.st_mode)) {
+		errno = saved;
+		return 0; /* the kernel says why */
+	}
+	fams_lock();
+	struct fams_file *f = registry_find(st.st_dev, st.st_ino);
+	int r = 0;
+	if (f) {
+		*handled = 1;
+		/* The kernel would change the data file under the working copy, outside
+		 * any commit: the working copy takes the size, the file at the next
+		 * commit, as for ftruncate.  The kernel's own checks first. */
+		if (f->cut_off)
+			r = registry_refuse_cut_off(f, "truncate");
+		else if (len < 0 && (errno = EINVAL))
+			r = -1;
+		else if (fams_raw_faccessat(AT_FDCWD, path, W_OK) < 0)
+			r = -1;
+		else
+			r = truncate_to(f, len);
+	}
+	return (int)registry_leave(r, saved);
 }
 
 int fams_on_ftruncate(int fd, off_t len, int *handled)

@@ -484,6 +484,13 @@ static int do_ftruncate(int fd, off_t len)
 }
 EXPORT int ftruncate(int fd, off_t len) { return do_ftruncate(fd, len); }
 
+static int do_truncate(const char *path, off_t len)
+{
+	ROUTE(fams_hint(fams_live), fams_on_truncate(path, len, &handled),
+	      real_truncate ? real_truncate(path, len) : (int)syscall(SYS_truncate, path, len));
+}
+EXPORT int truncate(const char *path, off_t len) { return do_truncate(path, len); }
+
 static int do_fallocate(int fd, int mode, off_t off, off_t len)
 {
 	ROUTE(fams_hint(fams_live), fams_on_fallocate(fd, mode, off, len, &handled),

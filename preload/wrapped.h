@@ -54,6 +54,8 @@
 	W(fdatasync, int, (int), OPTIONAL)                                                    \
 	W(ftruncate, int, (int, off_t), OPTIONAL)                                             \
 	A(ftruncate64, ftruncate, int, (int, off_t))                                          \
+	W(truncate, int, (const char *, off_t), OPTIONAL)                                     \
+	A(truncate64, truncate, int, (const char *, off_t))                                   \
 	W(fallocate, int, (int, int, off_t, off_t), OPTIONAL)                                 \
 	A(fallocate64, fallocate, int, (int, int, off_t, off_t))                              \
 	W(posix_fallocate, int, (int, off_t, off_t), OPTIONAL)                                \

@@ -83,6 +83,11 @@ int main(void)
 	CHECK(raw_size(path) == 12 * PG + 3);
 	CHECK(fsync(fd) == 0);
 	CHECK(raw_size(path) == 20 * PG);
+	/* truncate by path is ftruncate: the size reaches the file with the commit */
+	struct stat st;
+	CHECK(truncate(path, 18 * PG + 1) == 0);
+	CHECK(stat(path, &st) == 0 && st.st_size == 18 * PG + 1 && raw_size(path) == 20 * PG);
+	CHECK(fsync(fd) == 0 && raw_size(path) == 18 * PG + 1);
 	munmap(p, 64 * PG);
 	close(fd);
 	unlink(path);
