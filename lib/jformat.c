@@ -122,6 +122,25 @@ static bool extents_check(const struct fams_jheader *h, const struct fams_jexten
 	return total == h->body_len;
 }
 
+/* A format 2 header (at the start of h's bytes) as a format 3 one: -1 when its
+ * hash does not check. */
+static int from_v2(struct fams_jheader *h)
+{
+	struct fams_jheader_v2 v;
+	memcpy(&v, h, sizeof v);
+	uint64_t want = v.header_hash;
+	v.header_hash = 0;
+	if (XXH3_64bits(&v, sizeof v) != want)
+		return -1;
+	*h = (struct fams_jheader){ .version = 2, .page_size = v.page_size, .seq = v.seq, .fsid = v.fsid,
+				    .ino = v.ino, .birth = v.birth, .old_size = v.data_size,
+				    .new_size = v.data_size, .nextents = v.nextents, .body_len = v.body_len,
+				    .body_hash = v.body_hash };
+	memcpy(h->magic, v.magic, 8);
+	h->header_hash = fams_jheader_hash(h);
+	return 0;
+}
+
 int fams_jread(int jfd, struct fams_jheader *h, struct fams_jextent **ext, char *buf)
 {
 	struct stat jst;
@@ -136,7 +155,9 @@ int fams_jread(int jfd, struct fams_jheader *h, struct fams_jextent **ext, char 
 	if (memcmp(h->magic, zero_magic, 8) == 0)
 		return FAMS_J_EMPTY;
 
-	if (memcmp(h->magic, FAMS_JOURNAL_MAGIC, 8) == 0 && h->version != FAMS_JOURNAL_VERSION)
+	if (memcmp(h->magic, FAMS_JOURNAL_MAGIC, 8) == 0 && h->version == 2 && from_v2(h) < 0)
+		return FAMS_J_TORN_HEADER;
+	if (memcmp(h->magic, FAMS_JOURNAL_MAGIC, 8) == 0 && h->version != FAMS_JOURNAL_VERSION && h->version != 2)
 		return FAMS_J_OTHER_VERSION;
 	uint64_t body_max = (uint64_t)jst.st_size > FAMS_JOURNAL_BODY_OFFSET
 				    ? (uint64_t)jst.st_size - FAMS_JOURNAL_BODY_OFFSET : 0;

@@ -48,6 +48,19 @@ struct fams_jheader {
 	uint64_t header_hash; /* XXH3-64 of this header with header_hash = 0 */
 };
 
+/* Format 2's header (fams before size changes moved into the commit): the same
+ * body, one size.  Read, never written: a journal an older fams left behind is
+ * recovered by its own rules (recover.c). */
+struct fams_jheader_v2 {
+	char magic[8];
+	uint32_t version; /* 2 */
+	uint32_t page_size;
+	uint64_t seq, fsid, ino, birth;
+	uint64_t data_size; /* data file size when the commit began */
+	uint64_t nextents, body_len, body_hash;
+	uint64_t header_hash; /* XXH3-64 of this header with header_hash = 0 */
+};
+
 struct fams_jextent {
 	uint64_t off;      /* byte offset in the data file */
 	uint64_t len;      /* bytes; never past new_size (cut: past old_size) */
@@ -94,13 +107,14 @@ enum fams_jstate {
 	FAMS_J_TORN_HEADER,   /* cut short by a crash while it was written (its header does not
 			       * check): never to be applied */
 	FAMS_J_TORN,          /* the same, found in the extent table or the body */
-	FAMS_J_OTHER_VERSION, /* our magic, another format version (h->version): not torn
+	FAMS_J_OTHER_VERSION, /* our magic, a format version we do not read (h->version): not torn
 			       * (the header is written whole, within one sector); to be
 			       * kept for the version that wrote it, never applied */
 	FAMS_J_VALID,         /* header, extent table and body all check */
 };
 
-/* fams_jread -- read and check the journal in jfd.  FAMS_J_VALID fills *h and sets
+/* fams_jread -- read and check the journal in jfd (format 3, or 2: then h->version
+ * is 2 and both sizes are its one).  FAMS_J_VALID fills *h and sets
  * *ext to a malloc'd table of h->nextents extents: sorted, disjoint, written ones
  * inside h->new_size, cut ones inside [new_size, old_size), their undo images
  * adding up to the body, whose hash checks.  -1 with errno when the

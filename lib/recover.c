@@ -61,7 +61,8 @@ static int hash_piece(void *state, const char *bytes, size_t n, uint64_t off)
 static int commit_finished(int data_fd, const struct fams_jheader *h, const struct fams_jextent *ext,
 			   uint64_t size, char *buf)
 {
-	if (size != h->new_size)
+	/* Format 2 changed sizes outside its commits: its bytes alone tell. */
+	if (h->version != 2 && size != h->new_size)
 		return size != h->old_size;
 	XXH3_state_t state, *st = &state;
 	XXH3_INITSTATE(st);
@@ -170,6 +171,9 @@ int fams_recover_locked(int jfd, int data_fd, const struct fams_identity *id,
 	if (!(flags & FAMS_REC_FORCE_ROLLBACK) &&
 	    (complete = commit_finished(data_fd, &h, ext, (uint64_t)dst.st_size, buf)) < 0)
 		goto fail_errno;
+	if (complete && h.version == 2 && (uint64_t)dst.st_size > h.old_size &&
+	    fams_truncate(data_fd, (off_t)h.old_size) < 0)
+		goto fail_errno; /* format 2: a shrink made before its commit was lost with the power */
 	if (!complete) {
 		/* The old size first: a shrink's cut ranges need the room, a growth's
 		 * bytes go with it.  Re-run after a crash, this finds old_size and

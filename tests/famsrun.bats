@@ -64,7 +64,7 @@ teardown() { rm -rf "$DIR"; }
 @test "a bad FAMS_ value gets a warning naming the variable and the default" {
 	run env FAMS_JOURNAL_SIZE=huge "$FAMSRUN" "$BUILD/tests/torture_writer" "$DIR/f" 4 1
 	[ "$status" -eq 0 ]
-	[[ "$output" == *"fams: FAMS_JOURNAL_SIZE=\"huge\" is not a size"*"using 16777216"* ]]
+	[[ "$output" == *"fams: FAMS_JOURNAL_SIZE=\"huge\" is not a size"*"using 65536"* ]]
 }
 
 @test "journals go to --journal-dir and none is left after a clean exit" {
