@@ -9,13 +9,9 @@ build=$(realpath "${1:-build}")
 mib=${2:-64}
 reps=${3:-3}
 here=$(cd "$(dirname "$0")" && pwd)
-out=$here/results
-mkdir -p "$out"
 command -v fio >/dev/null || { echo "fio: not installed; skipped"; exit 0; }
-dir=$(mktemp -d "$build/fio.XXXXXX")
-trap 'rm -rf "$dir"' EXIT
-
 . "$here/lib.sh"
+bench_scratch fio
 
 iops() { # SYSTEM N
 	local pre=()

@@ -11,10 +11,7 @@ seconds=${2:-2}
 reps=${3:-3}
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
-out=$here/results
-mkdir -p "$out"
-dir=$(mktemp -d "$build/gc.XXXXXX")
-trap 'rm -rf "$dir"' EXIT
+bench_scratch gc
 
 # rate SYSTEM THREADS MODE: median commits/s of REPS runs.
 rate() {

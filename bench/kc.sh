@@ -12,13 +12,9 @@ build=$(realpath "${1:-build}")
 records=${2:-2000}
 reps=${3:-3}
 here=$(cd "$(dirname "$0")" && pwd)
-out=$here/results
-mkdir -p "$out"
 command -v kchashtest >/dev/null || { echo "kc: kyotocabinet-utils not installed; skipped"; exit 0; }
-dir=$(mktemp -d "$build/kc.XXXXXX")
-trap 'rm -rf "$dir"' EXIT
-
 . "$here/lib.sh"
+bench_scratch kc
 
 # run SYSTEM TOOL EXT: prints "records_per_s commits_per_s" of one run.
 run() {

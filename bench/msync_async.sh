@@ -8,10 +8,8 @@ build=$(realpath "${1:-build}")
 mib=${2:-64}
 reps=${3:-31}
 here=$(cd "$(dirname "$0")" && pwd)
-out=$here/results
-mkdir -p "$out"
-dir=$(mktemp -d "$build/ma.XXXXXX")
-trap 'rm -rf "$dir"' EXIT
+. "$here/lib.sh"
+bench_scratch ma
 native=$("$build/bench/msync_async" "$dir" "$mib" "$reps")
 fams=$("$build/scripts/famsrun" -- "$build/bench/msync_async" "$dir" "$mib" "$reps")
 csv=$out/msync_async.csv
