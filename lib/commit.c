@@ -170,9 +170,6 @@ static int commit_locked(struct fams_file *f, uint64_t lo, uint64_t hi, const st
 
 int fams_commit_begin(struct fams_file *f, uint64_t lo, uint64_t hi)
 {
-	/* Never overtaken by an older snapshot's commit (asynccommit.h). */
-	if (fams_test_break != FAMS_BREAK_SNAPSHOT_OVERTAKES)
-		async_drain(f);
 	if (fams_commit_lock(f) < 0)
 		return -1;
 	dirty_collect(f, lo, hi);
@@ -462,7 +459,6 @@ int fams_file_flush_if_needed(struct fams_file *f)
 
 int fams_file_before_truncate(struct fams_file *f)
 {
-	async_drain(f); /* a snapshot committed after the truncation would regrow the file */
 	if (fams_commit_lock(f) < 0)
 		return -1;
 	/* The kernel truncates the data file outside the commit lock: with other

@@ -13,7 +13,9 @@
 /* Atomically commit the pages in [lo, hi) written by any process using f: after
  * success they are durable in the data file; after failure the data file holds
  * its previous committed state and the pages stay dirty for a retry.  Takes the
- * commit lock.  Returns 0 or -1 with errno. */
+ * commit lock.  Returns 0 or -1 with errno.  The caller first waits for this
+ * process's MS_ASYNC snapshots of f (async_drain): a commit is never overtaken
+ * by an older snapshot's. */
 int fams_file_commit(struct fams_file *f, uint64_t lo, uint64_t hi);
 /* The same in two halves, for a caller that lets other threads go on during the
  * flushes: begin takes the commit lock and collects the written pages (it reads
@@ -41,7 +43,8 @@ int fams_file_resize(struct fams_file *f, uint64_t new_size);
 /* Make an allocation (fallocate) durable when no commit did.  Takes the lock. */
 int fams_file_flush_if_needed(struct fams_file *f);
 
-/* The kernel is about to truncate the data file (open with O_TRUNC): retire the
+/* The kernel is about to truncate the data file (open with O_TRUNC; f's snapshots
+ * drained first, or one would regrow the file after it): retire the
  * live journal first (0 may be one of its sizes); refused (EBUSY, a fams: line)
  * while other processes use the file.  Takes the lock. */
 int fams_file_before_truncate(struct fams_file *f);

@@ -108,6 +108,8 @@ void *fams_on_mremap(void *old, size_t oldlen, size_t newlen, int flags, void *n
 			dirty_harvest(m, os, oe);
 			fams_commit_unlock(f);
 		}
+		if (nlen < oe - os)
+			async_drain(f);
 		if (nlen < oe - os && fams_file_commit(f, off + nlen, off + (oe - os)) < 0)
 			fams_error("%s: mremap could not commit the part it drops (%s); kept for the next commit",
 				   f->path, strerror(errno));

@@ -3,6 +3,7 @@
  * joining the processes that use it if need be, or the refusal's when this process
  * may not join them). */
 #include "fams.h"
+#include "asynccommit.h"
 #include "commit.h"
 #include "dirty.h"
 #include "elsewhere.h"
@@ -51,6 +52,8 @@ int fams_before_open(int dirfd, const char *path, int flags)
 		fams_lock();
 		struct fams_file *f = registry_any() && fams_raw_fstatat(dirfd, path, &st, 0) == 0
 					      ? registry_find(st.st_dev, st.st_ino) : NULL;
+		if (f && !f->cut_off)
+			async_drain(f);
 		int r = f && !f->cut_off ? fams_file_before_truncate(f) : 0;
 		fams_unlock();
 		if (r < 0)

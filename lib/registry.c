@@ -116,6 +116,10 @@ static int lead_batch(struct fams_file *f, const struct cq_ticket *t)
 		fams_unlock();
 		return 0;
 	}
+	/* Never overtaken by an older snapshot's commit (asynccommit.h); none can be
+	 * queued while we hold the registry lock. */
+	if (fams_test_break != FAMS_BREAK_SNAPSHOT_OVERTAKES)
+		async_drain(f);
 	if (fams_commit_begin(f, t->lo, t->hi) < 0) {
 		int err = errno;
 		fams_unlock();
@@ -231,6 +235,7 @@ void registry_commit_dropped(uintptr_t s, uintptr_t e, const char *what)
 			continue;
 		uintptr_t a = m->start > s ? m->start : s, b = m->end < e ? m->end : e;
 		uint64_t lo = m->off + (a - m->start), hi = m->off + (b - m->start);
+		async_drain(m->f);
 		if (fams_file_commit(m->f, lo, hi) < 0)
 			fams_error("%s: %s could not commit its changes (%s); they are kept and committed "
 				   "at the next msync, fsync or exit", m->f->path, what, strerror(errno));
