@@ -5,6 +5,7 @@
  * data file can be the committed size, which the program never set. */
 #include "fams.h"
 #include "fdtable.h"
+#include "process.h"
 #include "registry.h"
 #include "sys.h"
 
@@ -68,6 +69,8 @@ off_t fams_on_lseek(int fd, off_t off, int whence, int *handled)
 	*handled = 0;
 	/* SEEK_SET and SEEK_CUR do not depend on the size: the kernel's own. */
 	if (!fams_hint(fams_live) || (whence != SEEK_END && whence != SEEK_DATA && whence != SEEK_HOLE))
+		return 0;
+	if (!fams_same_process()) /* a vfork child: the parent's records are not ours to change */
 		return 0;
 	int saved = errno;
 	fams_lock();
