@@ -364,6 +364,11 @@ static int commit_locked(struct fams_file *f, uint64_t lo, uint64_t hi, const st
 		   (unsigned long long)pl.new_bytes, (unsigned long long)sz.old_size,
 		   (unsigned long long)sz.new_size);
 done:
+	if (f->plan_cap > (64u << 20)) { /* kept for the next commit, but not a huge one's */
+		free(f->plan_buf);
+		f->plan_buf = NULL;
+		f->plan_cap = 0;
+	}
 	if (snap)
 		clear_snapshot_pages(f, snap);
 	else

@@ -133,7 +133,22 @@ static int diff_run(struct commit_plan *pl, uint64_t off, const char *nb, const 
 	return 0;
 }
 
-int plan_pages(struct commit_plan *pl, const struct fams_file *f, uint64_t first, uint64_t last,
+/* Room for `bytes` bytes twice (new and old), kept in f between commits: a fresh
+ * buffer of a large commit costs a page fault and a cleared page for each of its
+ * pages, which weighed more than the copies themselves.  The commit lock is held. */
+static char *scratch(struct fams_file *f, uint64_t bytes)
+{
+	if (f->plan_cap < 2 * bytes) {
+		free(f->plan_buf);
+		f->plan_cap = 0;
+		if (!(f->plan_buf = malloc(2 * bytes)))
+			return NULL;
+		f->plan_cap = 2 * bytes;
+	}
+	return f->plan_buf;
+}
+
+int plan_pages(struct commit_plan *pl, struct fams_file *f, uint64_t first, uint64_t last,
 	       struct fams_jsizes sz, const struct fams_snapshot *snap)
 {
 	const uint64_t pg = (uint64_t)fams_page_size;
@@ -152,12 +167,13 @@ int plan_pages(struct commit_plan *pl, const struct fams_file *f, uint64_t first
 	}
 	if (pl->nruns == 0)
 		return 0;
-	pl->newbuf = snap ? NULL : malloc(bytes);
-	pl->oldbuf = malloc(bytes);
-	if ((!snap && !pl->newbuf) || !pl->oldbuf) {
+	char *room = scratch(f, bytes);
+	if (!room) {
 		errno = ENOMEM;
 		return -1;
 	}
+	pl->newbuf = room;
+	pl->oldbuf = room + bytes;
 	uint64_t pos = 0;
 	for (size_t i = 0; i < pl->nruns; i++) {
 		uint64_t off = pl->runs[i].first * pg, len = run_bytes(&pl->runs[i], sz.new_size);
@@ -207,7 +223,5 @@ void plan_free(struct commit_plan *pl)
 	free(pl->undo);
 	free(pl->newb);
 	free(pl->runs);
-	free(pl->newbuf);
-	free(pl->oldbuf);
 	*pl = (struct commit_plan){ 0 };
 }

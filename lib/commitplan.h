@@ -24,7 +24,8 @@ struct commit_plan {
 	size_t n, cap, written;   /* extents, room, of which changed ranges */
 	struct page_run *runs;
 	size_t nruns, runs_cap;
-	char *newbuf, *oldbuf;    /* one stable copy of the dirty pages, new and old */
+	char *newbuf, *oldbuf;    /* one stable copy of the dirty pages, new and old (in f's
+				   * plan_buf, kept between commits) */
 	uint64_t new_bytes;       /* bytes the changed ranges write */
 };
 
@@ -35,7 +36,7 @@ struct commit_plan {
  * bytes there, and keep the ranges that differ, so the journal holds, and the data
  * file is written, only what changed.  A page written with the bytes it had costs
  * nothing.  -1 with errno. */
-int plan_pages(struct commit_plan *pl, const struct fams_file *f, uint64_t first, uint64_t last,
+int plan_pages(struct commit_plan *pl, struct fams_file *f, uint64_t first, uint64_t last,
 	       struct fams_jsizes sz, const struct fams_snapshot *snap);
 
 /* Add what a shrink from sz.old_size to sz.new_size cuts off where the data file

@@ -217,5 +217,6 @@ void fams_file_close(struct fams_file *f, int remove_journal)
 		fams_raw_close(f->memfd);
 	if (f->data_fd >= 0)
 		fams_raw_close(f->data_fd);
+	free(f->plan_buf);
 	free(f);
 }

@@ -48,6 +48,8 @@ struct fams_file {
 				   * the file is not retired until they end */
 	struct commit_queue queue; /* this process's threads committing it (groupcommit.h) */
 	uint64_t snapshot_commits; /* of sh->commits, those of this process's snapshots (commit lock) */
+	char *plan_buf;           /* room for a commit's new and old bytes, kept (commitplan.c) */
+	size_t plan_cap;
 	struct fams_async async;  /* its snapshots waiting to be committed (asynccommit.h) */
 	bool unlinked;            /* no name: nothing to recover after a crash, no journal */
 	bool cut_off;             /* a forked child that could not join: its mappings are
