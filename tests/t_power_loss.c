@@ -153,16 +153,18 @@ static int no_flush(int fd)
 
 /* An image the program may see after a crash from here on.  durable: a commit
  * returned, so images before this one are no longer acceptable. */
-static void mark(int durable)
+static void mark_image(struct image im, int durable)
 {
 	if (nimages == (int)(sizeof images / sizeof images[0]))
 		FAIL("too many images in one shape");
-	struct image im = read_image();
 	images[nimages] = im;
 	struct op *o = record(OP_MARK, F_OTHER);
 	o->image = nimages++;
 	o->durable = durable;
 }
+
+/* The data file as it is now, as such an image. */
+static void mark(int durable) { mark_image(read_image(), durable); }
 
 /* ---- the disk after a power cut ------------------------------------------------- */
 
@@ -460,15 +462,10 @@ static void begin(size_t size)
  * asynchronous commit point), which is not yet on disk. */
 static void mark_seen(struct fams_file *f)
 {
-	if (nimages == (int)(sizeof images / sizeof images[0]))
-		FAIL("too many images in one shape");
 	struct image im = { malloc(f->sh->size + 1), f->sh->size };
 	if (pread(f->memfd, im.bytes, im.size, 0) != (ssize_t)im.size)
 		FAIL("working copy read");
-	images[nimages] = im;
-	struct op *o = record(OP_MARK, F_OTHER);
-	o->image = nimages++;
-	o->durable = 0;
+	mark_image(im, 0);
 }
 
 /* Commit everything: the data file must then be what the program sees. */
