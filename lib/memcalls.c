@@ -12,6 +12,7 @@
 #include "log.h"
 #include "maptable.h"
 #include "member.h"
+#include "process.h"
 #include "registry.h"
 #include "shadow.h"
 #include "sys.h"
@@ -160,10 +161,12 @@ out:
 /* Whether an MS_ASYNC commit of f may be left to the commit thread (asynccommit.h):
  * not while other processes share f (their commits would take the snapshot's
  * pages first, and each process's thread would have to wait for the others'), nor
- * under the compare tracker (its snapshot would compare the whole range anyway). */
+ * under the compare tracker (its snapshot would compare the whole range anyway),
+ * nor in a vfork child (the commit thread would be started in its parent's memory). */
 static bool may_pipeline(const struct fams_file *f)
 {
-	return !f->cut_off && !fams_down && fams_tracker_kind != FAMS_TRACKER_COMPARE && !member_others(f);
+	return !f->cut_off && !fams_down && fams_tracker_kind != FAMS_TRACKER_COMPARE && !member_others(f) &&
+	       fams_same_process();
 }
 
 /* msync over [addr, addr+len), which touches managed mappings. */
