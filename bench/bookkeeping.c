@@ -49,9 +49,9 @@ int main(int argc, char **argv)
 		return perror("mmap"), 1;
 	memset(p, 1, 1 << 20); /* an index the program keeps in the mapping */
 	msync(p, 1 << 20, MS_SYNC);
-	const char *names[] = { "append_us", "same_size_us", "grow_page_us" };
-	double *t[3];
-	for (int k = 0; k < 3; k++)
+	const char *names[] = { "append_us", "same_size_us", "grow_page_us", "new_file_us" };
+	double *t[4];
+	for (int k = 0; k < 4; k++)
 		t[k] = malloc(sizeof(double) * (size_t)reps);
 	char rec[64];
 	memset(rec, 'r', sizeof rec);
@@ -73,8 +73,23 @@ int main(int argc, char **argv)
 		if (ftruncate(fd, size) < 0 || msync(p, MAPPED, MS_SYNC) < 0)
 			return perror("msync"), 1;
 		t[0][r] = (b - a) / CALLS, t[1][r] = (c - b) / CALLS, t[2][r] = (d - c) / CALLS;
+		/* A new file: created, sized, mapped, one store, unmapped, closed. */
+		char np[4200];
+		snprintf(np, sizeof np, "%s/new.%d", argv[1], r);
+		double e = now_us();
+		int nfd = open(np, O_RDWR | O_CREAT | O_EXCL, 0644);
+		if (nfd < 0 || ftruncate(nfd, 16 * PG) < 0)
+			return perror(np), 1;
+		char *q = mmap(NULL, 16 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, nfd, 0);
+		if (q == MAP_FAILED)
+			return perror("mmap"), 1;
+		q[0] = 1;
+		munmap(q, 16 * PG);
+		close(nfd);
+		t[3][r] = now_us() - e;
+		unlink(np);
 	}
-	for (int k = 0; k < 3; k++) {
+	for (int k = 0; k < 4; k++) {
 		qsort(t[k], (size_t)reps, sizeof(double), cmp);
 		printf("%s %.2f\n", names[k], t[k][reps / 2]);
 	}
