@@ -66,7 +66,10 @@ static uint64_t own_protected_end(const struct fams_file *f)
 }
 
 /* Track writes to [s, e) of m: register all of it, write-protect only the pages
- * inside the file.  Protecting an unpopulated page leaves a marker in the page
+ * inside the file -- every one, there or not.  The asynchronous tracker cannot leave
+ * absent pages unmarked: PAGEMAP_SCAN reads an unmarked hole as written (a 16 GiB
+ * mapping then "wrote" 16 GiB), and skipping holes would miss a written page that
+ * reclaim unmapped before the next scan (a file page's pte goes to none).  Protecting an unpopulated page leaves a marker in the page
  * table, and every truncate of the working copy walks the markers from the new end
  * to the end of each mapping: a 64 MiB mapping of a 6 MiB file (Kyoto Cabinet's
  * default) made each shrink cost ~0.5 ms.  Pages past the end cannot be touched
