@@ -126,7 +126,8 @@ int fams_after_open(int dirfd, const char *path, int fd, int flags, int before)
 			fd_point(s, f);
 		else if (s)
 			elsewhere_mark_slot(s, refused);
-		if (f && (flags & O_TRUNC) && (flags & O_ACCMODE) != O_RDONLY && !f->cut_off && f->sh->size &&
+		/* Linux truncates on O_TRUNC whatever the access mode (O_RDONLY too). */
+		if (f && (flags & O_TRUNC) && !f->cut_off && f->sh->size &&
 		    fams_commit_lock(f) == 0) {
 			dirty_harvest_file(f, 0, UINT64_MAX);
 			f->sh->data_size = 0; /* the kernel truncated it */

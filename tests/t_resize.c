@@ -83,6 +83,15 @@ int main(void)
 	CHECK(raw_size(path) == 12 * PG + 3);
 	CHECK(fsync(fd) == 0);
 	CHECK(raw_size(path) == 20 * PG);
+	/* open with O_RDONLY|O_TRUNC truncates on Linux: the working copy too */
+	int ro = open(path, O_RDONLY | O_TRUNC);
+	CHECK(ro >= 0 && raw_size(path) == 0);
+	struct stat st0;
+	CHECK(fstat(fd, &st0) == 0 && st0.st_size == 0 && close(ro) == 0);
+	CHECK(ftruncate(fd, 20 * PG) == 0);
+	p[PG] = 'o';
+	CHECK(fsync(fd) == 0 && raw_size(path) == 20 * PG && file_byte_is(path, PG, 'o'));
+	CHECK(file_byte_is(path, 0, 0) && file_byte_is(path, 12 * PG, 0));
 	/* truncate by path is ftruncate: the size reaches the file with the commit */
 	struct stat st;
 	CHECK(truncate(path, 18 * PG + 1) == 0);
