@@ -113,6 +113,17 @@ static int rollback_in_place(struct fams_file *f)
 	return 0;
 }
 
+/* The buffers of a commit stay for the next one (commitplan.c), but not a huge
+ * one's, nor a failed one's (the program may never retry it). */
+static void trim_plan_buffer(struct fams_file *f, bool failed)
+{
+	if (failed || f->plan_cap > (64u << 20)) {
+		free(f->plan_buf);
+		f->plan_buf = NULL;
+		f->plan_cap = 0;
+	}
+}
+
 /* Whether the data file may take `size` with no journal (one flush): a size change
  * alone is atomic in the file system, and recovery reads a size other than the
  * live journal's two as one made after its commit (recover.c, rule 3) -- so never
@@ -364,11 +375,7 @@ static int commit_locked(struct fams_file *f, uint64_t lo, uint64_t hi, const st
 		   (unsigned long long)pl.new_bytes, (unsigned long long)sz.old_size,
 		   (unsigned long long)sz.new_size);
 done:
-	if (f->plan_cap > (64u << 20)) { /* kept for the next commit, but not a huge one's */
-		free(f->plan_buf);
-		f->plan_buf = NULL;
-		f->plan_cap = 0;
-	}
+	trim_plan_buffer(f, false);
 	if (snap)
 		clear_snapshot_pages(f, snap);
 	else
@@ -404,6 +411,7 @@ fail_errno:
 	saved = errno;
 fail:
 	plan_free(&pl);
+	trim_plan_buffer(f, true);
 	free(chunk);
 	errno = saved;
 	return -1;

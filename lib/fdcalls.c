@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <linux/falloc.h>
+#include <linux/fs.h>
 #include <stdbool.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -340,12 +341,16 @@ int fams_on_truncate(const char *path, off_t len, int *handled)
 		/* The kernel would change the data file under the working copy, outside
 		 * any commit: the working copy takes the size, the file at the next
 		 * commit, as for ftruncate.  The kernel's own checks first. */
+		int attr = 0;
 		if (f->cut_off)
 			r = registry_refuse_cut_off(f, "truncate");
 		else if (len < 0 && (errno = EINVAL))
 			r = -1;
-		else if (fams_raw_faccessat(AT_FDCWD, path, W_OK) < 0)
-			r = -1;
+		else if (fams_raw_faccess_effective(path, W_OK) < 0)
+			r = -1; /* fams's own descriptor may write: the program's ids decide */
+		else if (fams_raw_ioctl(f->data_fd, FS_IOC_GETFLAGS, &attr) == 0 && (attr & FS_APPEND_FL) &&
+			 (errno = EPERM))
+			r = -1; /* an append-only file, as the kernel would say */
 		else
 			r = truncate_to(f, len);
 	}

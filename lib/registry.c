@@ -414,8 +414,11 @@ void registry_commit_all(const char *what)
 	fams_lock();
 	async_drain_all();
 	struct fams_file *f, *tmp;
+	/* A file other processes still use keeps its working copy, and this one's
+	 * stores in it, for their next commit (as at a member's exit): a forked child
+	 * that execs must not commit its parent's unsynced state. */
 	HASH_ITER(hh, g_files, f, tmp)
-		if (!f->cut_off && !fams_down && fams_file_commit(f, 0, UINT64_MAX) < 0)
+		if (!f->cut_off && !fams_down && !member_others(f) && fams_file_commit(f, 0, UINT64_MAX) < 0)
 			fams_error("%s: changes made since the last commit could not be committed before %s "
 				   "(%s); the file keeps its last committed state", f->path, what, strerror(errno));
 	fams_unlock();

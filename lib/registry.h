@@ -64,8 +64,8 @@ void registry_fork_parent(void);
  * and a share of every file the parent managed (a tracker of its own, a member
  * slot of its own). */
 void registry_fork_child(void);
-/* Commit every file, each on its own (exec: the program is about to be replaced);
- * a failure is reported with a fams: line naming `what`. */
+/* Commit every file no other process uses, each on its own (exec: the program is
+ * about to be replaced); a failure is reported with a fams: line naming `what`. */
 void registry_commit_all(const char *what);
 /* At exit: commit every file, then leave each (the last process removes the
  * journal).  False if already done. */

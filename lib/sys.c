@@ -84,6 +84,21 @@ int fams_raw_faccessat(int dirfd, const char *path, int mode)
 {
 	return (int)syscall(SYS_faccessat, dirfd, path, mode);
 }
+int fams_raw_faccess_effective(const char *path, int mode)
+{
+#ifndef SYS_faccessat2
+#define SYS_faccessat2 439
+#endif
+	int r = (int)syscall(SYS_faccessat2, AT_FDCWD, path, mode, AT_EACCESS);
+	if (r < 0 && errno == ENOSYS) { /* before Linux 5.8: the real ids, unless they are the effective */
+		if (getuid() != geteuid() || getgid() != getegid()) {
+			errno = EACCES;
+			return -1;
+		}
+		r = fams_raw_faccessat(AT_FDCWD, path, mode);
+	}
+	return r;
+}
 int fams_raw_fcntl(int fd, int cmd, long arg) { return (int)syscall(SYS_fcntl, fd, cmd, arg); }
 int fams_raw_close(int fd) { return (int)syscall(SYS_close, fd); }
 ssize_t fams_raw_readlink(const char *path, char *buf, size_t n)

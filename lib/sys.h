@@ -80,6 +80,9 @@ int fams_raw_fstatat(int dirfd, const char *path, struct stat *st, int flags);
 int fams_raw_statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *stx);
 int fams_raw_fstatfs(int fd, struct statfs *sf);
 int fams_raw_faccessat(int dirfd, const char *path, int mode);
+/* access(path, mode) as the effective ids see it (faccessat2 AT_EACCESS), as open
+ * and truncate judge. */
+int fams_raw_faccess_effective(const char *path, int mode);
 int fams_raw_fcntl(int fd, int cmd, long arg);
 int fams_raw_close(int fd);
 ssize_t fams_raw_readlink(const char *path, char *buf, size_t n);

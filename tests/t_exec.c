@@ -38,6 +38,25 @@ int main(int argc, char **argv)
 	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	CHECK(file_byte_is(path, 3 * PG, 'G'));
 	CHECK(file_byte_is(path, 0, 'S') && file_byte_is(path, PG, 'T') && file_byte_is(path, 2 * PG, 'U'));
+
+	/* A forked child that execs while its parent still uses the file commits
+	 * nothing: the parent's unsynced store stays the parent's. */
+	fd = open(path, O_RDWR);
+	char *p = mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	CHECK(fd >= 0 && p != MAP_FAILED);
+	p[0] = 'A';
+	CHECK(msync(p, PG, MS_SYNC) == 0);
+	p[0] = 'B';
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		execl("/proc/self/exe", argv[0], "--replaced", (char *)NULL);
+		_exit(5);
+	}
+	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK(file_byte_is(path, 0, 'A'));
+	CHECK(munmap(p, 4 * PG) == 0 && close(fd) == 0);
+	CHECK(file_byte_is(path, 0, 'B'));
 	unlink(path);
 	puts("ok");
 	return 0;

@@ -4,6 +4,7 @@
 #include "check.h"
 #include <setjmp.h>
 #include <signal.h>
+#include <sys/wait.h>
 
 static sigjmp_buf jb;
 static void on_bus(int sig) { siglongjmp(jb, sig); }
@@ -97,6 +98,16 @@ int main(void)
 	CHECK(truncate(path, 18 * PG + 1) == 0);
 	CHECK(stat(path, &st) == 0 && st.st_size == 18 * PG + 1 && raw_size(path) == 20 * PG);
 	CHECK(fsync(fd) == 0 && raw_size(path) == 18 * PG + 1);
+	/* ... judged by the effective ids, as the kernel does (root only: needs ids) */
+	if (geteuid() == 0 && chmod(path, 0644) == 0) {
+		pid_t pid = fork();
+		CHECK(pid >= 0);
+		if (pid == 0)
+			_exit(setresuid(0, 65534, 0) == 0 && truncate(path, PG) == -1 && errno == EACCES ? 0 : 1);
+		int status;
+		CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+		CHECK(stat(path, &st) == 0 && st.st_size == 18 * PG + 1);
+	}
 	munmap(p, 64 * PG);
 	close(fd);
 	unlink(path);
