@@ -97,11 +97,22 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-/* Recompute the hashes a valid journal of these bytes would carry. */
+/* Recompute the hashes a valid journal of these bytes would carry (format 3, or 2
+ * when the header says so). */
 static void fix_hashes(uint8_t *j, size_t n)
 {
 	struct fams_jheader h;
 	memcpy(&h, j, sizeof h);
+	if (h.version == 2) {
+		struct fams_jheader_v2 v;
+		memcpy(&v, j, sizeof v);
+		if (n >= FAMS_JOURNAL_BODY_OFFSET && v.body_len <= n - FAMS_JOURNAL_BODY_OFFSET)
+			v.body_hash = XXH3_64bits_withSeed(j + FAMS_JOURNAL_BODY_OFFSET, (size_t)v.body_len, v.seq);
+		v.header_hash = 0;
+		v.header_hash = XXH3_64bits(&v, sizeof v);
+		memcpy(j, &v, sizeof v);
+		return;
+	}
 	if (n >= FAMS_JOURNAL_BODY_OFFSET && h.body_len <= n - FAMS_JOURNAL_BODY_OFFSET)
 		h.body_hash = XXH3_64bits_withSeed(j + FAMS_JOURNAL_BODY_OFFSET, (size_t)h.body_len, h.seq);
 	h.header_hash = fams_jheader_hash(&h);
@@ -141,7 +152,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t n)
 	if (have_header)
 		memcpy(&h, j, sizeof h);
 	data_may_change = have_header && h.fsid == id.fsid && h.ino == id.ino && h.birth == id.birth;
-	allowed_size = data_may_change ? h.old_size : 0;
+	allowed_size = data_may_change ? h.old_size : 0; /* format 2's one size sits where old_size does */
+	uint64_t nextents = h.nextents;
+	if (have_header && h.version == 2) {
+		struct fams_jheader_v2 v;
+		memcpy(&v, j, sizeof v);
+		nextents = v.nextents;
+	}
 
 	int outcome;
 	int r = fams_recover_locked(journal_fd, data_fd, &id, "fuzz", flags & 4 ? FAMS_REC_FORCE_ROLLBACK : 0,
@@ -168,8 +185,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t n)
 		abort();
 	char *inside = calloc(limit + 1, 1);
 	const size_t table_room = jn > FAMS_JOURNAL_BODY_OFFSET ? jn - FAMS_JOURNAL_BODY_OFFSET : 0;
-	if (data_may_change && h.nextents <= table_room / sizeof(struct fams_jextent)) {
-		for (uint64_t i = 0; i < h.nextents; i++) {
+	if (data_may_change && nextents <= table_room / sizeof(struct fams_jextent)) {
+		for (uint64_t i = 0; i < nextents; i++) {
 			struct fams_jextent e;
 			memcpy(&e, j + FAMS_JOURNAL_BODY_OFFSET + i * sizeof e, sizeof e);
 			for (uint64_t b = e.off; b < limit && b - e.off < e.len; b++)

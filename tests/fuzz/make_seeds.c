@@ -5,10 +5,13 @@
 #include "engine_harness.h"
 #include "journal.h"
 #include "log.h"
+#include <xxhash.h>
 
 static int nseeds;
 
-static void save_journal(const char *dir, uint8_t flags)
+/* Save the journal of the file at path as a seed; as_v2: its header rewritten in
+ * format 2 (for commits that changed no size, the body is the same). */
+static void save_journal(const char *dir, uint8_t flags, int as_v2)
 {
 	char jp[4200], out[4400];
 	journal_path(jp, sizeof jp);
@@ -26,6 +29,15 @@ static void save_journal(const char *dir, uint8_t flags)
 	if (pread(fd, buf + 1, n, 0) != (ssize_t)n)
 		FAIL("journal body");
 	close(fd);
+	if (as_v2) {
+		struct fams_jheader_v2 v = { .version = 2, .page_size = h.page_size, .seq = h.seq, .fsid = h.fsid,
+					     .ino = h.ino, .birth = h.birth, .data_size = h.old_size,
+					     .nextents = h.nextents, .body_len = h.body_len, .body_hash = h.body_hash };
+		memcpy(v.magic, FAMS_JOURNAL_MAGIC, 8);
+		v.header_hash = XXH3_64bits(&v, sizeof v);
+		memset(buf + 1, 0, sizeof h);
+		memcpy(buf + 1, &v, sizeof v);
+	}
 	snprintf(out, sizeof out, "%s/seed-%02d", dir, nseeds++);
 	int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	if (o < 0 || write(o, buf, n + 1) != (ssize_t)(n + 1))
@@ -68,8 +80,10 @@ int main(int argc, char **argv)
 		if (fams_file_commit(f, 0, UINT64_MAX) < 0)
 			FAIL("commit");
 		fams_file_close(f, 0);
-		save_journal(argv[1], 0x03); /* hashes fixed, identity made the target's */
-		save_journal(argv[1], 0x07); /* the same, rolled back */
+		save_journal(argv[1], 0x03, 0); /* hashes fixed, identity made the target's */
+		save_journal(argv[1], 0x07, 0); /* the same, rolled back */
+		if (!sizes[e])
+			save_journal(argv[1], 0x03, 1); /* as the previous fams wrote it */
 	}
 	remove_journal();
 	unlink(path);
