@@ -133,17 +133,17 @@ static int diff_run(struct commit_plan *pl, uint64_t off, const char *nb, const 
 	return 0;
 }
 
-/* Room for `bytes` bytes twice (new and old), kept in f between commits: a fresh
- * buffer of a large commit costs a page fault and a cleared page for each of its
- * pages, which weighed more than the copies themselves.  The commit lock is held. */
+/* Room for `bytes` bytes, kept in f between commits: a fresh buffer of a large
+ * commit costs a page fault and a cleared page for each of its pages, which
+ * weighed more than the copies themselves.  The commit lock is held. */
 static char *scratch(struct fams_file *f, uint64_t bytes)
 {
-	if (f->plan_cap < 2 * bytes) {
+	if (f->plan_cap < bytes) {
 		free(f->plan_buf);
 		f->plan_cap = 0;
-		if (!(f->plan_buf = malloc(2 * bytes)))
+		if (!(f->plan_buf = malloc(bytes)))
 			return NULL;
-		f->plan_cap = 2 * bytes;
+		f->plan_cap = bytes;
 	}
 	return f->plan_buf;
 }
@@ -167,13 +167,14 @@ int plan_pages(struct commit_plan *pl, struct fams_file *f, uint64_t first, uint
 	}
 	if (pl->nruns == 0)
 		return 0;
-	char *room = scratch(f, bytes);
+	/* New and old bytes; a snapshot brings its new ones. */
+	char *room = scratch(f, snap ? bytes : 2 * bytes);
 	if (!room) {
 		errno = ENOMEM;
 		return -1;
 	}
-	pl->newbuf = room;
-	pl->oldbuf = room + bytes;
+	pl->newbuf = snap ? NULL : room;
+	pl->oldbuf = snap ? room : room + bytes;
 	uint64_t pos = 0;
 	for (size_t i = 0; i < pl->nruns; i++) {
 		uint64_t off = pl->runs[i].first * pg, len = run_bytes(&pl->runs[i], sz.new_size);

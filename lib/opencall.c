@@ -31,9 +31,9 @@ static int recovered(const char *path, int r, int outcome)
 
 /* Whether open() with these flags is checked for a pending journal before the call
  * (O_TRUNC: the kernel truncates before fams sees the descriptor, and a rollback
- * after that would undo the truncation) rather than after it, from the descriptor
+ * after that would undo the truncation; not with O_PATH, which ignores it) rather than after it, from the descriptor
  * (no second walk of the path).  O_CREAT|O_EXCL makes a file no journal can name. */
-static bool check_before(int flags) { return flags & O_TRUNC; }
+static bool check_before(int flags) { return (flags & O_TRUNC) && !(flags & O_PATH); }
 static bool check_after(int flags)
 {
 	return !(flags & (O_TRUNC | O_PATH)) && (flags & (O_CREAT | O_EXCL)) != (O_CREAT | O_EXCL);
