@@ -7,12 +7,11 @@
 set -eu
 build=$(realpath "${1:-build}")
 reps=${2:-9}
-dir=$(mktemp -d "$build/bk.XXXXXX")
-trap 'rm -rf "$dir"' EXIT
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+bench_scratch bk
 native=$("$build/bench/bookkeeping" "$dir" "$reps")
 fams=$("$build/scripts/famsrun" -- "$build/bench/bookkeeping" "$dir" "$reps")
-out=$(cd "$(dirname "$0")" && pwd)/results
-mkdir -p "$out"
 echo "measure,native_us,fams_us,target_us" >"$out/bookkeeping.csv"
 echo "a file mapped 64 MiB, 1 MiB of it written; median of $reps rounds of 200 calls"
 printf '%-14s %10s %10s %8s %10s\n' measure native_us fams_us ratio target_us

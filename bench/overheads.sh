@@ -5,12 +5,11 @@
 set -eu
 build=$(realpath "${1:-build}")
 mib=${2:-1024}
-dir=$(mktemp -d "$build/ovh.XXXXXX")
-trap 'rm -rf "$dir"' EXIT
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+bench_scratch ovh
 native=$("$build/bench/overheads" "$dir" "$mib")
 fams=$("$build/scripts/famsrun" -- "$build/bench/overheads" "$dir" "$mib")
-out=$(cd "$(dirname "$0")" && pwd)/results
-mkdir -p "$out"
 echo "measure,native,fams" >"$out/overheads.csv"
 echo "sparse file of $mib MiB, 1% of its pages touched"
 printf '%-18s %12s %12s\n' measure native fams
