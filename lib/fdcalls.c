@@ -328,13 +328,8 @@ int fams_on_truncate(const char *path, off_t len, int *handled)
 	if (!fams_hint(fams_live) || !path || !fams_same_process())
 		return 0;
 	int saved = errno;
-	struct stat st;
-	if (fams_raw_fstatat(AT_FDCWD, path, &st, 0) < 0 || !S_ISREG(st.st_mode)) {
-		errno = saved;
-		return 0; /* the kernel says why */
-	}
 	fams_lock();
-	struct fams_file *f = registry_find(st.st_dev, st.st_ino);
+	struct fams_file *f = registry_find_path(AT_FDCWD, path); /* none: the kernel's, errors too */
 	int r = 0;
 	if (f) {
 		*handled = 1;

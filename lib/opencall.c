@@ -46,12 +46,11 @@ int fams_before_open(int dirfd, const char *path, int flags)
 	int saved = errno;
 	bool ours = false; /* this process manages the file (its journal lock is ours) */
 	if (fams_hint(fams_live)) {
-		/* Truncating a managed file through open(): retire its live journal first,
-		 * as fams_file_resize would (the kernel truncates before we see the fd). */
-		struct stat st;
+		/* Truncating a managed file through open(): its snapshots committed and its
+		 * live journal retired first (the kernel truncates before we see the fd,
+		 * outside any commit). */
 		fams_lock();
-		struct fams_file *f = registry_any() && fams_raw_fstatat(dirfd, path, &st, 0) == 0
-					      ? registry_find(st.st_dev, st.st_ino) : NULL;
+		struct fams_file *f = registry_find_path(dirfd, path);
 		if (f && !f->cut_off)
 			async_drain(f);
 		int r = f && !f->cut_off ? fams_file_before_truncate(f) : 0;

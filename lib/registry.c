@@ -87,6 +87,13 @@ ssize_t registry_leave(ssize_t r, int saved)
 	return r;
 }
 
+struct fams_file *registry_find_path(int dirfd, const char *path)
+{
+	struct stat st;
+	return registry_any() && fams_raw_fstatat(dirfd, path, &st, 0) == 0 ? registry_find(st.st_dev, st.st_ino)
+									      : NULL;
+}
+
 struct fams_file *registry_find(dev_t dev, ino_t ino)
 {
 	struct fams_file_key key;
@@ -409,18 +416,27 @@ void registry_fork_child(void)
 	}
 }
 
+/* Commit every file of this process (but for the ones other processes still use,
+ * unless shared_too) at `what`, reporting each failure.  The registry lock is held
+ * and the MS_ASYNC snapshots drained. */
+static void commit_each(const char *what, bool shared_too)
+{
+	struct fams_file *f, *tmp;
+	HASH_ITER(hh, g_files, f, tmp)
+		if (!f->cut_off && (shared_too || !member_others(f)) && fams_file_commit(f, 0, UINT64_MAX) < 0)
+			fams_error("%s: changes made since the last commit could not be committed at %s (%s); "
+				   "the file keeps its last committed state", f->path, what, strerror(errno));
+}
+
 void registry_commit_all(const char *what)
 {
 	fams_lock();
 	async_drain_all();
-	struct fams_file *f, *tmp;
 	/* A file other processes still use keeps its working copy, and this one's
 	 * stores in it, for their next commit (as at a member's exit): a forked child
 	 * that execs must not commit its parent's unsynced state. */
-	HASH_ITER(hh, g_files, f, tmp)
-		if (!f->cut_off && !fams_down && !member_others(f) && fams_file_commit(f, 0, UINT64_MAX) < 0)
-			fams_error("%s: changes made since the last commit could not be committed before %s "
-				   "(%s); the file keeps its last committed state", f->path, what, strerror(errno));
+	if (!fams_down)
+		commit_each(what, false);
 	fams_unlock();
 }
 
@@ -433,16 +449,7 @@ bool registry_shutdown(void)
 	}
 	async_drain_all(); /* exit waits for what MS_ASYNC queued */
 	registry_quiesce(); /* the journals close below: no commit may be using them */
-	struct fams_file *f, *tmp;
-	HASH_ITER(hh, g_files, f, tmp) {
-		if (f->cut_off)
-			continue;
-		if (fams_file_commit(f, 0, UINT64_MAX) < 0) {
-			fams_error("%s: changes made since the last commit could not be committed at exit (%s); "
-				   "the file keeps its last committed state", f->path, strerror(errno));
-			continue;
-		}
-	}
+	commit_each("exit", true);
 	/* From now on nothing is committed: a later msync or munmap (another exit
 	 * handler's) would find no journal to make it atomic. */
 	fams_down = true;
@@ -451,6 +458,7 @@ bool registry_shutdown(void)
 	/* Mappings stay (the process is going away), and so do the records they point
 	 * to; the last process of each file removes its journal, so none outlives the
 	 * last commit. */
+	struct fams_file *f, *tmp;
 	HASH_ITER(hh, g_files, f, tmp) {
 		HASH_DEL(g_files, f);
 		fams_file_leave(f, !f->cut_off);

@@ -26,6 +26,8 @@ extern bool fams_down;
 bool registry_any(void);
 /* The managed file with identity (dev, ino), or NULL. */
 struct fams_file *registry_find(dev_t dev, ino_t ino);
+/* The managed file path (relative to dirfd) names now, or NULL (errno may change). */
+struct fams_file *registry_find_path(int dirfd, const char *path);
 /* Start managing the file open as fd: its journal, recovery, working copy; its
  * descriptors and shadows adopted.  NULL with errno, or with errno 0 when
  * FAMS_INCLUDE/EXCLUDE leave the file alone. */
