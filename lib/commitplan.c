@@ -78,6 +78,17 @@ static uint64_t run_bytes(const struct page_run *r, uint64_t size)
 	return (end > size ? size : end) - off;
 }
 
+/* len bytes of fd at off into dst; past its end, zeros (a working copy shrunk under
+ * us, or the growth a commit brings to the data file).  -1 with errno. */
+static int read_zero_filled(int fd, char *dst, uint64_t len, uint64_t off)
+{
+	ssize_t r = fams_pread_full(fd, dst, (size_t)len, (off_t)off);
+	if (r < 0)
+		return -1;
+	memset(dst + r, 0, (size_t)(len - (uint64_t)r));
+	return 0;
+}
+
 int snapshot_take(struct fams_snapshot *s, const struct fams_file *f, uint64_t first, uint64_t last)
 {
 	uint64_t bytes;
@@ -91,11 +102,8 @@ int snapshot_take(struct fams_snapshot *s, const struct fams_file *f, uint64_t f
 	uint64_t pos = 0;
 	for (size_t i = 0; i < s->nruns; i++) {
 		uint64_t len = run_bytes(&s->runs[i], s->size);
-		ssize_t r = fams_raw_pread(f->memfd, s->bytes + pos, (size_t)len,
-					   (off_t)(s->runs[i].first * (uint64_t)fams_page_size));
-		if (r < 0)
+		if (read_zero_filled(f->memfd, s->bytes + pos, len, s->runs[i].first * (uint64_t)fams_page_size) < 0)
 			return -1;
-		memset(s->bytes + pos + r, 0, (size_t)(len - (uint64_t)r));
 		pos += len;
 	}
 	return 0;
@@ -179,16 +187,8 @@ int plan_pages(struct commit_plan *pl, struct fams_file *f, uint64_t first, uint
 	for (size_t i = 0; i < pl->nruns; i++) {
 		uint64_t off = pl->runs[i].first * pg, len = run_bytes(&pl->runs[i], sz.new_size);
 		char *nb = snap ? snap->bytes + pos : pl->newbuf + pos, *ob = pl->oldbuf + pos;
-		ssize_t r = snap ? (ssize_t)len : fams_raw_pread(f->memfd, nb, (size_t)len, (off_t)off);
-		if (r < 0)
+		if ((!snap && read_zero_filled(f->memfd, nb, len, off) < 0) || read_zero_filled(f->data_fd, ob, len, off) < 0)
 			return -1;
-		if ((uint64_t)r < len) /* working copy shrank under us: zeros */
-			memset(nb + r, 0, (size_t)(len - (uint64_t)r));
-		/* Past the data file's end its bytes are the zeros a growth brings. */
-		r = fams_pread_full(f->data_fd, ob, (size_t)len, (off_t)off);
-		if (r < 0)
-			return -1;
-		memset(ob + r, 0, (size_t)(len - (uint64_t)r));
 		if (diff_run(pl, off, nb, ob, len) < 0)
 			return -1;
 		pos += len;
