@@ -4,7 +4,7 @@
  * may take them only at the next commit point, so the kernel's answer about the
  * data file can be the committed size, which the program never set. */
 #include "fams.h"
-#include "fdtable.h"
+#include "fdframe.h"
 #include "process.h"
 #include "registry.h"
 #include "sys.h"
@@ -74,10 +74,7 @@ off_t fams_on_lseek(int fd, off_t off, int whence, int *handled)
 		return 0;
 	int saved = errno;
 	fams_lock();
-	bool dropped;
-	struct fams_file *f = fd_file(fd, &dropped);
-	if (dropped) /* its descriptor was closed behind our back: the file may be unused */
-		registry_retire_unused();
+	struct fams_file *f = fdframe_file(fd);
 	off_t r = 0;
 	if (reports_size(f)) {
 		*handled = 1;
