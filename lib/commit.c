@@ -56,53 +56,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Compare suspect pages (all pages, with the compare tracker) of [first, last)
- * with the data file; the ones that differ become dirty.  Past the data file's end
- * the commit brings zeros (a growth), so a page is compared with those. */
-static int compare_pages(struct fams_file *f, uint64_t first, uint64_t last, bool all)
-{
-	const size_t pg = (size_t)fams_page_size, per = FAMS_IO_CHUNK / pg;
-	char *a = NULL, *b = NULL;
-	int ret = -1;
-	uint64_t p = first;
-	while (p < last) {
-		if (!all) {
-			p = bits_next(f->suspect, p, last);
-			if (p >= last)
-				break;
-		}
-		uint64_t n = last - p < per ? last - p : per;
-		if (!all) { /* stop the batch at the first non-suspect page */
-			uint64_t q = p;
-			while (q < p + n && bit_test(f->suspect, q))
-				q++;
-			n = q - p;
-		}
-		if (!a && (!(a = malloc(FAMS_IO_CHUNK)) || !(b = malloc(FAMS_IO_CHUNK))))
-			goto out;
-		uint64_t off = p * pg, len = n * pg;
-		if (off + len > f->sh->size)
-			len = f->sh->size - off;
-		ssize_t ra = fams_raw_pread(f->memfd, a, (size_t)len, (off_t)off);
-		ssize_t rb = fams_pread_full(f->data_fd, b, (size_t)len, (off_t)off);
-		if (ra < 0 || rb < 0)
-			goto out;
-		memset(b + rb, 0, (size_t)(len - (uint64_t)rb));
-		for (uint64_t i = 0; i < n; i++) {
-			uint64_t o = i * pg, l = o + pg > len ? len - o : pg;
-			if (memcmp(a + o, b + o, (size_t)l) != 0)
-				f->dirty[(p + i) / 64] |= 1ull << ((p + i) % 64);
-			f->suspect[(p + i) / 64] &= ~(1ull << ((p + i) % 64));
-		}
-		p += n;
-	}
-	ret = 0;
-out:
-	free(a);
-	free(b);
-	return ret;
-}
-
 /* Undo a commit whose data writes began: restore the old bytes from our journal. */
 static int rollback_in_place(struct fams_file *f)
 {
@@ -299,7 +252,7 @@ static int commit_locked(struct fams_file *f, uint64_t lo, uint64_t hi, const st
 			goto fail_plan;
 	} else if (lo < hi) {
 		uint64_t first = page_of(lo), last = pages_for(hi);
-		if (compare_pages(f, first, last, fams_tracker_kind == FAMS_TRACKER_COMPARE) < 0)
+		if (plan_compare_suspects(f, first, last, fams_tracker_kind == FAMS_TRACKER_COMPARE) < 0)
 			return -1;
 		/* Step 1: one stable copy of the dirty pages, and what changed in them. */
 		if (plan_pages(&pl, f, first, last, sz, NULL) < 0)
@@ -415,43 +368,6 @@ fail:
 	free(chunk);
 	errno = saved;
 	return -1;
-}
-
-int fams_file_resize(struct fams_file *f, uint64_t new_size)
-{
-	struct fams_shared *sh = f->sh;
-	if (fams_file_fits(f, new_size) < 0)
-		return -1;
-	/* Rule: pages a growth brings inside are write-protected before they exist; a
-	 * page protected after the working copy grew could be written in between and
-	 * never be recorded (lost at every later commit). */
-	if (new_size > sh->size)
-		dirty_protect_grown(f, sh->size, new_size);
-	if (new_size > sh->size && sh->size < sh->data_size && fams_test_break != FAMS_BREAK_REGROW_STALE) {
-		/* Regrown after a shrink no commit has taken yet: the data file still holds
-		 * the old bytes there, the working copy zeros.  They are changes to commit. */
-		uint64_t end = new_size < sh->data_size ? new_size : sh->data_size;
-		bits_mark_bytes(f->dirty, sh->size, end - sh->size);
-	}
-	if (fams_raw_ftruncate(f->memfd, (off_t)new_size) < 0)
-		return -1;
-	if (new_size < sh->size) {
-		/* Pages past the end are gone, as they are from a shrunk file; a partial last
-		 * page keeps its state.  No member's protection reaches past the end now
-		 * (truncation drops it): pages a later growth brings back are compared
-		 * until each member protects them (dirty.c). */
-		uint64_t from = pages_for(new_size), to = pages_for(sh->size);
-		bits_set(f->dirty, from, to, false);
-		bits_set(f->suspect, from, to, false);
-		for (int i = 0; i < FAMS_MAX_MEMBERS; i++)
-			if (sh->members[i].protected_end > new_size)
-				sh->members[i].protected_end = new_size;
-	}
-	/* This process's mappings are protected up to the new size (above). */
-	if (f->me >= 0 && sh->members[f->me].protected_end == sh->size && new_size > sh->size)
-		sh->members[f->me].protected_end = new_size;
-	sh->size = new_size;
-	return 0;
 }
 
 int fams_file_flush_if_needed(struct fams_file *f)

@@ -33,13 +33,6 @@ int fams_commit_snapshot(struct fams_file *f, uint64_t lo, uint64_t hi, struct f
  * nothing to do).  Takes the commit lock; needs only f's descriptors to stay. */
 int fams_commit_apply(struct fams_file *f, const struct fams_snapshot *s);
 
-/* Change the size of the working copy; the data file takes it at the next commit.
- * Pages a growth brings inside are protected in this process's mappings, and
- * pages it brings back after a shrink no commit took yet become dirty (the data
- * file still holds their old bytes).  Every size change of a managed file goes
- * through here.  The commit lock is held. */
-int fams_file_resize(struct fams_file *f, uint64_t new_size);
-
 /* Make an allocation (fallocate) durable when no commit did.  Takes the lock. */
 int fams_file_flush_if_needed(struct fams_file *f);
 

@@ -1,5 +1,6 @@
-/* commitplan.c -- what one commit changes: the ranges of the data file that differ
- * from the working copy's dirty pages, and what a shrink cuts off. */
+/* commitplan.c -- what one commit changes: which suspect pages are written, the
+ * ranges of the data file that differ from the working copy's dirty pages, and
+ * what a shrink cuts off. */
 #include "commitplan.h"
 #include "pagebits.h"
 #include "sys.h"
@@ -225,4 +226,49 @@ void plan_free(struct commit_plan *pl)
 	free(pl->newb);
 	free(pl->runs);
 	*pl = (struct commit_plan){ 0 };
+}
+
+/* Suspect pages against the data file, a chunk of pages at a time. */
+int plan_compare_suspects(struct fams_file *f, uint64_t first, uint64_t last, bool all)
+{
+	const size_t pg = (size_t)fams_page_size, per = FAMS_IO_CHUNK / pg;
+	char *a = NULL, *b = NULL;
+	int ret = -1;
+	uint64_t p = first;
+	while (p < last) {
+		if (!all) {
+			p = bits_next(f->suspect, p, last);
+			if (p >= last)
+				break;
+		}
+		uint64_t n = last - p < per ? last - p : per;
+		if (!all) { /* stop the batch at the first non-suspect page */
+			uint64_t q = p;
+			while (q < p + n && bit_test(f->suspect, q))
+				q++;
+			n = q - p;
+		}
+		if (!a && (!(a = malloc(FAMS_IO_CHUNK)) || !(b = malloc(FAMS_IO_CHUNK))))
+			goto out;
+		uint64_t off = p * pg, len = n * pg;
+		if (off + len > f->sh->size)
+			len = f->sh->size - off;
+		ssize_t ra = fams_raw_pread(f->memfd, a, (size_t)len, (off_t)off);
+		ssize_t rb = fams_pread_full(f->data_fd, b, (size_t)len, (off_t)off);
+		if (ra < 0 || rb < 0)
+			goto out;
+		memset(b + rb, 0, (size_t)(len - (uint64_t)rb));
+		for (uint64_t i = 0; i < n; i++) {
+			uint64_t o = i * pg, l = o + pg > len ? len - o : pg;
+			if (memcmp(a + o, b + o, (size_t)l) != 0)
+				f->dirty[(p + i) / 64] |= 1ull << ((p + i) % 64);
+			f->suspect[(p + i) / 64] &= ~(1ull << ((p + i) % 64));
+		}
+		p += n;
+	}
+	ret = 0;
+out:
+	free(a);
+	free(b);
+	return ret;
 }

@@ -4,6 +4,7 @@
 #ifndef FAMS_COMMITPLAN_H
 #define FAMS_COMMITPLAN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,6 +29,12 @@ struct commit_plan {
 				   * plan_buf, kept between commits) */
 	uint64_t new_bytes;       /* bytes the changed ranges write */
 };
+
+/* Compare the suspect pages of [first, last) (every page, when all: the compare
+ * tracker) with the data file; the ones that differ become dirty, and none stays
+ * suspect.  Past the data file's end a page is compared with zeros (the commit
+ * brings zeros there: a growth).  -1 with errno. */
+int plan_compare_suspects(struct fams_file *f, uint64_t first, uint64_t last, bool all);
 
 /* Plan the dirty pages of [first, last) (pages) of f for a commit from sz.old_size
  * to sz.new_size: copy their bytes out of the working copy once (other threads may

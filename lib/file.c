@@ -1,9 +1,10 @@
-/* file.c -- one managed data file: its working copy, its page bitmaps, and taking
- * its journal when it becomes managed.  How its changes reach the data file is
+/* file.c -- one managed data file: its working copy and its size, its page bitmaps,
+ * and taking its journal when it becomes managed.  How its changes reach the data file is
  * commit.c's. */
 #include "file.h"
 #include "pagebits.h"
 #include "config.h"
+#include "dirty.h"
 #include "log.h"
 #include "member.h"
 #include "recover.h"
@@ -219,4 +220,41 @@ void fams_file_close(struct fams_file *f, int remove_journal)
 		fams_raw_close(f->data_fd);
 	free(f->plan_buf);
 	free(f);
+}
+
+int fams_file_resize(struct fams_file *f, uint64_t new_size)
+{
+	struct fams_shared *sh = f->sh;
+	if (fams_file_fits(f, new_size) < 0)
+		return -1;
+	/* Rule: pages a growth brings inside are write-protected before they exist; a
+	 * page protected after the working copy grew could be written in between and
+	 * never be recorded (lost at every later commit). */
+	if (new_size > sh->size)
+		dirty_protect_grown(f, sh->size, new_size);
+	if (new_size > sh->size && sh->size < sh->data_size && fams_test_break != FAMS_BREAK_REGROW_STALE) {
+		/* Regrown after a shrink no commit has taken yet: the data file still holds
+		 * the old bytes there, the working copy zeros.  They are changes to commit. */
+		uint64_t end = new_size < sh->data_size ? new_size : sh->data_size;
+		bits_mark_bytes(f->dirty, sh->size, end - sh->size);
+	}
+	if (fams_raw_ftruncate(f->memfd, (off_t)new_size) < 0)
+		return -1;
+	if (new_size < sh->size) {
+		/* Pages past the end are gone, as they are from a shrunk file; a partial last
+		 * page keeps its state.  No member's protection reaches past the end now
+		 * (truncation drops it): pages a later growth brings back are compared
+		 * until each member protects them (dirty.c). */
+		uint64_t from = pages_for(new_size), to = pages_for(sh->size);
+		bits_set(f->dirty, from, to, false);
+		bits_set(f->suspect, from, to, false);
+		for (int i = 0; i < FAMS_MAX_MEMBERS; i++)
+			if (sh->members[i].protected_end > new_size)
+				sh->members[i].protected_end = new_size;
+	}
+	/* This process's mappings are protected up to the new size (above). */
+	if (f->me >= 0 && sh->members[f->me].protected_end == sh->size && new_size > sh->size)
+		sh->members[f->me].protected_end = new_size;
+	sh->size = new_size;
+	return 0;
 }

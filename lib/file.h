@@ -72,4 +72,11 @@ void fams_file_leave(struct fams_file *f, int remove_journal);
 /* Stop managing: leave, then close everything and free f. */
 void fams_file_close(struct fams_file *f, int remove_journal);
 
+/* Change the size of the working copy; the data file takes it at the next commit.
+ * Pages a growth brings inside are protected in this process's mappings, and
+ * pages it brings back after a shrink no commit took yet become dirty (the data
+ * file still holds their old bytes).  Every size change of a managed file goes
+ * through here.  The commit lock is held. */
+int fams_file_resize(struct fams_file *f, uint64_t new_size);
+
 #endif
