@@ -3,24 +3,27 @@
  *
  * Locking: one mutex, the registry lock, protects every structure of the registry
  * (this file, fdtable.c, maptable.c, shadow.c, elsewhere.c) and every field of every
- * struct fams_file, and is held across commits.  Page faults never take it (dirty
- * tracking is done by the kernel), so writers to mapped memory never wait for a
- * commit; calls on managed descriptors do.  fork() takes it in its prepare handler
- * so a child never inherits it held.
+ * struct fams_file but its shared state (shared.h) and its commit queue.  Page
+ * faults never take it (dirty tracking is done by the kernel), so writers to
+ * mapped memory never wait for a commit; calls on managed descriptors do.  fork()
+ * takes it in its prepare handler so a child never inherits it held.
  *
- * Lock order: the registry lock, then one file's commit lock (shared.h, taken by
- * the functions of commit.h and around every change to a file's shared state);
- * never a commit lock and then the registry lock, never two commit locks at once,
- * and nothing is called with either held that could take it again (the engine's
- * own I/O goes to the kernel, never through the wrappers).  Every commit-lock
- * holder in this process holds the registry lock too, so none is held at fork (the
- * prepare handler holds the registry lock) and none while a file is retired.
+ * Lock order: the registry lock, then the commit gate (commitgate.h), then one
+ * file's commit lock (commitlock.h, taken by the functions of commit.h and around
+ * every change to a file's shared state).  (registry_commit enters the gate, as a
+ * reader, after taking the commit lock under the registry lock: that never waits,
+ * the gate being closed only under the registry lock.)  Never two commit locks, and
+ * nothing is called with any of them held that could take it again (the engine's
+ * own I/O goes to the kernel, never through the wrappers).  A commit may hold the
+ * gate and the commit lock without the registry lock (registry_commit during its
+ * flushes, the MS_ASYNC thread): it then never waits for the registry lock, and
+ * it pins its file, which is not retired while pinned.  Whoever closes or moves
+ * fams's descriptors, or forks, closes the gate first (no commit in flight).
  * Other processes sharing a file take its commit lock under their own registry
  * locks, which nobody else ever waits for. */
 #include "registry.h"
 #include "commit.h"
 #include "config.h"
-#include "dirty.h"
 #include "fams.h"
 #include "asynccommit.h"
 #include "commitgate.h"
@@ -40,7 +43,6 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/statfs.h>
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -54,10 +56,7 @@ bool fams_down;
 static struct fams_file *g_files; /* by (st_dev, st_ino) */
 static bool g_tracker_ready;
 
-static void forget_parents_tracker(void);
-
-/* Open this process's tracker, if it has none yet. */
-static void start_tracker(void)
+void registry_start_tracker(void)
 {
 	if (g_tracker_ready)
 		return;
@@ -73,6 +72,10 @@ void fams_lock(void) { pthread_mutex_lock(&g_lock); }
 void fams_unlock(void) { pthread_mutex_unlock(&g_lock); }
 
 bool registry_any(void) { return fams_hint(g_files) != NULL; }
+
+struct fams_file *registry_files(void) { return g_files; }
+
+void registry_lock_reset(void) { pthread_mutex_init(&g_lock, NULL); }
 
 ssize_t registry_leave(ssize_t r, int saved)
 {
@@ -282,8 +285,8 @@ struct fams_file *registry_manage(int fd, const struct stat *st)
 	if (st->st_nlink == 0 && deleted && deleted[10] == '\0')
 		*deleted = '\0';
 	if (g_tracker_ready && !fams_tracker_owned())
-		forget_parents_tracker(); /* a child made without the fork handlers (_Fork) */
-	start_tracker();
+		registry_forget_tracker(); /* a child made without the fork handlers (_Fork) */
+	registry_start_tracker();
 	struct fams_file *f = fams_file_open(fd, st, path);
 	if (!f)
 		return NULL;
@@ -296,10 +299,7 @@ struct fams_file *registry_manage(int fd, const struct stat *st)
 	return f;
 }
 
-/* In a forked child: the tracker's descriptors act on the parent's address space
- * (a userfaultfd and a pagemap belong to the mm that opened them), so they must go
- * whatever the child inherited; a child that maps a file later opens its own. */
-static void forget_parents_tracker(void)
+void registry_forget_tracker(void)
 {
 	if (!g_tracker_ready)
 		return;
@@ -309,111 +309,6 @@ static void forget_parents_tracker(void)
 	fd_internal_drop(*p);
 	fams_tracker_forget();
 	g_tracker_ready = false;
-}
-
-/* A forked child that could not join f: its mappings become private snapshots and
- * its changes are refused, so they neither reach the file nor silently diverge
- * into the parent's working copy. */
-static void cut_off(struct fams_file *f)
-{
-	fams_error("%s: this forked child cannot share the file with its parent (%s); its mappings of it "
-		   "are private snapshots and its changes are refused", f->path, strerror(errno));
-	for (struct fams_map *m = fams_maps; m; m = m->next)
-		if (m->f == f)
-			fams_raw_mmap((void *)m->start, m->end - m->start, m->prot, MAP_PRIVATE | MAP_FIXED,
-				      f->memfd, (off_t)m->off);
-	f->cut_off = true;
-	f->me = -1;
-	for (int i = 0; i < FAMS_MAX_MEMBERS; i++)
-		member_forget_pagemap(f, i);
-	fd_internal_drop(f->j.fd);
-	fd_internal_drop(f->j.dirfd);
-	fams_journal_release(&f->j, 0);
-}
-
-/* Register and protect this process's mappings of f: a child's page tables start
- * empty and untracked (a userfaultfd belongs to the parent's address space). */
-static int track_mappings(struct fams_file *f)
-{
-	for (struct fams_map *m = fams_maps; m; m = m->next)
-		if (m->f == f && dirty_track(m, m->start, m->end) < 0)
-			return -1;
-	return 0;
-}
-
-void registry_fork_prepare(void)
-{
-	async_drain_all(); /* nothing queued: the child would never commit it */
-	registry_quiesce(); /* no commit in flight: the child could never see it end */
-	struct fams_file *f, *tmp;
-	HASH_ITER(hh, g_files, f, tmp) {
-		f->fork_journal_fd = -1;
-		if (!f->cut_off && !fams_down && f->j.fd >= 0)
-			f->fork_journal_fd = fams_journal_lock_for_child(&f->j);
-	}
-}
-
-void registry_fork_parent(void)
-{
-	struct fams_file *f, *tmp;
-	HASH_ITER(hh, g_files, f, tmp) {
-		if (f->fork_journal_fd >= 0)
-			fams_raw_close(f->fork_journal_fd);
-		f->fork_journal_fd = -1;
-	}
-	registry_resume();
-}
-
-void registry_fork_child(void)
-{
-	pthread_mutex_init(&g_lock, NULL);
-	gate_reset(); /* closed by the thread that forked: ours alone now */
-	async_fork_child();
-	forget_parents_tracker();
-	if (!g_files)
-		return;
-	/* The child shares every file with its parent, as a member of its own: its
-	 * stores are tracked from its first one, and any commit commits them. */
-	start_tracker();
-	struct fams_file *f, *tmp;
-	HASH_ITER(hh, g_files, f, tmp) {
-		cq_init(&f->queue); /* its waiters and leader stayed in the parent ... */
-		f->pins = 0;        /* ... and so did the commits that pinned it */
-		if (f->cut_off)
-			continue;
-		f->me = -1;
-		int jfd = f->j.fd;
-		/* Tracked under the commit lock, so that the size our protection reaches
-		 * is the size of the moment (it may change before we join). */
-		uint64_t tracked_to = 0;
-		int tracked = -1;
-		if (fams_commit_lock(f) == 0) {
-			tracked_to = f->sh->size;
-			tracked = track_mappings(f);
-			fams_commit_unlock(f);
-		}
-		if (tracked < 0 || member_join_forked(f) < 0) {
-			if (f->fork_journal_fd >= 0)
-				fams_raw_close(f->fork_journal_fd);
-			f->fork_journal_fd = -1;
-			cut_off(f);
-			continue;
-		}
-		if (f->j.fd != jfd) { /* our own description of the journal now */
-			fd_internal_drop(jfd);
-			fd_internal_add(&f->j.fd);
-		}
-		/* Our mappings are protected as of the size when they were tracked, not
-		 * as of joining: a growth in between is caught up at our next harvest. */
-		struct fams_member *me = &f->sh->members[f->me];
-		if (me->protected_end > tracked_to)
-			me->protected_end = tracked_to;
-		/* Pages opened between tracking and joining, before our `open` flag was
-		 * watched: raise it for them (checked after the watch began, so none is
-		 * missed; only ever raised here, never lowered). */
-		if (me->reports_open && dirty_any_recorded(f))
-			__atomic_store_n(&me->open, 1, __ATOMIC_SEQ_CST);
-	}
 }
 
 /* Commit every file of this process (but for the ones other processes still use,

@@ -58,14 +58,17 @@ void registry_retire_unused(void);
 /* Whether fd's file lives on a file system whose contents survive a crash. */
 bool fs_is_persistent(int fd);
 
-/* fork's prepare handler (registry lock held): a journal lock for the child of
- * each file; the parent's handler drops them again. */
-void registry_fork_prepare(void);
-void registry_fork_parent(void);
-/* In a forked child (fork handler): a fresh lock, the parent's tracker dropped,
- * and a share of every file the parent managed (a tracker of its own, a member
- * slot of its own). */
-void registry_fork_child(void);
+/* The managed files (a uthash table, walked with HASH_ITER under the registry lock). */
+struct fams_file *registry_files(void);
+/* This process's dirty-page tracker: opened when it first manages a file.  In a
+ * forked child the tracker's descriptors act on the parent's address space (a
+ * userfaultfd and a pagemap belong to the mm that opened them): forget drops them,
+ * whatever the child inherited, and a later start opens its own. */
+void registry_start_tracker(void);
+void registry_forget_tracker(void);
+/* In a forked child: the registry lock made anew (a thread of the parent's may
+ * have held it). */
+void registry_lock_reset(void);
 /* Commit every file no other process uses, each on its own (exec: the program is
  * about to be replaced); a failure is reported with a fams: line naming `what`. */
 void registry_commit_all(const char *what);
