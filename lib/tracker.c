@@ -4,6 +4,7 @@
 #include "tracker.h"
 #include "log.h"
 #include "sys.h"
+#include "wprecord.h"
 #include "wpsync.h"
 
 #include <errno.h>
@@ -154,7 +155,7 @@ void fams_tracker_init(void)
 
 bool fams_tracker_opens_for_kernel(const void *addr, size_t len)
 {
-	return kernel_writes_fail() && wpsync_may_cover((uintptr_t)addr, len);
+	return kernel_writes_fail() && wprecord_may_cover((uintptr_t)addr, len);
 }
 
 void fams_open_for_kernel(void *addr, size_t len)
@@ -165,7 +166,7 @@ void fams_open_for_kernel(void *addr, size_t len)
 
 bool fams_tracker_recorded(uintptr_t addr, size_t len)
 {
-	return fams_tracker_kind == FAMS_TRACKER_UFFD_SYNC && wpsync_recorded(addr, len);
+	return fams_tracker_kind == FAMS_TRACKER_UFFD_SYNC && wprecord_any(addr, len);
 }
 
 int fams_tracker_watch(uint8_t *flag)
@@ -204,7 +205,7 @@ int fams_track_range(void *addr, size_t len)
 {
 	int go = uffd_applies(len);
 	struct uffdio_register reg = { .range = { (uintptr_t)addr, len }, .mode = UFFDIO_REGISTER_MODE_WP };
-	if (go > 0 && fams_tracker_kind == FAMS_TRACKER_UFFD_SYNC && wpsync_prepare((uintptr_t)addr, len) < 0)
+	if (go > 0 && fams_tracker_kind == FAMS_TRACKER_UFFD_SYNC && wprecord_prepare((uintptr_t)addr, len) < 0)
 		return -1; /* a fault there would find nowhere to record itself */
 	return go <= 0 ? go : fams_raw_ioctl(uffd, UFFDIO_REGISTER, &reg);
 }

@@ -5,10 +5,9 @@
  * support since Linux 5.19) until a store faults on it.  The thread below reads the
  * fault, sets the page's bit in the record and un-protects the page (which wakes the
  * storing thread); a harvest takes the bits of a range and protects those pages
- * again.  The record is indexed by address: a two-level table of bitmaps, one per
- * GiB of address space that ever held a tracked mapping, never freed while the
- * thread may use it, so the thread needs no lock of the engine's (a storing thread
- * may hold any lock of the program's or the registry's while it waits for us).
+ * again.  The record is indexed by address (wprecord.h), so the thread needs no
+ * lock of the engine's (a storing thread may hold any lock of the program's or the
+ * registry's while it waits for us).
  *
  * Rules (no write is lost):
  *  1. A page is opened only after its bit is set: the storing thread resumes when
@@ -29,6 +28,7 @@
  * would hang the program), and the thread holds none of the program's files. */
 #include "wpsync.h"
 #include "log.h"
+#include "wprecord.h"
 #include "sys.h"
 
 #include <errno.h>
@@ -42,20 +42,11 @@
 #include <sys/mman.h>
 #include <time.h>
 
-#define CHUNK_SHIFT 30 /* a bitmap per GiB of address space */
-#define ADDR_BITS 48   /* user addresses below 2^48 (4-level page tables) */
-#define NCHUNKS ((size_t)1 << (ADDR_BITS - CHUNK_SHIFT))
 #define MAX_FILLS 64   /* threads at once in a read the kernel fills (wpsync_fill_*) */
 #define MAX_WATCHED 256 /* flags raised when a page opens (wpsync_watch) */
 
 static int served_fd = -1; /* the thread's own copy of the userfaultfd */
 static pthread_mutex_t record_lock = PTHREAD_MUTEX_INITIALIZER;
-static unsigned page_shift;
-static size_t chunk_words; /* 64-bit words of one chunk's bitmap */
-/* chunks[addr >> CHUNK_SHIFT]: written under the registry lock (prepare), read by
- * the thread with acquire loads. */
-static uint64_t **chunks;
-static size_t lowest = NCHUNKS, highest; /* the chunks allocated: [lowest, highest] */
 /* Set when a fault found no chunk or the thread could not read its descriptor:
  * every later harvest fails, so its range is compared rather than trusted. */
 static bool broken;
@@ -69,20 +60,6 @@ static __thread int my_fill = -1;
  * waits for a thread that may be raising it). */
 static uint8_t *watched[MAX_WATCHED];
 
-/* The word holding page addr's bit, and the bit; NULL when no chunk covers it. */
-static uint64_t *bit_word(uintptr_t addr, uint64_t *bit)
-{
-	size_t c = addr >> CHUNK_SHIFT;
-	if (c >= NCHUNKS || !chunks)
-		return NULL;
-	uint64_t *chunk = __atomic_load_n(&chunks[c], __ATOMIC_ACQUIRE);
-	if (!chunk)
-		return NULL;
-	size_t page = (addr & (((uintptr_t)1 << CHUNK_SHIFT) - 1)) >> page_shift;
-	*bit = (uint64_t)1 << (page % 64);
-	return &chunk[page / 64];
-}
-
 /* Raise every watched flag (before the page opens: rule 1 for the others). */
 static void raise_watched(void)
 {
@@ -91,16 +68,12 @@ static void raise_watched(void)
 			__atomic_store_n(watched[i], 1, __ATOMIC_RELEASE);
 }
 
+/* Record [addr, addr + len) as opened; a page with no bitmap breaks the record. */
 static void set_bits(uintptr_t addr, size_t len)
 {
 	raise_watched();
-	for (uintptr_t a = addr; a < addr + len; a += (uintptr_t)1 << page_shift) {
-		uint64_t bit, *w = bit_word(a, &bit);
-		if (w)
-			__atomic_fetch_or(w, bit, __ATOMIC_RELEASE);
-		else
-			__atomic_store_n(&broken, true, __ATOMIC_RELEASE);
-	}
+	if (!wprecord_set(addr, len))
+		__atomic_store_n(&broken, true, __ATOMIC_RELEASE);
 }
 
 int wpsync_protect(int fd, uintptr_t addr, size_t len, bool wp)
@@ -228,11 +201,11 @@ static int keeps_protection(int fd)
 	struct uffdio_register reg = { .range = { a, pg }, .mode = UFFDIO_REGISTER_MODE_WP };
 	int ok = -1;
 	p[0] = 1; /* populated, as a written page is */
-	if (wpsync_prepare(a, pg) == 0 && fams_raw_ioctl(fd, UFFDIO_REGISTER, &reg) == 0 &&
+	if (wprecord_prepare(a, pg) == 0 && fams_raw_ioctl(fd, UFFDIO_REGISTER, &reg) == 0 &&
 	    wpsync_protect(fd, a, pg, true) == 0 && fams_raw_mprotect(p, pg, PROT_READ) == 0 &&
 	    fams_raw_mprotect(p, pg, PROT_READ | PROT_WRITE) == 0) {
 		*(volatile char *)p = 2; /* faults to the thread, which records it */
-		uint64_t bit, *w = bit_word(a, &bit);
+		uint64_t bit, *w = wprecord_word(a, &bit);
 		/* Recorded before the store went on (rule 1); a broken engine of the
 		 * tests' may take a moment. */
 		for (int i = 0; w && i < 100 && !(__atomic_load_n(w, __ATOMIC_ACQUIRE) & bit); i++) {
@@ -251,15 +224,8 @@ static int keeps_protection(int fd)
 
 int wpsync_start(int fd)
 {
-	page_shift = (unsigned)__builtin_ctzl((unsigned long)fams_page_size);
-	chunk_words = ((size_t)1 << (CHUNK_SHIFT - page_shift)) / 64;
-	if (!chunks) {
-		void *t = fams_raw_mmap(NULL, NCHUNKS * sizeof *chunks, PROT_READ | PROT_WRITE,
-					MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-		if (t == MAP_FAILED)
-			return -1;
-		chunks = t;
-	}
+	if (wprecord_init() < 0)
+		return -1;
 	served_fd = fd;
 	broken = false;
 	/* The thread takes no signal meant for the program, and a small stack. */
@@ -288,41 +254,6 @@ int wpsync_start(int fd)
 		return -1;
 	}
 	return 0;
-}
-
-int wpsync_prepare(uintptr_t addr, size_t len)
-{
-	size_t first = addr >> CHUNK_SHIFT, last = (addr + len - 1) >> CHUNK_SHIFT;
-	if (len == 0)
-		return 0;
-	if (last >= NCHUNKS) {
-		errno = ENOMEM;
-		return -1;
-	}
-	for (size_t c = first; c <= last; c++) {
-		if (chunks[c])
-			continue;
-		void *b = fams_raw_mmap(NULL, chunk_words * 8, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-					-1, 0);
-		if (b == MAP_FAILED)
-			return -1;
-		__atomic_store_n(&chunks[c], (uint64_t *)b, __ATOMIC_RELEASE);
-		if (c < lowest)
-			lowest = c;
-		if (c > highest)
-			highest = c;
-	}
-	return 0;
-}
-
-bool wpsync_may_cover(uintptr_t addr, size_t len)
-{
-	if (!chunks || len == 0)
-		return false;
-	for (size_t c = addr >> CHUNK_SHIFT; c <= (addr + len - 1) >> CHUNK_SHIFT && c < NCHUNKS; c++)
-		if (__atomic_load_n(&chunks[c], __ATOMIC_ACQUIRE))
-			return true;
-	return false;
 }
 
 /* Whether the page at a lies in a range being filled for some thread. */
@@ -366,7 +297,7 @@ int wpsync_take(int fd, uintptr_t addr, size_t len, void (*fn)(void *ctx, uintpt
 	sigset_t old;
 	lock_record(&old);
 	for (uintptr_t a = addr & ~(uintptr_t)(pg - 1); a < end;) {
-		uint64_t bit, *w = bit_word(a, &bit);
+		uint64_t bit, *w = wprecord_word(a, &bit);
 		/* The pages of this word inside the range. */
 		uintptr_t word_end = (a | ((pg << 6) - 1)) + 1;
 		if (word_end > end)
@@ -376,11 +307,11 @@ int wpsync_take(int fd, uintptr_t addr, size_t len, void (*fn)(void *ctx, uintpt
 			continue;
 		}
 		uint64_t mask = 0;
-		for (uintptr_t b = a; b < word_end; b += pg)
-			mask |= (uint64_t)1 << ((b >> page_shift) % 64);
+		for (uintptr_t b = a; b < word_end; b += pg, bit <<= 1)
+			mask |= bit;
 		uint64_t got = __atomic_fetch_and(w, ~mask, __ATOMIC_ACQ_REL) & mask;
 		for (; got; got &= got - 1) {
-			uintptr_t p = (a & ~(uintptr_t)((pg << 6) - 1)) + ((uintptr_t)__builtin_ctzll(got) << page_shift);
+			uintptr_t p = (a & ~(uintptr_t)((pg << 6) - 1)) + (uintptr_t)__builtin_ctzll(got) * pg;
 			if (p == run_e) {
 				run_e = p + pg;
 				continue;
@@ -431,16 +362,6 @@ void wpsync_fill_done(void)
 	unlock_record(&old);
 }
 
-bool wpsync_recorded(uintptr_t addr, size_t len)
-{
-	for (uintptr_t a = addr; a < addr + len; a += (uintptr_t)1 << page_shift) {
-		uint64_t bit, *w = bit_word(a, &bit);
-		if (w && (__atomic_load_n(w, __ATOMIC_ACQUIRE) & bit))
-			return true;
-	}
-	return false;
-}
-
 int wpsync_watch(uint8_t *flag)
 {
 	sigset_t old;
@@ -473,7 +394,5 @@ void wpsync_forget(void)
 	memset(fills, 0, sizeof fills);
 	memset(watched, 0, sizeof watched); /* the parent's slots: the child joins with its own */
 	my_fill = -1;
-	for (size_t c = lowest; chunks && c <= highest && c < NCHUNKS; c++)
-		if (chunks[c])
-			memset(chunks[c], 0, chunk_words * 8);
+	wprecord_clear();
 }

@@ -1,6 +1,6 @@
 /* wpsync.h -- the synchronous write-protect tracker (Linux 5.19 to 6.6): a thread
- * that serves userfaultfd write-protect faults, and its record of the pages it
- * opened to writing.  tracker.c chooses it and does the registering; this keeps
+ * that serves userfaultfd write-protect faults, and takes back the pages it opened
+ * to writing (their record: wprecord.h).  tracker.c chooses it and does the registering; this keeps
  * the rule that no write is lost between a fault and a harvest (wpsync.c). */
 #ifndef FAMS_WPSYNC_H
 #define FAMS_WPSYNC_H
@@ -12,18 +12,11 @@
 /* Start the fault-serving thread on uffd (blocking reads).  0, or -1 with errno. */
 int wpsync_start(int uffd);
 
-/* Make room in the record for [addr, addr + len) before it is registered: a fault
- * there must find somewhere to set its bit.  0, or -1 (ENOMEM). */
-int wpsync_prepare(uintptr_t addr, size_t len);
-
 /* Take the record's pages in [addr, addr + len): for each run, clear its bits,
  * write-protect it again through fd, then report it through fn.  -1 with errno
  * when the thread could not serve (EIO) or a run could not be protected; the
  * caller then compares the range (its bits are gone). */
 int wpsync_take(int fd, uintptr_t addr, size_t len, void (*fn)(void *ctx, uintptr_t s, uintptr_t e), void *ctx);
-
-/* Whether any tracked mapping may lie in [addr, addr + len) (cheap, no lock). */
-bool wpsync_may_cover(uintptr_t addr, size_t len);
 
 /* The kernel is about to write into [addr, addr + len), a range of one tracked
  * mapping, for this thread (a userfaultfd that serves only user-mode faults makes
@@ -31,10 +24,6 @@ bool wpsync_may_cover(uintptr_t addr, size_t len);
  * harvests from protecting it again until wpsync_fill_done. */
 void wpsync_fill(int fd, uintptr_t addr, size_t len);
 void wpsync_fill_done(void);
-
-/* Whether any page of [addr, addr + len) has its bit set (no lock: a bit set
- * concurrently may or may not be seen). */
-bool wpsync_recorded(uintptr_t addr, size_t len);
 
 /* Flags raised (set to 1, before the page opens) whenever a page is opened to
  * writing, for other processes to know this one may have stores to collect
