@@ -75,6 +75,10 @@ static void trim_plan_buffer(struct fams_file *f, bool failed)
 		f->plan_buf = NULL;
 		f->plan_cap = 0;
 	}
+	if (failed) {
+		free(f->jchunk);
+		f->jchunk = NULL;
+	}
 }
 
 /* Whether the data file may take `size` with no journal (one flush): a size change
@@ -114,11 +118,13 @@ static int apply(struct fams_file *f, const struct commit_plan *pl, struct fams_
 
 /* Write and flush the journal of the plan (steps 2 and 3).  What the journal on
  * disk holds is unknown from the first byte written until the flush returns. */
-static int write_journal(struct fams_file *f, const struct commit_plan *pl, struct fams_jsizes sz, char *chunk)
+static int write_journal(struct fams_file *f, const struct commit_plan *pl, struct fams_jsizes sz)
 {
 	struct fams_jcounters *c = f->j.st;
 	c->live = FAMS_JLIVE_UNKNOWN;
-	int64_t jbytes = fams_jwrite(f->j.fd, f->data_fd, ++c->seq, &f->id, sz, pl->ext, pl->undo, pl->n, chunk);
+	bool direct = !f->j.buffered;
+	int64_t jbytes = fams_jwrite(f->j.fd, f->data_fd, ++c->seq, &f->id, sz, pl->ext, pl->undo, pl->n, f->jchunk, &direct);
+	f->j.buffered = !direct;
 	if (jbytes < 0)
 		return -1;
 	__atomic_add_fetch(&fams_stats.journal_bytes, (uint64_t)jbytes, __ATOMIC_RELAXED);
@@ -234,7 +240,6 @@ int fams_commit_apply(struct fams_file *f, const struct fams_snapshot *s)
 static int commit_locked(struct fams_file *f, uint64_t lo, uint64_t hi, const struct fams_snapshot *snap)
 {
 	struct commit_plan pl = { 0 };
-	char *chunk = NULL;
 	int saved = 0;
 
 	if (f->sh->needs_rollback && rollback_in_place(f) < 0)
@@ -280,7 +285,7 @@ static int commit_locked(struct fams_file *f, uint64_t lo, uint64_t hi, const st
 	uint64_t undo = 0;
 	for (size_t i = 0; i < pl.n; i++)
 		undo += fams_jundo_len(&pl.ext[i], sz.old_size);
-	uint64_t journal_bytes = FAMS_JOURNAL_BODY_OFFSET + pl.n * sizeof *pl.ext + undo;
+	uint64_t journal_bytes = fams_jspan(pl.n * sizeof *pl.ext + undo);
 	if (f->j.fd >= 0 && fams_journal_reserve(&f->j, journal_bytes) < 0) {
 		saved = errno;
 		if (saved == ENOSPC && journal_bytes > fams_cfg.journal_max)
@@ -295,7 +300,8 @@ static int commit_locked(struct fams_file *f, uint64_t lo, uint64_t hi, const st
 	}
 	for (size_t i = 0; i < pl.written; i++)
 		pl.ext[i].new_hash = fams_jextent_hash(pl.newb[i], pl.ext[i].len);
-	if (f->j.fd >= 0 && !(chunk = malloc(FAMS_IO_CHUNK))) {
+	/* Kept between commits too: a fresh megabyte costs a fault per page it fills. */
+	if (f->j.fd >= 0 && !f->jchunk && !(f->jchunk = aligned_alloc(FAMS_JOURNAL_ALIGN, FAMS_IO_CHUNK))) {
 		errno = ENOMEM;
 		goto fail_plan;
 	}
@@ -303,7 +309,7 @@ static int commit_locked(struct fams_file *f, uint64_t lo, uint64_t hi, const st
 	if (fams_test_break == FAMS_BREAK_DATA_FIRST && apply(f, &pl, sz) < 0)
 		goto data_failed;
 	/* Steps 2 and 3: the journal is durable before any data byte or size changes. */
-	if (f->j.fd >= 0 && write_journal(f, &pl, sz, chunk) < 0) {
+	if (f->j.fd >= 0 && write_journal(f, &pl, sz) < 0) {
 		saved = errno;
 		fams_error("%s: writing the journal failed: %s; nothing was written to the file, "
 			   "the changes stay in memory", f->path, strerror(saved));
@@ -335,7 +341,6 @@ done:
 		for (size_t i = 0; i < pl.nruns; i++)
 			bits_set(f->dirty, pl.runs[i].first, pl.runs[i].last, false);
 	plan_free(&pl);
-	free(chunk);
 	return 0;
 
 data_failed:
@@ -365,7 +370,6 @@ fail_errno:
 fail:
 	plan_free(&pl);
 	trim_plan_buffer(f, true);
-	free(chunk);
 	errno = saved;
 	return -1;
 }

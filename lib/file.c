@@ -219,6 +219,7 @@ void fams_file_close(struct fams_file *f, int remove_journal)
 	if (f->data_fd >= 0)
 		fams_raw_close(f->data_fd);
 	free(f->plan_buf);
+	free(f->jchunk);
 	free(f);
 }
 

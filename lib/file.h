@@ -50,6 +50,7 @@ struct fams_file {
 	uint64_t snapshot_commits; /* of sh->commits, those of this process's snapshots (commit lock) */
 	char *plan_buf;           /* room for a commit's new and old bytes, kept (commitplan.c) */
 	size_t plan_cap;
+	char *jchunk;             /* FAMS_IO_CHUNK bytes, aligned, for writing the journal (commit.c) */
 	struct fams_async async;  /* its snapshots waiting to be committed (asynccommit.h) */
 	bool unlinked;            /* no name: nothing to recover after a crash, no journal */
 	bool cut_off;             /* a forked child that could not join: its mappings are

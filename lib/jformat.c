@@ -11,6 +11,8 @@
 #define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack: hashing never allocates */
 #include <xxhash.h>
 
+uint64_t fams_journal_direct_min = 1u << 20;
+
 uint64_t fams_jextent_hash(const void *bytes, size_t len) { return XXH3_64bits(bytes, len); }
 
 uint64_t fams_jheader_hash(const struct fams_jheader *h)
@@ -32,8 +34,61 @@ uint64_t fams_jundo_len(const struct fams_jextent *e, uint64_t old_size)
 	return e->len < old_size - e->off ? e->len : old_size - e->off;
 }
 
+/* The journal body on its way out: bytes gathered into chunk and written a whole
+ * chunk at a time at aligned offsets (see fams_jwrite). */
+struct body_out {
+	int jfd;
+	char *chunk;
+	size_t fill;     /* bytes gathered in chunk */
+	uint64_t pos;    /* where chunk goes in the journal */
+	bool *direct;    /* jfd is in O_DIRECT mode */
+	XXH3_state_t *hs;
+};
+
+/* Write the gathered bytes, the last piece padded with zeros to an aligned length.
+ * A write O_DIRECT refuses (EINVAL: this file system's alignment is larger, or it
+ * takes the flag but not the write) is made again without it. */
+static int body_flush(struct body_out *o)
+{
+	size_t len = (o->fill + FAMS_JOURNAL_ALIGN - 1) & ~(size_t)(FAMS_JOURNAL_ALIGN - 1);
+	memset(o->chunk + o->fill, 0, len - o->fill);
+	int r = fams_pwrite_full(o->jfd, o->chunk, len, (off_t)o->pos);
+	if (r < 0 && errno == EINVAL && *o->direct && fams_set_direct(o->jfd, false) == 0) {
+		*o->direct = false;
+		r = fams_pwrite_full(o->jfd, o->chunk, len, (off_t)o->pos);
+	}
+	o->pos += o->fill;
+	o->fill = 0;
+	return r;
+}
+
+/* Append len bytes to the body: copied from src, or read from data_fd at off when
+ * src is NULL (zeros where the file ends early: someone else cut it).  Hashed. */
+static int body_put(struct body_out *o, const char *src, int data_fd, uint64_t off, uint64_t len)
+{
+	for (uint64_t done = 0; done < len;) {
+		size_t room = FAMS_IO_CHUNK - o->fill;
+		size_t c = len - done > room ? room : (size_t)(len - done);
+		char *at = o->chunk + o->fill;
+		if (src) {
+			memcpy(at, src + done, c);
+		} else {
+			ssize_t r = fams_pread_full(data_fd, at, c, (off_t)(off + done));
+			if (r < 0)
+				return -1;
+			memset(at + r, 0, c - (size_t)r);
+		}
+		XXH3_64bits_update(o->hs, at, c);
+		o->fill += c;
+		done += c;
+		if (o->fill == FAMS_IO_CHUNK && body_flush(o) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 int64_t fams_jwrite(int jfd, int data_fd, uint64_t seq, const struct fams_identity *id, struct fams_jsizes sizes,
-		    const struct fams_jextent *ext, const char *const *undo, size_t n, char *chunk)
+		    const struct fams_jextent *ext, const char *const *undo, size_t n, char *chunk, bool *direct)
 {
 	struct fams_jheader h = { .version = FAMS_JOURNAL_VERSION, .page_size = (uint32_t)fams_page_size };
 	memcpy(h.magic, FAMS_JOURNAL_MAGIC, 8);
@@ -50,45 +105,31 @@ int64_t fams_jwrite(int jfd, int data_fd, uint64_t seq, const struct fams_identi
 		undo_bytes += fams_jundo_len(&ext[i], h.old_size);
 	h.body_len = table + undo_bytes;
 
-	XXH3_state_t state, *hs = &state;
-	XXH3_INITSTATE(hs);
-	XXH3_64bits_reset_withSeed(hs, seq);
-	XXH3_64bits_update(hs, ext, table);
-	int err = fams_pwrite_full(jfd, ext, table, FAMS_JOURNAL_BODY_OFFSET);
-	/* The undo image is gathered into chunk and written a whole chunk at a time:
-	 * one small write per extent costs a walk of a large page-cache folio's blocks
-	 * each, which dominated commits of many scattered pages. */
-	uint64_t jpos = FAMS_JOURNAL_BODY_OFFSET + table;
-	size_t fill = 0;
-	uint64_t left = undo_bytes;
-	for (size_t i = 0; i < n && err == 0; i++) {
-		uint64_t len = fams_jundo_len(&ext[i], h.old_size);
-		for (uint64_t done = 0; done < len && err == 0;) {
-			size_t room = FAMS_IO_CHUNK - fill;
-			size_t c = len - done > room ? room : (size_t)(len - done);
-			ssize_t r = (ssize_t)c;
-			if (undo[i])
-				memcpy(chunk + fill, undo[i] + done, c);
-			else
-				r = fams_pread_full(data_fd, chunk + fill, c, (off_t)(ext[i].off + done));
-			if (r < 0) {
-				err = -1;
-				break;
-			}
-			if ((size_t)r < c) /* the file ends early (someone else cut it): zeros */
-				memset(chunk + fill + r, 0, c - (size_t)r);
-			XXH3_64bits_update(hs, chunk + fill, c);
-			fill += c;
-			done += c;
-			left -= c;
-			if (fill == FAMS_IO_CHUNK || left == 0) {
-				err = fams_pwrite_full(jfd, chunk, fill, (off_t)jpos);
-				jpos += fill;
-				fill = 0;
-			}
-		}
-	}
-	h.body_hash = XXH3_64bits_digest(hs);
+	XXH3_state_t state;
+	XXH3_INITSTATE(&state);
+	XXH3_64bits_reset_withSeed(&state, seq);
+	/* The body -- the extent table, then the undo images -- is gathered into
+	 * chunk and written a whole chunk at a time: one small write per extent costs
+	 * a walk of a large page-cache folio's blocks each, which dominated commits of
+	 * many scattered pages.  A large body skips the page cache (O_DIRECT): it is
+	 * written once and flushed at once, and a buffered body's writeback was most
+	 * of a large commit's journal flush.  A small one goes buffered: the flush then
+	 * writes it in one I/O with the header page, where a direct write is an I/O of
+	 * its own before the flush's (small commits measured slower). */
+	bool use_direct = *direct && h.body_len >= fams_journal_direct_min;
+	if (use_direct && fams_set_direct(jfd, true) < 0)
+		*direct = use_direct = false;
+	struct body_out o = { jfd, chunk, 0, FAMS_JOURNAL_BODY_OFFSET, &use_direct, &state };
+	int err = body_put(&o, (const char *)ext, -1, 0, table);
+	for (size_t i = 0; i < n && err == 0; i++)
+		err = body_put(&o, undo[i], data_fd, ext[i].off, fams_jundo_len(&ext[i], h.old_size));
+	if (err == 0 && o.fill)
+		err = body_flush(&o);
+	if (use_direct && fams_set_direct(jfd, false) < 0)
+		err = -1;
+	else if (!use_direct && h.body_len >= fams_journal_direct_min)
+		*direct = false; /* refused on the way */
+	h.body_hash = XXH3_64bits_digest(&state);
 	h.header_hash = fams_jheader_hash(&h);
 	/* The header last: until it is written, the journal does not check. */
 	if (err == 0)

@@ -26,6 +26,7 @@
 #define FAMS_JFORMAT_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #define FAMS_JOURNAL_MAGIC "FAMSJRN1"
@@ -95,12 +96,28 @@ struct fams_jsizes {
 /* fams_jwrite -- write the journal of a commit to jfd: the body (the extent table
  * ext[0..n), whose new_hash and flags the caller set, then the undo image: the data
  * file's current bytes of each extent below old_size -- from undo[i] where the
- * caller holds them, else read from data_fd -- written a chunk at a time), then the
- * header that makes it valid, naming id, seq and the sizes.  Not flushed: that is
- * the caller's ordering rule.  chunk holds FAMS_IO_CHUNK bytes.  Returns the bytes
- * written, or -1 with errno. */
+ * caller holds them, else read from data_fd), then the header that makes it valid,
+ * naming id, seq and the sizes.  Not flushed: that is the caller's ordering rule.
+ * The body is written through chunk (FAMS_IO_CHUNK bytes, aligned to
+ * FAMS_JOURNAL_ALIGN) in pieces at offsets and of lengths aligned to
+ * FAMS_JOURNAL_ALIGN, the last padded with zeros (the journal must have room for
+ * fams_jspan bytes); with *direct, a body of fams_journal_direct_min bytes or more
+ * in O_DIRECT mode, which is left again before the header is written, and *direct
+ * is cleared where the file system refuses it.
+ * Returns the bytes that count (header and body), or -1 with errno. */
 int64_t fams_jwrite(int jfd, int data_fd, uint64_t seq, const struct fams_identity *id, struct fams_jsizes sizes,
-		    const struct fams_jextent *ext, const char *const *undo, size_t n, char *chunk);
+		    const struct fams_jextent *ext, const char *const *undo, size_t n, char *chunk, bool *direct);
+
+/* The alignment of the body's writes, and the journal length they reach for a
+ * body of body_len bytes. */
+#define FAMS_JOURNAL_ALIGN 4096u
+/* The smallest body written with O_DIRECT (1 MiB; tests lower it to reach the
+ * direct path with small commits). */
+extern uint64_t fams_journal_direct_min;
+static inline uint64_t fams_jspan(uint64_t body_len)
+{
+	return FAMS_JOURNAL_BODY_OFFSET + ((body_len + FAMS_JOURNAL_ALIGN - 1) & ~(uint64_t)(FAMS_JOURNAL_ALIGN - 1));
+}
 
 enum fams_jstate {
 	FAMS_J_EMPTY,         /* no journal, or a header of zeros: nothing live */

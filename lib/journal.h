@@ -44,6 +44,7 @@ struct fams_journal {
 	int dirfd;          /* directory holding it: for unlink and directory fsync */
 	char dir[PATH_MAX]; /* its path, for messages */
 	char name[NAME_MAX + 1];
+	bool buffered;      /* the file system refused O_DIRECT for it: the body goes buffered */
 	struct fams_jcounters own; /* the counters until st points into the shared state */
 	struct fams_jcounters *st;
 };

@@ -531,6 +531,16 @@ static void sh_whole_pages(void)
 	finish(f);
 }
 
+/* The same, the journal's body written with O_DIRECT (as a large commit's is): in
+ * aligned pieces, the last padded with zeros past the body. */
+static void sh_whole_pages_direct(void)
+{
+	uint64_t was = fams_journal_direct_min;
+	fams_journal_direct_min = 0;
+	sh_whole_pages();
+	fams_journal_direct_min = was;
+}
+
 static void sh_journal_growth(void)
 {
 	begin(40 * PG);
@@ -720,6 +730,7 @@ int main(int argc, char **argv)
 		{ "first page and partial last page", sh_two_pages_end },
 		{ "scattered pages", sh_scattered },
 		{ "whole pages", sh_whole_pages },
+		{ "whole pages, journal body direct", sh_whole_pages_direct },
 		{ "journal growth", sh_journal_growth },
 		{ "three consecutive commits", sh_consecutive },
 		{ "ftruncate shrink and grow", sh_resize },

@@ -1,0 +1,116 @@
+/* A large commit writes its journal's body with O_DIRECT (no page-cache copy to
+ * write back at the flush); a small one writes it buffered, with the header.  The
+ * header is never written direct.  Where the file system refuses a direct write
+ * (EINVAL), the commit goes on buffered and later commits do not try again: the
+ * data file and the journal are what they would have been. */
+#include "engine_harness.h"
+#include "jformat.h"
+#include "log.h"
+#include "recover.h"
+
+static int direct_writes, buffered_writes, refuse_direct;
+
+/* os_pwrite that counts the journal's writes by mode, and fails direct ones with
+ * EINVAL when asked, as a file system without direct I/O would. */
+static ssize_t counting_pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+	int fl = fcntl(fd, F_GETFL);
+	if (fl >= 0 && (fl & O_DIRECT)) {
+		direct_writes++;
+		if (off < FAMS_JOURNAL_BODY_OFFSET)
+			FAIL("a write below the body (offset %lld) in O_DIRECT mode", (long long)off);
+		if (refuse_direct) {
+			errno = EINVAL;
+			return -1;
+		}
+	} else {
+		buffered_writes++;
+	}
+	return fams_sys_default.os_pwrite(fd, buf, n, off);
+}
+
+/* Commit `pages` whole pages of f, filled with c (no letter: base_image's pages are
+ * letters); the data file must then hold them. */
+static void commit_pages(struct fams_file *f, int pages, char c)
+{
+	direct_writes = buffered_writes = 0;
+	for (int i = 0; i < pages; i++)
+		put_page(f, (uint64_t)i, c);
+	if (fams_file_commit(f, 0, UINT64_MAX) < 0)
+		FAIL("commit of %d pages: %s", pages, strerror(errno));
+	struct image now = read_image();
+	for (int i = 0; i < pages * PG; i++)
+		if (now.bytes[i] != c)
+			FAIL("after a commit of %d pages, byte %d is not '%c'", pages, i, c);
+	free(now.bytes);
+}
+
+/* The journal left by the last commit checks, and names `pages` extents. */
+static void journal_checks(int pages)
+{
+	char jp[4200];
+	journal_path(jp, sizeof jp);
+	int jfd = open(jp, O_RDONLY);
+	struct fams_jheader h;
+	struct fams_jextent *ext = NULL;
+	char *buf = malloc(FAMS_IO_CHUNK);
+	if (jfd < 0 || fams_jread(jfd, &h, &ext, buf) != FAMS_J_VALID)
+		FAIL("the journal of the last commit does not check");
+	if (h.nextents != 1 || ext[0].len != (uint64_t)pages * PG)
+		FAIL("the journal names %llu extents (the first %llu bytes), not one of %d pages", (unsigned long long)h.nextents, (unsigned long long)ext[0].len, pages);
+	free(ext);
+	free(buf);
+	close(jfd);
+}
+
+int main(void)
+{
+	static char path_main[4096];
+	const char *dir = getenv("FAMS_TEST_DIR");
+	snprintf(path_main, sizeof path_main, "%s/journal_direct.%d", dir ? dir : ".", (int)getpid());
+	path = path_main;
+	fams_log_level = FAMS_LOG_ERROR;
+	fams_sys.os_pwrite = counting_pwrite;
+
+	int probe = open(dir ? dir : ".", O_RDONLY | O_DIRECTORY);
+	int tfd = openat(probe, ".", O_TMPFILE | O_RDWR | O_DIRECT, 0600);
+	if (tfd < 0) {
+		printf("skip: %s has no direct I/O\n", dir ? dir : ".");
+		return 77;
+	}
+	close(tfd);
+	close(probe);
+
+	const int big = (int)(fams_journal_direct_min / PG) + 8; /* a body past the threshold */
+	struct image base = base_image((size_t)(big + 8) * PG);
+	write_image(&base);
+	struct fams_file *f = open_managed();
+	if (!f)
+		FAIL("open_managed");
+
+	commit_pages(f, 2, '#');
+	if (direct_writes)
+		FAIL("a commit of 2 pages wrote %d pieces of its journal direct", direct_writes);
+	journal_checks(2);
+
+	commit_pages(f, big, '%');
+	if (!direct_writes)
+		FAIL("a commit of %d pages wrote no piece of its journal direct", big);
+	journal_checks(big);
+
+	/* A file system that refuses the direct writes: buffered, then and after. */
+	refuse_direct = 1;
+	commit_pages(f, big, '&');
+	if (direct_writes != 1)
+		FAIL("after a refused direct write, %d more were tried", direct_writes - 1);
+	journal_checks(big);
+	commit_pages(f, big, '*');
+	if (direct_writes)
+		FAIL("a commit after the refusal tried %d direct writes", direct_writes);
+	journal_checks(big);
+
+	fams_file_close(f, 1);
+	unlink(path);
+	printf("journal body: direct for %d pages, buffered for 2, buffered after a refusal\n", big);
+	return 0;
+}
