@@ -261,8 +261,8 @@ int plan_compare_suspects(struct fams_file *f, uint64_t first, uint64_t last, bo
 		for (uint64_t i = 0; i < n; i++) {
 			uint64_t o = i * pg, l = o + pg > len ? len - o : pg;
 			if (memcmp(a + o, b + o, (size_t)l) != 0)
-				f->dirty[(p + i) / 64] |= 1ull << ((p + i) % 64);
-			f->suspect[(p + i) / 64] &= ~(1ull << ((p + i) % 64));
+				bits_word_or(f->dirty, (p + i) / 64, 1ull << ((p + i) % 64));
+			bits_word_clear(f->suspect, (p + i) / 64, 1ull << ((p + i) % 64));
 		}
 		p += n;
 	}

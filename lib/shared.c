@@ -1,6 +1,7 @@
 /* shared.c -- creating, reaching and locking the state a managed file's processes
  * share (shared.h).  Layout of the memfd: struct fams_shared, page aligned, then
- * the dirty bitmap and the suspect bitmap, FAMS_MAX_FILE_PAGES bits each. */
+ * the dirty bitmap and the suspect bitmap (pagebits.h: FAMS_MAX_FILE_PAGES bits and
+ * their summary each). */
 #include "shared.h"
 #include "sys.h"
 
@@ -8,7 +9,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#define BITMAP_BYTES (FAMS_MAX_FILE_PAGES / 8)
+#define BITMAP_BYTES FAMS_BITMAP_BYTES
 
 static uint64_t header_bytes(void) { return fams_page_round(sizeof(struct fams_shared)); }
 static uint64_t state_bytes(void) { return header_bytes() + 2 * BITMAP_BYTES; }
