@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 /* One mapping being scanned: where it starts in the address space and the file,
  * and the owner's protected_end. */
@@ -35,6 +36,53 @@ static void on_written(void *ctx, uintptr_t s, uintptr_t e)
 		bits_mark_bytes(c->f->suspect, lo > pe ? lo : pe, hi - (lo > pe ? lo : pe));
 }
 
+/* Call fn(ctx, a, b) for each run [a, b) of [lo, hi) of the file that its working
+ * copy holds pages for.  0, or -1 with errno (fn's, or the seek's). */
+static int each_allocated(const struct fams_file *f, uint64_t lo, uint64_t hi,
+			  int (*fn)(void *ctx, uint64_t a, uint64_t b), void *ctx)
+{
+	while (lo < hi) {
+		off_t a = fams_raw_lseek(f->memfd, (off_t)lo, SEEK_DATA);
+		if (a < 0)
+			return errno == ENXIO ? 0 : -1; /* ENXIO: no page from lo on */
+		if ((uint64_t)a >= hi)
+			return 0;
+		off_t b = fams_raw_lseek(f->memfd, a, SEEK_HOLE);
+		if (b < 0)
+			return -1;
+		uint64_t e = (uint64_t)b < hi ? (uint64_t)b : hi;
+		if (fn(ctx, (uint64_t)a, e) < 0)
+			return -1;
+		lo = e;
+	}
+	return 0;
+}
+
+/* Where the asynchronous tracker looks for written pages: only where the working
+ * copy holds pages.  A hole of the working copy was never written (a store
+ * allocates its page; fams's own changes that leave a hole -- a punched hole, a
+ * shrink -- mark their pages dirty themselves), so holes need no protection at
+ * all, and the page tables and the cost of a mapping follow the pages the file
+ * holds and the program touches, not the size mapped.  A page written and then
+ * unmapped by reclaim (its pte none, no marker) is still a page of the working
+ * copy: it is scanned, and the kernel reports a pte without a marker as written.
+ * The synchronous tracker learns of a store only by its fault: it protects
+ * everything. */
+static bool holes_untracked(void) { return fams_tracker_kind == FAMS_TRACKER_UFFD; }
+
+/* One range of a mapping to scan through pagemap. */
+struct scan_range {
+	struct scan *c;
+	int pagemap;
+};
+
+static int scan_run(void *ctx, uint64_t a, uint64_t b)
+{
+	const struct scan_range *r = ctx;
+	const struct scan *c = r->c;
+	return fams_scan_written(r->pagemap, (uintptr_t)(c->start + (a - c->off)), b - a, on_written, r->c);
+}
+
 /* Scan the part of a mapping (start, off: where it begins) that shows the file
  * range [lo, hi), clipped to the file, with pagemap (-1: this process).  A range
  * the scan could not read becomes suspect.  0, or -1 with the scan's errno. */
@@ -51,7 +99,8 @@ static int scan_part(struct fams_file *f, int pagemap, uint64_t start, uint64_t 
 	if (lo >= hi)
 		return 0;
 	struct scan c = { f, start, off, protected_end };
-	if (fams_scan_written(pagemap, (uintptr_t)(start + (lo - off)), hi - lo, on_written, &c) == 0)
+	struct scan_range r = { &c, pagemap };
+	if ((holes_untracked() ? each_allocated(f, lo, hi, scan_run, &r) : scan_run(&r, lo, hi)) == 0)
 		return 0;
 	int saved = errno;
 	bits_mark_bytes(f->suspect, lo, hi - lo);
@@ -65,15 +114,20 @@ static uint64_t own_protected_end(const struct fams_file *f)
 	return f->me >= 0 ? f->sh->members[f->me].protected_end : f->sh->size;
 }
 
-/* Track writes to [s, e) of m: register all of it, write-protect only the pages
- * inside the file -- every one, there or not.  The asynchronous tracker cannot leave
- * absent pages unmarked: PAGEMAP_SCAN reads an unmarked hole as written (a 16 GiB
- * mapping then "wrote" 16 GiB), and skipping holes would miss a written page that
- * reclaim unmapped before the next scan (a file page's pte goes to none).  Protecting an unpopulated page leaves a marker in the page
+static int protect_run(void *ctx, uint64_t a, uint64_t b)
+{
+	const struct fams_map *m = ctx;
+	return fams_protect_range((void *)(m->start + (uintptr_t)(a - m->off)), b - a);
+}
+
+/* Track writes to [s, e) of m: register all of it, write-protect the pages inside
+ * the file (the asynchronous tracker: those the working copy holds, see
+ * holes_untracked).  Protecting an unpopulated page leaves a marker in the page
  * table, and every truncate of the working copy walks the markers from the new end
  * to the end of each mapping: a 64 MiB mapping of a 6 MiB file (Kyoto Cabinet's
  * default) made each shrink cost ~0.5 ms.  Pages past the end cannot be touched
- * (SIGBUS); a resize that brings them inside protects them (protect_grown). */
+ * (SIGBUS); a resize that brings them inside protects them (protect_grown), where
+ * holes are protected. */
 int dirty_track(struct fams_map *m, uintptr_t s, uintptr_t e)
 {
 	if (fams_track_range((void *)s, e - s) < 0)
@@ -82,7 +136,11 @@ int dirty_track(struct fams_map *m, uintptr_t s, uintptr_t e)
 	uintptr_t inside = file_end > m->off ? m->start + (uintptr_t)(file_end - m->off) : m->start;
 	if (e > inside)
 		e = inside;
-	return s < e ? fams_protect_range((void *)s, e - s) : 0;
+	if (s >= e)
+		return 0;
+	if (holes_untracked())
+		return each_allocated(m->f, m->off + (s - m->start), m->off + (e - m->start), protect_run, m);
+	return fams_protect_range((void *)s, e - s);
 }
 
 static void protect(struct fams_map *m, uintptr_t s, uintptr_t e)
@@ -93,6 +151,8 @@ static void protect(struct fams_map *m, uintptr_t s, uintptr_t e)
 
 void dirty_protect_grown(struct fams_file *f, uint64_t old_size, uint64_t new_size)
 {
+	if (holes_untracked())
+		return; /* a growth brings holes in */
 	/* Called before the working copy grows: none of these pages can be written yet
 	 * (a store past the end faults with SIGBUS), so none is written unprotected;
 	 * the kernel keeps the marks past the end until the pages exist.  The page
