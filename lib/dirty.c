@@ -36,25 +36,33 @@ static void on_written(void *ctx, uintptr_t s, uintptr_t e)
 		bits_mark_bytes(c->f->suspect, lo > pe ? lo : pe, hi - (lo > pe ? lo : pe));
 }
 
-/* Call fn(ctx, a, b) for each run [a, b) of [lo, hi) of the file that its working
- * copy holds pages for.  0, or -1 with errno (fn's, or the seek's). */
+/* Call fn(ctx, a, b) for each run [a, b) of whole pages of [lo, hi) (page aligned)
+ * that the working copy holds.  0, or -1 with errno (fn's, or the seek's). */
 static int each_allocated(const struct fams_file *f, uint64_t lo, uint64_t hi,
 			  int (*fn)(void *ctx, uint64_t a, uint64_t b), void *ctx)
 {
+	int saved = errno;
 	while (lo < hi) {
 		off_t a = fams_raw_lseek(f->memfd, (off_t)lo, SEEK_DATA);
+		if (a < 0 && errno == ENXIO)
+			break; /* no page from lo on */
 		if (a < 0)
-			return errno == ENXIO ? 0 : -1; /* ENXIO: no page from lo on */
+			return -1;
 		if ((uint64_t)a >= hi)
-			return 0;
+			break;
 		off_t b = fams_raw_lseek(f->memfd, a, SEEK_HOLE);
 		if (b < 0)
 			return -1;
-		uint64_t e = (uint64_t)b < hi ? (uint64_t)b : hi;
-		if (fn(ctx, (uint64_t)a, e) < 0)
+		/* In whole pages: the last hole begins at the size, which need not be
+		 * page aligned, and the kernel protects only whole pages. */
+		uint64_t s = (uint64_t)a & ~(uint64_t)(fams_page_size - 1), e = fams_page_round((uint64_t)b);
+		if (e > hi)
+			e = hi;
+		if (fn(ctx, s, e) < 0)
 			return -1;
 		lo = e;
 	}
+	errno = saved;
 	return 0;
 }
 
@@ -100,7 +108,10 @@ static int scan_part(struct fams_file *f, int pagemap, uint64_t start, uint64_t 
 		return 0;
 	struct scan c = { f, start, off, protected_end };
 	struct scan_range r = { &c, pagemap };
-	if ((holes_untracked() ? each_allocated(f, lo, hi, scan_run, &r) : scan_run(&r, lo, hi)) == 0)
+	/* Another process's pages are scanned where the working copy holds pages
+	 * whatever our tracker: if it is asynchronous, its holes are unprotected. */
+	bool allocated_only = holes_untracked() || pagemap >= 0;
+	if ((allocated_only ? each_allocated(f, lo, hi, scan_run, &r) : scan_run(&r, lo, hi)) == 0)
 		return 0;
 	int saved = errno;
 	bits_mark_bytes(f->suspect, lo, hi - lo);

@@ -117,8 +117,13 @@ int64_t fams_jwrite(int jfd, int data_fd, uint64_t seq, const struct fams_identi
 	 * writes it in one I/O with the header page, where a direct write is an I/O of
 	 * its own before the flush's (small commits measured slower). */
 	bool use_direct = *direct && h.body_len >= fams_journal_direct_min;
-	if (use_direct && fams_set_direct(jfd, true) < 0)
+	/* Set, or cleared: a writer killed in its body may have left it set on a
+	 * description we share (commitlock.c clears it before repairing, too). */
+	if (fams_set_direct(jfd, use_direct) < 0) {
+		if (!use_direct)
+			return -1;
 		*direct = use_direct = false;
+	}
 	struct body_out o = { jfd, chunk, 0, FAMS_JOURNAL_BODY_OFFSET, &use_direct, &state };
 	int err = body_put(&o, (const char *)ext, -1, 0, table);
 	for (size_t i = 0; i < n && err == 0; i++)

@@ -1,6 +1,7 @@
 /* A large commit writes its journal's body with O_DIRECT (no page-cache copy to
  * write back at the flush); a small one writes it buffered, with the header.  The
- * header is never written direct.  Where the file system refuses a direct write
+ * header is never written direct, even when a killed writer left the journal's
+ * description in O_DIRECT mode.  Where the file system refuses a direct write
  * (EINVAL), the commit goes on buffered and later commits do not try again: the
  * data file and the journal are what they would have been. */
 #include "engine_harness.h"
@@ -97,6 +98,15 @@ int main(void)
 	if (!direct_writes)
 		FAIL("a commit of %d pages wrote no piece of its journal direct", big);
 	journal_checks(big);
+
+	/* O_DIRECT left set on the description (a writer killed in a large body's
+	 * write, whose description a forked child shares): a small commit clears it. */
+	if (fams_set_direct(f->j.fd, true) < 0)
+		FAIL("set O_DIRECT");
+	commit_pages(f, 2, '+');
+	if (direct_writes)
+		FAIL("a small commit after O_DIRECT was left set wrote %d pieces direct", direct_writes);
+	journal_checks(2);
 
 	/* A file system that refuses the direct writes: buffered, then and after. */
 	refuse_direct = 1;
