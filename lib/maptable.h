@@ -15,6 +15,8 @@ struct fams_map {
 	int prot;             /* current protection (mprotect is followed) */
 	bool maywrite;        /* its descriptor was O_RDWR: mprotect may add PROT_WRITE */
 	bool untracked;       /* re-arming its tracking failed: compared at every commit */
+	bool holes_open;      /* asynchronous tracker: it may show holes of the working copy
+			       * left unprotected (dirty.c, holes_untracked) */
 	struct fams_file *f;  /* NULL for a shadow record */
 	struct fams_map *next;
 	struct fams_file_key key; /* shadow records only: the file's identity */

@@ -60,6 +60,10 @@ int fams_protect_range(void *addr, size_t len);
  * is gone, EPERM when the range is not a tracked mapping there. */
 typedef void (*fams_written_fn)(void *ctx, uintptr_t start, uintptr_t end);
 int fams_scan_written(int pagemap_fd, uintptr_t addr, size_t len, fams_written_fn fn, void *ctx);
+/* The asynchronous tracker only: report each run the kernel reads as written --
+ * pages written since their last scan, and pages never protected -- and protect
+ * nothing (the caller then scans, with fams_scan_written, what it keeps). */
+int fams_scan_candidates(int pagemap_fd, uintptr_t addr, size_t len, fams_written_fn fn, void *ctx);
 
 /* uffd-sync: whether any page of [addr, addr + len) is recorded written and not
  * yet harvested (false for the other trackers). */
