@@ -55,6 +55,8 @@ static int repair_after_death(struct fams_file *f)
 				if (sh->members[i].protected_end > (uint64_t)wc.st_size)
 					sh->members[i].protected_end = (uint64_t)wc.st_size;
 		}
+		if ((uint64_t)wc.st_size > sh->size)
+			sh->growths++; /* a growth like any other (dirty.c: its holes are open) */
 		sh->size = (uint64_t)wc.st_size;
 	}
 	/* The journal may hold its interrupted commit: apply recovery's rules now.  A

@@ -38,19 +38,26 @@ static void on_written(void *ctx, uintptr_t s, uintptr_t e)
 }
 
 /* Call fn(ctx, a, b) for each run [a, b) of whole pages of [lo, hi) (page aligned)
- * that the working copy holds.  0, or -1 with errno (fn's, or the seek's). */
+ * that the working copy holds; *holes is set if it has a hole there.  0, or -1 with
+ * errno (fn's, or the seek's). */
 static int each_allocated(const struct fams_file *f, uint64_t lo, uint64_t hi,
-			  int (*fn)(void *ctx, uint64_t a, uint64_t b), void *ctx)
+			  int (*fn)(void *ctx, uint64_t a, uint64_t b), void *ctx, bool *holes)
 {
 	int saved = errno;
 	while (lo < hi) {
 		off_t a = fams_raw_lseek(f->memfd, (off_t)lo, SEEK_DATA);
-		if (a < 0 && errno == ENXIO)
-			break; /* no page from lo on */
+		if (a < 0 && errno == ENXIO) {
+			*holes = true; /* no page from lo on */
+			break;
+		}
 		if (a < 0)
 			return -1;
-		if ((uint64_t)a >= hi)
+		if ((uint64_t)a >= hi) {
+			*holes = true;
 			break;
+		}
+		if ((uint64_t)a > lo)
+			*holes = true;
 		off_t b = fams_raw_lseek(f->memfd, a, SEEK_HOLE);
 		if (b < 0)
 			return -1;
@@ -96,7 +103,7 @@ struct scan_range {
 	uint64_t done;  /* file offset up to which candidates were dealt with */
 	uint64_t short_runs[FEW_SHORT][2]; /* short runs read as written since done */
 	int nshort;     /* how many; FEW_SHORT + 1: too many to keep */
-	int longs;      /* long runs read as written: unprotected holes */
+	int longs;      /* long runs read as written with holes in them: unprotected */
 	int err;        /* the first failure of a scan made from on_candidate */
 };
 
@@ -115,8 +122,9 @@ static int scan_short_runs(struct scan_range *r, uint64_t to)
 	int rc = 0;
 	if (r->nshort > FEW_SHORT)
 		rc = scan_run(r, r->done, to);
-	for (int i = 0; i < r->nshort && i < FEW_SHORT && rc == 0; i++)
-		rc = scan_run(r, r->short_runs[i][0], r->short_runs[i][1]);
+	else
+		for (int i = 0; i < r->nshort && rc == 0; i++)
+			rc = scan_run(r, r->short_runs[i][0], r->short_runs[i][1]);
 	r->nshort = 0;
 	r->done = to;
 	return rc;
@@ -134,7 +142,7 @@ static void on_candidate(void *ctx, uintptr_t s, uintptr_t e)
 	uint64_t a = c->off + (s - c->start), b = c->off + (e - c->start);
 	if (r->err)
 		return;
-	if (b - a <= TABLE_REACH) {
+	if (b - a < TABLE_REACH) {
 		if (r->nshort < FEW_SHORT) {
 			r->short_runs[r->nshort][0] = a;
 			r->short_runs[r->nshort][1] = b;
@@ -143,9 +151,10 @@ static void on_candidate(void *ctx, uintptr_t s, uintptr_t e)
 			r->nshort++;
 		return;
 	}
-	r->longs++;
-	if (scan_short_runs(r, a) < 0 || each_allocated(c->f, a, b, scan_run, r) < 0)
+	bool holes = false;
+	if (scan_short_runs(r, a) < 0 || each_allocated(c->f, a, b, scan_run, r, &holes) < 0)
 		r->err = errno ? errno : EIO;
+	r->longs += holes; /* a long run the program wrote whole leaves no hole open */
 	r->done = b;
 }
 
@@ -177,7 +186,8 @@ static int scan_part(struct fams_file *f, int pagemap, uint64_t start, uint64_t 
 		 * runs (~1.4 us each here) then costs less than the candidates scan's walk
 		 * of the page tables (~3 ns a page in each 2 MiB touched, ~25 ns for each
 		 * 2 MiB never touched in each GiB touched at all). */
-		rc = each_allocated(f, lo, hi, scan_run, &r);
+		bool holes;
+		rc = each_allocated(f, lo, hi, scan_run, &r, &holes);
 	} else if (*holes_open) {
 		rc = fams_scan_candidates(pagemap, (uintptr_t)(start + (lo - off)), hi - lo, on_candidate, &r);
 		if (rc == 0 && !r.err && scan_short_runs(&r, hi) < 0)
@@ -278,12 +288,8 @@ static void protect(struct fams_map *m, uintptr_t s, uintptr_t e)
 
 void dirty_protect_grown(struct fams_file *f, uint64_t old_size, uint64_t new_size)
 {
-	if (holes_untracked()) { /* a growth brings in holes, left unprotected */
-		for (struct fams_map *m = fams_maps; m; m = m->next)
-			if (m->f == f)
-				m->holes_open = true;
-		return;
-	}
+	if (holes_untracked())
+		return; /* a growth brings in holes, left unprotected (dirty_harvest_file) */
 	/* Called before the working copy grows: none of these pages can be written yet
 	 * (a store past the end faults with SIGBUS), so none is written unprotected;
 	 * the kernel keeps the marks past the end until the pages exist.  The page
@@ -364,16 +370,24 @@ void dirty_rearm(struct fams_map *m, uintptr_t s, uintptr_t e)
  * faults it served, so they are protected and compared once (dirty_rearm). */
 static void catch_up(struct fams_map *m, uintptr_t s, uintptr_t e)
 {
-	if (fams_tracker_kind == FAMS_TRACKER_UFFD_SYNC) {
+	if (fams_tracker_kind == FAMS_TRACKER_UFFD_SYNC)
 		dirty_rearm(m, s, e);
-	} else {
-		m->holes_open = true; /* the growth's holes are unprotected here */
+	else
 		dirty_harvest(m, s, e);
-	}
 }
+
+/* Every mapping of f may show holes left unprotected (holes_untracked). */
+static void open_holes(struct fams_map *m, uintptr_t s, uintptr_t e) { m->holes_open = true; }
 
 void dirty_harvest_file(struct fams_file *f, uint64_t lo, uint64_t hi)
 {
+	if (holes_untracked() && f->growths_seen != f->sh->growths) {
+		/* A growth, ours or another process's, brought in holes: unprotected in
+		 * our mappings (another's growth may also have been scanned in them
+		 * already, below or by the other process's commit). */
+		map_each_of_file(f, 0, UINT64_MAX, open_holes);
+		f->growths_seen = f->sh->growths;
+	}
 	struct fams_member *me = f->me >= 0 ? &f->sh->members[f->me] : NULL;
 	if (me && me->protected_end < f->sh->size) {
 		/* Bring this process's protection up to the size another process grew

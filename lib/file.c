@@ -231,8 +231,10 @@ int fams_file_resize(struct fams_file *f, uint64_t new_size)
 	/* Rule: pages a growth brings inside are write-protected before they exist; a
 	 * page protected after the working copy grew could be written in between and
 	 * never be recorded (lost at every later commit). */
-	if (new_size > sh->size)
+	if (new_size > sh->size) {
 		dirty_protect_grown(f, sh->size, new_size);
+		sh->growths++;
+	}
 	if (new_size > sh->size && sh->size < sh->data_size && fams_test_break != FAMS_BREAK_REGROW_STALE) {
 		/* Regrown after a shrink no commit has taken yet: the data file still holds
 		 * the old bytes there, the working copy zeros.  They are changes to commit. */

@@ -48,6 +48,7 @@ struct fams_file {
 				   * the file is not retired until they end */
 	struct commit_queue queue; /* this process's threads committing it (groupcommit.h) */
 	uint64_t snapshot_commits; /* of sh->commits, those of this process's snapshots (commit lock) */
+	uint64_t growths_seen;    /* sh->growths as this process's mappings last took them in (dirty.c) */
 	char *plan_buf;           /* room for a commit's new and old bytes, kept (commitplan.c) */
 	size_t plan_cap;
 	char *jchunk;             /* FAMS_IO_CHUNK bytes, aligned, for writing the journal (commit.c) */

@@ -68,6 +68,8 @@ bool map_split(struct fams_map **list, uintptr_t addr)
 			return false;
 		r->key = m->key;
 		r->maywrite = m->maywrite;
+		r->untracked = m->untracked; /* both halves as the whole was */
+		r->holes_open = m->holes_open;
 		m->end = addr;
 		return true;
 	}

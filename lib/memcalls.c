@@ -138,11 +138,13 @@ void *fams_on_mremap(void *old, size_t oldlen, size_t newlen, int flags, void *n
 	if (m) {
 		/* f stays alive across the swap of records: only retire_unmapped frees. */
 		int prot = m->prot;
-		bool maywrite = m->maywrite;
+		bool maywrite = m->maywrite, untracked = m->untracked, holes_open = m->holes_open;
 		map_forget_range(os, oe);
 		struct fams_map *nm = map_add((uintptr_t)ret, (uintptr_t)ret + nlen, off, prot, f);
 		if (nm && !f->cut_off && fams_commit_lock(f) == 0) {
 			nm->maywrite = maywrite;
+			nm->untracked = untracked; /* as the record it replaces (dirty_rearm may add) */
+			nm->holes_open = holes_open;
 			if ((uintptr_t)ret != os)
 				dirty_rearm(nm, nm->start, nm->end);
 			else if (nlen > oe - os)

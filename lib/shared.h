@@ -69,6 +69,7 @@ struct fams_shared {
 	uint64_t size;           /* of the working copy; the data file's follows at each commit */
 	uint64_t data_size;      /* of the data file: set by commits (and an O_TRUNC open) */
 	uint64_t commits;        /* successful commits of the file, by any process */
+	uint64_t growths;        /* size increases of the working copy, by any process */
 	struct fams_jcounters jcounters;
 	uint64_t next_gen;
 	uint8_t needs_flush;     /* the data file's allocation changed (fallocate) since its last flush */
