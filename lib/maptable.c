@@ -76,6 +76,27 @@ bool map_split(struct fams_map **list, uintptr_t addr)
 	return true;
 }
 
+void map_join(struct fams_map **list, struct fams_map *m)
+{
+	for (bool joined = true; joined;) {
+		joined = false;
+		for (struct fams_map **pn = list; *pn; pn = &(*pn)->next) {
+			struct fams_map *n = *pn;
+			if (n == m || n->start != m->end || n->f != m->f || n->prot != m->prot ||
+			    n->off != m->off + (m->end - m->start))
+				continue;
+			m->end = n->end;
+			m->maywrite = m->maywrite && n->maywrite;
+			m->untracked = m->untracked || n->untracked;
+			m->holes_open = m->holes_open || n->holes_open;
+			*pn = n->next;
+			map_free(n);
+			joined = true;
+			break;
+		}
+	}
+}
+
 /* Drop the records of [s, e) from a list. */
 void map_forget_in(struct fams_map **list, uintptr_t s, uintptr_t e)
 {

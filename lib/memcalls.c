@@ -95,6 +95,8 @@ void *fams_on_mremap(void *old, size_t oldlen, size_t newlen, int flags, void *n
 	if (!m && !sm && !dest_overlap)
 		goto out;
 	*handled = 1;
+	if (m && oe > m->end)
+		map_join(&fams_maps, m); /* the kernel's area may span records split by mprotect */
 	if (m && ((flags & MREMAP_DONTUNMAP) || oldlen == 0 || oe > m->end)) {
 		fams_error("%s: this mremap of a managed mapping (flags %#x, %zu bytes) is not supported",
 			   m->f->path, flags, oldlen);

@@ -1,5 +1,6 @@
-/* Partial munmap, MAP_FIXED over part of a mapping, mremap grow/shrink/move: each
- * commits what it drops and keeps tracking what remains. */
+/* Partial munmap, MAP_FIXED over part of a mapping, mremap grow/shrink/move (also of
+ * a mapping mprotect split and joined again): each commits what it drops and keeps
+ * tracking what remains. */
 #include "check.h"
 
 int main(void)
@@ -52,7 +53,17 @@ int main(void)
 	CHECK(file_byte_is(path, 9 * PG, 'v')); /* kept part: still uncommitted */
 	CHECK(msync(s, 2 * PG, MS_SYNC) == 0);
 	CHECK(file_byte_is(path, 9 * PG, 'w'));
-	munmap(s, 2 * PG);
+	/* mprotect of a part and back leaves one area in the kernel: mremap takes it
+	 * whole, as natively */
+	CHECK(mprotect(s + PG, PG, PROT_READ) == 0 && mprotect(s + PG, PG, PROT_READ | PROT_WRITE) == 0);
+	s[PG] = 'x';
+	char *j = mremap(s, 2 * PG, 3 * PG, MREMAP_MAYMOVE);
+	CHECK(j != MAP_FAILED);
+	CHECK(j[PG] == 'x');
+	CHECK(msync(j, 3 * PG, MS_SYNC) == 0);
+	CHECK(file_byte_is(path, 9 * PG, 'x'));
+	s = j;
+	munmap(s, 3 * PG);
 	munmap(hole, 16 * PG);
 	munmap(p, 16 * PG);
 	close(fd);
