@@ -210,10 +210,18 @@ int fams_track_range(void *addr, size_t len)
 	return go <= 0 ? go : fams_raw_ioctl(uffd, UFFDIO_REGISTER, &reg);
 }
 
-/* PAGEMAP_SCAN of [addr, addr + len) through fd for written pages, reported
- * through fn; with WP_MATCHING (flags), write-protected again as they are read. */
-static int scan(int fd, uintptr_t addr, size_t len, __u64 flags, fams_written_fn fn, void *ctx)
+/* PAGEMAP_SCAN of [addr, addr + len) for written pages, through pagemap_fd (-1:
+ * this process's), reported through fn; with WP_MATCHING (flags), write-protected
+ * again as they are read. */
+static int scan(int pagemap_fd, uintptr_t addr, size_t len, __u64 flags, fams_written_fn fn, void *ctx)
 {
+	int fd = pagemap_fd;
+	if (fd < 0) {
+		int go = uffd_applies(len);
+		if (go <= 0)
+			return go;
+		fd = pagemap_fd_own;
+	}
 	struct fams_page_region vec[256];
 	uintptr_t start = addr, end = start + len;
 	while (start < end) {
@@ -242,32 +250,16 @@ static int scan(int fd, uintptr_t addr, size_t len, __u64 flags, fams_written_fn
 
 int fams_scan_written(int pagemap_fd, uintptr_t addr, size_t len, fams_written_fn fn, void *ctx)
 {
-	int fd = pagemap_fd;
-	if (fd < 0) {
+	if (pagemap_fd < 0 && fams_tracker_kind == FAMS_TRACKER_UFFD_SYNC) {
 		int go = uffd_applies(len);
-		if (go <= 0)
-			return go;
-		if (fams_tracker_kind == FAMS_TRACKER_UFFD_SYNC)
-			return wpsync_take(uffd, addr, len, fn, ctx);
-		fd = pagemap_fd_own;
-	} else if (len == 0) {
-		return 0;
+		return go <= 0 ? go : wpsync_take(uffd, addr, len, fn, ctx);
 	}
-	return scan(fd, addr, len, PM_SCAN_WP_MATCHING, fn, ctx);
+	return scan(pagemap_fd, addr, len, PM_SCAN_WP_MATCHING, fn, ctx);
 }
 
 int fams_scan_candidates(int pagemap_fd, uintptr_t addr, size_t len, fams_written_fn fn, void *ctx)
 {
-	int fd = pagemap_fd;
-	if (fd < 0) {
-		int go = uffd_applies(len);
-		if (go <= 0)
-			return go;
-		fd = pagemap_fd_own;
-	} else if (len == 0) {
-		return 0;
-	}
-	return scan(fd, addr, len, 0, fn, ctx);
+	return scan(pagemap_fd, addr, len, 0, fn, ctx);
 }
 
 void fams_tracker_forget(void)

@@ -32,6 +32,23 @@
 		exit(77);                                                                      \
 	} while (0)
 
+/* A line of this process's /proc/self/status in KiB (VmPTE, VmRSS, ...), or -1. */
+static inline long status_kib(const char *key)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	long kib = -1;
+	size_t n = strlen(key);
+	while (f && fgets(line, sizeof line, f))
+		if (strncmp(line, key, n) == 0 && line[n] == ':') {
+			kib = atol(line + n + 1);
+			break;
+		}
+	if (f)
+		fclose(f);
+	return kib;
+}
+
 /* A fresh path for this test under $FAMS_TEST_DIR (a persistent file system). */
 static inline const char *test_path(const char *name)
 {

@@ -113,3 +113,34 @@ teardown() { rm -rf "$DIR"; }
 	[ "$status" -ne 0 ]
 	[[ "$output" == *"fams:"*"names another file"* ]]
 }
+
+@test "a static program is refused with 126 and a reason; --allow-unprotected runs it, saying so" {
+	run "$FAMSRUN" "$BUILD/tests/static_prog"
+	[ "$status" -eq 126 ]
+	[[ "$output" == *"cannot be protected: it is statically linked"* ]]
+	[[ "$output" != *"static_prog ran"* ]]
+	run "$FAMSRUN" --allow-unprotected "$BUILD/tests/static_prog"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"runs WITHOUT fams"* ]]
+	[[ "$output" == *"static_prog ran"* ]]
+}
+
+@test "a set-user-ID program of another user is refused; a script and a PATH name run" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root to make a set-user-ID copy owned by nobody"
+	cp "$(type -P true)" "$DIR/suid_true"
+	chown nobody "$DIR/suid_true"
+	chmod u+s "$DIR/suid_true"
+	run "$FAMSRUN" "$DIR/suid_true"
+	[ "$status" -eq 126 ]
+	[[ "$output" == *"secure mode"* ]]
+	run "$FAMSRUN" --allow-unprotected "$DIR/suid_true"
+	[ "$status" -eq 0 ]
+	printf '#!/bin/sh\necho script ran\n' >"$DIR/script"
+	chmod +x "$DIR/script"
+	run "$FAMSRUN" "$DIR/script"
+	[ "$status" -eq 0 ]
+	[[ "$output" == "script ran" ]]
+	run "$FAMSRUN" true
+	[ "$status" -eq 0 ]
+}
+

@@ -12,26 +12,12 @@
 #define MAPPED (1 * GIB)
 #define TOUCHED 1000
 
-/* This process's page-table memory in KiB (VmPTE). */
-static long vm_pte_kib(void)
-{
-	FILE *f = fopen("/proc/self/status", "r");
-	char line[256];
-	long kib = -1;
-	while (f && fgets(line, sizeof line, f))
-		if (sscanf(line, "VmPTE: %ld kB", &kib) == 1)
-			break;
-	if (f)
-		fclose(f);
-	return kib;
-}
-
 int main(void)
 {
 	const char *path = test_path("fresh_pages");
 	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
 	CHECK(fd >= 0 && ftruncate(fd, (off_t)MAPPED) == 0);
-	long pte_before = vm_pte_kib();
+	long pte_before = status_kib("VmPTE");
 	char *p = mmap(NULL, MAPPED, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	CHECK(p != MAP_FAILED);
 	const uint64_t pages = MAPPED / PG;
@@ -66,7 +52,7 @@ int main(void)
 		}
 	}
 	printf("VmPTE grew by %ld KiB for %d pages touched a round of %llu GiB mapped\n",
-	       vm_pte_kib() - pte_before, TOUCHED, (unsigned long long)(MAPPED / GIB));
+	       status_kib("VmPTE") - pte_before, TOUCHED, (unsigned long long)(MAPPED / GIB));
 	CHECK(munmap(p, MAPPED) == 0 && close(fd) == 0);
 	unlink(path);
 	puts("ok");

@@ -2,18 +2,10 @@
  * cleared, at random places of a 1 TiB bitmap and near the word and summary-word
  * edges, agree with a plain list of pages, and bits_next finds exactly the next
  * set page from anywhere; a word whose summary bit is clear is always zero. */
+#include "engine_harness.h"
 #include "pagebits.h"
 
-#include <stdio.h>
-#include <stdlib.h>
 #include <sys/mman.h>
-
-#define FAIL(...)                                                                              \
-	do {                                                                                   \
-		fprintf(stderr, __VA_ARGS__);                                                  \
-		fprintf(stderr, "\n");                                                         \
-		exit(1);                                                                       \
-	} while (0)
 
 #define SPOTS 8          /* places of the bitmap the runs fall around */
 #define SPAN (64 * 64 * 3) /* pages around each: three summary words */

@@ -12,19 +12,6 @@
 #define GIB (1ull << 30)
 #define MAPPED (64 * GIB)
 
-static long vm_pte_kib(void)
-{
-	FILE *f = fopen("/proc/self/status", "r");
-	char line[256];
-	long kib = -1;
-	while (f && fgets(line, sizeof line, f))
-		if (sscanf(line, "VmPTE: %ld kB", &kib) == 1)
-			break;
-	if (f)
-		fclose(f);
-	return kib;
-}
-
 /* Store c at off, commit, and check the file has it. */
 static void store_commit(const char *path, char *p, size_t len, uint64_t off, char c)
 {
@@ -44,7 +31,7 @@ int main(void)
 	char *p = mmap(NULL, MAPPED, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
 	CHECK(p != MAP_FAILED);
 	store_commit(path, p, MAPPED, 0, 'P');
-	long pte0 = vm_pte_kib();
+	long pte0 = status_kib("VmPTE");
 
 	/* Another process grows the file to the whole mapping, and commits. */
 	pid_t pid = fork();
@@ -59,21 +46,21 @@ int main(void)
 	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	CHECK(file_byte_is(path, (off_t)(32 * GIB), 'C'));
 	store_commit(path, p, MAPPED, 40 * GIB, 'Q');
-	long grown = vm_pte_kib() - pte0;
+	long grown = status_kib("VmPTE") - pte0;
 
 	/* mremap shrinks it in place. */
 	char *q = mremap(p, MAPPED, MAPPED - 16 * GIB, 0);
 	CHECK(q == p);
 	size_t len = MAPPED - 16 * GIB;
 	store_commit(path, p, len, 44 * GIB, 'R');
-	long shrunk = vm_pte_kib() - pte0;
+	long shrunk = status_kib("VmPTE") - pte0;
 
 	/* mprotect splits the mapping's record in three. */
 	CHECK(mprotect(p + 8 * GIB, GIB, PROT_READ) == 0);
 	CHECK(mprotect(p + 8 * GIB, GIB, PROT_READ | PROT_WRITE) == 0);
 	store_commit(path, p, len, 20 * GIB, 'S');
 	store_commit(path, p, len, 8 * GIB + 4096, 'T');
-	long split = vm_pte_kib() - pte0;
+	long split = status_kib("VmPTE") - pte0;
 
 	printf("VmPTE grew by %ld KiB after another process's growth, %ld after mremap, %ld after a split\n",
 	       grown, shrunk, split);
