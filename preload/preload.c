@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -712,6 +713,26 @@ EXPORT ssize_t pwritev2(int fd, const struct iovec *iov, int cnt, off_t off, int
 {
 	IO_WRAPPER(fams_on_write, iov, cnt, off < 0 ? -1 : off,
 		   real_pwritev2 ? real_pwritev2(fd, iov, cnt, off, flags) : syscall(SYS_pwritev2, fd, iov, cnt, off, 0, flags));
+}
+
+/* ---- copies between descriptors: through fams when a managed file is an end ------ */
+
+EXPORT ssize_t copy_file_range(int in, off_t *off_in, int out, off_t *off_out, size_t len, unsigned flags)
+{
+	ROUTE(fams_hint(fams_live) && flags == 0, fams_on_copy(in, off_in, out, off_out, len, &handled),
+	      real_copy_file_range ? real_copy_file_range(in, off_in, out, off_out, len, flags)
+				   : syscall(SYS_copy_file_range, in, off_in, out, off_out, len, flags));
+}
+EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t len)
+{
+	ROUTE(fams_hint(fams_live), fams_on_copy(in, off, out, NULL, len, &handled),
+	      real_sendfile ? real_sendfile(out, in, off, len) : syscall(SYS_sendfile, out, in, off, len));
+}
+EXPORT ssize_t splice(int in, off_t *off_in, int out, off_t *off_out, size_t len, unsigned flags)
+{
+	ROUTE(fams_hint(fams_live), fams_on_copy(in, off_in, out, off_out, len, &handled),
+	      real_splice ? real_splice(in, off_in, out, off_out, len, flags)
+			  : syscall(SYS_splice, in, off_in, out, off_out, len, flags));
 }
 
 /* ---- buffers the kernel fills: recv and fread into a managed mapping ------------- */

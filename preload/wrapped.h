@@ -93,6 +93,10 @@
 	A(pwritev64, pwritev, ssize_t, (int, const struct iovec *, int, off_t))               \
 	W(preadv2, ssize_t, (int, const struct iovec *, int, off_t, int), OPTIONAL)           \
 	W(pwritev2, ssize_t, (int, const struct iovec *, int, off_t, int), OPTIONAL)          \
+	W(copy_file_range, ssize_t, (int, off_t *, int, off_t *, size_t, unsigned), OPTIONAL) \
+	W(sendfile, ssize_t, (int, int, off_t *, size_t), OPTIONAL)                           \
+	A(sendfile64, sendfile, ssize_t, (int, int, off_t *, size_t))                         \
+	W(splice, ssize_t, (int, off_t *, int, off_t *, size_t, unsigned), OPTIONAL)          \
 	W(recv, ssize_t, (int, void *, size_t, int), OPTIONAL)                                \
 	W(recvfrom, ssize_t, (int, void *, size_t, int, struct sockaddr *, socklen_t *), OPTIONAL) \
 	W(recvmsg, ssize_t, (int, struct msghdr *, int), OPTIONAL)                            \
