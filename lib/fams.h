@@ -78,11 +78,13 @@ void fams_after_fill(void);
 /* pos < 0: use and advance the descriptor's file position. */
 ssize_t fams_on_read(int fd, const struct iovec *iov, int iovcnt, off_t pos, int *handled);
 ssize_t fams_on_write(int fd, const struct iovec *iov, int iovcnt, off_t pos, int *handled);
-/* copy_file_range (flags 0), sendfile (off_out NULL) and splice (off NULL on its
- * pipe side) between in and out when either is a managed file: made with reads and
- * writes through fams, never by the kernel around the working copy.  Offsets as
- * those calls take them: NULL moves the descriptor's file position. */
-ssize_t fams_on_copy(int in, off_t *off_in, int out, off_t *off_out, size_t len, int *handled);
+/* copy_file_range (flags 0), sendfile (off_out NULL) and splice between in and out
+ * when either is a managed file: made with reads and writes through fams, never by
+ * the kernel around the working copy.  Offsets as those calls take them (NULL
+ * moves the descriptor's file position); nonblock: splice's SPLICE_F_NONBLOCK. */
+enum fams_copy { FAMS_COPY_RANGE, FAMS_SENDFILE, FAMS_SPLICE };
+ssize_t fams_on_copy(enum fams_copy kind, int in, off_t *off_in, int out, off_t *off_out, size_t len, bool nonblock,
+		     int *handled);
 int fams_on_fsync(int fd, int datasync, int *handled);
 int fams_on_ftruncate(int fd, off_t len, int *handled);
 /* truncate(path): a managed file's working copy takes the size, as for ftruncate. */

@@ -83,10 +83,9 @@ void map_join(struct fams_map **list, struct fams_map *m)
 		for (struct fams_map **pn = list; *pn; pn = &(*pn)->next) {
 			struct fams_map *n = *pn;
 			if (n == m || n->start != m->end || n->f != m->f || n->prot != m->prot ||
-			    n->off != m->off + (m->end - m->start))
-				continue;
+			    n->maywrite != m->maywrite || n->off != m->off + (m->end - m->start))
+				continue; /* (areas of another VM_MAYWRITE do not join either) */
 			m->end = n->end;
-			m->maywrite = m->maywrite && n->maywrite;
 			m->untracked = m->untracked || n->untracked;
 			m->holes_open = m->holes_open || n->holes_open;
 			*pn = n->next;

@@ -41,8 +41,9 @@ struct fams_map *map_add(uintptr_t s, uintptr_t e, uint64_t off, int prot, struc
 void map_free(struct fams_map *m);
 bool map_split(struct fams_map **list, uintptr_t addr);
 /* Join to m the records that continue it -- the next part of the same file, at the
- * next address, with the same protection -- as the kernel joins the areas (after an
- * mprotect of a part and back, say): each takes the other's flags. */
+ * next address, with the same protection and the same maywrite -- as the kernel
+ * joins the areas (after an mprotect of a part and back, say); the flags that make
+ * a commit compare are taken from either. */
 void map_join(struct fams_map **list, struct fams_map *m);
 /* Drop the records of [s, e) from a list, or from both lists. */
 void map_forget_in(struct fams_map **list, uintptr_t s, uintptr_t e);

@@ -129,7 +129,7 @@ void *fams_on_mremap(void *old, size_t oldlen, size_t newlen, int flags, void *n
 	if (sm && !(flags & MREMAP_DONTUNMAP)) {
 		/* A shadow moves (or changes size) with its mapping. */
 		struct fams_map moved = *sm;
-		map_forget_in(&fams_shadows, os, oe > sm->end ? sm->end : oe);
+		map_forget_in(&fams_shadows, os, oe); /* every record of the area, split or not */
 		struct fams_map *n = map_push(&fams_shadows, (uintptr_t)ret, (uintptr_t)ret + nlen,
 					      moved.off + (os - moved.start), moved.prot, NULL);
 		if (n) {

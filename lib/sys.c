@@ -2,6 +2,7 @@
 #include "sys.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/ioctl.h>
@@ -115,6 +116,12 @@ void *fams_raw_mremap(void *old, size_t oldlen, size_t newlen, int flags, void *
 	return (void *)syscall(SYS_mremap, old, oldlen, newlen, flags, new_addr);
 }
 ssize_t fams_raw_read(int fd, void *buf, size_t n) { return syscall(SYS_read, fd, buf, n); }
+int fams_raw_readable(int fd)
+{
+	struct pollfd p = { fd, POLLIN, 0 };
+	struct timespec now = { 0, 0 };
+	return (int)syscall(SYS_ppoll, &p, 1, &now, NULL, 0);
+}
 
 int fams_raw_mprotect(void *addr, size_t len, int prot)
 {

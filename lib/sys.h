@@ -95,6 +95,8 @@ int fams_raw_mprotect(void *addr, size_t len, int prot);
 int fams_raw_ioctl(int fd, unsigned long req, void *arg);
 ssize_t fams_raw_write(int fd, const void *buf, size_t n);
 ssize_t fams_raw_read(int fd, void *buf, size_t n);
+/* Whether fd has something to read now (poll with no wait): 1, 0, or -1 with errno. */
+int fams_raw_readable(int fd);
 off_t fams_raw_lseek(int fd, off_t off, int whence);
 ssize_t fams_raw_pread(int fd, void *buf, size_t n, off_t off);
 ssize_t fams_raw_pwrite(int fd, const void *buf, size_t n, off_t off);

@@ -719,18 +719,19 @@ EXPORT ssize_t pwritev2(int fd, const struct iovec *iov, int cnt, off_t off, int
 
 EXPORT ssize_t copy_file_range(int in, off_t *off_in, int out, off_t *off_out, size_t len, unsigned flags)
 {
-	ROUTE(fams_hint(fams_live) && flags == 0, fams_on_copy(in, off_in, out, off_out, len, &handled),
+	ROUTE(fams_hint(fams_live) && flags == 0, fams_on_copy(FAMS_COPY_RANGE, in, off_in, out, off_out, len, false, &handled),
 	      real_copy_file_range ? real_copy_file_range(in, off_in, out, off_out, len, flags)
 				   : syscall(SYS_copy_file_range, in, off_in, out, off_out, len, flags));
 }
 EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t len)
 {
-	ROUTE(fams_hint(fams_live), fams_on_copy(in, off, out, NULL, len, &handled),
+	ROUTE(fams_hint(fams_live), fams_on_copy(FAMS_SENDFILE, in, off, out, NULL, len, false, &handled),
 	      real_sendfile ? real_sendfile(out, in, off, len) : syscall(SYS_sendfile, out, in, off, len));
 }
 EXPORT ssize_t splice(int in, off_t *off_in, int out, off_t *off_out, size_t len, unsigned flags)
 {
-	ROUTE(fams_hint(fams_live), fams_on_copy(in, off_in, out, off_out, len, &handled),
+	ROUTE(fams_hint(fams_live),
+	      fams_on_copy(FAMS_SPLICE, in, off_in, out, off_out, len, flags & SPLICE_F_NONBLOCK, &handled),
 	      real_splice ? real_splice(in, off_in, out, off_out, len, flags)
 			  : syscall(SYS_splice, in, off_in, out, off_out, len, flags));
 }

@@ -117,12 +117,17 @@ teardown() { rm -rf "$DIR"; }
 @test "a static program is refused with 126 and a reason; --allow-unprotected runs it, saying so" {
 	run "$FAMSRUN" "$BUILD/tests/static_prog"
 	[ "$status" -eq 126 ]
-	[[ "$output" == *"cannot be protected: it is statically linked"* ]]
+	[[ "$output" == *"cannot be protected: it, or the interpreter its #! line names, is statically linked"* ]]
 	[[ "$output" != *"static_prog ran"* ]]
 	run "$FAMSRUN" --allow-unprotected "$BUILD/tests/static_prog"
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"runs WITHOUT fams"* ]]
 	[[ "$output" == *"static_prog ran"* ]]
+	# A script whose interpreter is that static program: refused too.
+	printf '#!%s\n' "$BUILD/tests/static_prog" >"$DIR/via_static"
+	chmod +x "$DIR/via_static"
+	run "$FAMSRUN" "$DIR/via_static"
+	[ "$status" -eq 126 ]
 }
 
 @test "a set-user-ID program of another user is refused; a script and a PATH name run" {

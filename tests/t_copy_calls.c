@@ -5,6 +5,7 @@
  * they copy out is what the program sees, stores not yet committed included. */
 #include "check.h"
 #include <sys/sendfile.h>
+#include <fcntl.h>
 
 int main(void)
 {
@@ -50,6 +51,32 @@ int main(void)
 	CHECK(splice(fd, &o3, pp[1], NULL, 3, 0) == 3);
 	char piped[3];
 	CHECK(read(pp[0], piped, 3) == 3 && memcmp(piped, "hhh", 3) == 0);
+
+	/* As the kernel's calls: a splice from a pipe returns what the pipe held (it
+	 * does not wait for len); into a pipe, what the pipe has room for; with
+	 * SPLICE_F_NONBLOCK and an empty pipe, EAGAIN. */
+	CHECK(write(pp[1], "xy", 2) == 2);
+	off_t o4 = 3 * PG + 100;
+	CHECK(splice(pp[0], NULL, fd, &o4, 4096, 0) == 2 && p[3 * PG + 101] == 'y');
+	CHECK(splice(pp[0], NULL, fd, &o4, 10, SPLICE_F_NONBLOCK) == -1 && errno == EAGAIN);
+	int room = fcntl(pp[1], F_GETPIPE_SZ);
+	off_t o5 = 0;
+	ssize_t moved = splice(fd, &o5, pp[1], NULL, 4 * PG + (size_t)room, 0);
+	CHECK(moved > 0 && moved <= room);
+	char drain[4096];
+	for (ssize_t left = moved; left > 0;)
+		left -= read(pp[0], drain, sizeof drain);
+	/* ... and the kernel's errors. */
+	int app = open(path, O_WRONLY | O_APPEND), ro = open(path, O_RDONLY);
+	CHECK(app >= 0 && ro >= 0);
+	off_t z = 0;
+	CHECK(copy_file_range(in, &z, app, NULL, 4, 0) == -1 && errno == EBADF);
+	CHECK(copy_file_range(in, &z, ro, NULL, 4, 0) == -1 && errno == EBADF);
+	off_t a = 0, b = 100;
+	CHECK(copy_file_range(fd, &a, fd, &b, 200, 0) == -1 && errno == EINVAL);
+	CHECK(splice(in, &z, fd, &b, 4, 0) == -1 && errno == EINVAL); /* no pipe */
+	CHECK(copy_file_range(pp[0], NULL, fd, &b, 4, 0) == -1 && errno == EINVAL);
+	CHECK(close(app) == 0 && close(ro) == 0);
 
 	/* The commit takes all of it. */
 	CHECK(msync(p, 4 * PG, MS_SYNC) == 0);

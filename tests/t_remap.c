@@ -64,6 +64,33 @@ int main(void)
 	CHECK(file_byte_is(path, 9 * PG, 'x'));
 	s = j;
 	munmap(s, 3 * PG);
+
+	/* A read-only mapping of a file fams does not manage yet (a shadow), split by
+	 * mprotect and joined again, then moved: none of its records stays at the old
+	 * address, where the file becoming managed would map itself over whatever
+	 * lives there now. */
+	char path2[4200];
+	snprintf(path2, sizeof path2, "%s.2", path);
+	int fd2 = make_file(path2, 4 * PG, 's');
+	CHECK(fd2 >= 0);
+	char *ro = mmap(NULL, 4 * PG, PROT_READ, MAP_SHARED, fd2, 0);
+	CHECK(ro != MAP_FAILED);
+	CHECK(mprotect(ro + PG, PG, PROT_NONE) == 0 && mprotect(ro + PG, PG, PROT_READ) == 0);
+	char *ro2 = mremap(ro, 4 * PG, 4 * PG, MREMAP_MAYMOVE | MREMAP_FIXED, hole + 8 * PG);
+	CHECK(ro2 == hole + 8 * PG);
+	/* Anonymous memory lands there (a hint, as an allocator's mmap lands where
+	 * memory is free: fams never sees it). */
+	char *anon = mmap(ro, 4 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(anon == ro);
+	anon[PG] = 'Z';
+	char *w2 = mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd2, 0); /* now managed */
+	CHECK(w2 != MAP_FAILED);
+	CHECK(anon[PG] == 'Z' && ro2[PG] == 's');
+	munmap(w2, 4 * PG);
+	munmap(anon, 4 * PG);
+	munmap(ro2, 4 * PG);
+	close(fd2);
+	unlink(path2);
 	munmap(hole, 16 * PG);
 	munmap(p, 16 * PG);
 	close(fd);
