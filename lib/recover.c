@@ -112,6 +112,45 @@ static int write_undo_image(int jfd, int data_fd, const struct fams_jheader *h,
 	return 0;
 }
 
+int fams_journal_examine(int jfd, int data_fd, const struct fams_identity *id, int *status)
+{
+	struct fams_jheader h;
+	struct fams_jextent *ext = NULL;
+	struct stat dst;
+	char *buf = malloc(FAMS_IO_CHUNK);
+	if (!buf) {
+		errno = ENOMEM;
+		return -1;
+	}
+	int state = fams_jread(jfd, &h, &ext, buf), r = 0;
+	if (state < 0) {
+		r = -1;
+	} else if (state == FAMS_J_EMPTY) {
+		*status = FAMS_JS_EMPTY;
+	} else if (state == FAMS_J_OTHER_VERSION) {
+		*status = FAMS_JS_OTHER_VERSION;
+	} else if (state != FAMS_J_VALID) {
+		*status = FAMS_JS_TORN;
+	} else if (data_fd < 0) {
+		*status = FAMS_JS_ORPHAN;
+	} else if (h.fsid != id->fsid || h.ino != id->ino || h.birth != id->birth) {
+		*status = FAMS_JS_FOREIGN;
+	} else if (fams_raw_fstat(data_fd, &dst) < 0) {
+		r = -1;
+	} else {
+		int done = commit_finished(data_fd, &h, ext, (uint64_t)dst.st_size, buf);
+		if (done < 0)
+			r = -1;
+		else
+			*status = done ? FAMS_JS_COMPLETE : FAMS_JS_INTERRUPTED;
+	}
+	int saved = errno;
+	free(ext);
+	free(buf);
+	errno = saved;
+	return r;
+}
+
 int fams_recover_locked(int jfd, int data_fd, const struct fams_identity *id,
 			const char *data_name, int flags, int *outcome)
 {

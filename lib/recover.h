@@ -23,6 +23,20 @@ const char *fams_recovery_name(int outcome);
 int fams_recover_locked(int jfd, int data_fd, const struct fams_identity *id,
 			const char *data_name, int flags, int *outcome);
 
+/* What a journal holds, judged as recovery would judge it but acting on nothing
+ * (famsrun --status).  data_fd: the data file it belongs to, or -1 when that is
+ * gone or unknown; id: that file's identity.  0 with *status, or -1 with errno. */
+enum fams_journal_status {
+	FAMS_JS_EMPTY,         /* names no commit */
+	FAMS_JS_TORN,          /* cut short while written: would be discarded */
+	FAMS_JS_OTHER_VERSION, /* another format: kept for the fams that wrote it */
+	FAMS_JS_ORPHAN,        /* its file is gone: harmless, never applied */
+	FAMS_JS_FOREIGN,       /* names another file than the one with its name */
+	FAMS_JS_COMPLETE,      /* its commit finished: nothing to do */
+	FAMS_JS_INTERRUPTED,   /* its commit was cut short: would roll back */
+};
+int fams_journal_examine(int jfd, int data_fd, const struct fams_identity *id, int *status);
+
 /* Cheap test: could path have a pending journal?  A statx of path for its identity,
  * then one faccessat.  Returns 1 if a journal file exists, 0 otherwise. */
 int fams_journal_present(int dirfd, const char *path);

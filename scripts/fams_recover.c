@@ -1,12 +1,15 @@
-/* fams-recover -- bring files to their last committed state (famsrun --recover), or
- * name the journal that belongs to each file (famsrun --journal-of). */
+/* fams-recover -- bring files to their last committed state (famsrun --recover),
+ * name the journal that belongs to each file (famsrun --journal-of), or list the
+ * journals found and what recovery would do with each (famsrun --status). */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "config.h"
+#include "fams_status.h"
 #include "journal.h"
 #include "log.h"
 #include "recover.h"
@@ -29,6 +32,10 @@ int main(int argc, char **argv)
 {
 	int status = 0, first = 1, names = 0;
 	fams_config_load();
+	if (argc > 1 && strcmp(argv[1], "--status") == 0) {
+		bool json = argc > 2 && strcmp(argv[2], "--json") == 0;
+		return fams_status(argc - 2 - json, argv + 2 + json, json);
+	}
 	if (argc > 1 && strcmp(argv[1], "--journal-of") == 0)
 		names = first = 2;
 	if (argc <= first) {

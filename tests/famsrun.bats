@@ -149,3 +149,32 @@ teardown() { rm -rf "$DIR"; }
 	[ "$status" -eq 0 ]
 }
 
+
+@test "--status lists each journal: in use, complete, interrupted, orphan; --json too" {
+	# complete: a kill after commit 3 leaves its journal, the file as committed.
+	run "$FAMSRUN" "$BUILD/tests/torture_writer" "$DIR/done" 64 3 die
+	[ "$status" -eq 137 ]
+	# interrupted: the same, then a page changed as a kill during the data writes would.
+	run "$FAMSRUN" "$BUILD/tests/torture_writer" "$DIR/cut" 64 3 die
+	printf 'torn' | dd of="$DIR/cut" bs=1 seek=$((5 * 4096 + 100)) conv=notrunc status=none
+	# orphan: a journal whose file was deleted.
+	run "$FAMSRUN" "$BUILD/tests/torture_writer" "$DIR/gone" 64 3 die
+	rm "$DIR/gone"
+	# in use: a writer that is still running.
+	"$FAMSRUN" "$BUILD/tests/torture_writer" "$DIR/live" 64 >/dev/null &
+	pid=$!
+	for _ in $(seq 50); do [ -s "$DIR/live" ] && break; sleep 0.1; done
+	sleep 0.3 # its first commit made: its journal exists and is locked
+	run "$FAMSRUN" --status "$DIR"
+	kill -9 $pid
+	wait $pid 2>/dev/null || true
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"$DIR/done "*"complete"* ]]
+	[[ "$output" == *"$DIR/cut "*"interrupted (would roll back)"* ]]
+	[[ "$output" == *"orphan (its file is gone)"* ]]
+	[[ "$output" == *"$DIR/live "*"in use by a live process"* ]]
+	run "$FAMSRUN" --status --json "$DIR/cut"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *'"file": "'"$DIR"'/cut", "state": "interrupted (would roll back)"'* ]]
+	python3 -c 'import json, sys; assert len(json.loads(sys.argv[1])) == 1' "$output"
+}
