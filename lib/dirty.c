@@ -11,244 +11,18 @@
  * been scanned so, its protected_end moves up. */
 #include "dirty.h"
 #include "log.h"
+#include "mapscan.h"
 #include "member.h"
 #include "sys.h"
 #include "tracker.h"
 
 #include <errno.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-/* One mapping being scanned: where it starts in the address space and the file,
- * and the owner's protected_end. */
-struct scan {
-	struct fams_file *f;
-	uint64_t start, off, protected_end;
-};
-
-static void on_written(void *ctx, uintptr_t s, uintptr_t e)
-{
-	const struct scan *c = ctx;
-	uint64_t lo = c->off + (s - c->start), hi = c->off + (e - c->start), pe = c->protected_end;
-	if (lo < pe)
-		bits_mark_bytes(c->f->dirty, lo, (hi < pe ? hi : pe) - lo);
-	if (hi > pe)
-		bits_mark_bytes(c->f->suspect, lo > pe ? lo : pe, hi - (lo > pe ? lo : pe));
-}
-
-/* Call fn(ctx, a, b) for each run [a, b) of whole pages of [lo, hi) (page aligned)
- * that the working copy holds; *holes is set if it has a hole there.  0, or -1 with
- * errno (fn's, or the seek's). */
-static int each_allocated(const struct fams_file *f, uint64_t lo, uint64_t hi,
-			  int (*fn)(void *ctx, uint64_t a, uint64_t b), void *ctx, bool *holes)
-{
-	int saved = errno;
-	while (lo < hi) {
-		off_t a = fams_raw_lseek(f->memfd, (off_t)lo, SEEK_DATA);
-		if (a < 0 && errno == ENXIO) {
-			*holes = true; /* no page from lo on */
-			break;
-		}
-		if (a < 0)
-			return -1;
-		if ((uint64_t)a >= hi) {
-			*holes = true;
-			break;
-		}
-		if ((uint64_t)a > lo)
-			*holes = true;
-		off_t b = fams_raw_lseek(f->memfd, a, SEEK_HOLE);
-		if (b < 0)
-			return -1;
-		/* In whole pages: the last hole begins at the size, which need not be
-		 * page aligned, and the kernel protects only whole pages. */
-		uint64_t s = (uint64_t)a & ~(uint64_t)(fams_page_size - 1), e = fams_page_round((uint64_t)b);
-		if (e > hi)
-			e = hi;
-		if (fn(ctx, s, e) < 0)
-			return -1;
-		lo = e;
-	}
-	errno = saved;
-	return 0;
-}
-
-/* The asynchronous tracker protects only where the working copy holds pages: a
- * hole of it was never written (a store allocates its page; fams's own changes
- * that leave a hole -- a punched hole, a shrink -- mark their pages dirty), so the
- * page tables and the cost of a mapping follow the pages the file holds and the
- * program touches, not the size mapped.  The kernel reads every page without a
- * marker as written: the pages written since the last scan, and the holes never
- * protected.  A harvest therefore scans -- reads and protects again -- only where
- * the working copy holds pages: in a sparse file it finds them with SEEK_DATA and
- * SEEK_HOLE; else it first asks which runs read as written (protecting nothing),
- * then scans the short ones, and of the long ones what the working copy holds
- * (on_candidate).  A page written and then unmapped by reclaim (its pte none, no
- * marker) still belongs to the working copy: it is scanned, and read as written.
- * The synchronous tracker learns of a store only by its fault: it protects
- * everything. */
-static bool holes_untracked(void) { return fams_tracker_kind == FAMS_TRACKER_UFFD; }
-
-/* What one page table reaches (2 MiB of 4 KiB pages): marking the holes of a
- * stretch that short costs no page table the stretch's pages do not need. */
-#define TABLE_REACH ((uint64_t)fams_page_size * 512)
-
-#define FEW_SHORT 16 /* short runs scanned one by one; more: their stretch in one call */
-
-/* One range of a mapping to scan through pagemap. */
-struct scan_range {
-	struct scan *c;
-	int pagemap;
-	uint64_t done;  /* file offset up to which candidates were dealt with */
-	uint64_t short_runs[FEW_SHORT][2]; /* short runs read as written since done */
-	int nshort;     /* how many; FEW_SHORT + 1: too many to keep */
-	int longs;      /* long runs read as written with holes in them: unprotected */
-	int err;        /* the first failure of a scan made from on_candidate */
-};
-
-static int scan_run(void *ctx, uint64_t a, uint64_t b)
-{
-	const struct scan_range *r = ctx;
-	const struct scan *c = r->c;
-	return a < b ? fams_scan_written(r->pagemap, (uintptr_t)(c->start + (a - c->off)), b - a, on_written, r->c) : 0;
-}
-
-/* Scan the short runs read as written in [r->done, to): one by one when they are
- * few, else the stretch in one call (what else it holds is protected: read as not
- * written, left as it is). */
-static int scan_short_runs(struct scan_range *r, uint64_t to)
-{
-	int rc = 0;
-	if (r->nshort > FEW_SHORT)
-		rc = scan_run(r, r->done, to);
-	else
-		for (int i = 0; i < r->nshort && rc == 0; i++)
-			rc = scan_run(r, r->short_runs[i][0], r->short_runs[i][1]);
-	r->nshort = 0;
-	r->done = to;
-	return rc;
-}
-
-/* A run that reads as written.  A short one is written pages (or a few holes: each
- * costs one marker and, never protected, one page compared once), kept to be
- * scanned with the others before the next long one.  A long one is mostly holes
- * never protected: scanned where the working copy holds pages, found with
- * SEEK_DATA/SEEK_HOLE. */
-static void on_candidate(void *ctx, uintptr_t s, uintptr_t e)
-{
-	struct scan_range *r = ctx;
-	const struct scan *c = r->c;
-	uint64_t a = c->off + (s - c->start), b = c->off + (e - c->start);
-	if (r->err)
-		return;
-	if (b - a < TABLE_REACH) {
-		if (r->nshort < FEW_SHORT) {
-			r->short_runs[r->nshort][0] = a;
-			r->short_runs[r->nshort][1] = b;
-		}
-		if (r->nshort <= FEW_SHORT)
-			r->nshort++;
-		return;
-	}
-	bool holes = false;
-	if (scan_short_runs(r, a) < 0 || each_allocated(c->f, a, b, scan_run, r, &holes) < 0)
-		r->err = errno ? errno : EIO;
-	r->longs += holes; /* a long run the program wrote whole leaves no hole open */
-	r->done = b;
-}
-
-/* Scan the part of a mapping (start, off: where it begins) that shows the file
- * range [lo, hi), clipped to the file, with pagemap (-1: this process).  With
- * *holes_open (the asynchronous tracker, or another process's mapping), it may
- * show unprotected holes: candidates first (on_candidate), and *holes_open is
- * cleared when the whole mapping was scanned and showed none (the short ones were
- * protected with their stretch); else it is scanned in one call.  A range the scan
- * could not read becomes suspect.  0, or -1 with the scan's errno. */
-static int scan_part(struct fams_file *f, int pagemap, uint64_t start, uint64_t end, uint64_t off,
-		     uint64_t protected_end, uint64_t lo, uint64_t hi, bool *holes_open)
-{
-	uint64_t file_end = fams_page_round(f->sh->size), mhi = off + (end - start);
-	if (hi > file_end)
-		hi = file_end;
-	if (lo < off)
-		lo = off;
-	if (hi > mhi)
-		hi = mhi;
-	if (lo >= hi)
-		return 0;
-	struct scan c = { f, start, off, protected_end };
-	struct scan_range r = { .c = &c, .pagemap = pagemap, .done = lo };
-	int rc;
-	struct stat wc;
-	if (*holes_open && fams_raw_fstat(f->memfd, &wc) == 0 && (uint64_t)wc.st_blocks * 512 * 512 < hi - lo) {
-		/* Sparse: the working copy holds under 1/512 of the range.  Finding its
-		 * runs (~1.4 us each here) then costs less than the candidates scan's walk
-		 * of the page tables (~3 ns a page in each 2 MiB touched, ~25 ns for each
-		 * 2 MiB never touched in each GiB touched at all). */
-		bool holes;
-		rc = each_allocated(f, lo, hi, scan_run, &r, &holes);
-	} else if (*holes_open) {
-		rc = fams_scan_candidates(pagemap, (uintptr_t)(start + (lo - off)), hi - lo, on_candidate, &r);
-		if (rc == 0 && !r.err && scan_short_runs(&r, hi) < 0)
-			r.err = errno ? errno : EIO;
-		if (rc == 0 && r.err) {
-			errno = r.err;
-			rc = -1;
-		}
-		if (rc == 0 && r.longs == 0 && lo == off && (hi == mhi || hi == file_end))
-			*holes_open = false;
-	} else {
-		rc = scan_run(&r, lo, hi);
-	}
-	if (rc == 0)
-		return 0;
-	int saved = errno;
-	bits_mark_bytes(f->suspect, lo, hi - lo);
-	errno = saved;
-	return -1;
-}
 
 /* The protected_end of this process's mappings of f. */
 static uint64_t own_protected_end(const struct fams_file *f)
 {
 	return f->me >= 0 ? f->sh->members[f->me].protected_end : f->sh->size;
-}
-
-/* Protect the file range [lo, hi) (page aligned) of m where the working copy holds
- * pages, a page table's reach at a time: holes inside a reach that holds a page
- * are protected with it, holes beyond are left alone (holes_untracked). */
-static int protect_allocated(struct fams_map *m, uint64_t lo, uint64_t hi)
-{
-	uint64_t pos = lo, run_s = 0, run_e = 0;
-	while (pos < hi) {
-		off_t d = fams_raw_lseek(m->f->memfd, (off_t)pos, SEEK_DATA);
-		if (d < 0 && errno == ENXIO)
-			break; /* no page from pos on */
-		if (d < 0)
-			return -1;
-		if ((uint64_t)d >= hi)
-			break;
-		/* The reach around d, in the address space (where page tables are). */
-		uintptr_t at = m->start + (uintptr_t)((uint64_t)d - m->off);
-		uintptr_t table = at & ~(uintptr_t)(TABLE_REACH - 1);
-		uint64_t s = table > m->start ? m->off + (table - m->start) : m->off;
-		uint64_t e = s + TABLE_REACH - (table > m->start ? 0 : m->start - table);
-		if (s < lo)
-			s = lo;
-		if (e > hi)
-			e = hi;
-		if (s != run_e) {
-			if (run_e > run_s && fams_protect_range((void *)(m->start + (uintptr_t)(run_s - m->off)), run_e - run_s) < 0)
-				return -1;
-			run_s = s;
-		}
-		run_e = e;
-		pos = e;
-	}
-	if (run_e > run_s && fams_protect_range((void *)(m->start + (uintptr_t)(run_s - m->off)), run_e - run_s) < 0)
-		return -1;
-	return 0;
 }
 
 /* Track writes to [s, e) of m: register all of it, write-protect the pages inside
@@ -269,9 +43,9 @@ int dirty_track(struct fams_map *m, uintptr_t s, uintptr_t e)
 		e = inside;
 	if (s >= e)
 		return 0;
-	if (holes_untracked()) {
+	if (mapscan_holes_untracked()) {
 		int saved = errno;
-		if (protect_allocated(m, m->off + (s - m->start), m->off + (e - m->start)) < 0)
+		if (mapscan_protect(m, m->off + (s - m->start), m->off + (e - m->start)) < 0)
 			return -1;
 		m->holes_open = true; /* (when none was left, the first full scan says so) */
 		errno = saved;
@@ -288,7 +62,7 @@ static void protect(struct fams_map *m, uintptr_t s, uintptr_t e)
 
 void dirty_protect_grown(struct fams_file *f, uint64_t old_size, uint64_t new_size)
 {
-	if (holes_untracked())
+	if (mapscan_holes_untracked())
 		return; /* a growth brings in holes, left unprotected (dirty_harvest_file) */
 	/* Called before the working copy grows: none of these pages can be written yet
 	 * (a store past the end faults with SIGBUS), so none is written unprotected;
@@ -325,7 +99,7 @@ void dirty_harvest(struct fams_map *m, uintptr_t s, uintptr_t e)
 		m->untracked = dirty_track(m, m->start, m->end) < 0;
 		return;
 	}
-	if (scan_part(m->f, -1, m->start, m->end, m->off, own_protected_end(m->f), lo, hi, &m->holes_open) < 0) {
+	if (mapscan_part(m->f, -1, m->start, m->end, m->off, own_protected_end(m->f), lo, hi, &m->holes_open) < 0) {
 		fams_debug("dirty scan failed (%s); comparing instead", strerror(errno));
 		if (dirty_track(m, s, e) < 0)
 			untrack(m);
@@ -376,12 +150,12 @@ static void catch_up(struct fams_map *m, uintptr_t s, uintptr_t e)
 		dirty_harvest(m, s, e);
 }
 
-/* Every mapping of f may show holes left unprotected (holes_untracked). */
+/* Every mapping of f may show holes left unprotected (mapscan.h). */
 static void open_holes(struct fams_map *m, uintptr_t s, uintptr_t e) { m->holes_open = true; }
 
 void dirty_harvest_file(struct fams_file *f, uint64_t lo, uint64_t hi)
 {
-	if (holes_untracked() && f->growths_seen != f->sh->growths) {
+	if (mapscan_holes_untracked() && f->growths_seen != f->sh->growths) {
 		/* A growth, ours or another process's, brought in holes: unprotected in
 		 * our mappings (another's growth may also have been scanned in them
 		 * already, below or by the other process's commit). */
@@ -410,7 +184,7 @@ static int scan_member(struct fams_file *f, int i, int pagemap, uint64_t lo, uin
 		for (uint32_t k = 0; k < m->nmaps; k++) {
 			const struct fams_member_map *r = &m->maps[k];
 			bool holes_open = true; /* its mappings: we cannot know */
-			if (scan_part(f, pagemap, r->start, r->end, r->off, m->protected_end, a, b, &holes_open) < 0 &&
+			if (mapscan_part(f, pagemap, r->start, r->end, r->off, m->protected_end, a, b, &holes_open) < 0 &&
 			    errno == ESRCH)
 				return -1;
 		}
