@@ -11,6 +11,7 @@
 #   bookkeeping.sh  appending write(), same-size and growing ftruncate of a mapped file
 #   group_commit.sh commits/s of 1, 2, 4 threads, own files and one file
 #   msync_async.sh  msync(MS_ASYNC) and MS_SYNC latency against dirty pages
+#   report.sh       commit latency with and without the commit-site report
 # Prints each table; writes bench/results/*.csv, results.json (all of them),
 # summary.txt (this output) and commit.png.  --quick: smaller files, fewer
 # repetitions (minutes rather than a quarter of an hour), for trying it out.
@@ -34,10 +35,10 @@ rm -f "$out"/*.csv "$out"/results.json "$out"/commit.png
 
 if [ $quick = 1 ]; then
 	commit_args=(64 10) kc_args=(500 1) fio_args=(32 1) ovh_args=(256) share_args=(2 11) trackers_args=(64 20 1)
-	group_args=(1 1) async_args=(16 7)
+	group_args=(1 1) async_args=(16 7) report_rounds=1
 else
 	commit_args=(256 40) kc_args=(2000 3) fio_args=(64 3) ovh_args=(1024) share_args=(5 31) trackers_args=(64 60 3)
-	group_args=(2 3) async_args=(64 31)
+	group_args=(2 3) async_args=(64 31) report_rounds=3
 fi
 
 {
@@ -72,6 +73,9 @@ fi
 	echo
 	echo "== msync(MS_ASYNC) =="
 	bash "$here/msync_async.sh" "$build" "${async_args[@]}"
+	echo
+	echo "== the commit-site report (FAMS_REPORT) =="
+	bash "$here/report.sh" "$build" "$report_rounds"
 } 2>&1 | tee "$out/summary.txt"
 
 python3 - "$out" <<'PY'

@@ -15,6 +15,7 @@ struct fams_config {
 	int log_level;              /* FAMS_LOG */
 	int tracker;                /* FAMS_TRACKER */
 	int stats;                  /* FAMS_STATS=1: counters on stderr at exit */
+	char report[PATH_MAX];      /* FAMS_REPORT: the commit-site report's file ("" = none) */
 	char include[1024];         /* FAMS_INCLUDE: ':'-separated fnmatch patterns */
 	char exclude[1024];         /* FAMS_EXCLUDE */
 };

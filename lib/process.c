@@ -20,10 +20,13 @@
 #include "member.h"
 #include "process.h"
 #include "registry.h"
+#include "report.h"
 #include "stats.h"
 #include "sys.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -39,6 +42,13 @@ int fams_init(void)
 	if (pg > 0)
 		fams_page_size = pg;
 	fams_config_load();
+	fams_report_on = fams_cfg.report[0] != '\0';
+	if (fams_report_on && fams_cfg.report[0] != '/') {
+		/* Relative to where the program started: it may change directory. */
+		char cwd[PATH_MAX], abs[PATH_MAX];
+		if (getcwd(cwd, sizeof cwd) && (size_t)snprintf(abs, sizeof abs, "%s/%s", cwd, fams_cfg.report) < sizeof abs)
+			strcpy(fams_cfg.report, abs);
+	}
 	g_pid = fams_raw_getpid();
 	return 0;
 }
@@ -191,6 +201,10 @@ void fams_atfork_child(void)
 
 void fams_shutdown(void)
 {
-	if (registry_shutdown() && fams_cfg.stats)
+	if (!registry_shutdown())
+		return;
+	if (fams_cfg.stats)
 		fams_stats_print();
+	if (fams_report_on)
+		report_write();
 }

@@ -22,6 +22,8 @@
 	  "keep journals in DIR instead of next to each file")                                \
 	S(FAMS_TRACKER, WORD, tracker, TRACKER_WORDS, "tracker", "KIND", "dirty-page tracker: auto, uffd, uffd-sync or compare") \
 	S(FAMS_STATS, FLAG, stats, NO_RULE, "", "", "")                                                \
+	S(FAMS_REPORT, TEXT, report, NO_RULE, "report", "FILE",                                        \
+	  "at exit, write to FILE where the program's commits came from and what they cost")   \
 	S(FAMS_INCLUDE, TEXT, include, NO_RULE, "", "", "")                                            \
 	S(FAMS_EXCLUDE, TEXT, exclude, NO_RULE, "", "", "")
 

@@ -25,6 +25,7 @@
 
 #include "fams.h"
 #include "log.h"
+#include "report.h"
 
 #define EXPORT __attribute__((visibility("default")))
 
@@ -249,6 +250,25 @@ static inline mode_t mode_arg(int flags, va_list ap)
 		return fallback;                                                              \
 	} while (0)
 
+/* A call that may commit, in an exported wrapper: with FAMS_REPORT, its commits are
+ * counted at the place in the program that made it (the wrapper's return address). */
+#define REPORTED(type, call)                                                                  \
+	({                                                                                    \
+		type reported_r_;                                                             \
+		if (fams_hint(fams_report_on) && engine_ok()) {                               \
+			in_fams++; /* libunwind's own calls go straight to the kernel */         \
+			report_note_site(__builtin_return_address(0));                        \
+			in_fams--;                                                            \
+			reported_r_ = (call);                                                 \
+			int reported_errno_ = errno;                                          \
+			report_end_site();                                                    \
+			errno = reported_errno_;                                              \
+		} else {                                                                      \
+			reported_r_ = (call);                                                 \
+		}                                                                             \
+		reported_r_;                                                                  \
+	})
+
 /* ---- memory ------------------------------------------------------------------- */
 
 static void *do_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
@@ -263,11 +283,12 @@ EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off
 {
 	return do_mmap(addr, len, prot, flags, fd, off);
 }
-EXPORT int munmap(void *addr, size_t len)
+static int do_munmap(void *addr, size_t len)
 {
 	ROUTE(fams_hint(fams_live) | fams_hint(fams_shadows_live), fams_on_munmap(addr, len, &handled),
 	      real_munmap ? real_munmap(addr, len) : (int)syscall(SYS_munmap, addr, len));
 }
+EXPORT int munmap(void *addr, size_t len) { return REPORTED(int, do_munmap(addr, len)); }
 
 EXPORT void *mremap(void *old, size_t oldlen, size_t newlen, int flags, ...)
 {
@@ -284,11 +305,12 @@ EXPORT void *mremap(void *old, size_t oldlen, size_t newlen, int flags, ...)
 			  : (void *)syscall(SYS_mremap, old, oldlen, newlen, flags, new_addr));
 }
 
-EXPORT int msync(void *addr, size_t len, int flags)
+static int do_msync(void *addr, size_t len, int flags)
 {
 	ROUTE(fams_hint(fams_live), fams_on_msync(addr, len, flags, &handled),
 	      real_msync ? real_msync(addr, len, flags) : (int)syscall(SYS_msync, addr, len, flags));
 }
+EXPORT int msync(void *addr, size_t len, int flags) { return REPORTED(int, do_msync(addr, len, flags)); }
 
 EXPORT int madvise(void *addr, size_t len, int advice)
 {
@@ -475,8 +497,8 @@ static int do_sync(int fd, int datasync)
 	      datasync ? (real_fdatasync ? real_fdatasync(fd) : (int)syscall(SYS_fdatasync, fd))
 		       : (real_fsync ? real_fsync(fd) : (int)syscall(SYS_fsync, fd)));
 }
-EXPORT int fsync(int fd) { return do_sync(fd, 0); }
-EXPORT int fdatasync(int fd) { return do_sync(fd, 1); }
+EXPORT int fsync(int fd) { return REPORTED(int, do_sync(fd, 0)); }
+EXPORT int fdatasync(int fd) { return REPORTED(int, do_sync(fd, 1)); }
 
 static int do_ftruncate(int fd, off_t len)
 {
