@@ -55,7 +55,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 /* Undo a commit whose data writes began: restore the old bytes from our journal. */
@@ -239,30 +238,9 @@ int fams_commit_apply(struct fams_file *f, const struct fams_snapshot *s)
 
 /* The commit, with the commit lock held and the written pages collected; of the
  * snapshot snap instead of the working copy when it is not NULL. */
-/* Now, in ns (for the commit-site report). */
-static uint64_t now_ns(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
-
-/* A commit ended: count it at its site (report.h) -- flushes as the counter moved
- * since `flushes` (another file's commit may add to it meanwhile: the report is a
- * profile, not an audit). */
-static void report(const struct commit_plan *pl, uint64_t started, uint64_t flushes)
-{
-	uint64_t pages = 0;
-	for (size_t i = 0; i < pl->nruns; i++)
-		pages += pl->runs[i].last - pl->runs[i].first;
-	report_commit(pages, pl->new_bytes,
-		      (unsigned)(__atomic_load_n(&fams_stats.flushes, __ATOMIC_RELAXED) - flushes), now_ns() - started);
-}
-
 static int commit_locked(struct fams_file *f, uint64_t lo, uint64_t hi, const struct fams_snapshot *snap)
 {
-	const uint64_t started = fams_report_on ? now_ns() : 0,
-		       flushes = __atomic_load_n(&fams_stats.flushes, __ATOMIC_RELAXED);
+	const struct report_mark mark = fams_report_on ? report_mark() : (struct report_mark){ 0 };
 	struct commit_plan pl = { 0 };
 	int saved = 0;
 
@@ -359,7 +337,7 @@ static int commit_locked(struct fams_file *f, uint64_t lo, uint64_t hi, const st
 		   (unsigned long long)sz.new_size);
 done:
 	if (fams_report_on)
-		report(&pl, started, flushes);
+		report_commit(&mark, plan_page_count(&pl), pl.new_bytes);
 	trim_plan_buffer(f, false);
 	if (snap)
 		clear_snapshot_pages(f, snap);

@@ -272,3 +272,11 @@ out:
 	free(b);
 	return ret;
 }
+
+uint64_t plan_page_count(const struct commit_plan *pl)
+{
+	uint64_t pages = 0;
+	for (size_t i = 0; i < pl->nruns; i++)
+		pages += pl->runs[i].last - pl->runs[i].first;
+	return pages;
+}

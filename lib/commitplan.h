@@ -36,6 +36,9 @@ struct commit_plan {
  * brings zeros there: a growth).  -1 with errno. */
 int plan_compare_suspects(struct fams_file *f, uint64_t first, uint64_t last, bool all);
 
+/* The pages a plan took (its runs'). */
+uint64_t plan_page_count(const struct commit_plan *pl);
+
 /* Plan the dirty pages of [first, last) (pages) of f for a commit from sz.old_size
  * to sz.new_size: copy their bytes out of the working copy once (other threads may
  * keep writing; everything hashed, journaled and written comes from this copy) --

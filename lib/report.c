@@ -8,6 +8,7 @@
 #include "report.h"
 #include "config.h"
 #include "log.h"
+#include "sys.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <uthash.h>
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
@@ -126,8 +128,18 @@ void report_note_site(const void *ip)
 
 void report_end_site(void) { t_in_call = false; }
 
-void report_commit(uint64_t pages, uint64_t bytes, unsigned flushes, uint64_t ns)
+struct report_mark report_mark(void)
 {
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (struct report_mark){ (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec,
+				     __atomic_load_n(&fams_stats.flushes, __ATOMIC_RELAXED) };
+}
+
+void report_commit(const struct report_mark *since, uint64_t pages, uint64_t bytes)
+{
+	struct report_mark now = report_mark();
+	uint64_t flushes = now.flushes - since->flushes, ns = now.ns - since->ns;
 	pthread_mutex_lock(&g_lock);
 	struct site *s = site_of(t_in_call ? t_site : NULL);
 	if (s) {

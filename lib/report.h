@@ -17,8 +17,16 @@ void report_note_site(const void *ip);
  * are not its. */
 void report_end_site(void);
 
-/* A commit ended: dirty pages, bytes written, flushes, nanoseconds. */
-void report_commit(uint64_t pages, uint64_t bytes, unsigned flushes, uint64_t ns);
+/* When a commit began: the time, and the flush counter (stats.h). */
+struct report_mark {
+	uint64_t ns, flushes;
+};
+struct report_mark report_mark(void);
+
+/* A commit begun at *since ended, its dirty pages and bytes written: counted at
+ * the site, with the flushes since (another file's commit may add to them
+ * meanwhile: the report is a profile, not an audit) and its time. */
+void report_commit(const struct report_mark *since, uint64_t pages, uint64_t bytes);
 
 /* Write the report to FAMS_REPORT (at exit). */
 void report_write(void);
