@@ -71,10 +71,10 @@ static ssize_t write_end(int fd, const char *buf, size_t n, off_t pos)
 
 /* The kernel's checks of a copy's ends, with its errnos; 0 when they pass. */
 static int check_ends(enum fams_copy kind, int in, const off_t *off_in, int out, const off_t *off_out, size_t len,
-		      const struct stat *si, const struct stat *so, int fo)
+		      const struct stat *si, const struct stat *so)
 {
-	int fi = fams_raw_fcntl(in, F_GETFL, 0);
-	if (fi < 0 || (fi & O_ACCMODE) == O_WRONLY || (fo & O_ACCMODE) == O_RDONLY)
+	int fi = fams_raw_fcntl(in, F_GETFL, 0), fo = fams_raw_fcntl(out, F_GETFL, 0);
+	if (fi < 0 || fo < 0 || (fi & O_ACCMODE) == O_WRONLY || (fo & O_ACCMODE) == O_RDONLY)
 		return EBADF;
 	if ((off_in && *off_in < 0) || (off_out && *off_out < 0))
 		return EINVAL;
@@ -128,12 +128,11 @@ ssize_t fams_on_copy(enum fams_copy kind, int in, off_t *off_in, int out, off_t 
 		return 0;
 	*handled = 1;
 	struct stat si, so;
-	int fo = fams_raw_fcntl(out, F_GETFL, 0);
-	if (fo < 0 || fams_raw_fstat(in, &si) < 0 || fams_raw_fstat(out, &so) < 0) {
+	if (fams_raw_fstat(in, &si) < 0 || fams_raw_fstat(out, &so) < 0) {
 		errno = EBADF;
 		return -1;
 	}
-	int err = check_ends(kind, in, off_in, out, off_out, len, &si, &so, fo);
+	int err = check_ends(kind, in, off_in, out, off_out, len, &si, &so);
 	if (err) {
 		errno = err;
 		return -1;

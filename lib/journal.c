@@ -204,12 +204,17 @@ int fams_journal_held(const char *data_path, const struct fams_identity *id)
 	int fd = fams_sys.os_openat(AT_FDCWD, full, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
 	if (fd < 0)
 		return 0;
+	int held = fams_journal_in_use(fd);
+	fams_raw_close(fd);
+	return held;
+}
+
+bool fams_journal_in_use(int fd)
+{
 	/* F_OFD_GETLK asks whether our write lock could be placed; it needs no write
 	 * access, so a reader can ask too. */
 	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0 };
-	int held = fams_raw_fcntl(fd, F_OFD_GETLK, (long)&fl) == 0 && fl.l_type != F_UNLCK;
-	fams_raw_close(fd);
-	return held;
+	return fams_raw_fcntl(fd, F_OFD_GETLK, (long)&fl) == 0 && fl.l_type != F_UNLCK;
 }
 
 int fams_journal_reserve(struct fams_journal *j, uint64_t bytes)

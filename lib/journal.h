@@ -139,6 +139,8 @@ int fams_journal_names(int dirfd, const char *name, int fd, struct stat *st);
  * description other than the caller's: a live process manages the file (this
  * process too, if it manages it).  Needs no write access to the journal. */
 int fams_journal_held(const char *data_path, const struct fams_identity *id);
+/* The same for a journal open as fd (any open file description but a holder's). */
+bool fams_journal_in_use(int fd);
 
 /* Make sure the journal file can hold bytes; grows it up to FAMS_JOURNAL_MAX. */
 int fams_journal_reserve(struct fams_journal *j, uint64_t bytes);

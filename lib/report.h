@@ -14,7 +14,7 @@ extern bool fams_report_on;
  * time it is seen (libunwind).  Only when fams_report_on. */
 void report_note_site(const void *ip);
 /* The call from the site noted is over: later commits of this thread (an exit's)
- * are not its. */
+ * are not its.  Leaves errno alone. */
 void report_end_site(void);
 
 /* When a commit began: the time, and the flush counter (stats.h). */

@@ -260,9 +260,7 @@ static inline mode_t mode_arg(int flags, va_list ap)
 			report_note_site(__builtin_return_address(0));                        \
 			in_fams--;                                                            \
 			reported_r_ = (call);                                                 \
-			int reported_errno_ = errno;                                          \
 			report_end_site();                                                    \
-			errno = reported_errno_;                                              \
 		} else {                                                                      \
 			reported_r_ = (call);                                                 \
 		}                                                                             \

@@ -86,10 +86,9 @@ static int one(const char *dir, const char *name, bool json, bool *first)
 	else if (sscanf(name, "%llx-%llu-%llx", &fsid, &ino, &birth) == 3)
 		snprintf(data, sizeof data, "inode %llu of fs %llx", ino, fsid);
 	const char *state;
-	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
 	struct fams_identity id = { 0 };
 	int status;
-	if (fcntl(jfd, F_OFD_GETLK, &fl) == 0 && fl.l_type != F_UNLCK)
+	if (fams_journal_in_use(jfd))
 		state = "in use by a live process";
 	else if ((data_fd >= 0 && fams_identity_of(data_fd, &id) < 0) ||
 		 fams_journal_examine(jfd, data_fd, &id, &status) < 0)
