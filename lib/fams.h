@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 
@@ -98,6 +99,20 @@ void fams_on_stat(dev_t dev, ino_t ino, off_t *size);
 /* lseek: SEEK_END, SEEK_DATA and SEEK_HOLE on a managed descriptor answer from the
  * working copy; SEEK_SET, SEEK_CUR and other descriptors are left alone. */
 off_t fams_on_lseek(int fd, off_t off, int whence, int *handled);
+
+/* stdio (streams.c).  Whether a stream fopen or fdopen makes on fd must read and
+ * write through the wrappers (the preload layer then builds it): when it writes a
+ * regular file, which may be managed while it is open, or reads a managed one. */
+bool fams_stream_through(int fd, bool writes);
+/* freopen for writing, which keeps the C library's own stream: before it, -1 with
+ * EBUSY (and a fams: line) when this process manages path; after it, the same when
+ * the new descriptor fd names a file used under fams, else fp is remembered, and
+ * no file it writes is managed until fams_stream_closed(fp). */
+int fams_stream_may_reopen(const char *path);
+int fams_stream_reopened(const char *path, FILE *fp, int fd);
+void fams_stream_closed(FILE *fp);
+/* How many streams are remembered (read without the lock: fclose's pass-through test). */
+extern int fams_streams_reopened;
 
 void fams_atfork_prepare(void);
 void fams_atfork_parent(void);

@@ -9,10 +9,12 @@
 #include "maptable.h"
 #include "registry.h"
 #include "shadow.h"
+#include "streams.h"
 #include "sys.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <sys/mman.h>
 
@@ -94,6 +96,19 @@ void *fams_on_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t of
 	if ((f || to_manage) && kernel_accepts(len, prot, flags, fd, off) < 0) {
 		/* Refused as without fams, and before the file becomes managed for nothing. */
 		*handled = 1;
+		ret = MAP_FAILED;
+		goto out;
+	}
+	const char *stream;
+	int stream_fd = to_manage ? streams_plain_writer(&st, &stream) : -1;
+	if (stream_fd >= 0) {
+		/* Its writes would change the data file around the working copy. */
+		char path[PATH_MAX] = "?";
+		fams_fd_path(fd, path, sizeof path);
+		fams_error("%s: mapping it for writing refused (EBUSY): the program writes it through %s "
+			   "(descriptor %d), whose writes fams cannot see", path, stream, stream_fd);
+		*handled = 1;
+		errno = EBUSY;
 		ret = MAP_FAILED;
 		goto out;
 	}

@@ -11,7 +11,9 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -26,6 +28,7 @@
 #include "fams.h"
 #include "log.h"
 #include "report.h"
+#include "stream.h"
 
 #define EXPORT __attribute__((visibility("default")))
 
@@ -78,6 +81,7 @@ static void resolve(void)
 	if (missing[0])
 		fams_error("the C library has no usable %s; calls to it fail with ENOSYS", missing);
 	pthread_atfork(fams_atfork_prepare, fams_atfork_parent, fams_atfork_child);
+	pthread_atfork(stream_prefork, stream_postfork, stream_postfork); /* runs first: its lock comes first */
 	in_fams--;
 	__atomic_store_n(&init_state, READY, __ATOMIC_RELEASE);
 }
@@ -88,6 +92,8 @@ __attribute__((destructor)) static void fams_preload_fini(void)
 {
 	if (__atomic_load_n(&init_state, __ATOMIC_ACQUIRE) != READY)
 		return;
+	if (!in_fams)
+		stream_flush_all(); /* the C library would flush them after this commit */
 	in_fams++;
 	fams_shutdown();
 	in_fams--;
@@ -371,40 +377,158 @@ EXPORT int __openat_2(int dirfd, const char *path, int flags) { return do_openat
 EXPORT int __openat64_2(int dirfd, const char *path, int flags) { return do_openat(dirfd, path, flags, 0); }
 EXPORT int creat(const char *path, mode_t mode) { return do_open(path, O_CREAT | O_WRONLY | O_TRUNC, mode); }
 
-/* stdio reads through glibc-internal calls we cannot see: recover before it opens. */
-/* The open(2) flags fopen uses for mode. */
+/* ---- stdio streams (stream.c, lib/streams.c) -------------------------------------- */
+
+/* The open(2) flags fopen uses for mode: glibc reads the letter, then up to six
+ * flag characters before any ",ccs=". */
 static int fopen_flags(const char *mode)
 {
-	int rw = strchr(mode, '+') ? O_RDWR : 0, x = strchr(mode, 'x') ? O_EXCL : 0;
+	int rw = 0, extra = 0;
+	for (int i = 1; i < 7 && mode[i] && mode[i] != ','; i++) {
+		if (mode[i] == '+')
+			rw = O_RDWR;
+		else if (mode[i] == 'x')
+			extra |= O_EXCL;
+		else if (mode[i] == 'e')
+			extra |= O_CLOEXEC;
+	}
 	switch (mode[0]) {
-	case 'w': return (rw ? rw : O_WRONLY) | O_CREAT | O_TRUNC | x;
-	case 'a': return (rw ? rw : O_WRONLY) | O_CREAT | O_APPEND | x;
-	default: return rw ? rw : O_RDONLY;
+	case 'w': return (rw ? rw : O_WRONLY) | O_CREAT | O_TRUNC | extra;
+	case 'a': return (rw ? rw : O_WRONLY) | O_CREAT | O_APPEND | extra;
+	default: return (rw ? rw : O_RDONLY) | extra;
 	}
 }
+static bool mode_writes(const char *mode) { return (fopen_flags(mode) & O_ACCMODE) != O_RDONLY; }
+/* A mode fams makes streams for: glibc's letters, no character conversion
+ * (",ccs=" makes a wide stream, which fopencookie cannot). */
+static bool mode_ours(const char *mode) { return mode && mode[0] && strchr("rwa", mode[0]) && !strstr(mode, ",ccs="); }
 
-static FILE *do_fopen(const char *path, const char *mode)
+/* fopen and fdopen's stream on fd: one whose calls fams sees where it must, else
+ * the C library's own. */
+static FILE *stream_on(int fd, const char *mode)
 {
-	if (!real_fopen) {
-		errno = ENOSYS;
-		return NULL;
-	}
-	if (!engine_ok() || !path || !mode)
-		return real_fopen(path, mode);
+	if (ENGINE(fams_stream_through(fd, mode_writes(mode))))
+		return stream_through_fams(fd, mode);
+	return real_fdopen(fd, mode);
+}
+
+/* The C library's fopen, with recovery before it opens, as open(). */
+static FILE *plain_fopen(const char *path, const char *mode)
+{
 	int flags = fopen_flags(mode);
 	int before = ENGINE(fams_before_open(AT_FDCWD, path, flags));
 	if (before < 0)
 		return NULL;
 	FILE *fp = real_fopen(path, mode);
 	if (fp && ENGINE(fams_after_open(AT_FDCWD, path, fileno(fp), flags, before)) < 0) {
-		int saved = errno;
+		int saved = errno; /* its journal could not be applied: the program must not read it */
 		fclose(fp);
 		errno = saved;
 		return NULL;
 	}
 	return fp;
 }
+
+static FILE *do_fopen(const char *path, const char *mode)
+{
+	if (!real_fopen || !real_fdopen) {
+		errno = ENOSYS;
+		return NULL;
+	}
+	if (!engine_ok() || !path || !mode_ours(mode))
+		return real_fopen(path, mode);
+	if (!mode_writes(mode) && !fams_hint(fams_live))
+		return plain_fopen(path, mode); /* reads a file no process of ours manages */
+	int fd = do_open(path, fopen_flags(mode), 0666);
+	if (fd < 0)
+		return NULL;
+	FILE *fp = stream_on(fd, mode);
+	if (!fp) {
+		int saved = errno;
+		close(fd);
+		errno = saved;
+	}
+	return fp;
+}
 EXPORT FILE *fopen(const char *path, const char *mode) { return do_fopen(path, mode); }
+
+EXPORT FILE *fdopen(int fd, const char *mode)
+{
+	if (!real_fdopen) {
+		errno = ENOSYS;
+		return NULL;
+	}
+	if (!engine_ok() || !mode_ours(mode))
+		return real_fdopen(fd, mode);
+	/* As fdopen: the mode must fit the descriptor's access mode; "a" sets O_APPEND. */
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0)
+		return NULL;
+	bool reads = mode[0] == 'r' || strchr(mode, '+'), writes = mode_writes(mode);
+	if ((reads && (fl & O_ACCMODE) == O_WRONLY) || (writes && (fl & O_ACCMODE) == O_RDONLY)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (mode[0] == 'a' && !(fl & O_APPEND) && fcntl(fd, F_SETFL, fl | O_APPEND) < 0)
+		return NULL;
+	return stream_on(fd, mode);
+}
+
+/* A stream is about to close its descriptor inside the C library, where no wrapper
+ * sees it: what it holds is flushed first (through fams, for a stream of fams's),
+ * then the descriptor is forgotten, as close() would. */
+static void stream_closing(FILE *fp)
+{
+	if (fams_hint(fams_streams_reopened))
+		ENGINE((fams_stream_closed(fp), 0));
+	if (!fams_hint(fams_live))
+		return;
+	if (__fwritable(fp) && __fpending(fp))
+		fflush(fp);
+	int fd = fileno(fp); /* -1 for a stream with no descriptor */
+	if (fd >= 0)
+		ENGINE(fams_on_close(fd));
+}
+
+/* freopen keeps the C library's stream (stdout, often): recovery runs before it
+ * opens, as for fopen, and a file it would write is never a managed one. */
+static FILE *do_freopen(const char *path, const char *mode, FILE *fp)
+{
+	if (!real_freopen) {
+		errno = ENOSYS;
+		return NULL;
+	}
+	if (!engine_ok() || !path || !mode_ours(mode) || !fp)
+		return real_freopen(path, mode, fp);
+	int flags = fopen_flags(mode);
+	if (mode_writes(mode) && ENGINE(fams_stream_may_reopen(path)) < 0)
+		return NULL;
+	stream_closing(fp);
+	int before = ENGINE(fams_before_open(AT_FDCWD, path, flags));
+	if (before < 0)
+		return NULL;
+	FILE *r = real_freopen(path, mode, fp);
+	if (r && (ENGINE(fams_after_open(AT_FDCWD, path, fileno(r), flags, before)) < 0 ||
+		  (mode_writes(mode) && ENGINE(fams_stream_reopened(path, r, fileno(r))) < 0))) {
+		int saved = errno;
+		fclose(r);
+		errno = saved;
+		return NULL;
+	}
+	return r;
+}
+EXPORT FILE *freopen(const char *path, const char *mode, FILE *fp) { return do_freopen(path, mode, fp); }
+
+EXPORT int fclose(FILE *fp)
+{
+	if (fp && engine_ok())
+		stream_closing(fp);
+	if (!real_fclose) {
+		errno = ENOSYS;
+		return EOF;
+	}
+	return real_fclose(fp);
+}
 
 /* ---- descriptors ------------------------------------------------------------------ */
 
@@ -413,22 +537,6 @@ EXPORT int close(int fd)
 	if (fams_hint(fams_live) && engine_ok() && ENGINE(fams_on_close(fd)))
 		return 0; /* one of ours: the program must not close it under us */
 	return real_close ? real_close(fd) : (int)syscall(SYS_close, fd);
-}
-
-/* fclose closes its descriptor inside libc, where no wrapper sees it: forget the
- * descriptor first (fams_on_close), as close() would. */
-EXPORT int fclose(FILE *fp)
-{
-	if (fp && fams_hint(fams_live) && engine_ok()) {
-		int fd = fileno(fp); /* -1 for a stream with no descriptor */
-		if (fd >= 0)
-			ENGINE(fams_on_close(fd));
-	}
-	if (!real_fclose) {
-		errno = ENOSYS;
-		return EOF;
-	}
-	return real_fclose(fp);
 }
 
 static int do_close_range(unsigned first, unsigned last, int flags)

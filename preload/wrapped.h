@@ -41,6 +41,9 @@
 	A(creat64, creat, int, (const char *, mode_t))                                        \
 	W(fopen, FILE *, (const char *, const char *), REQUIRED)                              \
 	A(fopen64, fopen, FILE *, (const char *, const char *))                               \
+	W(fdopen, FILE *, (int, const char *), REQUIRED)                                      \
+	W(freopen, FILE *, (const char *, const char *, FILE *), REQUIRED)                    \
+	A(freopen64, freopen, FILE *, (const char *, const char *, FILE *))                   \
 	W(close, int, (int), OPTIONAL)                                                        \
 	W(fclose, int, (FILE *), REQUIRED)                                                    \
 	W(close_range, int, (unsigned, unsigned, int), OPTIONAL)                              \

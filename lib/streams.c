@@ -1,0 +1,144 @@
+/* streams.c -- stdio streams and managed files.
+ *
+ * The C library's stdio reads and writes a file through calls of its own that no
+ * interposer sees.  Two kinds of stream follow from that:
+ *  - streams fopen and fdopen make: the preload layer builds those fams must see
+ *    (fams_stream_through) so that their reads and writes are its wrappers';
+ *  - the C library's own streams, which fams cannot rebuild: stdin, stdout and
+ *    stderr (a shell may have sent them to a file), and the streams freopen
+ *    reopens in place.  Their writes would change a managed file around its
+ *    working copy, outside any commit, so a file one of them writes is never
+ *    managed (mapping it for writing fails with EBUSY: streams_plain_writer), and
+ *    a managed file is never reopened for writing (fams_stream_reopen).
+ * Under the registry lock. */
+#include "fams.h"
+#include "elsewhere.h"
+#include "fdtable.h"
+#include "log.h"
+#include "registry.h"
+#include "sys.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdio_ext.h>
+
+/* Streams freopen reopened for writing, besides the standard three. */
+static FILE *g_reopened[16];
+int fams_streams_reopened; /* how many: the fclose wrapper's pass-through test */
+
+/* Whether fd names a file used under fams: managed here, or by processes this one
+ * could not join.  Under the registry lock. */
+static bool used_under_fams(int fd)
+{
+	bool dropped;
+	struct fd_slot *s = fd_slot(fd, false);
+	bool used = fd_file(fd, &dropped) || (s && s->elsewhere);
+	if (dropped)
+		registry_retire_unused(); /* a stale slot: its descriptor was closed elsewhere */
+	return used;
+}
+
+bool fams_stream_through(int fd, bool writes)
+{
+	if (writes) { /* the file may become managed while the stream is open */
+		struct stat st;
+		return fams_raw_fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+	}
+	if (!fams_hint(fams_live))
+		return false;
+	fams_lock();
+	bool used = used_under_fams(fd);
+	fams_unlock();
+	return used;
+}
+
+/* A stream the C library writes through its own calls, open on the file st
+ * describes: its descriptor, or -1.  Under the registry lock. */
+static int plain_writer_fd(FILE *fp, const struct stat *st)
+{
+	struct stat fs;
+	int fd = fp ? fileno_unlocked(fp) : -1; /* unlocked: never wait on a stream under our lock */
+	if (fd < 0 || !__fwritable(fp) || fams_raw_fstat(fd, &fs) < 0)
+		return -1;
+	return fs.st_dev == st->st_dev && fs.st_ino == st->st_ino ? fd : -1;
+}
+
+int streams_plain_writer(const struct stat *st, const char **which)
+{
+	static const char *names[] = { "stdin", "stdout", "stderr" };
+	FILE *std[] = { stdin, stdout, stderr };
+	for (int i = 0; i < 3; i++) {
+		int fd = plain_writer_fd(std[i], st);
+		if (fd >= 0) {
+			*which = names[i];
+			return fd;
+		}
+	}
+	for (int i = 0; i < fams_streams_reopened; i++) {
+		int fd = plain_writer_fd(g_reopened[i], st);
+		if (fd >= 0) {
+			*which = "a stream freopen made";
+			return fd;
+		}
+	}
+	return -1;
+}
+
+/* The refusal of a reopening for writing (EBUSY, one fams: line). */
+static int refuse_reopen(const char *path)
+{
+	fams_error("%s: freopen for writing refused (EBUSY): the file is used under fams, and the C "
+		   "library would write it through calls fams cannot see, around its commits", path);
+	errno = EBUSY;
+	return -1;
+}
+
+int fams_stream_may_reopen(const char *path)
+{
+	fams_lock();
+	bool managed = registry_find_path(AT_FDCWD, path) != NULL;
+	fams_unlock();
+	return managed ? refuse_reopen(path) : 0;
+}
+
+/* Remember fp among the reopened streams (a full list is said once). */
+static void remember_reopened(FILE *fp, const char *path)
+{
+	const int cap = (int)(sizeof g_reopened / sizeof g_reopened[0]);
+	int i = 0;
+	while (i < fams_streams_reopened && g_reopened[i] != fp)
+		i++;
+	if (i < fams_streams_reopened)
+		return;
+	if (i == cap) {
+		fams_error("more than %d streams reopened for writing: fams cannot watch the one on %s, and "
+			   "would not refuse to map that file while the stream writes it", cap, path);
+		return;
+	}
+	g_reopened[i] = fp;
+	__atomic_store_n(&fams_streams_reopened, i + 1, __ATOMIC_RELEASE);
+}
+
+int fams_stream_reopened(const char *path, FILE *fp, int fd)
+{
+	fams_lock();
+	bool used = used_under_fams(fd);
+	if (!used && fp != stdin && fp != stdout && fp != stderr)
+		remember_reopened(fp, path);
+	fams_unlock();
+	return used ? refuse_reopen(path) : 0;
+}
+
+void fams_stream_closed(FILE *fp)
+{
+	fams_lock();
+	for (int i = 0; i < fams_streams_reopened; i++)
+		if (g_reopened[i] == fp) {
+			g_reopened[i] = g_reopened[fams_streams_reopened - 1];
+			__atomic_store_n(&fams_streams_reopened, fams_streams_reopened - 1, __ATOMIC_RELEASE);
+			break;
+		}
+	fams_unlock();
+}

@@ -1,0 +1,140 @@
+/* stdio streams of a managed file read and write its working copy, as read() and
+ * write() do: what fwrite/fputs put in is seen by the mappings at once and reaches
+ * the file only at the next commit (the C library writes through calls of its own
+ * that no wrapper sees, so a plain stream would change the data file around the
+ * working copy); what fgets reads includes stores not yet committed.  A stream the
+ * C library made where fams cannot go (stdout sent to a file) is never torn into:
+ * mapping its file for writing is refused with EBUSY. */
+#include "check.h"
+#include <signal.h>
+#include <sys/wait.h>
+
+/* Run fn in a child; its exit status. */
+static int in_child(int (*fn)(const char *), const char *path)
+{
+	pid_t pid = fork();
+	if (pid == 0)
+		exit(fn(path));
+	int st;
+	CHECK(pid > 0 && waitpid(pid, &st, 0) == pid);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* Writes through a stream opened before the file was managed, then killed before
+ * any commit: the file keeps what it held when it became managed. */
+static int write_then_die(const char *path)
+{
+	FILE *fp = fopen(path, "w+");
+	char page[PG];
+	memset(page, 'x', sizeof page);
+	CHECK(fp && fwrite(page, 1, PG, fp) == PG && fwrite(page, 1, PG, fp) == PG && fflush(fp) == 0);
+	char *p = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fileno(fp), 0);
+	CHECK(p != MAP_FAILED);
+	CHECK(fseek(fp, 0, SEEK_SET) == 0 && fputs("after", fp) >= 0 && fflush(fp) == 0);
+	CHECK(memcmp(p, "after", 5) == 0 && file_byte_is(path, 0, 'x'));
+	raise(SIGKILL);
+	return 1;
+}
+
+/* Buffered bytes a normal exit flushes belong to the exit's commit. */
+static int write_then_exit(const char *path)
+{
+	int fd = open(path, O_RDWR);
+	char *p = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	FILE *fp = fopen(path, "r+");
+	CHECK(p != MAP_FAILED && fp && fputs("at exit", fp) >= 0);
+	p[PG - 1] = 'z';
+	exit(0); /* not flushed by the program: the C library flushes at exit */
+}
+
+/* stdout sent to a file: that file cannot be managed while stdout writes it. */
+static int stdout_to_file(const char *path)
+{
+	CHECK(freopen(path, "w", stdout) == stdout);
+	int fd = open(path, O_RDWR);
+	CHECK(fd >= 0 && ftruncate(fd, PG) == 0);
+	void *p = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	CHECK(p == MAP_FAILED && errno == EBUSY);
+	/* Read-only mappings are fine: they change nothing. */
+	CHECK(mmap(NULL, PG, PROT_READ, MAP_SHARED, fd, 0) != MAP_FAILED);
+	return 0;
+}
+
+/* ... and a managed file cannot become a stream the C library writes. */
+static int freopen_managed(const char *path)
+{
+	int fd = open(path, O_RDWR);
+	char *p = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	CHECK(p != MAP_FAILED);
+	CHECK(freopen(path, "r+", stdout) == NULL && errno == EBUSY);
+	CHECK(freopen(path, "r", stdin) == stdin); /* reading it changes nothing */
+	return 0;
+}
+
+int main(void)
+{
+	const char *path = test_path("stdio");
+	int fd = make_file(path, 4 * PG, 'a');
+	CHECK(fd >= 0);
+	char *p = mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	CHECK(p != MAP_FAILED);
+	p[0] = 'M'; /* a store not committed yet */
+
+	/* A stream opened once the file is managed: reads see the store, writes reach
+	 * the mapping and not the file, and fileno names a descriptor of the file. */
+	FILE *fp = fopen(path, "r+");
+	CHECK(fp && fileno(fp) >= 0);
+	struct stat st;
+	CHECK(fstat(fileno(fp), &st) == 0 && st.st_size == 4 * PG);
+	CHECK(fgetc(fp) == 'M');
+	CHECK(fseek(fp, PG, SEEK_SET) == 0 && fputs("stdio", fp) >= 0 && fflush(fp) == 0);
+	CHECK(ftell(fp) == PG + 5);
+	CHECK(memcmp(p + PG, "stdio", 5) == 0 && file_byte_is(path, PG, 'a'));
+	/* fclose flushes what is buffered into the working copy too. */
+	CHECK(fseek(fp, 2 * PG, SEEK_SET) == 0 && fputs("closed", fp) >= 0 && fclose(fp) == 0);
+	CHECK(memcmp(p + 2 * PG, "closed", 6) == 0 && file_byte_is(path, 2 * PG, 'a'));
+
+	/* A read-only stream reads the working copy. */
+	FILE *rd = fopen(path, "r");
+	char line[8] = "";
+	CHECK(rd && fgets(line, sizeof line, rd) && line[0] == 'M' && line[1] == 'a');
+	CHECK(fseek(rd, 0, SEEK_END) == 0 && ftell(rd) == 4 * PG && fclose(rd) == 0);
+
+	/* Appending grows the working copy; the file only at the commit. */
+	FILE *ap = fopen(path, "a");
+	CHECK(ap && fputs("tail", ap) >= 0 && fflush(ap) == 0);
+	CHECK(fstat(fd, &st) == 0 && st.st_size == 4 * PG + 4 && raw_size(path) == 4 * PG);
+	CHECK(fclose(ap) == 0);
+
+	/* fdopen of a descriptor the program opened: the same. */
+	int d = open(path, O_RDWR);
+	FILE *g = fdopen(d, "r+");
+	CHECK(g && fileno(g) == d);
+	CHECK(fseek(g, 3 * PG, SEEK_SET) == 0 && fputs("fdopen", g) >= 0 && fflush(g) == 0);
+	CHECK(memcmp(p + 3 * PG, "fdopen", 6) == 0 && file_byte_is(path, 3 * PG, 'a'));
+	CHECK(fclose(g) == 0 && fcntl(d, F_GETFD) == -1 && errno == EBADF);
+
+	CHECK(msync(p, 4 * PG, MS_SYNC) == 0);
+	CHECK(file_byte_is(path, 0, 'M') && file_byte_is(path, PG, 's') && file_byte_is(path, 2 * PG, 'c') &&
+	      file_byte_is(path, 3 * PG, 'f') && raw_size(path) == 4 * PG + 4);
+	CHECK(munmap(p, 4 * PG) == 0 && close(fd) == 0);
+
+	const char *fresh = test_path("stdio_fresh");
+	CHECK(in_child(write_then_die, fresh) == 128 + SIGKILL);
+	CHECK(raw_size(fresh) == 2 * PG && file_byte_is(fresh, 0, 'x'));
+	fd = open(fresh, O_RDONLY); /* recovery ran: the journal is gone */
+	CHECK(fd >= 0 && close(fd) == 0);
+
+	CHECK(in_child(write_then_exit, path) == 0);
+	char got[8] = "";
+	CHECK(raw_pread_path(path, got, 7, 0) == 7 && memcmp(got, "at exit", 7) == 0 && file_byte_is(path, PG - 1, 'z'));
+
+	const char *out = test_path("stdio_stdout");
+	CHECK(in_child(stdout_to_file, out) == 0);
+	CHECK(in_child(freopen_managed, path) == 0);
+
+	unlink(path);
+	unlink(fresh);
+	unlink(out);
+	return 0;
+}
