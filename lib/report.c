@@ -25,7 +25,7 @@ bool fams_report_on;
 
 struct site {
 	const void *ip; /* NULL: commits made outside any noted call */
-	char where[320];
+	char where[512];
 	uint64_t commits, pages, bytes, flushes;
 	uint64_t *ns;
 	size_t n, cap;
@@ -68,10 +68,23 @@ static bool load_libunwind(void)
 	return unw.ok;
 }
 
+/* A C++ name demangled into fn (cap bytes), by the C++ runtime's demangler when
+ * the program has loaded it (a C++ program has; fams, in C, does not link it). */
+static void demangle(char *fn, size_t cap)
+{
+	typedef char *(*demangler)(const char *, char *, size_t *, int *);
+	demangler d = strncmp(fn, "_Z", 2) == 0 ? (demangler)dlsym(RTLD_DEFAULT, "__cxa_demangle") : NULL;
+	int status = -1;
+	char *plain = d ? d(fn, NULL, NULL, &status) : NULL;
+	if (plain && status == 0)
+		snprintf(fn, cap, "%s", plain);
+	free(plain);
+}
+
 /* Name the place ip into s->where: "function+0xOFF (binary)". */
 static void __attribute__((noinline)) name_site(struct site *s, const void *ip)
 {
-	char fn[192] = "";
+	char fn[256] = "";
 	unw_word_t off = 0;
 	if (load_libunwind()) {
 		unw_context_t uc;
@@ -93,6 +106,7 @@ static void __attribute__((noinline)) name_site(struct site *s, const void *ip)
 		snprintf(fn, sizeof fn, "%s", di.dli_sname);
 		off = (unw_word_t)((const char *)ip - (const char *)di.dli_saddr);
 	}
+	demangle(fn, sizeof fn);
 	snprintf(s->where, sizeof s->where, "%s+0x%llx (%s)", fn[0] ? fn : "?", (unsigned long long)off,
 		 found && di.dli_fname ? di.dli_fname : "?");
 }

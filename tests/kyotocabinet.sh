@@ -61,6 +61,12 @@ for how in fams native; do
 		rm -f "$db"
 	done
 done
+# The commit-site report names KC's C++ functions as people read them.
+rm -f "$dir/k.kch"
+"$famsrun" --report "$dir/report.txt" kchashtest order -oas "$dir/k.kch" 200 >/dev/null 2>&1
+if grep -q 'kyotocabinet::File::synchronize(bool)+0x' "$dir/report.txt"; then pass=$((pass + 1)); echo "ok: report names kyotocabinet::File::synchronize(bool)"
+else fail=$((fail + 1)); echo "FAILED: report does not name the C++ function"; cat "$dir/report.txt"; fi
+rm -f "$dir/k.kch"
 ls -a "$dir" | grep -q "fams-journal" && { echo "FAILED: a journal was left behind"; fail=$((fail + 1)); }
 rm -rf "$dir"
 echo "$pass passed, $fail failed"
