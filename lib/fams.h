@@ -111,6 +111,9 @@ bool fams_stream_through(int fd, bool writes);
 int fams_stream_may_reopen(const char *path);
 int fams_stream_reopened(const char *path, FILE *fp, int fd);
 void fams_stream_closed(FILE *fp);
+/* dup2/dup3 of a managed file's descriptor onto the descriptor stdout or stderr
+ * writes: -1 with EBUSY (and a fams: line), as freopen. */
+int fams_stream_may_dup(int oldfd, int newfd);
 /* How many streams are remembered (read without the lock: fclose's pass-through test). */
 extern int fams_streams_reopened;
 

@@ -54,6 +54,28 @@ bool fams_stream_through(int fd, bool writes)
 	return used;
 }
 
+int fams_stream_may_dup(int oldfd, int newfd)
+{
+	FILE *std[] = { stdin, stdout, stderr };
+	bool onto_stream = false;
+	for (int i = 0; i < 3; i++)
+		onto_stream |= std[i] && fileno_unlocked(std[i]) == newfd && __fwritable(std[i]);
+	if (!onto_stream)
+		return 0;
+	fams_lock();
+	bool used = used_under_fams(oldfd);
+	char path[PATH_MAX] = "?";
+	if (used)
+		fams_fd_path(oldfd, path, sizeof path);
+	fams_unlock();
+	if (!used)
+		return 0;
+	fams_error("%s: dup onto descriptor %d refused (EBUSY): the file is used under fams, and the C "
+		   "library's standard stream there would write it through calls fams cannot see", path, newfd);
+	errno = EBUSY;
+	return -1;
+}
+
 /* A stream the C library writes through its own calls, open on the file st
  * describes: its descriptor, or -1.  Under the registry lock. */
 static int plain_writer_fd(FILE *fp, const struct stat *st)

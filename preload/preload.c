@@ -561,8 +561,11 @@ EXPORT int dup(int fd)
 
 EXPORT int dup2(int fd, int fd2)
 {
-	if (fd != fd2 && fams_hint(fams_live) && engine_ok())
+	if (fd != fd2 && fams_hint(fams_live) && engine_ok()) {
+		if (ENGINE(fams_stream_may_dup(fd, fd2)) < 0)
+			return -1;
 		ENGINE((fams_before_replace(fd2), 0));
+	}
 	int r = real_dup2 ? real_dup2(fd, fd2) : (int)syscall(SYS_dup2, fd, fd2);
 	if (r >= 0 && fd != fd2 && fams_hint(fams_live) && engine_ok())
 		ENGINE((fams_after_dup(fd, r), 0));
@@ -571,8 +574,11 @@ EXPORT int dup2(int fd, int fd2)
 
 EXPORT int dup3(int fd, int fd2, int flags)
 {
-	if (fd != fd2 && fams_hint(fams_live) && engine_ok())
+	if (fd != fd2 && fams_hint(fams_live) && engine_ok()) {
+		if (ENGINE(fams_stream_may_dup(fd, fd2)) < 0)
+			return -1;
 		ENGINE((fams_before_replace(fd2), 0));
+	}
 	int r = real_dup3 ? real_dup3(fd, fd2, flags) : (int)syscall(SYS_dup3, fd, fd2, flags);
 	if (r >= 0 && fams_hint(fams_live) && engine_ok())
 		ENGINE((fams_after_dup(fd, r), 0));

@@ -68,6 +68,9 @@ static int freopen_managed(const char *path)
 	CHECK(p != MAP_FAILED);
 	CHECK(freopen(path, "r+", stdout) == NULL && errno == EBUSY);
 	CHECK(freopen(path, "r", stdin) == stdin); /* reading it changes nothing */
+	/* Nor can stdout be pointed at it under the C library's feet. */
+	CHECK(dup2(fd, fileno(stdout)) == -1 && errno == EBUSY);
+	CHECK(dup2(fd, 100) == 100 && close(100) == 0); /* any other number is fine */
 	return 0;
 }
 
