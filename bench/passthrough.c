@@ -32,6 +32,31 @@ static void op_open_close(void)
 	snprintf(p, sizeof p, "%s/pt-file", dir);
 	close(open(p, O_RDONLY));
 }
+/* stdio: a stream that reads, one that writes (under fams: a stream of its own,
+ * stream.c), and 4 KiB put through a writing stream's buffer to the file. */
+static void op_fopen_read(void)
+{
+	char p[4200];
+	snprintf(p, sizeof p, "%s/pt-file", dir);
+	FILE *f = fopen(p, "r");
+	if (f)
+		fclose(f);
+}
+static void op_fopen_write(void)
+{
+	char p[4200];
+	snprintf(p, sizeof p, "%s/pt-file", dir);
+	FILE *f = fopen(p, "r+");
+	if (f)
+		fclose(f);
+}
+static FILE *out_stream;
+static void op_fwrite_4k(void)
+{
+	if (ftell(out_stream) > (1 << 24))
+		rewind(out_stream);
+	fwrite(buf, 1, sizeof buf, out_stream);
+}
 static void op_pread_4k(void) { (void)!pread(file_fd, buf, sizeof buf, 0); }
 static void op_write_devnull(void) { (void)!write(null_fd, buf, 1); }
 static void op_mmap_anon(void)
@@ -82,6 +107,9 @@ static const struct {
 	int iters;
 } ops[] = {
 	{ "open+close", op_open_close, 20000 },
+	{ "fopen+fclose_read", op_fopen_read, 20000 },
+	{ "fopen+fclose_write", op_fopen_write, 20000 },
+	{ "fwrite_4k", op_fwrite_4k, 50000 },
 	{ "pread_4k", op_pread_4k, 50000 },
 	{ "write_devnull", op_write_devnull, 100000 },
 	{ "mmap+munmap_anon", op_mmap_anon, 20000 },
@@ -110,6 +138,9 @@ int main(int argc, char **argv)
 	if (file_fd < 0 || null_fd < 0 || write(file_fd, buf, sizeof buf) != sizeof buf)
 		return perror("open"), 1;
 	anon = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	snprintf(p, sizeof p, "%s/pt-stream", dir);
+	if (!(out_stream = fopen(p, "w")))
+		return perror(p), 1;
 	char *live = NULL;
 	int live_fd = -1;
 	sized_fd = file_fd;
@@ -135,6 +166,7 @@ int main(int argc, char **argv)
 		}
 		printf("%s %.0f\n", ops[i].name, best);
 	}
+	fclose(out_stream);
 	if (live) {
 		munmap(live, 4096);
 		close(live_fd);
