@@ -104,18 +104,20 @@ off_t fams_on_lseek(int fd, off_t off, int whence, int *handled);
  * write through the wrappers (the preload layer then builds it): when it writes a
  * regular file, which may be managed while it is open, or reads a managed one. */
 bool fams_stream_through(int fd, bool writes);
-/* freopen for writing, which keeps the C library's own stream: before it, -1 with
- * EBUSY (and a fams: line) when this process manages path; after it, the same when
- * the new descriptor fd names a file used under fams, else fp is remembered, and
- * no file it writes is managed until fams_stream_closed(fp). */
-int fams_stream_may_reopen(const char *path);
-int fams_stream_reopened(const char *path, FILE *fp, int fd);
-void fams_stream_closed(FILE *fp);
+/* A stream the C library makes and writes itself (freopen keeps its stream; a
+ * converting fopen's ",ccs=" is a wide stream, which fams cannot make), opened for
+ * writing: before the call, -1 with EBUSY (and a fams: line) when this process
+ * manages path; after it, the same when the new descriptor fd names a file used
+ * under fams, else fp is remembered, and no file it writes is managed until
+ * fams_plain_stream_closed(fp). */
+int fams_plain_stream_may_open(const char *path);
+int fams_plain_stream_opened(const char *path, FILE *fp, int fd);
+void fams_plain_stream_closed(FILE *fp);
 /* dup2/dup3 of a managed file's descriptor onto the descriptor stdout or stderr
- * writes: -1 with EBUSY (and a fams: line), as freopen. */
+ * writes: -1 with EBUSY (and a fams: line), as for those streams. */
 int fams_stream_may_dup(int oldfd, int newfd);
 /* How many streams are remembered (read without the lock: fclose's pass-through test). */
-extern int fams_streams_reopened;
+extern int fams_plain_streams;
 
 void fams_atfork_prepare(void);
 void fams_atfork_parent(void);

@@ -5,8 +5,8 @@
  *  - streams fopen and fdopen make: the preload layer builds those fams must see
  *    (fams_stream_through) so that their reads and writes are its wrappers';
  *  - the C library's own streams, which fams cannot rebuild: stdin, stdout and
- *    stderr (a shell may have sent them to a file), and the streams freopen
- *    reopens in place.  Their writes would change a managed file around its
+ *    stderr (a shell may have sent them to a file), the streams freopen
+ *    reopens in place, and the wide streams a converting fopen (",ccs=") makes.  Their writes would change a managed file around its
  *    working copy, outside any commit, so a file one of them writes is never
  *    managed (mapping it for writing fails with EBUSY: streams_plain_writer), and
  *    a managed file is never reopened for writing (fams_stream_reopen).
@@ -24,9 +24,9 @@
 #include <stdio.h>
 #include <stdio_ext.h>
 
-/* Streams freopen reopened for writing, besides the standard three. */
-static FILE *g_reopened[16];
-int fams_streams_reopened; /* how many: the fclose wrapper's pass-through test */
+/* Such streams open for writing, besides the standard three. */
+static FILE *g_plain[16];
+int fams_plain_streams; /* how many: the fclose wrapper's pass-through test */
 
 /* Whether fd names a file used under fams: managed here, or by processes this one
  * could not join.  Under the registry lock. */
@@ -98,10 +98,10 @@ int streams_plain_writer(const struct stat *st, const char **which)
 			return fd;
 		}
 	}
-	for (int i = 0; i < fams_streams_reopened; i++) {
-		int fd = plain_writer_fd(g_reopened[i], st);
+	for (int i = 0; i < fams_plain_streams; i++) {
+		int fd = plain_writer_fd(g_plain[i], st);
 		if (fd >= 0) {
-			*which = "a stream freopen made";
+			*which = "a stream the C library made (freopen, or fopen with \",ccs=\")";
 			return fd;
 		}
 	}
@@ -109,57 +109,58 @@ int streams_plain_writer(const struct stat *st, const char **which)
 }
 
 /* The refusal of a reopening for writing (EBUSY, one fams: line). */
-static int refuse_reopen(const char *path)
+static int refuse_plain(const char *path)
 {
-	fams_error("%s: freopen for writing refused (EBUSY): the file is used under fams, and the C "
-		   "library would write it through calls fams cannot see, around its commits", path);
+	fams_error("%s: opening it for writing as a stream the C library makes itself (freopen, or fopen "
+		   "with \",ccs=\") refused (EBUSY): the file is used under fams, and the C library would "
+		   "write it through calls fams cannot see, around its commits", path);
 	errno = EBUSY;
 	return -1;
 }
 
-int fams_stream_may_reopen(const char *path)
+int fams_plain_stream_may_open(const char *path)
 {
 	fams_lock();
 	bool managed = registry_find_path(AT_FDCWD, path) != NULL;
 	fams_unlock();
-	return managed ? refuse_reopen(path) : 0;
+	return managed ? refuse_plain(path) : 0;
 }
 
 /* Remember fp among the reopened streams (a full list is said once). */
-static void remember_reopened(FILE *fp, const char *path)
+static void remember_plain(FILE *fp, const char *path)
 {
-	const int cap = (int)(sizeof g_reopened / sizeof g_reopened[0]);
+	const int cap = (int)(sizeof g_plain / sizeof g_plain[0]);
 	int i = 0;
-	while (i < fams_streams_reopened && g_reopened[i] != fp)
+	while (i < fams_plain_streams && g_plain[i] != fp)
 		i++;
-	if (i < fams_streams_reopened)
+	if (i < fams_plain_streams)
 		return;
 	if (i == cap) {
 		fams_error("more than %d streams reopened for writing: fams cannot watch the one on %s, and "
 			   "would not refuse to map that file while the stream writes it", cap, path);
 		return;
 	}
-	g_reopened[i] = fp;
-	__atomic_store_n(&fams_streams_reopened, i + 1, __ATOMIC_RELEASE);
+	g_plain[i] = fp;
+	__atomic_store_n(&fams_plain_streams, i + 1, __ATOMIC_RELEASE);
 }
 
-int fams_stream_reopened(const char *path, FILE *fp, int fd)
+int fams_plain_stream_opened(const char *path, FILE *fp, int fd)
 {
 	fams_lock();
 	bool used = used_under_fams(fd);
 	if (!used && fp != stdin && fp != stdout && fp != stderr)
-		remember_reopened(fp, path);
+		remember_plain(fp, path);
 	fams_unlock();
-	return used ? refuse_reopen(path) : 0;
+	return used ? refuse_plain(path) : 0;
 }
 
-void fams_stream_closed(FILE *fp)
+void fams_plain_stream_closed(FILE *fp)
 {
 	fams_lock();
-	for (int i = 0; i < fams_streams_reopened; i++)
-		if (g_reopened[i] == fp) {
-			g_reopened[i] = g_reopened[fams_streams_reopened - 1];
-			__atomic_store_n(&fams_streams_reopened, fams_streams_reopened - 1, __ATOMIC_RELEASE);
+	for (int i = 0; i < fams_plain_streams; i++)
+		if (g_plain[i] == fp) {
+			g_plain[i] = g_plain[fams_plain_streams - 1];
+			__atomic_store_n(&fams_plain_streams, fams_plain_streams - 1, __ATOMIC_RELEASE);
 			break;
 		}
 	fams_unlock();

@@ -81,7 +81,8 @@ static void resolve(void)
 	if (missing[0])
 		fams_error("the C library has no usable %s; calls to it fail with ENOSYS", missing);
 	pthread_atfork(fams_atfork_prepare, fams_atfork_parent, fams_atfork_child);
-	pthread_atfork(stream_prefork, stream_postfork, stream_postfork); /* runs first: its lock comes first */
+	stream_init();
+	pthread_atfork(stream_prefork, stream_postfork_parent, stream_postfork_child); /* runs first */
 	in_fams--;
 	__atomic_store_n(&init_state, READY, __ATOMIC_RELEASE);
 }
@@ -399,23 +400,44 @@ static int fopen_flags(const char *mode)
 	}
 }
 static bool mode_writes(const char *mode) { return (fopen_flags(mode) & O_ACCMODE) != O_RDONLY; }
-/* A mode fams makes streams for: glibc's letters, no character conversion
- * (",ccs=" makes a wide stream, which fopencookie cannot). */
-static bool mode_ours(const char *mode) { return mode && mode[0] && strchr("rwa", mode[0]) && !strstr(mode, ",ccs="); }
+static bool mode_reads(const char *mode) { return (fopen_flags(mode) & O_ACCMODE) != O_WRONLY; }
+/* A mode fopen accepts (glibc's letters). */
+static bool mode_valid(const char *mode) { return mode && mode[0] && strchr("rwa", mode[0]); }
+/* A mode that converts characters (",ccs="): a wide stream, which fopencookie
+ * cannot make; the C library makes it, as freopen's. */
+static bool mode_converts(const char *mode) { return strstr(mode, ",ccs=") != NULL; }
 
 /* fopen and fdopen's stream on fd: one whose calls fams sees where it must, else
- * the C library's own. */
-static FILE *stream_on(int fd, const char *mode)
+ * the C library's own.  "a" starts at the end, as the C library's does. */
+static FILE *stream_on(int fd, const char *mode, bool seek_end)
 {
-	if (ENGINE(fams_stream_through(fd, mode_writes(mode))))
-		return stream_through_fams(fd, mode);
-	return real_fdopen(fd, mode);
+	FILE *fp = ENGINE(fams_stream_through(fd, mode_writes(mode))) ? stream_through_fams(fd, mode)
+								      : real_fdopen(fd, mode);
+	if (fp && seek_end && mode[0] == 'a' && !mode_reads(mode))
+		lseek(fd, 0, SEEK_END);
+	return fp;
+}
+
+/* A stream the C library makes and writes through calls of its own (freopen's, a
+ * converting fopen's): never on a file used under fams, and remembered, so that
+ * none it writes becomes managed. */
+static FILE *plain_stream_opened(FILE *fp, const char *path, const char *mode)
+{
+	if (fp && mode_writes(mode) && ENGINE(fams_plain_stream_opened(path, fp, fileno(fp))) < 0) {
+		int saved = errno;
+		fclose(fp);
+		errno = saved;
+		return NULL;
+	}
+	return fp;
 }
 
 /* The C library's fopen, with recovery before it opens, as open(). */
 static FILE *plain_fopen(const char *path, const char *mode)
 {
 	int flags = fopen_flags(mode);
+	if (mode_writes(mode) && mode_converts(mode) && ENGINE(fams_plain_stream_may_open(path)) < 0)
+		return NULL;
 	int before = ENGINE(fams_before_open(AT_FDCWD, path, flags));
 	if (before < 0)
 		return NULL;
@@ -426,7 +448,7 @@ static FILE *plain_fopen(const char *path, const char *mode)
 		errno = saved;
 		return NULL;
 	}
-	return fp;
+	return mode_converts(mode) ? plain_stream_opened(fp, path, mode) : fp;
 }
 
 static FILE *do_fopen(const char *path, const char *mode)
@@ -435,14 +457,14 @@ static FILE *do_fopen(const char *path, const char *mode)
 		errno = ENOSYS;
 		return NULL;
 	}
-	if (!engine_ok() || !path || !mode_ours(mode))
+	if (!engine_ok() || !path || !mode_valid(mode))
 		return real_fopen(path, mode);
-	if (!mode_writes(mode) && !fams_hint(fams_live))
-		return plain_fopen(path, mode); /* reads a file no process of ours manages */
+	if (mode_converts(mode) || (!mode_writes(mode) && !fams_hint(fams_live)))
+		return plain_fopen(path, mode); /* reads a file no process of ours manages, or converts */
 	int fd = do_open(path, fopen_flags(mode), 0666);
 	if (fd < 0)
 		return NULL;
-	FILE *fp = stream_on(fd, mode);
+	FILE *fp = stream_on(fd, mode, true);
 	if (!fp) {
 		int saved = errno;
 		close(fd);
@@ -458,36 +480,99 @@ EXPORT FILE *fdopen(int fd, const char *mode)
 		errno = ENOSYS;
 		return NULL;
 	}
-	if (!engine_ok() || !mode_ours(mode))
+	if (!engine_ok() || !mode_valid(mode) || mode_converts(mode))
 		return real_fdopen(fd, mode);
-	/* As fdopen: the mode must fit the descriptor's access mode; "a" sets O_APPEND. */
+	/* As fdopen: the mode must fit the descriptor's access mode; "a" sets O_APPEND
+	 * (and only then moves to the end). */
 	int fl = fcntl(fd, F_GETFL);
 	if (fl < 0)
 		return NULL;
-	bool reads = mode[0] == 'r' || strchr(mode, '+'), writes = mode_writes(mode);
-	if ((reads && (fl & O_ACCMODE) == O_WRONLY) || (writes && (fl & O_ACCMODE) == O_RDONLY)) {
+	if ((mode_reads(mode) && (fl & O_ACCMODE) == O_WRONLY) || (mode_writes(mode) && (fl & O_ACCMODE) == O_RDONLY)) {
 		errno = EINVAL;
 		return NULL;
 	}
-	if (mode[0] == 'a' && !(fl & O_APPEND) && fcntl(fd, F_SETFL, fl | O_APPEND) < 0)
+	bool set_append = mode[0] == 'a' && !(fl & O_APPEND);
+	if (set_append && fcntl(fd, F_SETFL, fl | O_APPEND) < 0)
 		return NULL;
-	return stream_on(fd, mode);
+	return stream_on(fd, mode, set_append);
+}
+
+/* The C library makes tmpfile's stream itself: remade as one fams sees (the file
+ * can be mapped and managed like any other). */
+EXPORT FILE *tmpfile(void)
+{
+	if (!real_tmpfile) {
+		errno = ENOSYS;
+		return NULL;
+	}
+	FILE *t = real_tmpfile();
+	if (!t || !engine_ok())
+		return t;
+	int fd = fcntl(fileno(t), F_DUPFD, 0);
+	FILE *fp = fd >= 0 ? stream_through_fams(fd, "w+") : NULL;
+	if (!fp) {
+		int saved = errno;
+		if (fd >= 0)
+			close(fd);
+		errno = saved;
+		return t; /* out of memory or descriptors: the C library's own, as without fams */
+	}
+	real_fclose(t);
+	return fp;
 }
 
 /* A stream is about to close its descriptor inside the C library, where no wrapper
  * sees it: what it holds is flushed first (through fams, for a stream of fams's),
- * then the descriptor is forgotten, as close() would. */
-static void stream_closing(FILE *fp)
+ * then the descriptor is forgotten, as close() would.  -1 with errno when that
+ * flush failed (the close must then fail too: the C library has nothing left to
+ * flush, and would not say). */
+static int stream_closing(FILE *fp)
 {
-	if (fams_hint(fams_streams_reopened))
-		ENGINE((fams_stream_closed(fp), 0));
+	if (fams_hint(fams_plain_streams))
+		ENGINE((fams_plain_stream_closed(fp), 0));
 	if (!fams_hint(fams_live))
-		return;
-	if (__fwritable(fp) && __fpending(fp))
-		fflush(fp);
+		return 0;
+	int r = __fwritable(fp) && __fpending(fp) ? fflush(fp) : 0;
+	int saved = errno;
 	int fd = fileno(fp); /* -1 for a stream with no descriptor */
 	if (fd >= 0)
 		ENGINE(fams_on_close(fd));
+	errno = saved;
+	return r == EOF ? -1 : 0;
+}
+
+/* freopen of a stream fams made: the new file under the same stream.  Its read
+ * and write sides were fixed when it was made: another mix is refused. */
+static FILE *reopen_ours(const char *path, const char *mode, FILE *fp)
+{
+	if (mode_reads(mode) != (__freadable(fp) != 0) || mode_writes(mode) != (__fwritable(fp) != 0)) {
+		fams_error("freopen with mode \"%s\" of a stream opened %s: refused (EINVAL); fams made the "
+			   "stream, and its reading and writing sides stay as they were made", mode,
+			   __freadable(fp) && __fwritable(fp) ? "for reading and writing"
+			   : __fwritable(fp)		      ? "for writing"
+							      : "for reading");
+		errno = EINVAL;
+		return NULL;
+	}
+	char self[64];
+	if (!path) { /* the same file, in the new mode */
+		snprintf(self, sizeof self, "/proc/self/fd/%d", fileno(fp));
+		path = self;
+	}
+	if (fflush(fp) == EOF)
+		return NULL;
+	int fd = do_open(path, fopen_flags(mode), 0666);
+	if (fd < 0)
+		return NULL;
+	if (stream_reopen(fp, fd) < 0) {
+		int saved = errno;
+		close(fd);
+		errno = saved;
+		return NULL;
+	}
+	if (mode[0] == 'a' && !mode_reads(mode))
+		lseek(fileno(fp), 0, SEEK_END);
+	return fp;
 }
 
 /* freopen keeps the C library's stream (stdout, often): recovery runs before it
@@ -498,36 +583,44 @@ static FILE *do_freopen(const char *path, const char *mode, FILE *fp)
 		errno = ENOSYS;
 		return NULL;
 	}
-	if (!engine_ok() || !path || !mode_ours(mode) || !fp)
+	if (!engine_ok() || !mode_valid(mode) || !fp)
 		return real_freopen(path, mode, fp);
+	if (stream_is_ours(fp))
+		return reopen_ours(path, mode, fp); /* the C library's would take it apart */
+	if (!path)
+		return plain_stream_opened(real_freopen(path, mode, fp), "(the same file)", mode);
 	int flags = fopen_flags(mode);
-	if (mode_writes(mode) && ENGINE(fams_stream_may_reopen(path)) < 0)
+	if (mode_writes(mode) && ENGINE(fams_plain_stream_may_open(path)) < 0)
 		return NULL;
-	stream_closing(fp);
 	int before = ENGINE(fams_before_open(AT_FDCWD, path, flags));
 	if (before < 0)
 		return NULL;
+	stream_closing(fp); /* its error, if any, is lost with it, as in the C library's freopen */
 	FILE *r = real_freopen(path, mode, fp);
-	if (r && (ENGINE(fams_after_open(AT_FDCWD, path, fileno(r), flags, before)) < 0 ||
-		  (mode_writes(mode) && ENGINE(fams_stream_reopened(path, r, fileno(r))) < 0))) {
+	if (r && ENGINE(fams_after_open(AT_FDCWD, path, fileno(r), flags, before)) < 0) {
 		int saved = errno;
 		fclose(r);
 		errno = saved;
 		return NULL;
 	}
-	return r;
+	return plain_stream_opened(r, path, mode);
 }
 EXPORT FILE *freopen(const char *path, const char *mode, FILE *fp) { return do_freopen(path, mode, fp); }
 
 EXPORT int fclose(FILE *fp)
 {
-	if (fp && engine_ok())
-		stream_closing(fp);
+	int flushed = fp && engine_ok() ? stream_closing(fp) : 0;
+	int saved = errno;
 	if (!real_fclose) {
 		errno = ENOSYS;
 		return EOF;
 	}
-	return real_fclose(fp);
+	int r = real_fclose(fp);
+	if (flushed < 0) {
+		errno = saved;
+		return EOF;
+	}
+	return r;
 }
 
 /* ---- descriptors ------------------------------------------------------------------ */

@@ -18,15 +18,19 @@
  * library's exit flush does: a thread stuck holding one must not stop the exit). */
 #include "stream.h"
 
+#include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 struct stream {
 	int fd;
 	FILE *fp;
+	char *buf; /* its buffer, of the size the C library would give it */
 	struct stream *prev, *next;
 };
 
@@ -74,7 +78,41 @@ static int stream_close(void *cookie)
 		s->next->prev = s->prev;
 	pthread_mutex_unlock(&g_streams_lock);
 	int r = close(s->fd);
+	free(s->buf); /* the C library is done with it: this is the stream's last call */
 	free(s);
+	return r;
+}
+
+/* The record of fp if fams made it, or NULL; g_streams_lock held. */
+static struct stream *find(FILE *fp)
+{
+	struct stream *s = g_streams;
+	while (s && s->fp != fp)
+		s = s->next;
+	return s;
+}
+
+bool stream_is_ours(FILE *fp)
+{
+	pthread_mutex_lock(&g_streams_lock);
+	bool ours = find(fp) != NULL;
+	pthread_mutex_unlock(&g_streams_lock);
+	return ours;
+}
+
+int stream_reopen(FILE *fp, int fd)
+{
+	pthread_mutex_lock(&g_streams_lock);
+	struct stream *s = find(fp);
+	int old = s ? s->fd : -1;
+	/* The new file under the old number: the stream's descriptor stays the one
+	 * fileno() gave (a C library's freopen keeps it too, where it can). */
+	int r = s && dup3(fd, old, fcntl(fd, F_GETFD) & FD_CLOEXEC ? O_CLOEXEC : 0) == old ? 0 : -1;
+	pthread_mutex_unlock(&g_streams_lock);
+	if (r == 0) {
+		close(fd);
+		clearerr(fp);
+	}
 	return r;
 }
 
@@ -94,6 +132,13 @@ FILE *stream_through_fams(int fd, const char *mode)
 	}
 	fp->_fileno = fd;
 	*s = (struct stream){ .fd = fd, .fp = fp };
+	/* The buffer's size the C library gives a stream of this file (a cookie stream
+	 * would get BUFSIZ): where writes split into system calls stays the same.  Ours
+	 * (setvbuf takes a size only with a buffer), freed when the stream closes. */
+	struct stat st;
+	if (fstat(fd, &st) == 0 && st.st_blksize > 0 && st.st_blksize != BUFSIZ &&
+	    (s->buf = malloc((size_t)st.st_blksize)))
+		setvbuf(fp, s->buf, _IOFBF, (size_t)st.st_blksize);
 	pthread_mutex_lock(&g_streams_lock);
 	s->next = g_streams;
 	if (g_streams)
@@ -111,6 +156,37 @@ void stream_flush_all(void)
 	pthread_mutex_unlock(&g_streams_lock);
 }
 
-/* fork: the child gets the list whole (no thread of the parent's is inside it). */
-void stream_prefork(void) { pthread_mutex_lock(&g_streams_lock); }
-void stream_postfork(void) { pthread_mutex_unlock(&g_streams_lock); }
+/* fork.  The C library takes its list of streams only after the prepare handlers
+ * have run, fams's among them (which take the registry lock); a thread flushing
+ * every stream (fflush(NULL), fcloseall) holds that list while a stream of ours
+ * writes through the wrappers, which wait for the registry lock: so the list is
+ * taken here first, before any lock of fams's (it is recursive: fork takes it
+ * again).  The child gets the list of ours whole. */
+static void (*list_lock)(void), (*list_unlock)(void), (*list_reset)(void);
+
+void stream_init(void)
+{
+	*(void **)&list_lock = dlsym(RTLD_DEFAULT, "_IO_list_lock");
+	*(void **)&list_unlock = dlsym(RTLD_DEFAULT, "_IO_list_unlock");
+	*(void **)&list_reset = dlsym(RTLD_DEFAULT, "_IO_list_resetlock");
+	if (!list_lock || !list_unlock || !list_reset)
+		list_lock = list_unlock = list_reset = NULL;
+}
+void stream_prefork(void)
+{
+	if (list_lock)
+		list_lock();
+	pthread_mutex_lock(&g_streams_lock);
+}
+void stream_postfork_parent(void)
+{
+	pthread_mutex_unlock(&g_streams_lock);
+	if (list_unlock)
+		list_unlock();
+}
+void stream_postfork_child(void)
+{
+	pthread_mutex_unlock(&g_streams_lock);
+	if (list_reset)
+		list_reset(); /* one thread now; the C library resets it only if it took it */
+}

@@ -2,15 +2,24 @@
 #ifndef FAMS_STREAM_H
 #define FAMS_STREAM_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 /* A stream on fd (open with the access mode's) for mode ("r", "w+", "ab", ...);
  * fclose closes fd.  NULL with errno when out of memory. */
 FILE *stream_through_fams(int fd, const char *mode);
+/* Whether fams made fp. */
+bool stream_is_ours(FILE *fp);
+/* freopen of a stream fams made: the file open on fd takes the place of its
+ * file, under its descriptor number (fd is closed).  -1 if fp is not ours. */
+int stream_reopen(FILE *fp, int fd);
 /* Flush every such stream: before the exit commit. */
 void stream_flush_all(void);
-/* Around fork (pthread_atfork): the child gets the list whole. */
+/* At start-up, after the C library's symbols can be looked up. */
+void stream_init(void);
+/* Around fork (pthread_atfork, registered after fams's: its prepare runs first). */
 void stream_prefork(void);
-void stream_postfork(void);
+void stream_postfork_parent(void);
+void stream_postfork_child(void);
 
 #endif

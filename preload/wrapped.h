@@ -44,6 +44,8 @@
 	W(fdopen, FILE *, (int, const char *), REQUIRED)                                      \
 	W(freopen, FILE *, (const char *, const char *, FILE *), REQUIRED)                    \
 	A(freopen64, freopen, FILE *, (const char *, const char *, FILE *))                   \
+	W(tmpfile, FILE *, (void), OPTIONAL)                                                  \
+	A(tmpfile64, tmpfile, FILE *, (void))                                                 \
 	W(close, int, (int), OPTIONAL)                                                        \
 	W(fclose, int, (FILE *), REQUIRED)                                                    \
 	W(close_range, int, (unsigned, unsigned, int), OPTIONAL)                              \

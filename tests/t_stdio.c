@@ -2,11 +2,15 @@
  * write() do: what fwrite/fputs put in is seen by the mappings at once and reaches
  * the file only at the next commit (the C library writes through calls of its own
  * that no wrapper sees, so a plain stream would change the data file around the
- * working copy); what fgets reads includes stores not yet committed.  A stream the
- * C library made where fams cannot go (stdout sent to a file) is never torn into:
- * mapping its file for writing is refused with EBUSY. */
+ * working copy); what fgets reads from a stream opened once the file is managed
+ * includes stores not yet committed.  A stream the C library made where fams
+ * cannot go (stdout sent to a file, freopen's, a wide one) is never torn into:
+ * mapping its file for writing is refused with EBUSY, and so is opening a managed
+ * file as one. */
 #include "check.h"
+#include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 /* Run fn in a child; its exit status. */
@@ -74,6 +78,69 @@ static int freopen_managed(const char *path)
 	return 0;
 }
 
+/* Streams fams made behave as the C library's own: "a" starts at the end, a
+ * flush that fails at fclose fails fclose, freopen keeps the stream. */
+static int stream_semantics(const char *path)
+{
+	int fd = open(path, O_RDWR);
+	char *p = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0); /* fams is live */
+	CHECK(p != MAP_FAILED);
+	const char *other = test_path("stdio_other");
+	FILE *fp = fopen(other, "w");
+	CHECK(fp && fputs("hello", fp) >= 0 && fclose(fp) == 0);
+	fp = fopen(other, "a");
+	CHECK(fp && ftell(fp) == 5 && fclose(fp) == 0); /* a header written "if ftell is 0" once only */
+	int d = open(other, O_WRONLY);
+	fp = fdopen(d, "a");
+	CHECK(fp && ftell(fp) == 5 && fclose(fp) == 0);
+	/* freopen of such a stream: the same stream on the new file. */
+	fp = fopen(other, "r+");
+	CHECK(fp && freopen(path, "r+", fp) == fp && fgetc(fp) == p[0]);
+	CHECK(freopen(NULL, "r", fp) == NULL && errno == EINVAL); /* its sides stay as made */
+	CHECK(fclose(fp) == 0);
+	/* The flush fclose makes fails: so does fclose. */
+	struct rlimit small = { 2, 2 };
+	signal(SIGXFSZ, SIG_IGN);
+	fp = fopen(other, "w");
+	CHECK(fp && setrlimit(RLIMIT_FSIZE, &small) == 0 && fputs("too long", fp) >= 0);
+	CHECK(fclose(fp) == EOF && errno == EFBIG);
+	unlink(other);
+	return 0;
+}
+
+/* fork while another thread flushes every stream (the C library's list of streams
+ * held, a stream of fams's writing through it): neither waits for the other. */
+static FILE *g_flushed;
+static volatile int g_stop;
+static void *flush_all(void *arg)
+{
+	(void)arg;
+	while (!g_stop) {
+		fputc('x', g_flushed);
+		fflush(NULL);
+	}
+	return NULL;
+}
+static int fork_while_flushing(const char *path)
+{
+	int fd = open(path, O_RDWR);
+	char *p = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	g_flushed = fopen(test_path("stdio_flushed"), "w");
+	CHECK(p != MAP_FAILED && g_flushed);
+	pthread_t t;
+	CHECK(pthread_create(&t, NULL, flush_all, NULL) == 0);
+	for (int i = 0; i < 1000; i++) {
+		pid_t pid = fork();
+		if (pid == 0)
+			_exit(0);
+		CHECK(pid > 0 && waitpid(pid, NULL, 0) == pid);
+	}
+	g_stop = 1;
+	pthread_join(t, NULL);
+	unlink(test_path("stdio_flushed"));
+	return 0;
+}
+
 int main(void)
 {
 	const char *path = test_path("stdio");
@@ -131,6 +198,19 @@ int main(void)
 	CHECK(in_child(write_then_exit, path) == 0);
 	char got[8] = "";
 	CHECK(raw_pread_path(path, got, 7, 0) == 7 && memcmp(got, "at exit", 7) == 0 && file_byte_is(path, PG - 1, 'z'));
+
+	CHECK(in_child(stream_semantics, path) == 0);
+	CHECK(in_child(fork_while_flushing, path) == 0);
+
+	/* A wide stream (",ccs=") is the C library's: never on a managed file. */
+	fd = open(path, O_RDWR);
+	p = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	CHECK(p != MAP_FAILED && fopen(path, "r+,ccs=UTF-8") == NULL && errno == EBUSY);
+	CHECK(munmap(p, PG) == 0 && close(fd) == 0);
+	/* tmpfile's stream is one of fams's too. */
+	FILE *t = tmpfile();
+	CHECK(t && fileno(t) >= 0 && fputs("tmp", t) >= 0 && fflush(t) == 0 && lseek(fileno(t), 0, SEEK_END) == 3);
+	CHECK(fclose(t) == 0);
 
 	const char *out = test_path("stdio_stdout");
 	CHECK(in_child(stdout_to_file, out) == 0);
