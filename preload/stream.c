@@ -31,38 +31,66 @@ struct stream {
 	int fd;
 	FILE *fp;
 	char *buf; /* its buffer, of the size the C library would give it */
+	off_t pos; /* the descriptor's position, when known: ftell asks the cookie */
+	bool pos_known; /* every time, and would cost an lseek each (the C library's own
+			 * streams keep it so: another user of the descriptor moving it
+			 * is as unseen by them) */
+	bool appends;   /* O_APPEND: each write goes to the end */
 	struct stream *prev, *next;
 };
 
 static struct stream *g_streams;
 static pthread_mutex_t g_streams_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* After a transfer of r bytes: where the descriptor now is, if known. */
+static void moved(struct stream *s, ssize_t r)
+{
+	if (r > 0)
+		s->pos += r;
+	else if (r < 0)
+		s->pos_known = false;
+}
+
 static ssize_t stream_read(void *cookie, char *buf, size_t n)
 {
-	return read(((struct stream *)cookie)->fd, buf, n);
+	struct stream *s = cookie;
+	ssize_t r = read(s->fd, buf, n);
+	moved(s, r);
+	return r;
 }
 
 /* As the C library's own file streams write: on after a short write, until an
  * error (which the stream records when fewer bytes than asked come back). */
 static ssize_t stream_write(void *cookie, const char *buf, size_t n)
 {
-	const struct stream *s = cookie;
+	struct stream *s = cookie;
 	size_t done = 0;
 	while (done < n) {
 		ssize_t w = write(s->fd, buf + done, n - done);
-		if (w <= 0)
+		if (w <= 0) {
+			s->pos_known = false;
 			break;
+		}
 		done += (size_t)w;
 	}
+	moved(s, (ssize_t)done);
+	if (s->appends) /* the write went to the end, wherever that was */
+		s->pos_known = false;
 	return (ssize_t)done;
 }
 
 static int stream_seek(void *cookie, off64_t *off, int whence)
 {
-	off_t to = lseek(((struct stream *)cookie)->fd, *off, whence);
+	struct stream *s = cookie;
+	if (whence == SEEK_CUR && *off == 0 && s->pos_known) {
+		*off = s->pos; /* ftell */
+		return 0;
+	}
+	off_t to = lseek(s->fd, *off, whence);
+	s->pos_known = to >= 0;
 	if (to < 0)
 		return -1;
-	*off = to;
+	*off = s->pos = to;
 	return 0;
 }
 
@@ -108,6 +136,10 @@ int stream_reopen(FILE *fp, int fd)
 	/* The new file under the old number: the stream's descriptor stays the one
 	 * fileno() gave (a C library's freopen keeps it too, where it can). */
 	int r = s && dup3(fd, old, fcntl(fd, F_GETFD) & FD_CLOEXEC ? O_CLOEXEC : 0) == old ? 0 : -1;
+	if (r == 0) {
+		s->pos_known = false;
+		s->appends = fcntl(old, F_GETFL) & O_APPEND;
+	}
 	pthread_mutex_unlock(&g_streams_lock);
 	if (r == 0) {
 		close(fd);
@@ -131,7 +163,7 @@ FILE *stream_through_fams(int fd, const char *mode)
 		return NULL;
 	}
 	fp->_fileno = fd;
-	*s = (struct stream){ .fd = fd, .fp = fp };
+	*s = (struct stream){ .fd = fd, .fp = fp, .appends = fcntl(fd, F_GETFL) & O_APPEND };
 	/* The buffer's size the C library gives a stream of this file (a cookie stream
 	 * would get BUFSIZ): where writes split into system calls stays the same.  Ours
 	 * (setvbuf takes a size only with a buffer), freed when the stream closes. */

@@ -93,6 +93,13 @@ static int stream_semantics(const char *path)
 	int d = open(other, O_WRONLY);
 	fp = fdopen(d, "a");
 	CHECK(fp && ftell(fp) == 5 && fclose(fp) == 0);
+	/* ftell as the C library's streams answer it: after reads, writes and appends
+	 * (another descriptor's appends included), without a system call where it can. */
+	fp = fopen(other, "a+");
+	int app = open(other, O_WRONLY | O_APPEND);
+	CHECK(fp && app >= 0 && fputs("ab", fp) >= 0 && fflush(fp) == 0 && ftell(fp) == 7);
+	CHECK(write(app, "cd", 2) == 2 && fputs("e", fp) >= 0 && fflush(fp) == 0 && ftell(fp) == 10);
+	CHECK(fseek(fp, 1, SEEK_SET) == 0 && fgetc(fp) == 'e' && ftell(fp) == 2 && fclose(fp) == 0 && close(app) == 0);
 	/* freopen of such a stream: the same stream on the new file. */
 	fp = fopen(other, "r+");
 	CHECK(fp && freopen(path, "r+", fp) == fp && fgetc(fp) == p[0]);
