@@ -24,7 +24,8 @@ root=$work/root
 dpkg -x "$deb" "$root" || fail "dpkg -x failed"
 multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -print-multiarch)
 for f in usr/bin/famsrun "usr/lib/$multiarch/fams/libfams_preload.so" usr/libexec/fams/fams-recover \
-	usr/libexec/fams/fams-exec-check usr/share/man/man1/famsrun.1.gz usr/share/man/man7/fams.7.gz; do
+	usr/libexec/fams/fams-exec-check usr/share/man/man1/famsrun.1.gz usr/share/man/man7/fams.7.gz \
+	usr/share/doc/fams/copyright usr/share/doc/fams/changelog.gz; do
 	[ -e "$root/$f" ] || fail "the package lacks /$f"
 done
 famsrun=$root/usr/bin/famsrun
