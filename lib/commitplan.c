@@ -2,7 +2,6 @@
  * ranges of the data file that differ from the working copy's dirty pages, and
  * what a shrink cuts off. */
 #include "commitplan.h"
-#include "maptable.h"
 #include "pagebits.h"
 #include "sys.h"
 
@@ -10,7 +9,6 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 /* Ranges are found a block at a time; changed blocks closer than MERGE_GAP join
@@ -92,34 +90,6 @@ static int read_zero_filled(int fd, char *dst, uint64_t len, uint64_t off)
 	return 0;
 }
 
-/* The mapping of f in this process that shows the file range [off, off + len)
- * readably, or NULL.  Only where f has few mappings: a search per run must cost
- * less than the read it saves. */
-static const struct fams_map *mapping_showing(const struct fams_file *f, uint64_t off, uint64_t len)
-{
-	if (f->cut_off || f->nmaps > 8)
-		return NULL;
-	for (const struct fams_map *m = fams_maps; m; m = m->next)
-		if (m->f == f && (m->prot & PROT_READ) && m->off <= off && off + len <= m->off + (m->end - m->start))
-			return m;
-	return NULL;
-}
-
-/* len bytes of f's working copy at off, all inside its size.  Copied through one of
- * the program's shared mappings of it where one shows them (a dirty page is
- * usually mapped and present there: a memcpy, about a third of a pread of the
- * working copy), else read.  Under the registry lock, which every mapping change
- * takes (no mapping goes away under the copy), and the commit lock (no size
- * change: nothing read lies past the working copy's end). */
-static int read_working_copy(const struct fams_file *f, char *dst, uint64_t len, uint64_t off)
-{
-	const struct fams_map *m = mapping_showing(f, off, len);
-	if (!m)
-		return read_zero_filled(f->memfd, dst, len, off);
-	memcpy(dst, (const char *)(m->start + (uintptr_t)(off - m->off)), (size_t)len);
-	return 0;
-}
-
 int snapshot_take(struct fams_snapshot *s, const struct fams_file *f, uint64_t first, uint64_t last)
 {
 	uint64_t bytes;
@@ -133,7 +103,7 @@ int snapshot_take(struct fams_snapshot *s, const struct fams_file *f, uint64_t f
 	uint64_t pos = 0;
 	for (size_t i = 0; i < s->nruns; i++) {
 		uint64_t len = run_bytes(&s->runs[i], s->size);
-		if (read_working_copy(f, s->bytes + pos, len, s->runs[i].first * (uint64_t)fams_page_size) < 0)
+		if (read_zero_filled(f->memfd, s->bytes + pos, len, s->runs[i].first * (uint64_t)fams_page_size) < 0)
 			return -1;
 		pos += len;
 	}

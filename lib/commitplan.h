@@ -13,8 +13,8 @@
 #include "snapshot.h"
 
 /* Copy the dirty pages of [first, last) (pages) out of f's working copy, as they
- * are now, with the size.  The registry lock and the commit lock are held and
- * the pages collected.  -1 with errno. */
+ * are now, with the size.  The commit lock is held and the pages collected.  -1
+ * with errno. */
 int snapshot_take(struct fams_snapshot *s, const struct fams_file *f, uint64_t first, uint64_t last);
 void snapshot_free(struct fams_snapshot *s);
 
