@@ -113,9 +113,11 @@ bool fams_stream_through(int fd, bool writes);
 int fams_plain_stream_may_open(const char *path);
 int fams_plain_stream_opened(const char *path, FILE *fp, int fd);
 void fams_plain_stream_closed(FILE *fp);
-/* dup2/dup3 of a managed file's descriptor onto the descriptor stdout or stderr
- * writes: -1 with EBUSY (and a fams: line), as for those streams. */
-int fams_stream_may_dup(int oldfd, int newfd);
+/* A descriptor of from's file about to take, or just given, the number `at` that
+ * stdout or stderr writes (dup2, dup3; dup, fcntl F_DUPFD and open landing there):
+ * -1 with EBUSY (and a fams: line) when the file is used under fams, as for those
+ * streams -- the caller then undoes or refuses it. */
+int fams_stream_may_land(int from, int at);
 /* How many streams are remembered (read without the lock: fclose's pass-through test). */
 extern int fams_plain_streams;
 

@@ -54,24 +54,25 @@ bool fams_stream_through(int fd, bool writes)
 	return used;
 }
 
-int fams_stream_may_dup(int oldfd, int newfd)
+int fams_stream_may_land(int from, int at)
 {
 	FILE *std[] = { stdin, stdout, stderr };
 	bool onto_stream = false;
 	for (int i = 0; i < 3; i++)
-		onto_stream |= std[i] && fileno_unlocked(std[i]) == newfd && __fwritable(std[i]);
-	if (!onto_stream)
-		return 0;
+		onto_stream |= std[i] && fileno_unlocked(std[i]) == at && __fwritable(std[i]);
+	if (!onto_stream || (fams_raw_fcntl(from, F_GETFL, 0) & O_ACCMODE) == O_RDONLY)
+		return 0; /* a read-only descriptor: the stream's writes fail there anyway */
 	fams_lock();
-	bool used = used_under_fams(oldfd);
+	bool used = used_under_fams(from);
 	char path[PATH_MAX] = "?";
 	if (used)
-		fams_fd_path(oldfd, path, sizeof path);
+		fams_fd_path(from, path, sizeof path);
 	fams_unlock();
 	if (!used)
 		return 0;
-	fams_error("%s: dup onto descriptor %d refused (EBUSY): the file is used under fams, and the C "
-		   "library's standard stream there would write it through calls fams cannot see", path, newfd);
+	fams_error("%s: a descriptor of it at number %d refused (EBUSY): the file is used under fams, and "
+		   "the C library's standard stream there would write it through calls fams cannot see",
+		   path, at);
 	errno = EBUSY;
 	return -1;
 }

@@ -346,6 +346,12 @@ static int do_openat(int dirfd, const char *path, int flags, mode_t mode)
 		errno = saved;
 		return -1;
 	}
+	if (fd >= 0 && fams_hint(fams_live) && ENGINE(fams_stream_may_land(fd, fd)) < 0) {
+		int saved = errno; /* it landed where stdout or stderr writes */
+		close(fd);
+		errno = saved;
+		return -1;
+	}
 	return fd;
 }
 
@@ -497,27 +503,39 @@ EXPORT FILE *fdopen(int fd, const char *mode)
 	return stream_on(fd, mode, set_append);
 }
 
-/* The C library makes tmpfile's stream itself: remade as one fams sees (the file
- * can be mapped and managed like any other). */
+/* The C library makes tmpfile's stream itself: fams makes it instead, on the file
+ * the C library would make (an unnamed file in /tmp, O_TMPFILE), so that it is
+ * one fams sees (the file can be mapped and managed like any other).  Where /tmp
+ * cannot make one, the C library's file under a new number. */
 EXPORT FILE *tmpfile(void)
 {
 	if (!real_tmpfile) {
 		errno = ENOSYS;
 		return NULL;
 	}
-	FILE *t = real_tmpfile();
-	if (!t || !engine_ok())
-		return t;
-	int fd = fcntl(fileno(t), F_DUPFD, 0);
+	if (!engine_ok())
+		return real_tmpfile();
+	int saved = errno;
+	const int flags = O_RDWR | O_TMPFILE | O_EXCL;
+	int fd = real_openat ? real_openat(AT_FDCWD, "/tmp", flags, S_IRUSR | S_IWUSR)
+			     : (int)syscall(SYS_openat, AT_FDCWD, "/tmp", flags, S_IRUSR | S_IWUSR);
+	FILE *t = NULL;
+	if (fd < 0) {
+		errno = saved;
+		if (!(t = real_tmpfile()))
+			return NULL;
+		fd = fcntl(fileno(t), F_DUPFD, 0);
+	}
 	FILE *fp = fd >= 0 ? stream_through_fams(fd, "w+") : NULL;
 	if (!fp) {
-		int saved = errno;
+		saved = errno;
 		if (fd >= 0)
 			close(fd);
 		errno = saved;
 		return t; /* out of memory or descriptors: the C library's own, as without fams */
 	}
-	real_fclose(t);
+	if (t)
+		real_fclose(t);
 	return fp;
 }
 
@@ -542,36 +560,42 @@ static int stream_closing(FILE *fp)
 }
 
 /* freopen of a stream fams made: the new file under the same stream.  Its read
- * and write sides were fixed when it was made: another mix is refused. */
+ * and write sides, and whether it appends, were fixed when it was made: another
+ * mix is refused.  As the C library's freopen, a failure closes the stream. */
 static FILE *reopen_ours(const char *path, const char *mode, FILE *fp)
 {
-	if (mode_reads(mode) != (__freadable(fp) != 0) || mode_writes(mode) != (__fwritable(fp) != 0)) {
-		fams_error("freopen with mode \"%s\" of a stream opened %s: refused (EINVAL); fams made the "
-			   "stream, and its reading and writing sides stay as they were made", mode,
+	int err = 0, fd = -1;
+	bool append = mode[0] == 'a';
+	if (mode_reads(mode) != (__freadable(fp) != 0) || mode_writes(mode) != (__fwritable(fp) != 0) ||
+	    append != stream_made_append(fp)) {
+		fams_error("freopen with mode \"%s\" of a stream opened %s%s: refused (EINVAL); fams made "
+			   "the stream, and its reading, writing and appending stay as they were made", mode,
 			   __freadable(fp) && __fwritable(fp) ? "for reading and writing"
 			   : __fwritable(fp)		      ? "for writing"
-							      : "for reading");
-		errno = EINVAL;
-		return NULL;
+							      : "for reading",
+			   stream_made_append(fp) ? ", appending" : "");
+		err = EINVAL;
 	}
 	char self[64];
 	if (!path) { /* the same file, in the new mode */
 		snprintf(self, sizeof self, "/proc/self/fd/%d", fileno(fp));
 		path = self;
 	}
-	if (fflush(fp) == EOF)
-		return NULL;
-	int fd = do_open(path, fopen_flags(mode), 0666);
-	if (fd < 0)
-		return NULL;
-	if (stream_reopen(fp, fd) < 0) {
-		int saved = errno;
+	if (!err && __fwritable(fp) && __fpending(fp) && fflush(fp) == EOF) /* input is just dropped */
+		err = errno;
+	if (!err && (fd = do_open(path, fopen_flags(mode), 0666)) < 0)
+		err = errno;
+	if (!err && stream_reopen(fp, fd) < 0) {
+		err = errno;
 		close(fd);
-		errno = saved;
+	}
+	if (err) {
+		stream_detach(fp);
+		errno = err;
 		return NULL;
 	}
-	if (mode[0] == 'a' && !mode_reads(mode))
-		lseek(fileno(fp), 0, SEEK_END);
+	if (append && !mode_reads(mode))
+		lseek(fileno(fp), 0, SEEK_END); /* "a" starts at the end, as fopen's */
 	return fp;
 }
 
@@ -644,10 +668,22 @@ EXPORT void closefrom(int lowfd)
 		do_close_range((unsigned)lowfd, ~0u, 0);
 }
 
+/* A new descriptor r of fd's file landed where stdout or stderr writes: undone
+ * (-1, EBUSY) if that file is used under fams (fams_stream_may_land). */
+static int landed(int fd, int r)
+{
+	if (r < 0 || ENGINE(fams_stream_may_land(fd, r)) == 0)
+		return r;
+	int saved = errno;
+	real_close ? real_close(r) : (int)syscall(SYS_close, r);
+	errno = saved;
+	return -1;
+}
+
 EXPORT int dup(int fd)
 {
 	int r = real_dup ? real_dup(fd) : (int)syscall(SYS_dup, fd);
-	if (r >= 0 && fams_hint(fams_live) && engine_ok())
+	if (r >= 0 && fams_hint(fams_live) && engine_ok() && (r = landed(fd, r)) >= 0)
 		ENGINE((fams_after_dup(fd, r), 0));
 	return r;
 }
@@ -655,7 +691,7 @@ EXPORT int dup(int fd)
 EXPORT int dup2(int fd, int fd2)
 {
 	if (fd != fd2 && fams_hint(fams_live) && engine_ok()) {
-		if (ENGINE(fams_stream_may_dup(fd, fd2)) < 0)
+		if (ENGINE(fams_stream_may_land(fd, fd2)) < 0)
 			return -1;
 		ENGINE((fams_before_replace(fd2), 0));
 	}
@@ -668,7 +704,7 @@ EXPORT int dup2(int fd, int fd2)
 EXPORT int dup3(int fd, int fd2, int flags)
 {
 	if (fd != fd2 && fams_hint(fams_live) && engine_ok()) {
-		if (ENGINE(fams_stream_may_dup(fd, fd2)) < 0)
+		if (ENGINE(fams_stream_may_land(fd, fd2)) < 0)
 			return -1;
 		ENGINE((fams_before_replace(fd2), 0));
 	}
@@ -681,7 +717,8 @@ EXPORT int dup3(int fd, int fd2, int flags)
 static int do_fcntl(int fd, int cmd, unsigned long arg)
 {
 	int r = real_fcntl ? real_fcntl(fd, cmd, arg) : (int)syscall(SYS_fcntl, fd, cmd, arg);
-	if (r >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) && fams_hint(fams_live) && engine_ok()) {
+	if (r >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) && fams_hint(fams_live) && engine_ok() &&
+	    (r = landed(fd, r)) >= 0) {
 		int saved = errno;
 		ENGINE((fams_after_dup(fd, r), 0));
 		errno = saved;

@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -31,11 +32,15 @@ struct stream {
 	int fd;
 	FILE *fp;
 	char *buf; /* its buffer, of the size the C library would give it */
-	off_t pos; /* the descriptor's position, when known: ftell asks the cookie */
-	bool pos_known; /* every time, and would cost an lseek each (the C library's own
-			 * streams keep it so: another user of the descriptor moving it
-			 * is as unseen by them) */
-	bool appends;   /* O_APPEND: each write goes to the end */
+	size_t bufsize;
+	/* The descriptor's position, kept as the C library's own streams keep it:
+	 * learnt from a seek that moves (fseek, rewind), then moved by each transfer,
+	 * forgotten on an error or an appending write; until then ftell asks the
+	 * kernel, as theirs do (so a write through fileno() before any seek is seen). */
+	off_t pos;
+	bool pos_known;
+	bool appends;      /* O_APPEND: each write goes to the end */
+	bool made_append;  /* made for "a" (the C library's stream appends) */
 	struct stream *prev, *next;
 };
 
@@ -82,15 +87,21 @@ static ssize_t stream_write(void *cookie, const char *buf, size_t n)
 static int stream_seek(void *cookie, off64_t *off, int whence)
 {
 	struct stream *s = cookie;
-	if (whence == SEEK_CUR && *off == 0 && s->pos_known) {
-		*off = s->pos; /* ftell */
+	bool asks = whence == SEEK_CUR && *off == 0; /* ftell: where is it */
+	if (asks && s->pos_known) {
+		*off = s->pos;
 		return 0;
 	}
 	off_t to = lseek(s->fd, *off, whence);
-	s->pos_known = to >= 0;
-	if (to < 0)
+	if (to < 0) {
+		s->pos_known = false;
 		return -1;
-	*off = s->pos = to;
+	}
+	if (!asks) {
+		s->pos = to;
+		s->pos_known = true;
+	}
+	*off = to;
 	return 0;
 }
 
@@ -128,8 +139,37 @@ bool stream_is_ours(FILE *fp)
 	return ours;
 }
 
+void stream_detach(FILE *fp)
+{
+	pthread_mutex_lock(&g_streams_lock);
+	struct stream *s = find(fp);
+	int fd = s ? s->fd : -1;
+	if (s) {
+		s->fd = -1; /* its calls fail with EBADF from now on */
+		s->pos_known = false;
+		fp->_fileno = -2; /* a cookie stream's mark: fclose still calls stream_close */
+	}
+	pthread_mutex_unlock(&g_streams_lock);
+	__fpurge(fp);
+	if (fd >= 0)
+		close(fd);
+}
+
+bool stream_made_append(FILE *fp)
+{
+	pthread_mutex_lock(&g_streams_lock);
+	struct stream *s = find(fp);
+	bool append = s && s->made_append;
+	pthread_mutex_unlock(&g_streams_lock);
+	return append;
+}
+
 int stream_reopen(FILE *fp, int fd)
 {
+	/* What the stream holds of the old file goes: output was flushed by the
+	 * caller, input (pushed back too) is dropped, as a C library's freopen does. */
+	__fpurge(fp);
+	clearerr(fp);
 	pthread_mutex_lock(&g_streams_lock);
 	struct stream *s = find(fp);
 	int old = s ? s->fd : -1;
@@ -139,12 +179,11 @@ int stream_reopen(FILE *fp, int fd)
 	if (r == 0) {
 		s->pos_known = false;
 		s->appends = fcntl(old, F_GETFL) & O_APPEND;
+		setvbuf(fp, s->buf, _IOFBF, s->buf ? s->bufsize : BUFSIZ); /* the buffering as made */
 	}
 	pthread_mutex_unlock(&g_streams_lock);
-	if (r == 0) {
+	if (r == 0)
 		close(fd);
-		clearerr(fp);
-	}
 	return r;
 }
 
@@ -163,14 +202,16 @@ FILE *stream_through_fams(int fd, const char *mode)
 		return NULL;
 	}
 	fp->_fileno = fd;
-	*s = (struct stream){ .fd = fd, .fp = fp, .appends = fcntl(fd, F_GETFL) & O_APPEND };
+	*s = (struct stream){ .fd = fd, .fp = fp, .appends = fcntl(fd, F_GETFL) & O_APPEND, .made_append = how[0] == 'a' };
 	/* The buffer's size the C library gives a stream of this file (a cookie stream
 	 * would get BUFSIZ): where writes split into system calls stays the same.  Ours
 	 * (setvbuf takes a size only with a buffer), freed when the stream closes. */
 	struct stat st;
 	if (fstat(fd, &st) == 0 && st.st_blksize > 0 && st.st_blksize != BUFSIZ &&
-	    (s->buf = malloc((size_t)st.st_blksize)))
-		setvbuf(fp, s->buf, _IOFBF, (size_t)st.st_blksize);
+	    (s->buf = malloc((size_t)st.st_blksize))) {
+		s->bufsize = (size_t)st.st_blksize;
+		setvbuf(fp, s->buf, _IOFBF, s->bufsize);
+	}
 	pthread_mutex_lock(&g_streams_lock);
 	s->next = g_streams;
 	if (g_streams)

@@ -10,8 +10,15 @@
 FILE *stream_through_fams(int fd, const char *mode);
 /* Whether fams made fp. */
 bool stream_is_ours(FILE *fp);
+/* A failed freopen of a stream fams made: its file is closed, the stream stays
+ * (its calls fail with EBADF) until fclose, as the C library's after a failed
+ * freopen. */
+void stream_detach(FILE *fp);
+/* Whether fams made fp for appending ("a"), which it stays. */
+bool stream_made_append(FILE *fp);
 /* freopen of a stream fams made: the file open on fd takes the place of its
- * file, under its descriptor number (fd is closed).  -1 if fp is not ours. */
+ * file, under its descriptor number (fd is closed), with what the stream held of
+ * the old one dropped and its buffering as made.  -1 if fp is not ours. */
 int stream_reopen(FILE *fp, int fd);
 /* Flush every such stream: before the exit commit. */
 void stream_flush_all(void);

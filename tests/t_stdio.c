@@ -75,6 +75,12 @@ static int freopen_managed(const char *path)
 	/* Nor can stdout be pointed at it under the C library's feet. */
 	CHECK(dup2(fd, fileno(stdout)) == -1 && errno == EBUSY);
 	CHECK(dup2(fd, 100) == 100 && close(100) == 0); /* any other number is fine */
+	/* ... however it would land there: dup or open of the lowest free number. */
+	CHECK(close(fileno(stdout)) == 0);
+	CHECK(dup(fd) == -1 && errno == EBUSY && fcntl(fd, F_DUPFD, 0) == -1 && errno == EBUSY);
+	CHECK(open(path, O_RDWR) == -1 && errno == EBUSY);
+	int ro = open(path, O_RDONLY); /* the stream's writes fail there anyway */
+	CHECK(ro == 1 && close(ro) == 0);
 	return 0;
 }
 
@@ -100,11 +106,24 @@ static int stream_semantics(const char *path)
 	CHECK(fp && app >= 0 && fputs("ab", fp) >= 0 && fflush(fp) == 0 && ftell(fp) == 7);
 	CHECK(write(app, "cd", 2) == 2 && fputs("e", fp) >= 0 && fflush(fp) == 0 && ftell(fp) == 10);
 	CHECK(fseek(fp, 1, SEEK_SET) == 0 && fgetc(fp) == 'e' && ftell(fp) == 2 && fclose(fp) == 0 && close(app) == 0);
-	/* freopen of such a stream: the same stream on the new file. */
+	/* Until the program seeks, ftell asks the descriptor (a write through fileno()
+	 * is seen), as the C library's streams do. */
 	fp = fopen(other, "r+");
-	CHECK(fp && freopen(path, "r+", fp) == fp && fgetc(fp) == p[0]);
-	CHECK(freopen(NULL, "r", fp) == NULL && errno == EINVAL); /* its sides stay as made */
+	CHECK(fp && ftell(fp) == 0 && write(fileno(fp), "xyz", 3) == 3 && ftell(fp) == 3);
+	CHECK(fseek(fp, 1, SEEK_SET) == 0 && ftell(fp) == 1 && fclose(fp) == 0);
+	/* freopen of such a stream: the same stream on the new file, with nothing the
+	 * old one left in it (a byte pushed back). */
+	fp = fopen(other, "r+");
+	CHECK(fp && ungetc('u', fp) == 'u' && freopen(path, "r+", fp) == fp && fgetc(fp) == p[0]);
 	CHECK(fclose(fp) == 0);
+	/* Its sides and its appending stay as made; a refused or failed freopen leaves
+	 * the stream closed, as the C library's. */
+	fp = fopen(other, "a");
+	CHECK(fp && freopen(other, "w", fp) == NULL && errno == EINVAL && fileno(fp) == -1);
+	fclose(fp);
+	fp = fopen(other, "w");
+	CHECK(fp && freopen(NULL, "r", fp) == NULL && errno == EINVAL);
+	fclose(fp);
 	/* The flush fclose makes fails: so does fclose. */
 	struct rlimit small = { 2, 2 };
 	signal(SIGXFSZ, SIG_IGN);
@@ -214,8 +233,15 @@ int main(void)
 	p = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	CHECK(p != MAP_FAILED && fopen(path, "r+,ccs=UTF-8") == NULL && errno == EBUSY);
 	CHECK(munmap(p, PG) == 0 && close(fd) == 0);
-	/* tmpfile's stream is one of fams's too. */
+	/* tmpfile's stream is one of fams's too, on the descriptor the C library would
+	 * give it (the lowest free, where /tmp makes unnamed files). */
+	int lowest = open("/dev/null", O_RDONLY), probe = (int)syscall(SYS_openat, AT_FDCWD, "/tmp",
+								     O_RDWR | O_TMPFILE | O_EXCL, 0600);
+	CHECK(lowest >= 0 && close(lowest) == 0);
+	if (probe >= 0)
+		CHECK(close(probe) == 0);
 	FILE *t = tmpfile();
+	CHECK(t && (probe < 0 || fileno(t) == lowest));
 	CHECK(t && fileno(t) >= 0 && fputs("tmp", t) >= 0 && fflush(t) == 0 && lseek(fileno(t), 0, SEEK_END) == 3);
 	CHECK(fclose(t) == 0);
 
