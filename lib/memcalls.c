@@ -293,6 +293,22 @@ static int manage_shadows(uintptr_t s, uintptr_t e)
 	}
 }
 
+struct protect_span {
+	uintptr_t s, e;
+};
+
+/* Records of [s, e) take the protection an area of the kernel's now has. */
+static bool follow_area(uintptr_t lo, uintptr_t hi, int prot, const char *name, void *ctx)
+{
+	const struct protect_span *w = ctx;
+	uintptr_t a = lo > w->s ? lo : w->s, b = hi < w->e ? hi : w->e;
+	if (a < b) {
+		map_set_prot(&fams_maps, a, b, prot);
+		map_set_prot(&fams_shadows, a, b, prot);
+	}
+	return lo >= w->e;
+}
+
 /* mprotect over [addr, addr+len), which touches managed mappings or shadows. */
 static int protect_range(void *addr, size_t len, int prot)
 {
@@ -309,8 +325,14 @@ static int protect_range(void *addr, size_t len, int prot)
 		if (map_shadow_overlap(s, e) && manage_shadows(s, e) < 0)
 			return -1;
 	}
-	if (fams_raw_mprotect(addr, len, prot) < 0)
+	if (fams_raw_mprotect(addr, len, prot) < 0) {
+		/* The kernel may have changed the areas before the one it failed on (a hole
+		 * in the range: ENOMEM): the records take what the areas now have. */
+		int saved = errno;
+		fams_maps_each(follow_area, &(struct protect_span){ s, e });
+		errno = saved;
 		return -1;
+	}
 	/* Follow the protection: a forked child remaps with it, mremap carries it. */
 	map_set_prot(&fams_maps, s, e, prot);
 	map_set_prot(&fams_shadows, s, e, prot);

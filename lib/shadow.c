@@ -65,40 +65,24 @@ void shadow_add(uintptr_t s, size_t len, off_t off, int prot, bool maywrite, con
 	__atomic_store_n(&fams_shadows_live, 1, __ATOMIC_RELEASE);
 }
 
+struct path_at {
+	uintptr_t addr;
+	char *path;
+	size_t cap;
+};
+
+static bool names_file_at(uintptr_t lo, uintptr_t hi, int prot, const char *name, void *ctx)
+{
+	struct path_at *w = ctx;
+	if (lo > w->addr || w->addr >= hi || name[0] != '/')
+		return false;
+	snprintf(w->path, w->cap, "%s", name);
+	return true;
+}
+
 /* The path of the file mapped at addr, from /proc/self/maps; false if none. */
 bool mapped_path(uintptr_t addr, char *path, size_t cap)
 {
-	int fd = fams_sys.os_openat(AT_FDCWD, "/proc/self/maps", O_RDONLY | O_CLOEXEC, 0);
-	if (fd < 0)
-		return false;
-	static char buf[1 << 16]; /* under the registry lock */
-	size_t have = 0;
-	bool found = false;
-	for (;;) {
-		ssize_t n = fams_raw_read(fd, buf + have, sizeof buf - 1 - have);
-		if (n <= 0)
-			break;
-		have += (size_t)n;
-		buf[have] = '\0';
-		char *line = buf, *nl;
-		while ((nl = strchr(line, '\n'))) {
-			*nl = '\0';
-			unsigned long lo, hi;
-			int name_at = 0;
-			if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %n", &lo, &hi, &name_at) == 2 && lo <= addr &&
-			    addr < hi && name_at > 0 && line[name_at] == '/') {
-				snprintf(path, cap, "%s", line + name_at);
-				found = true;
-				goto done;
-			}
-			line = nl + 1;
-		}
-		have = (size_t)(buf + have - line);
-		memmove(buf, line, have);
-		if (have == sizeof buf - 1)
-			break; /* a line longer than the buffer: give up */
-	}
-done:
-	fams_raw_close(fd);
-	return found;
+	struct path_at w = { addr, path, cap };
+	return fams_maps_each(names_file_at, &w);
 }

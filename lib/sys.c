@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -261,4 +262,43 @@ int fams_set_direct(int fd, bool on)
 		return -1;
 	int want = on ? fl | O_DIRECT : fl & ~O_DIRECT;
 	return want == fl ? 0 : fams_raw_fcntl(fd, F_SETFL, want);
+}
+
+bool fams_maps_each(bool (*fn)(uintptr_t lo, uintptr_t hi, int prot, const char *name, void *ctx), void *ctx)
+{
+	int fd = fams_sys.os_openat(AT_FDCWD, "/proc/self/maps", O_RDONLY | O_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	static char buf[1 << 16]; /* under the registry lock */
+	size_t have = 0;
+	bool stopped = false;
+	for (;;) {
+		ssize_t n = fams_raw_read(fd, buf + have, sizeof buf - 1 - have);
+		if (n <= 0)
+			break;
+		have += (size_t)n;
+		buf[have] = '\0';
+		char *line = buf, *nl;
+		while ((nl = strchr(line, '\n'))) {
+			*nl = '\0';
+			unsigned long lo, hi;
+			char perms[8] = "";
+			int name_at = 0;
+			if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %n", &lo, &hi, perms, &name_at) == 3 &&
+			    fn(lo, hi, (perms[0] == 'r' ? PROT_READ : 0) | (perms[1] == 'w' ? PROT_WRITE : 0) |
+					       (perms[2] == 'x' ? PROT_EXEC : 0),
+			       name_at > 0 ? line + name_at : "", ctx)) {
+				stopped = true;
+				goto done;
+			}
+			line = nl + 1;
+		}
+		have = (size_t)(buf + have - line);
+		memmove(buf, line, have);
+		if (have == sizeof buf - 1)
+			break; /* a line longer than the buffer: give up */
+	}
+done:
+	fams_raw_close(fd);
+	return stopped;
 }

@@ -121,6 +121,11 @@ static inline uint64_t fams_page_round(uint64_t n)
 typedef int (*fams_chunk_fn)(void *ctx, const char *bytes, size_t n, uint64_t off);
 int64_t fams_read_chunks(int fd, uint64_t off, uint64_t len, char *buf, fams_chunk_fn fn, void *ctx);
 
+/* Call fn on each line of /proc/self/maps in address order: the area [lo, hi), its
+ * protection (PROT_*) and its name ("" for none) -- until fn returns true (then
+ * true), or the end (false). */
+bool fams_maps_each(bool (*fn)(uintptr_t lo, uintptr_t hi, int prot, const char *name, void *ctx), void *ctx);
+
 /* The path the program's descriptor fd names (readlink of /proc/self/fd/fd, with
  * " (deleted)" as the kernel adds it): its length, or -1. */
 ssize_t fams_fd_path(int fd, char *path, size_t cap);

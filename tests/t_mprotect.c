@@ -2,6 +2,24 @@
  * the file becomes managed, and mprotect can make it writable without its writes
  * bypassing the journal (they reach the file only at a commit). */
 #include "check.h"
+#include <stdint.h>
+
+/* The protection (PROT_*) /proc/self/maps shows at addr, or -1. */
+static int area_prot(const void *addr)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[512];
+	int prot = -1;
+	while (f && prot < 0 && fgets(line, sizeof line, f)) {
+		unsigned long lo, hi;
+		char perms[8];
+		if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) == 3 && lo <= (uintptr_t)addr && (uintptr_t)addr < hi)
+			prot = (perms[0] == 'r' ? PROT_READ : 0) | (perms[1] == 'w' ? PROT_WRITE : 0);
+	}
+	if (f)
+		fclose(f);
+	return prot;
+}
 
 int main(void)
 {
@@ -62,6 +80,20 @@ int main(void)
 	CHECK(fsync(fd) == 0);
 	CHECK(file_byte_is(r, 5, 'n'));
 	CHECK(close(fd) == 0);
+
+	/* 4. An mprotect that fails part-way (a hole after the mapping: ENOMEM) has
+	 * changed the mapping all the same; when the file becomes managed, the mapping
+	 * is moved onto the working copy with the protection it has, not the old one. */
+	const char *h = test_path("mprotect-partial");
+	fd = make_file(h, 2 * PG, 'h');
+	CHECK(fd >= 0);
+	char *v = mmap(NULL, 3 * PG, PROT_READ, MAP_SHARED, fd, 0);
+	CHECK(v != MAP_FAILED && munmap(v + 2 * PG, PG) == 0);
+	CHECK(mprotect(v, 3 * PG, PROT_NONE) == -1 && errno == ENOMEM);
+	char *w = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0); /* managed now */
+	CHECK(w != MAP_FAILED && journal_exists_for(h));
+	CHECK(area_prot(v) == 0); /* PROT_NONE, as the kernel left it */
+	CHECK(munmap(w, 2 * PG) == 0 && munmap(v, 2 * PG) == 0 && close(fd) == 0);
 	puts("ok");
 	return 0;
 }
