@@ -57,6 +57,20 @@ static void *map_working_copy(struct fams_file *f, void *addr, size_t len, int p
 	return ret;
 }
 
+/* Hold a free range [addr, addr + len) with an inaccessible reservation; false if
+ * any of it is in use (or the kernel cannot place a mapping without replacing).
+ * Keeps errno. */
+static bool reserve_range(void *addr, size_t len)
+{
+	int saved = errno;
+	void *r = fams_raw_mmap(addr, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE,
+				-1, 0);
+	if (r != MAP_FAILED && r != addr)
+		fams_raw_munmap(r, len); /* a kernel before 4.17 took the address as a hint */
+	errno = saved;
+	return r == addr;
+}
+
 void *fams_on_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off, int *handled)
 {
 	*handled = 0;
@@ -78,6 +92,14 @@ void *fams_on_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t of
 	int saved = errno;
 	void *ret = NULL;
 	fams_lock();
+	/* Ordering: MAP_FIXED into a range that is free now (a program that unmapped a
+	 * reservation to map a file there) holds the range before fams allocates
+	 * anything for the call -- its records, a working copy's state, a tracker
+	 * thread's stack -- which the kernel could place there, for the program's
+	 * mapping to replace (fams's memory then lives in the program's mapping: a
+	 * write-protected record stops the tracker's own thread).  The final mapping
+	 * replaces the reservation; any other outcome removes it. */
+	const bool reserved = fixed && !(flags & MAP_FIXED_NOREPLACE) && !anon && reserve_range(addr, len);
 	struct fams_file *f = anon ? NULL : registry_find(st.st_dev, st.st_ino);
 	if (f && f->cut_off && shared) {
 		fams_error("%s: mapping it is refused in a forked child that could not share it with its parent",
@@ -193,6 +215,11 @@ void *fams_on_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t of
 	registry_retire_unused();
 	errno = saved;
 out:
+	if (reserved && (!*handled || ret == MAP_FAILED)) {
+		int keep = errno;
+		fams_raw_munmap(addr, len);
+		errno = keep;
+	}
 	registry_publish_maps();
 	fams_unlock();
 	return ret;
