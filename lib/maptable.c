@@ -70,6 +70,7 @@ bool map_split(struct fams_map **list, uintptr_t addr)
 		r->maywrite = m->maywrite;
 		r->untracked = m->untracked; /* both halves as the whole was */
 		r->holes_open = m->holes_open;
+		r->dontfork = m->dontfork;
 		m->end = addr;
 		return true;
 	}
@@ -83,8 +84,9 @@ void map_join(struct fams_map **list, struct fams_map *m)
 		for (struct fams_map **pn = list; *pn; pn = &(*pn)->next) {
 			struct fams_map *n = *pn;
 			if (n == m || n->start != m->end || n->f != m->f || n->prot != m->prot ||
-			    n->maywrite != m->maywrite || n->off != m->off + (m->end - m->start))
-				continue; /* (areas of another VM_MAYWRITE do not join either) */
+			    n->maywrite != m->maywrite || n->dontfork != m->dontfork ||
+			    n->off != m->off + (m->end - m->start))
+				continue; /* (areas of another VM_MAYWRITE or VM_DONTCOPY do not join either) */
 			m->end = n->end;
 			m->untracked = m->untracked || n->untracked;
 			m->holes_open = m->holes_open || n->holes_open;
@@ -148,11 +150,42 @@ void map_each_of_file(struct fams_file *f, uint64_t lo, uint64_t hi,
 	}
 }
 
-void map_set_prot(struct fams_map **list, uintptr_t s, uintptr_t e, int prot)
+/* The records of [s, e), split where it begins and ends, one after another:
+ * for m = first_in(...); m; m = next_in(m, ...). */
+static struct fams_map *next_in(struct fams_map *m, uintptr_t s, uintptr_t e)
+{
+	while (m && !map_overlaps(m, s, e))
+		m = m->next;
+	return m;
+}
+static struct fams_map *first_in(struct fams_map **list, uintptr_t s, uintptr_t e)
 {
 	map_split(list, s);
 	map_split(list, e);
-	for (struct fams_map *m = *list; m; m = m->next)
-		if (map_overlaps(m, s, e))
-			m->prot = prot;
+	return next_in(*list, s, e);
+}
+
+void map_set_prot(struct fams_map **list, uintptr_t s, uintptr_t e, int prot)
+{
+	for (struct fams_map *m = first_in(list, s, e); m; m = next_in(m->next, s, e))
+		m->prot = prot;
+}
+
+void map_set_dontfork(struct fams_map **list, uintptr_t s, uintptr_t e, bool on)
+{
+	for (struct fams_map *m = first_in(list, s, e); m; m = next_in(m->next, s, e))
+		m->dontfork = on;
+}
+
+void map_forget_dontfork(struct fams_map **list)
+{
+	for (struct fams_map **pm = list; *pm;) {
+		struct fams_map *m = *pm;
+		if (!m->dontfork) {
+			pm = &m->next;
+			continue;
+		}
+		*pm = m->next;
+		map_free(m);
+	}
 }

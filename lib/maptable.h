@@ -17,6 +17,7 @@ struct fams_map {
 	bool untracked;       /* re-arming its tracking failed: compared at every commit */
 	bool holes_open;      /* asynchronous tracker: it may show holes of the working copy
 			       * left unprotected (dirty.c, holes_untracked) */
+	bool dontfork;        /* MADV_DONTFORK: a forked child does not have it */
 	struct fams_file *f;  /* NULL for a shadow record */
 	struct fams_map *next;
 	struct fams_file_key key; /* shadow records only: the file's identity */
@@ -53,5 +54,9 @@ void map_each_of_file(struct fams_file *f, uint64_t lo, uint64_t hi,
 		      void (*fn)(struct fams_map *m, uintptr_t s, uintptr_t e));
 /* Follow mprotect: a forked child remaps with the protection, mremap carries it. */
 void map_set_prot(struct fams_map **list, uintptr_t s, uintptr_t e, int prot);
+/* Follow MADV_DONTFORK (on) and MADV_DOFORK (off). */
+void map_set_dontfork(struct fams_map **list, uintptr_t s, uintptr_t e, bool on);
+/* A forked child: drop the records of areas it did not inherit (MADV_DONTFORK). */
+void map_forget_dontfork(struct fams_map **list);
 
 #endif

@@ -135,18 +135,21 @@ void *fams_on_mremap(void *old, size_t oldlen, size_t newlen, int flags, void *n
 		if (n) {
 			n->key = moved.key;
 			n->maywrite = moved.maywrite;
+			n->dontfork = moved.dontfork;
 		}
 	}
 	if (m) {
 		/* f stays alive across the swap of records: only retire_unmapped frees. */
 		int prot = m->prot;
-		bool maywrite = m->maywrite, untracked = m->untracked, holes_open = m->holes_open;
+		bool maywrite = m->maywrite, untracked = m->untracked, holes_open = m->holes_open,
+		     dontfork = m->dontfork;
 		map_forget_range(os, oe);
 		struct fams_map *nm = map_add((uintptr_t)ret, (uintptr_t)ret + nlen, off, prot, f);
 		if (nm && !f->cut_off && fams_commit_lock(f) == 0) {
 			nm->maywrite = maywrite;
 			nm->untracked = untracked; /* as the record it replaces (dirty_rearm may add) */
 			nm->holes_open = holes_open;
+			nm->dontfork = dontfork;
 			if ((uintptr_t)ret != os)
 				dirty_rearm(nm, nm->start, nm->end);
 			else if (nlen > oe - os)
@@ -399,10 +402,34 @@ static int advise_range(void *addr, size_t len, int advice)
 	return 0;
 }
 
+/* MADV_DONTFORK, MADV_DOFORK: the records follow, so that a forked child keeps
+ * records only of the areas it has (a record of an area it lacks would be tracked,
+ * and remapped, where the child may map something else). */
+static int fork_advice(void *addr, size_t len, int advice)
+{
+	/* ENOMEM: part of the range is unmapped; the mapped areas took the advice. */
+	if (fams_raw_madvise(addr, len, advice) < 0 && errno != ENOMEM)
+		return -1;
+	int err = errno;
+	uintptr_t s = (uintptr_t)addr, e = s + fams_page_round(len);
+	map_set_dontfork(&fams_maps, s, e, advice == MADV_DONTFORK);
+	map_set_dontfork(&fams_shadows, s, e, advice == MADV_DONTFORK);
+	for (struct fams_map *m = fams_maps; m; m = m->next)
+		if (map_overlaps(m, s, e))
+			m->f->maps_changed = true; /* the others' view of our mappings (member.h) */
+	errno = err;
+	return err == ENOMEM ? -1 : 0;
+}
+
 int fams_on_madvise(void *addr, size_t len, int advice, int *handled)
 {
 	int saved = errno;
 	uintptr_t s = (uintptr_t)addr;
+	if (advice == MADV_DONTFORK || advice == MADV_DOFORK) {
+		*handled = (fams_hint(fams_maps) || fams_hint(fams_shadows)) &&
+			   enter_range(s, s + fams_page_round(len), true);
+		return *handled ? (int)registry_leave(fork_advice(addr, len, advice), saved) : 0;
+	}
 	*handled = fams_hint(fams_maps) && advice_discards(advice) && enter_range(s, s + len, false);
 	return *handled ? (int)registry_leave(advise_range(addr, len, advice), saved) : 0;
 }

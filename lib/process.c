@@ -135,6 +135,9 @@ static void files_fork_child(void)
 	gate_reset(); /* closed by the thread that forked: ours alone now */
 	async_fork_child();
 	registry_forget_tracker();
+	/* Areas under MADV_DONTFORK are not ours: the child has none there. */
+	map_forget_dontfork(&fams_maps);
+	map_forget_dontfork(&fams_shadows);
 	if (!registry_any())
 		return;
 	/* The child shares every file with its parent, as a member of its own: its

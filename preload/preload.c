@@ -319,7 +319,7 @@ EXPORT int msync(void *addr, size_t len, int flags) { return REPORTED(int, do_ms
 
 EXPORT int madvise(void *addr, size_t len, int advice)
 {
-	ROUTE(fams_hint(fams_live), fams_on_madvise(addr, len, advice, &handled),
+	ROUTE(fams_hint(fams_live) | fams_hint(fams_shadows_live), fams_on_madvise(addr, len, advice, &handled),
 	      real_madvise ? real_madvise(addr, len, advice) : (int)syscall(SYS_madvise, addr, len, advice));
 }
 
