@@ -124,6 +124,11 @@ for p in "${progs[@]}"; do
 done | sort -u | while read -r lib; do
 	cp -L "$lib" "$root/lib/"
 done
+# ... and the ones fams loads with dlopen when asked (libunwind, for FAMS_REPORT).
+for lib in libunwind.so.8 liblzma.so.5; do
+	found=$(ldconfig -p | awk -v l="$lib" '$1 == l && /x86-64/ {print $NF; exit}')
+	[ -n "$found" ] && cp -L "$found" "$root/lib/"
+done
 cp -L /lib64/ld-linux-x86-64.so.2 "$root/lib64/"
 # The tracker probe (bench/probes), for the machine's kernel to be measured on.
 cc -O2 -D_GNU_SOURCE -o "$root/fams/old_kernel_trackers" "$here/../../bench/probes/old_kernel_trackers.c" -lpthread ||
