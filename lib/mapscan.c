@@ -80,8 +80,15 @@ static int each_allocated(const struct fams_file *f, uint64_t lo, uint64_t hi,
  * everything. */
 bool mapscan_holes_untracked(void) { return fams_tracker_kind == FAMS_TRACKER_UFFD; }
 
-/* What one page table reaches (2 MiB of 4 KiB pages): marking the holes of a
- * stretch that short costs no page table the stretch's pages do not need. */
+/* A run read as written this short is taken whole (written pages, or a few holes
+ * beside them: each costs one marker and, never protected, one page compared
+ * once); a longer one is mostly holes never protected -- the rest of a page table
+ * a store into a new 2 MiB brought in reads as written -- of which only what the
+ * working copy holds is taken for written.  (Taking runs of up to a page table's
+ * 512 pages whole planned 113,755 pages for 1,000 touched in a 1 GiB mapping.) */
+#define SHORT_RUN ((uint64_t)fams_page_size * 16)
+
+/* What one page table reaches (2 MiB of 4 KiB pages). */
 #define TABLE_REACH ((uint64_t)fams_page_size * 512)
 
 #define FEW_SHORT 16 /* short runs scanned one by one; more: their stretch in one call */
@@ -104,27 +111,59 @@ static int scan_run(void *ctx, uint64_t a, uint64_t b)
 	return a < b ? fams_scan_written(r->pagemap, (uintptr_t)(c->start + (a - c->off)), b - a, on_written, r->c) : 0;
 }
 
+static int mark_written(void *ctx, uint64_t a, uint64_t b)
+{
+	const struct scan *c = ctx;
+	on_written(ctx, (uintptr_t)(c->start + (a - c->off)), (uintptr_t)(c->start + (b - c->off)));
+	return 0;
+}
+
+/* on_written for what the working copy holds of [s, e) only: a hole of it cannot
+ * have been written (a store allocates its page); it read as written for want of
+ * a marker, which the scan has just installed.  Where the holes cannot be told,
+ * all of it. */
+static void on_written_held(void *ctx, uintptr_t s, uintptr_t e)
+{
+	const struct scan *c = ctx;
+	bool holes;
+	if (each_allocated(c->f, c->off + (s - c->start), c->off + (e - c->start), mark_written, ctx, &holes) < 0)
+		on_written(ctx, s, e);
+}
+
+/* Scan [a, b) (file offsets) whole -- every page protected, holes given markers,
+ * so that they read as not written from now on -- taking for written only what
+ * the working copy holds. */
+static int scan_held(const struct scan_range *r, uint64_t a, uint64_t b)
+{
+	const struct scan *c = r->c;
+	return a < b ? fams_scan_written(r->pagemap, (uintptr_t)(c->start + (a - c->off)), b - a, on_written_held, r->c)
+		     : 0;
+}
+
 /* Scan the short runs read as written in [r->done, to): one by one when they are
- * few, else the stretch in one call (what else it holds is protected: read as not
- * written, left as it is). */
+ * few, else the stretch in one call, taking for written only what the working
+ * copy holds of it (what else it holds is protected, or holes that read as
+ * written for want of a marker: a stretch of those taken whole planned 151,015
+ * pages for 1,000 touched in a 1 GiB mapping, a commit that ran out of memory). */
 static int scan_short_runs(struct scan_range *r, uint64_t to)
 {
 	int rc = 0;
-	if (r->nshort > FEW_SHORT)
-		rc = scan_run(r, r->done, to);
-	else
+	if (r->nshort > FEW_SHORT) {
+		rc = scan_held(r, r->done, to);
+	} else {
 		for (int i = 0; i < r->nshort && rc == 0; i++)
 			rc = scan_run(r, r->short_runs[i][0], r->short_runs[i][1]);
+	}
 	r->nshort = 0;
 	r->done = to;
 	return rc;
 }
 
-/* A run that reads as written.  A short one is written pages (or a few holes: each
- * costs one marker and, never protected, one page compared once), kept to be
- * scanned with the others before the next long one.  A long one is mostly holes
- * never protected: scanned where the working copy holds pages, found with
- * SEEK_DATA/SEEK_HOLE. */
+/* A run that reads as written.  A short one (SHORT_RUN) is kept to be scanned with
+ * the others before the next longer one.  One inside a page table is scanned whole
+ * (its holes protected from now on), taking only what the working copy holds for
+ * written; a longer one (whole page tables never protected) is scanned only where
+ * the working copy holds pages, found with SEEK_DATA/SEEK_HOLE. */
 static void on_candidate(void *ctx, uintptr_t s, uintptr_t e)
 {
 	struct scan_range *r = ctx;
@@ -132,7 +171,7 @@ static void on_candidate(void *ctx, uintptr_t s, uintptr_t e)
 	uint64_t a = c->off + (s - c->start), b = c->off + (e - c->start);
 	if (r->err)
 		return;
-	if (b - a < TABLE_REACH) {
+	if (b - a <= SHORT_RUN) {
 		if (r->nshort < FEW_SHORT) {
 			r->short_runs[r->nshort][0] = a;
 			r->short_runs[r->nshort][1] = b;
@@ -141,8 +180,19 @@ static void on_candidate(void *ctx, uintptr_t s, uintptr_t e)
 			r->nshort++;
 		return;
 	}
+	if (scan_short_runs(r, a) < 0) {
+		r->err = errno ? errno : EIO;
+		return;
+	}
+	if (b - a < TABLE_REACH) {
+		/* Inside a page table that exists: its holes get markers, no table more. */
+		if (scan_held(r, a, b) < 0)
+			r->err = errno ? errno : EIO;
+		r->done = b;
+		return;
+	}
 	bool holes = false;
-	if (scan_short_runs(r, a) < 0 || each_allocated(c->f, a, b, scan_run, r, &holes) < 0)
+	if (each_allocated(c->f, a, b, scan_run, r, &holes) < 0)
 		r->err = errno ? errno : EIO;
 	r->longs += holes; /* a long run the program wrote whole leaves no hole open */
 	r->done = b;
