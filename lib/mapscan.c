@@ -118,15 +118,20 @@ static int mark_written(void *ctx, uint64_t a, uint64_t b)
 	return 0;
 }
 
-/* on_written for what the working copy holds of [s, e) only: a hole of it cannot
- * have been written (a store allocates its page); it read as written for want of
- * a marker, which the scan has just installed.  Where the holes cannot be told,
- * all of it. */
-static void on_written_held(void *ctx, uintptr_t s, uintptr_t e)
+/* on_written for what the working copy holds of [s, e) only.  A mapped run (a page
+ * table or swap entry: its pages exist) is taken whole.  An unmapped one is holes
+ * never protected -- a hole cannot have been written: a store allocates its page;
+ * it read as written for want of a marker, which the scan has just installed --
+ * or pages written and then unmapped (reclaim, MADV_DONTNEED), which the working
+ * copy holds: SEEK_DATA tells them apart.  (Not for mapped pages: SEEK_DATA takes a
+ * page being migrated, its new copy not yet marked up to date, for a hole.)  Where
+ * the holes cannot be told, all of it. */
+static void on_written_held(void *ctx, uintptr_t s, uintptr_t e, bool mapped)
 {
 	const struct scan *c = ctx;
 	bool holes;
-	if (each_allocated(c->f, c->off + (s - c->start), c->off + (e - c->start), mark_written, ctx, &holes) < 0)
+	if (mapped ||
+	    each_allocated(c->f, c->off + (s - c->start), c->off + (e - c->start), mark_written, ctx, &holes) < 0)
 		on_written(ctx, s, e);
 }
 
@@ -136,7 +141,8 @@ static void on_written_held(void *ctx, uintptr_t s, uintptr_t e)
 static int scan_held(const struct scan_range *r, uint64_t a, uint64_t b)
 {
 	const struct scan *c = r->c;
-	return a < b ? fams_scan_written(r->pagemap, (uintptr_t)(c->start + (a - c->off)), b - a, on_written_held, r->c)
+	return a < b ? fams_scan_written_regions(r->pagemap, (uintptr_t)(c->start + (a - c->off)), b - a,
+						 on_written_held, r->c)
 		     : 0;
 }
 

@@ -31,6 +31,8 @@
 #define UFFD_USER_MODE_ONLY 1
 #endif
 #define PAGE_IS_WRITTEN (1 << 1)
+#define PAGE_IS_PRESENT (1 << 3)
+#define PAGE_IS_SWAPPED (1 << 4)
 #define PM_SCAN_WP_MATCHING (1 << 0)
 #define PM_SCAN_CHECK_WPASYNC (1 << 1)
 struct fams_page_region {
@@ -213,7 +215,14 @@ int fams_track_range(void *addr, size_t len)
 /* PAGEMAP_SCAN of [addr, addr + len) for written pages, through pagemap_fd (-1:
  * this process's), reported through fn; with WP_MATCHING (flags), write-protected
  * again as they are read. */
-static int scan(int pagemap_fd, uintptr_t addr, size_t len, __u64 flags, fams_written_fn fn, void *ctx)
+/* How a scan reports its runs: with or without whether they are mapped. */
+struct reporter {
+	fams_written_fn written;
+	fams_region_fn region;
+	void *ctx;
+};
+
+static int scan(int pagemap_fd, uintptr_t addr, size_t len, __u64 flags, const struct reporter *to)
 {
 	int fd = pagemap_fd;
 	if (fd < 0) {
@@ -233,13 +242,19 @@ static int scan(int pagemap_fd, uintptr_t addr, size_t len, __u64 flags, fams_wr
 			.vec = (uintptr_t)vec,
 			.vec_len = sizeof vec / sizeof vec[0],
 			.category_mask = PAGE_IS_WRITTEN,
-			.return_mask = PAGE_IS_WRITTEN,
+			/* Asked for, the runs are split where mapped pages meet unmapped ones. */
+			.return_mask = PAGE_IS_WRITTEN | (to->region ? PAGE_IS_PRESENT | PAGE_IS_SWAPPED : 0),
 		};
 		long n = fams_raw_ioctl(fd, FAMS_PAGEMAP_SCAN, &arg);
 		if (n < 0)
 			return -1;
-		for (long i = 0; i < n; i++)
-			fn(ctx, vec[i].start, vec[i].end);
+		for (long i = 0; i < n; i++) {
+			if (to->region)
+				to->region(to->ctx, vec[i].start, vec[i].end,
+					   vec[i].categories & (PAGE_IS_PRESENT | PAGE_IS_SWAPPED));
+			else
+				to->written(to->ctx, vec[i].start, vec[i].end);
+		}
 		/* One call returns at most vec_len regions: continue from where it stopped. */
 		if (arg.walk_end <= start)
 			break;
@@ -254,12 +269,27 @@ int fams_scan_written(int pagemap_fd, uintptr_t addr, size_t len, fams_written_f
 		int go = uffd_applies(len);
 		return go <= 0 ? go : wpsync_take(uffd, addr, len, fn, ctx);
 	}
-	return scan(pagemap_fd, addr, len, PM_SCAN_WP_MATCHING, fn, ctx);
+	return scan(pagemap_fd, addr, len, PM_SCAN_WP_MATCHING, &(struct reporter){ .written = fn, .ctx = ctx });
+}
+
+/* The synchronous tracker's runs, all reported mapped (it protects every page). */
+static void all_mapped(void *ctx, uintptr_t start, uintptr_t end)
+{
+	const struct reporter *to = ctx;
+	to->region(to->ctx, start, end, true);
+}
+
+int fams_scan_written_regions(int pagemap_fd, uintptr_t addr, size_t len, fams_region_fn fn, void *ctx)
+{
+	const struct reporter to = { .region = fn, .ctx = ctx };
+	if (pagemap_fd < 0 && fams_tracker_kind == FAMS_TRACKER_UFFD_SYNC)
+		return fams_scan_written(pagemap_fd, addr, len, all_mapped, (void *)&to);
+	return scan(pagemap_fd, addr, len, PM_SCAN_WP_MATCHING, &to);
 }
 
 int fams_scan_candidates(int pagemap_fd, uintptr_t addr, size_t len, fams_written_fn fn, void *ctx)
 {
-	return scan(pagemap_fd, addr, len, 0, fn, ctx);
+	return scan(pagemap_fd, addr, len, 0, &(struct reporter){ .written = fn, .ctx = ctx });
 }
 
 void fams_tracker_forget(void)
