@@ -34,22 +34,16 @@ static void op_open_close(void)
 }
 /* stdio: a stream that reads, one that writes (under fams: a stream of its own,
  * stream.c), and 4 KiB put through a writing stream's buffer to the file. */
-static void op_fopen_read(void)
+static void fopen_fclose(const char *mode)
 {
 	char p[4200];
 	snprintf(p, sizeof p, "%s/pt-file", dir);
-	FILE *f = fopen(p, "r");
+	FILE *f = fopen(p, mode);
 	if (f)
 		fclose(f);
 }
-static void op_fopen_write(void)
-{
-	char p[4200];
-	snprintf(p, sizeof p, "%s/pt-file", dir);
-	FILE *f = fopen(p, "r+");
-	if (f)
-		fclose(f);
-}
+static void op_fopen_read(void) { fopen_fclose("r"); }
+static void op_fopen_write(void) { fopen_fclose("r+"); }
 static FILE *out_stream;
 static void op_fwrite_4k(void)
 {

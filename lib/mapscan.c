@@ -17,14 +17,23 @@ struct scan {
 	uint64_t start, off, protected_end;
 };
 
-static void on_written(void *ctx, uintptr_t s, uintptr_t e)
+/* The file range [lo, hi) was written: dirty where the owner's protection
+ * reached, suspect beyond (to be compared). */
+static int mark_written(void *ctx, uint64_t lo, uint64_t hi)
 {
 	const struct scan *c = ctx;
-	uint64_t lo = c->off + (s - c->start), hi = c->off + (e - c->start), pe = c->protected_end;
+	uint64_t pe = c->protected_end;
 	if (lo < pe)
 		bits_mark_bytes(c->f->dirty, lo, (hi < pe ? hi : pe) - lo);
 	if (hi > pe)
 		bits_mark_bytes(c->f->suspect, lo > pe ? lo : pe, hi - (lo > pe ? lo : pe));
+	return 0;
+}
+
+static void on_written(void *ctx, uintptr_t s, uintptr_t e)
+{
+	const struct scan *c = ctx;
+	mark_written(ctx, c->off + (s - c->start), c->off + (e - c->start));
 }
 
 /* Call fn(ctx, a, b) for each run [a, b) of whole pages of [lo, hi) (page aligned)
@@ -109,13 +118,6 @@ static int scan_run(void *ctx, uint64_t a, uint64_t b)
 	const struct scan_range *r = ctx;
 	const struct scan *c = r->c;
 	return a < b ? fams_scan_written(r->pagemap, (uintptr_t)(c->start + (a - c->off)), b - a, on_written, r->c) : 0;
-}
-
-static int mark_written(void *ctx, uint64_t a, uint64_t b)
-{
-	const struct scan *c = ctx;
-	on_written(ctx, (uintptr_t)(c->start + (a - c->off)), (uintptr_t)(c->start + (b - c->off)));
-	return 0;
 }
 
 /* on_written for what the working copy holds of [s, e) only.  A mapped run (a page

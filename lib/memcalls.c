@@ -414,9 +414,6 @@ static int fork_advice(void *addr, size_t len, int advice)
 	uintptr_t s = (uintptr_t)addr, e = s + fams_page_round(len);
 	map_set_dontfork(&fams_maps, s, e, advice == MADV_DONTFORK);
 	map_set_dontfork(&fams_shadows, s, e, advice == MADV_DONTFORK);
-	for (struct fams_map *m = fams_maps; m; m = m->next)
-		if (map_overlaps(m, s, e))
-			m->f->maps_changed = true; /* the others' view of our mappings (member.h) */
 	errno = err;
 	return err == ENOMEM ? -1 : 0;
 }

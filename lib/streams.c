@@ -5,14 +5,16 @@
  *  - streams fopen and fdopen make: the preload layer builds those fams must see
  *    (fams_stream_through) so that their reads and writes are its wrappers';
  *  - the C library's own streams, which fams cannot rebuild: stdin, stdout and
- *    stderr (a shell may have sent them to a file), the streams freopen
- *    reopens in place, and the wide streams a converting fopen (",ccs=") makes.  Their writes would change a managed file around its
- *    working copy, outside any commit, so a file one of them writes is never
- *    managed (mapping it for writing fails with EBUSY: streams_plain_writer), and
- *    a managed file is never reopened for writing (fams_stream_reopen).
+ *    stderr (a shell may have sent them to a file), the streams freopen reopens
+ *    in place, and the wide streams a converting fopen (",ccs=") makes.  Their
+ *    writes would change a managed file around its working copy, outside any
+ *    commit, so a file one of them writes is never managed (mapping it for
+ *    writing fails with EBUSY: streams_plain_writer), a managed file is never
+ *    opened as one for writing (fams_plain_stream_may_open, _opened), and a
+ *    managed descriptor never lands where stdout or stderr writes
+ *    (fams_stream_may_land).
  * Under the registry lock. */
 #include "fams.h"
-#include "elsewhere.h"
 #include "fdtable.h"
 #include "log.h"
 #include "registry.h"
@@ -54,12 +56,16 @@ bool fams_stream_through(int fd, bool writes)
 	return used;
 }
 
+/* The descriptor stream fp writes through, or -1 (none, or it does not write).
+ * Unlocked: never wait on a stream under the registry lock. */
+static int writing_fd(FILE *fp)
+{
+	return fp && __fwritable(fp) ? fileno_unlocked(fp) : -1;
+}
+
 int fams_stream_may_land(int from, int at)
 {
-	FILE *std[] = { stdin, stdout, stderr };
-	bool onto_stream = false;
-	for (int i = 0; i < 3; i++)
-		onto_stream |= std[i] && fileno_unlocked(std[i]) == at && __fwritable(std[i]);
+	bool onto_stream = writing_fd(stdin) == at || writing_fd(stdout) == at || writing_fd(stderr) == at;
 	if (!onto_stream || (fams_raw_fcntl(from, F_GETFL, 0) & O_ACCMODE) == O_RDONLY)
 		return 0; /* a read-only descriptor: the stream's writes fail there anyway */
 	fams_lock();
@@ -82,8 +88,8 @@ int fams_stream_may_land(int from, int at)
 static int plain_writer_fd(FILE *fp, const struct stat *st)
 {
 	struct stat fs;
-	int fd = fp ? fileno_unlocked(fp) : -1; /* unlocked: never wait on a stream under our lock */
-	if (fd < 0 || !__fwritable(fp) || fams_raw_fstat(fd, &fs) < 0)
+	int fd = writing_fd(fp);
+	if (fd < 0 || fams_raw_fstat(fd, &fs) < 0)
 		return -1;
 	return fs.st_dev == st->st_dev && fs.st_ino == st->st_ino ? fd : -1;
 }

@@ -412,6 +412,8 @@ static bool mode_valid(const char *mode) { return mode && mode[0] && strchr("rwa
 /* A mode that converts characters (",ccs="): a wide stream, which fopencookie
  * cannot make; the C library makes it, as freopen's. */
 static bool mode_converts(const char *mode) { return strstr(mode, ",ccs=") != NULL; }
+/* "a" without "+" starts at the end (the C library's fopen seeks there). */
+static bool mode_starts_at_end(const char *mode) { return mode[0] == 'a' && !mode_reads(mode); }
 
 /* fopen and fdopen's stream on fd: one whose calls fams sees where it must, else
  * the C library's own.  "a" starts at the end, as the C library's does. */
@@ -419,7 +421,7 @@ static FILE *stream_on(int fd, const char *mode, bool seek_end)
 {
 	FILE *fp = ENGINE(fams_stream_through(fd, mode_writes(mode))) ? stream_through_fams(fd, mode)
 								      : real_fdopen(fd, mode);
-	if (fp && seek_end && mode[0] == 'a' && !mode_reads(mode))
+	if (fp && seek_end && mode_starts_at_end(mode))
 		lseek(fd, 0, SEEK_END);
 	return fp;
 }
@@ -438,23 +440,36 @@ static FILE *plain_stream_opened(FILE *fp, const char *path, const char *mode)
 	return fp;
 }
 
-/* The C library's fopen, with recovery before it opens, as open(). */
-static FILE *plain_fopen(const char *path, const char *mode)
+/* The C library is about to open path as a stream itself: the first half of
+ * open-time recovery (as open()), after the refusal of a managed file as a stream
+ * it would write (plain).  fams_before_open's answer, or -1 with errno. */
+static int library_opening(const char *path, const char *mode, bool plain)
 {
-	int flags = fopen_flags(mode);
-	if (mode_writes(mode) && mode_converts(mode) && ENGINE(fams_plain_stream_may_open(path)) < 0)
-		return NULL;
-	int before = ENGINE(fams_before_open(AT_FDCWD, path, flags));
-	if (before < 0)
-		return NULL;
-	FILE *fp = real_fopen(path, mode);
-	if (fp && ENGINE(fams_after_open(AT_FDCWD, path, fileno(fp), flags, before)) < 0) {
+	if (plain && mode_writes(mode) && ENGINE(fams_plain_stream_may_open(path)) < 0)
+		return -1;
+	return ENGINE(fams_before_open(AT_FDCWD, path, fopen_flags(mode)));
+}
+
+/* ... and has opened it as fp (NULL: it failed): the second half, and for a
+ * stream it writes (plain), plain_stream_opened. */
+static FILE *library_opened(FILE *fp, const char *path, const char *mode, int before, bool plain)
+{
+	if (fp && ENGINE(fams_after_open(AT_FDCWD, path, fileno(fp), fopen_flags(mode), before)) < 0) {
 		int saved = errno; /* its journal could not be applied: the program must not read it */
 		fclose(fp);
 		errno = saved;
 		return NULL;
 	}
-	return mode_converts(mode) ? plain_stream_opened(fp, path, mode) : fp;
+	return plain ? plain_stream_opened(fp, path, mode) : fp;
+}
+
+/* The C library's fopen, with recovery before it opens, as open(). */
+static FILE *plain_fopen(const char *path, const char *mode)
+{
+	int before = library_opening(path, mode, mode_converts(mode));
+	if (before < 0)
+		return NULL;
+	return library_opened(real_fopen(path, mode), path, mode, before, mode_converts(mode));
 }
 
 static FILE *do_fopen(const char *path, const char *mode)
@@ -594,8 +609,8 @@ static FILE *reopen_ours(const char *path, const char *mode, FILE *fp)
 		errno = err;
 		return NULL;
 	}
-	if (append && !mode_reads(mode))
-		lseek(fileno(fp), 0, SEEK_END); /* "a" starts at the end, as fopen's */
+	if (mode_starts_at_end(mode))
+		lseek(fileno(fp), 0, SEEK_END);
 	return fp;
 }
 
@@ -613,21 +628,11 @@ static FILE *do_freopen(const char *path, const char *mode, FILE *fp)
 		return reopen_ours(path, mode, fp); /* the C library's would take it apart */
 	if (!path)
 		return plain_stream_opened(real_freopen(path, mode, fp), "(the same file)", mode);
-	int flags = fopen_flags(mode);
-	if (mode_writes(mode) && ENGINE(fams_plain_stream_may_open(path)) < 0)
-		return NULL;
-	int before = ENGINE(fams_before_open(AT_FDCWD, path, flags));
+	int before = library_opening(path, mode, true);
 	if (before < 0)
 		return NULL;
 	stream_closing(fp); /* its error, if any, is lost with it, as in the C library's freopen */
-	FILE *r = real_freopen(path, mode, fp);
-	if (r && ENGINE(fams_after_open(AT_FDCWD, path, fileno(r), flags, before)) < 0) {
-		int saved = errno;
-		fclose(r);
-		errno = saved;
-		return NULL;
-	}
-	return plain_stream_opened(r, path, mode);
+	return library_opened(real_freopen(path, mode, fp), path, mode, before, true);
 }
 EXPORT FILE *freopen(const char *path, const char *mode, FILE *fp) { return do_freopen(path, mode, fp); }
 
