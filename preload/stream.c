@@ -9,8 +9,8 @@
  *
  * fileno() still names the descriptor: glibc marks a cookie stream by a negative
  * _fileno and reads that field nowhere else on its paths (every transfer goes
- * through the cookie's functions).  Such a stream is a byte stream: the wide
- * calls (fputws, fwprintf) fail on it.
+ * through the cookie's functions).  The C library gives such a stream no wide
+ * side: the wide calls (fputws, fwprintf) on it are widestream.c's.
  *
  * Every stream made here is on a list until it closes: the C library flushes
  * streams at exit only after every destructor has run, fams's exit commit among
@@ -41,6 +41,7 @@ struct stream {
 	bool pos_known;
 	bool appends;      /* O_APPEND: each write goes to the end */
 	bool made_append;  /* made for "a" (the C library's stream appends) */
+	struct stream_wide wide; /* its wide calls' state (widestream.c) */
 	struct stream *prev, *next;
 };
 
@@ -131,6 +132,14 @@ static struct stream *find(FILE *fp)
 	return s;
 }
 
+struct stream_wide *stream_wide(FILE *fp)
+{
+	pthread_mutex_lock(&g_streams_lock);
+	struct stream *s = find(fp);
+	pthread_mutex_unlock(&g_streams_lock);
+	return s ? &s->wide : NULL;
+}
+
 bool stream_is_ours(FILE *fp)
 {
 	pthread_mutex_lock(&g_streams_lock);
@@ -178,6 +187,7 @@ int stream_reopen(FILE *fp, int fd)
 	int r = s && dup3(fd, old, fcntl(fd, F_GETFD) & FD_CLOEXEC ? O_CLOEXEC : 0) == old ? 0 : -1;
 	if (r == 0) {
 		s->pos_known = false;
+		s->wide = (struct stream_wide){ 0 }; /* a new file: no shift state, no orientation */
 		s->appends = fcntl(old, F_GETFL) & O_APPEND;
 		setvbuf(fp, s->buf, _IOFBF, s->buf ? s->bufsize : BUFSIZ); /* the buffering as made */
 	}

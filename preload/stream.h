@@ -4,10 +4,20 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <wchar.h>
+
+/* What a stream fams made keeps for its wide calls (widestream.c), guarded by
+ * the stream's own lock (flockfile). */
+struct stream_wide {
+	mbstate_t out, in; /* the conversions' shift states */
+	int orientation;   /* as fwide reports it: > 0 wide, < 0 bytes, 0 not yet */
+};
 
 /* A stream on fd (open with the access mode's) for mode ("r", "w+", "ab", ...);
  * fclose closes fd.  NULL with errno when out of memory. */
 FILE *stream_through_fams(int fd, const char *mode);
+/* The wide state of fp if fams made it, else NULL. */
+struct stream_wide *stream_wide(FILE *fp);
 /* Whether fams made fp. */
 bool stream_is_ours(FILE *fp);
 /* A failed freopen of a stream fams made: its file is closed, the stream stays

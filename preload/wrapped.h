@@ -107,6 +107,29 @@
 	W(recvmsg, ssize_t, (int, struct msghdr *, int), OPTIONAL)                            \
 	W(fread, size_t, (void *, size_t, size_t, FILE *), REQUIRED)                          \
 	W(fread_unlocked, size_t, (void *, size_t, size_t, FILE *), OPTIONAL)                 \
+	E(fputwc)                                                                             \
+	E(putwc)                                                                              \
+	E(fputwc_unlocked)                                                                    \
+	E(putwc_unlocked)                                                                     \
+	E(fputws)                                                                             \
+	E(fputws_unlocked)                                                                    \
+	E(vfwprintf)                                                                          \
+	E(fwprintf)                                                                           \
+	E(__vfwprintf_chk)                                                                    \
+	E(__fwprintf_chk)                                                                     \
+	E(fgetwc)                                                                             \
+	E(getwc)                                                                              \
+	E(fgetwc_unlocked)                                                                    \
+	E(getwc_unlocked)                                                                     \
+	E(fgetws)                                                                             \
+	E(fgetws_unlocked)                                                                    \
+	E(__fgetws_chk)                                                                       \
+	E(ungetwc)                                                                            \
+	E(fwide)                                                                              \
+	E(vfwscanf)                                                                           \
+	E(fwscanf)                                                                            \
+	E(__isoc99_vfwscanf)                                                                  \
+	E(__isoc99_fwscanf)                                                                   \
 	W(_exit, void, (int), OPTIONAL)                                                       \
 	W(_Exit, void, (int), OPTIONAL)                                                       \
 	W(execve, int, (const char *, char *const[], char *const[]), OPTIONAL)                \

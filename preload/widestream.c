@@ -1,0 +1,381 @@
+/* widestream.c -- the wide-character calls on the streams fams made (stream.h).
+ *
+ * A stream made with fopencookie gets no wide side from the C library: its
+ * fputwc, fwprintf, fgetwc... fail on it (WEOF, -1, errno untouched).  Under fams
+ * every stream that writes a regular file is such a stream, so without these a
+ * program's wide output to any file would fail where natively it works.  On a
+ * stream fams made they do what a wide stream does -- convert between wide
+ * characters and the bytes of the locale's multibyte encoding, each stream
+ * keeping its shift states -- and move the bytes with the stream's byte calls,
+ * under the stream's lock (a character, or a whole fwprintf, is written in one
+ * fwrite: other threads' output never lands inside it).  Every other stream goes
+ * to the C library's call, after one test of a field (_wide_data is -1 only
+ * in streams made without a wide side: fmemopen's, fopencookie's, ours).
+ *
+ * Kept simpler than a wide stream: the conversion is the locale in force at each
+ * call (a wide stream fixes it when it becomes wide), and byte calls after wide
+ * ones are not refused.  Wide scanf on such a stream is refused (EINVAL) with a
+ * fams: line.  The stdout/stdin calls (wprintf, putwchar, getwchar) are the C
+ * library's: its standard streams are never fams's. */
+#include "stream.h"
+#include "log.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <wchar.h>
+
+#define EXPORT __attribute__((visibility("default")))
+
+/* The C library's fortified and ISO C99 spellings, which no header declares. */
+int __vfwprintf_chk(FILE *fp, int flag, const wchar_t *fmt, va_list ap);
+int __fwprintf_chk(FILE *fp, int flag, const wchar_t *fmt, ...);
+wchar_t *__fgetws_chk(wchar_t *ws, size_t size, int n, FILE *fp);
+void __chk_fail(void) __attribute__((noreturn));
+int __isoc99_vfwscanf(FILE *fp, const wchar_t *fmt, va_list ap);
+int __isoc99_fwscanf(FILE *fp, const wchar_t *fmt, ...);
+
+/* The C library's definition of name, looked up at its first call (never during
+ * start-up: these are not called before main). */
+#define REAL(name)                                                                    \
+	({                                                                            \
+		static __typeof__(name) *real_;                                       \
+		if (!real_)                                                           \
+			real_ = (__typeof__(name) *)dlsym(RTLD_NEXT, #name);          \
+		real_;                                                                \
+	})
+
+/* The wide state of fp if fams made it, else NULL (then the C library's call). */
+static struct stream_wide *ours(FILE *fp)
+{
+	return fp && fp->_wide_data == (struct _IO_wide_data *)-1 ? stream_wide(fp) : NULL;
+}
+
+/* Write n wide characters of ws as multibyte bytes; the stream's lock is held.
+ * 0, or -1 (EILSEQ: one has no multibyte form; else the write's failure). */
+static int put_wides(struct stream_wide *w, FILE *fp, const wchar_t *ws, size_t n)
+{
+	char buf[512];
+	size_t used = 0;
+	w->orientation = 1;
+	for (size_t i = 0; i < n; i++) {
+		if (used + MB_LEN_MAX > sizeof buf) {
+			if (fwrite_unlocked(buf, 1, used, fp) != used)
+				return -1;
+			used = 0;
+		}
+		size_t k = wcrtomb(buf + used, ws[i], &w->out);
+		if (k == (size_t)-1) {
+			memset(&w->out, 0, sizeof w->out);
+			errno = EILSEQ;
+			return -1;
+		}
+		used += k;
+	}
+	return used && fwrite_unlocked(buf, 1, used, fp) != used ? -1 : 0;
+}
+
+/* The next wide character of the stream into *wc: 1, 0 at the end, -1 on an error
+ * (EILSEQ: bytes that are no character, or a file ending inside one; else the
+ * read's).  The stream's lock is held. */
+static int get_wide(struct stream_wide *w, FILE *fp, wint_t *wc)
+{
+	w->orientation = 1;
+	for (;;) {
+		int c = getc_unlocked(fp);
+		if (c == EOF) {
+			if (ferror_unlocked(fp))
+				return -1;
+			if (mbsinit(&w->in))
+				return 0;
+			memset(&w->in, 0, sizeof w->in);
+			errno = EILSEQ;
+			return -1;
+		}
+		char ch = (char)c;
+		wchar_t got;
+		size_t k = mbrtowc(&got, &ch, 1, &w->in);
+		if (k == (size_t)-2)
+			continue;
+		if (k == (size_t)-1) {
+			memset(&w->in, 0, sizeof w->in);
+			errno = EILSEQ;
+			return -1;
+		}
+		*wc = k == 0 ? L'\0' : (wint_t)got;
+		return 1;
+	}
+}
+
+static wint_t put_one(struct stream_wide *w, wchar_t wc, FILE *fp)
+{
+	flockfile(fp);
+	int r = put_wides(w, fp, &wc, 1);
+	funlockfile(fp);
+	return r < 0 ? WEOF : (wint_t)wc;
+}
+
+EXPORT wint_t fputwc(wchar_t wc, FILE *fp)
+{
+	struct stream_wide *w = ours(fp);
+	return w ? put_one(w, wc, fp) : REAL(fputwc)(wc, fp);
+}
+
+EXPORT wint_t putwc(wchar_t wc, FILE *fp)
+{
+	struct stream_wide *w = ours(fp);
+	return w ? put_one(w, wc, fp) : REAL(putwc)(wc, fp);
+}
+
+EXPORT wint_t fputwc_unlocked(wchar_t wc, FILE *fp)
+{
+	struct stream_wide *w = ours(fp);
+	return w ? put_one(w, wc, fp) : REAL(fputwc_unlocked)(wc, fp);
+}
+
+EXPORT wint_t putwc_unlocked(wchar_t wc, FILE *fp)
+{
+	struct stream_wide *w = ours(fp);
+	return w ? put_one(w, wc, fp) : REAL(putwc_unlocked)(wc, fp);
+}
+
+static int put_string(struct stream_wide *w, const wchar_t *ws, FILE *fp)
+{
+	flockfile(fp);
+	int r = put_wides(w, fp, ws, wcslen(ws));
+	funlockfile(fp);
+	return r < 0 ? EOF : 1;
+}
+
+EXPORT int fputws(const wchar_t *ws, FILE *fp)
+{
+	struct stream_wide *w = ours(fp);
+	return w ? put_string(w, ws, fp) : REAL(fputws)(ws, fp);
+}
+
+EXPORT int fputws_unlocked(const wchar_t *ws, FILE *fp)
+{
+	struct stream_wide *w = ours(fp);
+	return w ? put_string(w, ws, fp) : REAL(fputws_unlocked)(ws, fp);
+}
+
+/* fwprintf on a stream fams made: formatted by the C library into a wide memory
+ * stream (flag >= 0: its fortified formatter, as __fwprintf_chk), then written
+ * whole.  The number of wide characters, or -1. */
+static int print_wide(struct stream_wide *w, FILE *fp, int flag, const wchar_t *fmt, va_list ap)
+{
+	wchar_t *text = NULL;
+	size_t len = 0;
+	FILE *mem = open_wmemstream(&text, &len);
+	if (!mem)
+		return -1;
+	int n = flag >= 0 ? REAL(__vfwprintf_chk)(mem, flag, fmt, ap) : REAL(vfwprintf)(mem, fmt, ap);
+	if (fclose(mem) != 0)
+		n = -1;
+	if (n >= 0) {
+		flockfile(fp);
+		if (put_wides(w, fp, text, len) < 0)
+			n = -1;
+		funlockfile(fp);
+	}
+	free(text);
+	return n;
+}
+
+EXPORT int vfwprintf(FILE *fp, const wchar_t *fmt, va_list ap)
+{
+	struct stream_wide *w = ours(fp);
+	return w ? print_wide(w, fp, -1, fmt, ap) : REAL(vfwprintf)(fp, fmt, ap);
+}
+
+EXPORT int fwprintf(FILE *fp, const wchar_t *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	struct stream_wide *w = ours(fp);
+	int n = w ? print_wide(w, fp, -1, fmt, ap) : REAL(vfwprintf)(fp, fmt, ap);
+	va_end(ap);
+	return n;
+}
+
+EXPORT int __vfwprintf_chk(FILE *fp, int flag, const wchar_t *fmt, va_list ap)
+{
+	struct stream_wide *w = ours(fp);
+	return w ? print_wide(w, fp, flag < 0 ? 0 : flag, fmt, ap) : REAL(__vfwprintf_chk)(fp, flag, fmt, ap);
+}
+
+EXPORT int __fwprintf_chk(FILE *fp, int flag, const wchar_t *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	struct stream_wide *w = ours(fp);
+	int n = w ? print_wide(w, fp, flag < 0 ? 0 : flag, fmt, ap) : REAL(__vfwprintf_chk)(fp, flag, fmt, ap);
+	va_end(ap);
+	return n;
+}
+
+static wint_t get_one(struct stream_wide *w, FILE *fp)
+{
+	wint_t c = WEOF;
+	flockfile(fp);
+	int r = get_wide(w, fp, &c);
+	funlockfile(fp);
+	return r > 0 ? c : WEOF;
+}
+
+EXPORT wint_t fgetwc(FILE *fp)
+{
+	struct stream_wide *w = ours(fp);
+	return w ? get_one(w, fp) : REAL(fgetwc)(fp);
+}
+
+EXPORT wint_t getwc(FILE *fp)
+{
+	struct stream_wide *w = ours(fp);
+	return w ? get_one(w, fp) : REAL(getwc)(fp);
+}
+
+EXPORT wint_t fgetwc_unlocked(FILE *fp)
+{
+	struct stream_wide *w = ours(fp);
+	return w ? get_one(w, fp) : REAL(fgetwc_unlocked)(fp);
+}
+
+EXPORT wint_t getwc_unlocked(FILE *fp)
+{
+	struct stream_wide *w = ours(fp);
+	return w ? get_one(w, fp) : REAL(getwc_unlocked)(fp);
+}
+
+/* fgetws on a stream fams made: up to n - 1 characters, through a newline; NULL
+ * at the end before any, or on an error. */
+static wchar_t *get_line(struct stream_wide *w, wchar_t *ws, int n, FILE *fp)
+{
+	if (n <= 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	int i = 0, r = 1;
+	wint_t c = 0;
+	flockfile(fp);
+	while (i < n - 1 && c != L'\n' && (r = get_wide(w, fp, &c)) > 0)
+		ws[i++] = (wchar_t)c;
+	funlockfile(fp);
+	if (r < 0 || i == 0)
+		return NULL;
+	ws[i] = L'\0';
+	return ws;
+}
+
+EXPORT wchar_t *fgetws(wchar_t *ws, int n, FILE *fp)
+{
+	struct stream_wide *w = ours(fp);
+	return w ? get_line(w, ws, n, fp) : REAL(fgetws)(ws, n, fp);
+}
+
+EXPORT wchar_t *fgetws_unlocked(wchar_t *ws, int n, FILE *fp)
+{
+	struct stream_wide *w = ours(fp);
+	return w ? get_line(w, ws, n, fp) : REAL(fgetws_unlocked)(ws, n, fp);
+}
+
+EXPORT wchar_t *__fgetws_chk(wchar_t *ws, size_t size, int n, FILE *fp)
+{
+	struct stream_wide *w = ours(fp);
+	if (!w)
+		return REAL(__fgetws_chk)(ws, size, n, fp);
+	if (n > 0 && (size_t)n > size)
+		__chk_fail();
+	return get_line(w, ws, n, fp);
+}
+
+EXPORT wint_t ungetwc(wint_t wc, FILE *fp)
+{
+	struct stream_wide *w = ours(fp);
+	if (!w)
+		return REAL(ungetwc)(wc, fp);
+	if (wc == WEOF)
+		return WEOF;
+	char buf[MB_LEN_MAX];
+	mbstate_t st;
+	memset(&st, 0, sizeof st);
+	size_t k = wcrtomb(buf, (wchar_t)wc, &st);
+	if (k == (size_t)-1) {
+		errno = EILSEQ;
+		return WEOF;
+	}
+	flockfile(fp);
+	w->orientation = 1;
+	wint_t r = wc;
+	while (k > 0 && r != WEOF) /* the last byte back first: read again in order */
+		if (ungetc((unsigned char)buf[--k], fp) == EOF)
+			r = WEOF;
+	funlockfile(fp);
+	return r;
+}
+
+EXPORT int fwide(FILE *fp, int mode)
+{
+	struct stream_wide *w = ours(fp);
+	if (!w)
+		return REAL(fwide)(fp, mode);
+	flockfile(fp);
+	if (w->orientation == 0 && mode != 0)
+		w->orientation = mode > 0 ? 1 : -1;
+	int r = w->orientation;
+	funlockfile(fp);
+	return r;
+}
+
+/* Wide scanf on a stream fams made: refused, once said. */
+static int refuse_scan(void)
+{
+	static int said;
+	if (!__atomic_exchange_n(&said, 1, __ATOMIC_RELAXED))
+		fams_error("fwscanf on a stream of a file fams may manage is not supported: refused (EINVAL); "
+			   "read with fgetws and parse with swscanf");
+	errno = EINVAL;
+	return EOF;
+}
+
+/* The C library's headers name the ISO C99 scanf by the plain names: the plain
+ * symbols (older programs') are defined under names of their own. */
+int plain_vfwscanf(FILE *fp, const wchar_t *fmt, va_list ap) __asm__("vfwscanf");
+int plain_fwscanf(FILE *fp, const wchar_t *fmt, ...) __asm__("fwscanf");
+
+/* The C library's definition of symbol (a scanf's), by its symbol name. */
+static int (*real_vscan(const char *symbol))(FILE *, const wchar_t *, va_list)
+{
+	return (int (*)(FILE *, const wchar_t *, va_list))dlsym(RTLD_NEXT, symbol);
+}
+
+EXPORT int plain_vfwscanf(FILE *fp, const wchar_t *fmt, va_list ap)
+{
+	return ours(fp) ? refuse_scan() : real_vscan("vfwscanf")(fp, fmt, ap);
+}
+
+EXPORT int plain_fwscanf(FILE *fp, const wchar_t *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = ours(fp) ? refuse_scan() : real_vscan("vfwscanf")(fp, fmt, ap);
+	va_end(ap);
+	return n;
+}
+
+EXPORT int __isoc99_vfwscanf(FILE *fp, const wchar_t *fmt, va_list ap)
+{
+	return ours(fp) ? refuse_scan() : real_vscan("__isoc99_vfwscanf")(fp, fmt, ap);
+}
+
+EXPORT int __isoc99_fwscanf(FILE *fp, const wchar_t *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = ours(fp) ? refuse_scan() : real_vscan("__isoc99_vfwscanf")(fp, fmt, ap);
+	va_end(ap);
+	return n;
+}
