@@ -346,36 +346,45 @@ static int refuse_scan(void)
 int plain_vfwscanf(FILE *fp, const wchar_t *fmt, va_list ap) __asm__("vfwscanf");
 int plain_fwscanf(FILE *fp, const wchar_t *fmt, ...) __asm__("fwscanf");
 
-/* The C library's definition of symbol (a scanf's), by its symbol name. */
-static int (*real_vscan(const char *symbol))(FILE *, const wchar_t *, va_list)
+typedef int vscan_fn(FILE *, const wchar_t *, va_list);
+
+/* A wide scanf of fp: refused if fams made fp, else the C library's (*real,
+ * looked up by its symbol name at the first call). */
+static int scan(vscan_fn **real, const char *symbol, FILE *fp, const wchar_t *fmt, va_list ap)
 {
-	return (int (*)(FILE *, const wchar_t *, va_list))dlsym(RTLD_NEXT, symbol);
+	if (ours(fp))
+		return refuse_scan();
+	if (!*real)
+		*real = (vscan_fn *)dlsym(RTLD_NEXT, symbol);
+	return (*real)(fp, fmt, ap);
 }
+
+static vscan_fn *real_vfwscanf, *real_isoc99_vfwscanf;
 
 EXPORT int plain_vfwscanf(FILE *fp, const wchar_t *fmt, va_list ap)
 {
-	return ours(fp) ? refuse_scan() : real_vscan("vfwscanf")(fp, fmt, ap);
+	return scan(&real_vfwscanf, "vfwscanf", fp, fmt, ap);
 }
 
 EXPORT int plain_fwscanf(FILE *fp, const wchar_t *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	int n = ours(fp) ? refuse_scan() : real_vscan("vfwscanf")(fp, fmt, ap);
+	int n = scan(&real_vfwscanf, "vfwscanf", fp, fmt, ap);
 	va_end(ap);
 	return n;
 }
 
 EXPORT int __isoc99_vfwscanf(FILE *fp, const wchar_t *fmt, va_list ap)
 {
-	return ours(fp) ? refuse_scan() : real_vscan("__isoc99_vfwscanf")(fp, fmt, ap);
+	return scan(&real_isoc99_vfwscanf, "__isoc99_vfwscanf", fp, fmt, ap);
 }
 
 EXPORT int __isoc99_fwscanf(FILE *fp, const wchar_t *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	int n = ours(fp) ? refuse_scan() : real_vscan("__isoc99_vfwscanf")(fp, fmt, ap);
+	int n = scan(&real_isoc99_vfwscanf, "__isoc99_vfwscanf", fp, fmt, ap);
 	va_end(ap);
 	return n;
 }
