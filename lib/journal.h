@@ -83,6 +83,8 @@ int fams_identity_at(int dirfd, const char *path, struct fams_identity *id);
  * "FSID-INODE-BIRTH.fams-journal".  Returns 0 or -1 with errno (ENAMETOOLONG). */
 int fams_journal_locate(const char *data_path, const struct fams_identity *id, char *dir,
 			size_t dir_cap, char *name, size_t name_cap);
+/* The same as one path, "DIR/NAME". */
+int fams_journal_path(const char *data_path, const struct fams_identity *id, char *out, size_t cap);
 
 /* Open (creating if absent) and lock the journal of a data file that this process
  * will manage; *created says whether it is new, *alone whether it holds the write

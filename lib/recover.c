@@ -247,10 +247,8 @@ fail_errno:
 
 static int journal_present_for(int dirfd, const char *path, const struct fams_identity *id)
 {
-	char dir[PATH_MAX], name[NAME_MAX + 1], full[PATH_MAX + NAME_MAX + 2];
-	return fams_journal_locate(path, id, dir, sizeof dir, name, sizeof name) == 0 &&
-	       (size_t)snprintf(full, sizeof full, "%s/%s", dir, name) < sizeof full &&
-	       fams_raw_faccessat(dirfd, full, F_OK) == 0;
+	char full[PATH_MAX + NAME_MAX + 2];
+	return fams_journal_path(path, id, full, sizeof full) == 0 && fams_raw_faccessat(dirfd, full, F_OK) == 0;
 }
 
 int fams_journal_present(int dirfd, const char *path)
