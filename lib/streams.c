@@ -56,11 +56,15 @@ bool fams_stream_through(int fd, bool writes)
 	return used;
 }
 
-/* The descriptor stream fp writes through, or -1 (none, or it does not write).
- * Unlocked: never wait on a stream under the registry lock. */
+/* The descriptor the C library writes through for stream fp, or -1 (none, it does
+ * not write, or it is a stream the C library gives no wide side: fams's own or
+ * another cookie or memory stream, whose writes go through calls fams sees or to
+ * memory -- a program may assign one to stdout).  Unlocked: never wait on a
+ * stream under the registry lock. */
 static int writing_fd(FILE *fp)
 {
-	return fp && __fwritable(fp) ? fileno_unlocked(fp) : -1;
+	bool library_writes = fp && fp->_wide_data != (struct _IO_wide_data *)-1;
+	return library_writes && __fwritable(fp) ? fileno_unlocked(fp) : -1;
 }
 
 int fams_stream_may_land(int from, int at)

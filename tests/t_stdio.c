@@ -64,6 +64,21 @@ static int stdout_to_file(const char *path)
 	return 0;
 }
 
+/* stdout assigned a stream fams made: its writes go through fams, so its file may
+ * be mapped and written, and what stdout writes reaches the mapping. */
+static int stdout_assigned(const char *path)
+{
+	FILE *fp = fopen(path, "w+");
+	CHECK(fp != NULL && ftruncate(fileno(fp), PG) == 0);
+	stdout = fp;
+	char *p = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED, fileno(fp), 0);
+	CHECK(p != MAP_FAILED);
+	CHECK(printf("through stdout") > 0 && fflush(stdout) == 0);
+	CHECK(memcmp(p, "through stdout", 14) == 0);
+	CHECK(msync(p, PG, MS_SYNC) == 0 && file_byte_is(path, 0, 't'));
+	return 0;
+}
+
 /* ... and a managed file cannot become a stream the C library writes. */
 static int freopen_managed(const char *path)
 {
@@ -247,6 +262,7 @@ int main(void)
 
 	const char *out = test_path("stdio_stdout");
 	CHECK(in_child(stdout_to_file, out) == 0);
+	CHECK(in_child(stdout_assigned, out) == 0);
 	CHECK(in_child(freopen_managed, path) == 0);
 
 	unlink(path);
