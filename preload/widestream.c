@@ -15,8 +15,8 @@
  * Kept simpler than a wide stream: the conversion is the locale in force at each
  * call (a wide stream fixes it when it becomes wide), and byte calls after wide
  * ones are not refused.  Wide scanf on such a stream is refused (EINVAL) with a
- * fams: line.  The stdout/stdin calls (wprintf, putwchar, getwchar) are the C
- * library's: its standard streams are never fams's. */
+ * fams: line.  The calls on stdout and stdin (wprintf, putwchar, getwchar) are
+ * here too: a program may assign a stream of fopen's to stdout. */
 #include "stream.h"
 #include "log.h"
 
@@ -33,10 +33,14 @@
 /* The C library's fortified and ISO C99 spellings, which no header declares. */
 int __vfwprintf_chk(FILE *fp, int flag, const wchar_t *fmt, va_list ap);
 int __fwprintf_chk(FILE *fp, int flag, const wchar_t *fmt, ...);
+int __vwprintf_chk(int flag, const wchar_t *fmt, va_list ap);
+int __wprintf_chk(int flag, const wchar_t *fmt, ...);
 wchar_t *__fgetws_chk(wchar_t *ws, size_t size, int n, FILE *fp);
 void __chk_fail(void) __attribute__((noreturn));
 int __isoc99_vfwscanf(FILE *fp, const wchar_t *fmt, va_list ap);
 int __isoc99_fwscanf(FILE *fp, const wchar_t *fmt, ...);
+int __isoc99_vwscanf(const wchar_t *fmt, va_list ap);
+int __isoc99_wscanf(const wchar_t *fmt, ...);
 
 /* The C library's definition of name, looked up at its first call (never during
  * start-up: these are not called before main). */
@@ -217,6 +221,50 @@ EXPORT int __fwprintf_chk(FILE *fp, int flag, const wchar_t *fmt, ...)
 	return n;
 }
 
+EXPORT wint_t putwchar(wchar_t wc)
+{
+	struct stream_wide *w = ours(stdout);
+	return w ? put_one(w, wc, stdout) : REAL(putwchar)(wc);
+}
+
+EXPORT wint_t putwchar_unlocked(wchar_t wc)
+{
+	struct stream_wide *w = ours(stdout);
+	return w ? put_one(w, wc, stdout) : REAL(putwchar_unlocked)(wc);
+}
+
+EXPORT int vwprintf(const wchar_t *fmt, va_list ap)
+{
+	struct stream_wide *w = ours(stdout);
+	return w ? print_wide(w, stdout, -1, fmt, ap) : REAL(vwprintf)(fmt, ap);
+}
+
+EXPORT int wprintf(const wchar_t *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	struct stream_wide *w = ours(stdout);
+	int n = w ? print_wide(w, stdout, -1, fmt, ap) : REAL(vwprintf)(fmt, ap);
+	va_end(ap);
+	return n;
+}
+
+EXPORT int __vwprintf_chk(int flag, const wchar_t *fmt, va_list ap)
+{
+	struct stream_wide *w = ours(stdout);
+	return w ? print_wide(w, stdout, flag < 0 ? 0 : flag, fmt, ap) : REAL(__vwprintf_chk)(flag, fmt, ap);
+}
+
+EXPORT int __wprintf_chk(int flag, const wchar_t *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	struct stream_wide *w = ours(stdout);
+	int n = w ? print_wide(w, stdout, flag < 0 ? 0 : flag, fmt, ap) : REAL(__vwprintf_chk)(flag, fmt, ap);
+	va_end(ap);
+	return n;
+}
+
 static wint_t get_one(struct stream_wide *w, FILE *fp)
 {
 	wint_t c = WEOF;
@@ -230,6 +278,18 @@ EXPORT wint_t fgetwc(FILE *fp)
 {
 	struct stream_wide *w = ours(fp);
 	return w ? get_one(w, fp) : REAL(fgetwc)(fp);
+}
+
+EXPORT wint_t getwchar(void)
+{
+	struct stream_wide *w = ours(stdin);
+	return w ? get_one(w, stdin) : REAL(getwchar)();
+}
+
+EXPORT wint_t getwchar_unlocked(void)
+{
+	struct stream_wide *w = ours(stdin);
+	return w ? get_one(w, stdin) : REAL(getwchar_unlocked)();
 }
 
 EXPORT wint_t getwc(FILE *fp)
@@ -345,6 +405,8 @@ static int refuse_scan(void)
  * symbols (older programs') are defined under names of their own. */
 int plain_vfwscanf(FILE *fp, const wchar_t *fmt, va_list ap) __asm__("vfwscanf");
 int plain_fwscanf(FILE *fp, const wchar_t *fmt, ...) __asm__("fwscanf");
+int plain_vwscanf(const wchar_t *fmt, va_list ap) __asm__("vwscanf");
+int plain_wscanf(const wchar_t *fmt, ...) __asm__("wscanf");
 
 typedef int vscan_fn(FILE *, const wchar_t *, va_list);
 
@@ -385,6 +447,35 @@ EXPORT int __isoc99_fwscanf(FILE *fp, const wchar_t *fmt, ...)
 	va_list ap;
 	va_start(ap, fmt);
 	int n = scan(&real_isoc99_vfwscanf, "__isoc99_vfwscanf", fp, fmt, ap);
+	va_end(ap);
+	return n;
+}
+
+/* The same on stdin. */
+EXPORT int plain_vwscanf(const wchar_t *fmt, va_list ap)
+{
+	return scan(&real_vfwscanf, "vfwscanf", stdin, fmt, ap);
+}
+
+EXPORT int plain_wscanf(const wchar_t *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = scan(&real_vfwscanf, "vfwscanf", stdin, fmt, ap);
+	va_end(ap);
+	return n;
+}
+
+EXPORT int __isoc99_vwscanf(const wchar_t *fmt, va_list ap)
+{
+	return scan(&real_isoc99_vfwscanf, "__isoc99_vfwscanf", stdin, fmt, ap);
+}
+
+EXPORT int __isoc99_wscanf(const wchar_t *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = scan(&real_isoc99_vfwscanf, "__isoc99_vfwscanf", stdin, fmt, ap);
 	va_end(ap);
 	return n;
 }

@@ -117,6 +117,18 @@
 	E(fwprintf)                                                                           \
 	E(__vfwprintf_chk)                                                                    \
 	E(__fwprintf_chk)                                                                     \
+	E(putwchar)                                                                           \
+	E(vwprintf)                                                                           \
+	E(wprintf)                                                                            \
+	E(__vwprintf_chk)                                                                     \
+	E(__wprintf_chk)                                                                      \
+	E(getwchar)                                                                           \
+	E(putwchar_unlocked)                                                                  \
+	E(getwchar_unlocked)                                                                  \
+	E(vwscanf)                                                                            \
+	E(wscanf)                                                                             \
+	E(__isoc99_vwscanf)                                                                   \
+	E(__isoc99_wscanf)                                                                    \
 	E(fgetwc)                                                                             \
 	E(getwc)                                                                              \
 	E(fgetwc_unlocked)                                                                    \

@@ -4,7 +4,8 @@
  * working copy once the file is mapped: the mapping sees them after fflush, the
  * file after the commit); fgetwc, fgetws and ungetwc read them back; fwide reports
  * the stream wide.  Wide scanf on such a stream is refused with EINVAL (a fams:
- * line).  Streams fams does not make are the C library's. */
+ * line).  So do wprintf and putwchar when the program assigned such a stream
+ * to stdout.  Streams fams does not make are the C library's. */
 #include "check.h"
 #include <locale.h>
 #include <wchar.h>
@@ -54,7 +55,30 @@ int main(void)
 	errno = 0;
 	CHECK(fwscanf(fp, L"%d", &n) == EOF && errno == EINVAL);
 
+	/* stdin assigned a stream of the managed file: getwchar reads it, wscanf is
+	 * refused as fwscanf is. */
+	FILE *in = fopen(path, "r"), *saved_in = stdin;
+	CHECK(in != NULL);
+	stdin = in;
+	wint_t first = getwchar();
+	errno = 0;
+	int scanned = wscanf(L"%d", &n), scan_errno = errno;
+	stdin = saved_in;
+	CHECK(first == L'h' && scanned == EOF && scan_errno == EINVAL && fclose(in) == 0);
+
 	CHECK(munmap(m, PG) == 0 && fclose(fp) == 0);
+	/* stdout assigned such a stream: wprintf and putwchar write it. */
+	const char *out = test_path("wide_stdout");
+	FILE *o = fopen(out, "w"), *saved = stdout;
+	CHECK(o != NULL);
+	stdout = o;
+	int printed = wprintf(L"%ls", L"\u00e9");
+	wint_t put = putwchar(L'\n');
+	stdout = saved;
+	CHECK(printed == 1 && put == L'\n' && fclose(o) == 0);
+	CHECK(raw_pread_path(out, got, sizeof got, 0) == 3 && memcmp(got, "\xc3\xa9\n", 3) == 0);
+	unlink(out);
+
 	/* A wide stream of the C library's: its own calls. */
 	wchar_t *text = NULL;
 	size_t size = 0;
