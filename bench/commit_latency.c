@@ -3,9 +3,11 @@
  * /proc/self/io, which counts the process's own writes whether msync's writeback
  * or fams's journal and data writes).  Run it natively and under famsrun on the
  * same file system: bench/run.sh does both and prints the ratios.
- *   commit_latency [--whole-pages] FILE FILE_MIB REPS K...
+ *   commit_latency [--whole-pages] [--sequential] FILE FILE_MIB REPS K...
  * Each commit changes one byte of each of its k pages, or with --whole-pages every
- * byte of them (a journal of k pages of old bytes, k pages written).  Prints one line per k: k=K median_us=M p99_us=P bytes_per_commit=B cycle_us=C
+ * byte of them (a journal of k pages of old bytes, k pages written); the pages are
+ * k random ones, or with --sequential k consecutive ones from a random page (stores
+ * running on page after page, as when a region is filled or records appended).  Prints one line per k: k=K median_us=M p99_us=P bytes_per_commit=B cycle_us=C
  * where C is the median of the stores and the commit together: natively a store
  * to a page that writeback cleaned takes a write fault through the file system
  * (with large folios, tens of µs), which the commit latency alone leaves out. */
@@ -26,8 +28,11 @@ int main(int argc, char **argv)
 	int whole = argc > 1 && strcmp(argv[1], "--whole-pages") == 0;
 	argc -= whole;
 	argv += whole;
+	int sequential = argc > 1 && strcmp(argv[1], "--sequential") == 0;
+	argc -= sequential;
+	argv += sequential;
 	if (argc < 5) {
-		fprintf(stderr, "usage: commit_latency [--whole-pages] FILE FILE_MIB REPS K...\n");
+		fprintf(stderr, "usage: commit_latency [--whole-pages] [--sequential] FILE FILE_MIB REPS K...\n");
 		return 2;
 	}
 	size_t pages = (size_t)atol(argv[2]) * 256;
@@ -51,7 +56,8 @@ int main(int argc, char **argv)
 			struct timespec ts, t0, t1;
 			clock_gettime(CLOCK_MONOTONIC, &ts);
 			for (int i = 0; i < k; i++) {
-				char *page = p + page_at(&w, (size_t)i) * PG;
+				size_t at = sequential ? (page_at(&w, 0) + (size_t)i) % pages : page_at(&w, (size_t)i);
+				char *page = p + at * PG;
 				if (whole)
 					memset(page, (char)(page[0] + 1), PG);
 				else

@@ -2,7 +2,9 @@
 # trackers.sh [BUILD_DIR] [FILE_MIB] [REPS] [RUNS] -- what each dirty-page tracker
 # costs a commit: bench/commit_latency under famsrun with FAMS_TRACKER=uffd,
 # uffd-sync and compare, k in {1, 8, 64} random dirty pages of a FILE_MIB file
-# (default 64), RUNS runs alternating the trackers.  Prints, per tracker and k, the
+# (default 64), and 64 consecutive ones (k "64seq": stores running on page after
+# page, which the synchronous tracker opens ahead of), RUNS runs alternating the
+# trackers.  Prints, per tracker and k, the
 # median commit latency and the median of the stores and the commit together
 # (cycle: a tracker's cost per first store lands there), and the ratios compare / T
 # and T / uffd, each from the same run.  A tracker this kernel lacks is reported as
@@ -38,12 +40,15 @@ for ((r = 1; r <= runs; r++)); do
 		FAMS_TRACKER=$t "$build/scripts/famsrun" "$build/bench/commit_latency" "$work/file" "$mib" "$n" 1 8 64 |
 			sed -n 's/^k=\([0-9]*\) median_us=\([0-9.]*\) .* cycle_us=\([0-9.]*\)$/\1 \2 \3/p' |
 			while read -r k m c; do echo "$r,$t,$k,$m,$c"; done >>"$csv"
+		FAMS_TRACKER=$t "$build/scripts/famsrun" "$build/bench/commit_latency" --sequential "$work/file" "$mib" "$n" 64 |
+			sed -n 's/^k=\([0-9]*\) median_us=\([0-9.]*\) .* cycle_us=\([0-9.]*\)$/\1 \2 \3/p' |
+			while read -r k m c; do echo "$r,$t,${k}seq,$m,$c"; done >>"$csv"
 	done
 done
 echo "$mib MiB file, $runs runs of $reps commits ($(((reps + 3) / 4)) for compare) per tracker and k, $(uname -r)"
 printf "%-10s %4s %12s %12s %14s %12s\n" tracker k median_us cycle_us compare/this this/uffd
 for t in "${trackers[@]}"; do
-	for k in 1 8 64; do
+	for k in 1 8 64 64seq; do
 		m=$(awk -F, -v t="$t" -v k="$k" '$2 == t && $3 == k { print $4 }' "$csv" | median)
 		c=$(awk -F, -v t="$t" -v k="$k" '$2 == t && $3 == k { print $5 }' "$csv" | median)
 		cm=$(awk -F, -v k="$k" '$2 == "compare" && $3 == k { print $4 }' "$csv" | median)

@@ -3,7 +3,10 @@
  * run; the kernel's write on the program's behalf (read, readv, pread, recv,
  * recvmsg, fread, and a raw read system call fams does not see); stores in a forked child and in the
  * parent after the fork; stores after mremap and after madvise(MADV_DONTNEED);
- * and a store followed at once by msync, thousands of times.
+ * a store followed at once by msync, thousands of times; and stores running on
+ * page after page, up to the end of a mapping and into the mapping of another
+ * file right after it (the synchronous tracker opens pages ahead of such stores,
+ * lib/wpsync.c: the pages it opened are written without a fault of their own).
  *
  *   t_trackers [--expect-broken=NAME]
  * With --expect-broken (an engine with one of the uffd-sync tracker's rules broken,
@@ -78,6 +81,49 @@ static void store_then_commit(void)
 		EXPECT(file_byte_is(path, (off_t)off, c), "a store before msync");
 	}
 	unmap_file(p, path, fd);
+}
+
+/* Stores page after page through a mapping whose end meets the mapping of another
+ * file (mapped there with MAP_FIXED), then stores into pages of both that the
+ * faults before may have opened ahead: every store reaches its own file. */
+static void stores_run_on(void)
+{
+	const char *pa, *pb;
+	int fa, fb;
+	char *a = map_file("trackers_run_a", &pa, &fa);
+	const char *name_b = "trackers_run_b";
+	pb = test_path(name_b);
+	fb = make_file(pb, PAGES * PG, 'b');
+	CHECK(fb >= 0);
+	/* B right after A: reserve room for both, then place each. */
+	char *room = mmap(NULL, 2 * PAGES * PG, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(room != MAP_FAILED && munmap(a, PAGES * PG) == 0);
+	a = mmap(room, PAGES * PG, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fa, 0);
+	char *b = mmap(room + PAGES * PG, PAGES * PG, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fb, 0);
+	CHECK(a == room && b == room + PAGES * PG);
+	for (int round = 0; round < 20; round++) {
+		char c = (char)('A' + round);
+		/* Page after page through A, stopping short of its end... */
+		int stop = PAGES - 1 - round % 7;
+		for (int i = round % 5; i < stop; i++)
+			a[(size_t)i * PG + (size_t)round] = c;
+		/* ... then the pages just past, in A and in B, and a page further on in
+		 * B: opened ahead or not, each must be recorded. */
+		a[(size_t)(PAGES - 1) * PG + (size_t)round] = c;
+		b[(size_t)round] = c;
+		b[(size_t)3 * PG + (size_t)round] = c;
+		CHECK(msync(a, PAGES * PG, MS_SYNC) == 0 && msync(b, PAGES * PG, MS_SYNC) == 0);
+		for (int i = round % 5; i < stop; i++)
+			EXPECT(file_byte_is(pa, (off_t)i * PG + round, c), "a store running on through a mapping");
+		EXPECT(file_byte_is(pa, (off_t)(PAGES - 1) * PG + round, c), "a store at a mapping's end");
+		EXPECT(file_byte_is(pb, round, c) && file_byte_is(pb, (off_t)3 * PG + round, c),
+		       "a store into the next file's mapping");
+		EXPECT(pages_differing(pa, a) == 0 && pages_differing(pb, b) == 0, "pages as memory holds them");
+	}
+	CHECK(munmap(b, PAGES * PG) == 0);
+	close(fb);
+	unlink(pb);
+	unmap_file(a, pa, fa);
 }
 
 struct storer {
@@ -504,6 +550,7 @@ int main(int argc, char **argv)
 		expect_broken = argv[1] + 16;
 	store_then_commit();
 	other_thread();
+	stores_run_on();
 	if (!expect_broken) {
 		kernel_writes();
 		reads_during_commits();
