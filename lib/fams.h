@@ -120,6 +120,14 @@ void fams_plain_stream_closed(FILE *fp);
 int fams_stream_may_land(int from, int at);
 /* How many streams are remembered (read without the lock: fclose's pass-through test). */
 extern int fams_plain_streams;
+/* The streams the preload layer makes carry a mark in their FILE, in bytes the C
+ * library leaves unused (_unused2): its record there (NULL: none), found with no
+ * lock and no search.  Only streams the C library gives no wide side are looked
+ * at (_wide_data is -1: fopencookie's, fmemopen's, popen's); in those the mark is
+ * eight bytes no other stream holds there by more than chance (2^-64).  The mark
+ * is cleared before the stream is freed. */
+void fams_stream_mark(FILE *fp, void *record);
+void *fams_stream_record(FILE *fp);
 
 void fams_atfork_prepare(void);
 void fams_atfork_parent(void);

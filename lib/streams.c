@@ -25,6 +25,8 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdio_ext.h>
+#include <stdint.h>
+#include <string.h>
 
 /* Such streams open for writing, besides the standard three. */
 static FILE *g_plain[16];
@@ -56,15 +58,34 @@ bool fams_stream_through(int fd, bool writes)
 	return used;
 }
 
+#define STREAM_MARK 0x3172747373616d66ull /* "famsstr1" */
+struct stream_mark {
+	uint64_t magic;
+	void *record;
+};
+_Static_assert(sizeof(((FILE *)0)->_unused2) >= sizeof(struct stream_mark), "no room for the mark");
+
+void fams_stream_mark(FILE *fp, void *record)
+{
+	struct stream_mark m = { record ? STREAM_MARK : 0, record };
+	memcpy(fp->_unused2, &m, sizeof m);
+}
+
+void *fams_stream_record(FILE *fp)
+{
+	if (!fp || fp->_wide_data != (struct _IO_wide_data *)-1)
+		return NULL;
+	struct stream_mark m;
+	memcpy(&m, fp->_unused2, sizeof m);
+	return m.magic == STREAM_MARK ? m.record : NULL;
+}
+
 /* The descriptor the C library writes through for stream fp, or -1 (none, it does
- * not write, or it is a stream the C library gives no wide side: fams's own or
- * another cookie or memory stream, whose writes go through calls fams sees or to
- * memory -- a program may assign one to stdout).  Unlocked: never wait on a
- * stream under the registry lock. */
+ * not write, or fams made it: its writes are fams's -- a program may assign such
+ * a stream to stdout).  Unlocked: never wait on a stream under the registry lock. */
 static int writing_fd(FILE *fp)
 {
-	bool library_writes = fp && fp->_wide_data != (struct _IO_wide_data *)-1;
-	return library_writes && __fwritable(fp) ? fileno_unlocked(fp) : -1;
+	return fp && !fams_stream_record(fp) && __fwritable(fp) ? fileno_unlocked(fp) : -1;
 }
 
 int fams_stream_may_land(int from, int at)

@@ -17,6 +17,7 @@
  * them, so stream_flush_all flushes them first (without their locks, as the C
  * library's exit flush does: a thread stuck holding one must not stop the exit). */
 #include "stream.h"
+#include "fams.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -109,6 +110,7 @@ static int stream_seek(void *cookie, off64_t *off, int whence)
 static int stream_close(void *cookie)
 {
 	struct stream *s = cookie;
+	fams_stream_mark(s->fp, NULL); /* the C library frees the FILE next */
 	pthread_mutex_lock(&g_streams_lock);
 	if (s->prev)
 		s->prev->next = s->next;
@@ -123,34 +125,25 @@ static int stream_close(void *cookie)
 	return r;
 }
 
-/* The record of fp if fams made it, or NULL; g_streams_lock held. */
+/* The record of fp if fams made it, or NULL: its mark (fams.h), no lock taken --
+ * the wide calls look it up with the stream's lock held, which a lock of ours
+ * taken after it would invert against freopen's setvbuf. */
 static struct stream *find(FILE *fp)
 {
-	struct stream *s = g_streams;
-	while (s && s->fp != fp)
-		s = s->next;
-	return s;
+	struct stream *s = fams_stream_record(fp);
+	return s && s->fp == fp ? s : NULL;
 }
 
 struct stream_wide *stream_wide(FILE *fp)
 {
-	pthread_mutex_lock(&g_streams_lock);
 	struct stream *s = find(fp);
-	pthread_mutex_unlock(&g_streams_lock);
 	return s ? &s->wide : NULL;
 }
 
-bool stream_is_ours(FILE *fp)
-{
-	pthread_mutex_lock(&g_streams_lock);
-	bool ours = find(fp) != NULL;
-	pthread_mutex_unlock(&g_streams_lock);
-	return ours;
-}
+bool stream_is_ours(FILE *fp) { return find(fp) != NULL; }
 
 void stream_detach(FILE *fp)
 {
-	pthread_mutex_lock(&g_streams_lock);
 	struct stream *s = find(fp);
 	int fd = s ? s->fd : -1;
 	if (s) {
@@ -158,7 +151,6 @@ void stream_detach(FILE *fp)
 		s->pos_known = false;
 		fp->_fileno = -2; /* a cookie stream's mark: fclose still calls stream_close */
 	}
-	pthread_mutex_unlock(&g_streams_lock);
 	__fpurge(fp);
 	if (fd >= 0)
 		close(fd);
@@ -166,11 +158,8 @@ void stream_detach(FILE *fp)
 
 bool stream_made_append(FILE *fp)
 {
-	pthread_mutex_lock(&g_streams_lock);
 	struct stream *s = find(fp);
-	bool append = s && s->made_append;
-	pthread_mutex_unlock(&g_streams_lock);
-	return append;
+	return s && s->made_append;
 }
 
 int stream_reopen(FILE *fp, int fd)
@@ -179,21 +168,20 @@ int stream_reopen(FILE *fp, int fd)
 	 * caller, input (pushed back too) is dropped, as a C library's freopen does. */
 	__fpurge(fp);
 	clearerr(fp);
-	pthread_mutex_lock(&g_streams_lock);
 	struct stream *s = find(fp);
 	int old = s ? s->fd : -1;
 	/* The new file under the old number: the stream's descriptor stays the one
 	 * fileno() gave (a C library's freopen keeps it too, where it can). */
 	int r = s && dup3(fd, old, fcntl(fd, F_GETFD) & FD_CLOEXEC ? O_CLOEXEC : 0) == old ? 0 : -1;
 	if (r == 0) {
+		flockfile(fp);
 		s->pos_known = false;
 		s->wide = (struct stream_wide){ 0 }; /* a new file: no shift state, no orientation */
 		s->appends = fcntl(old, F_GETFL) & O_APPEND;
+		funlockfile(fp);
 		setvbuf(fp, s->buf, _IOFBF, s->buf ? s->bufsize : BUFSIZ); /* the buffering as made */
-	}
-	pthread_mutex_unlock(&g_streams_lock);
-	if (r == 0)
 		close(fd);
+	}
 	return r;
 }
 
@@ -213,6 +201,7 @@ FILE *stream_through_fams(int fd, const char *mode)
 	}
 	fp->_fileno = fd;
 	*s = (struct stream){ .fd = fd, .fp = fp, .appends = fcntl(fd, F_GETFL) & O_APPEND, .made_append = how[0] == 'a' };
+	fams_stream_mark(fp, s);
 	/* The buffer's size the C library gives a stream of this file (a cookie stream
 	 * would get BUFSIZ): where writes split into system calls stays the same.  Ours
 	 * (setvbuf takes a size only with a buffer), freed when the stream closes. */

@@ -8,22 +8,30 @@
  * characters and the bytes of the locale's multibyte encoding, each stream
  * keeping its shift states -- and move the bytes with the stream's byte calls,
  * under the stream's lock (a character, or a whole fwprintf, is written in one
- * fwrite: other threads' output never lands inside it).  Every other stream goes
- * to the C library's call, after one test of a field (_wide_data is -1 only
- * in streams made without a wide side: fmemopen's, fopencookie's, ours).
+ * fwrite: other threads' output never lands inside it).  As a wide stream does: a
+ * character the locale cannot encode is written as its transliteration, or '?';
+ * bytes that are no character stop a read with EILSEQ and the stream's error
+ * indicator, and stay unread; a file ending inside a character ends the reading.
+ * Every other stream goes to the C library's call after one test of a field and
+ * of fams's mark (fams.h).
  *
  * Kept simpler than a wide stream: the conversion is the locale in force at each
- * call (a wide stream fixes it when it becomes wide), and byte calls after wide
- * ones are not refused.  Wide scanf on such a stream is refused (EINVAL) with a
- * fams: line.  The calls on stdout and stdin (wprintf, putwchar, getwchar) are
+ * call (a wide stream fixes it when it becomes wide), and the orientation is what
+ * fwide and the wide calls set -- byte calls leave no trace fams can see, so fwide
+ * reports 0 after them where the C library reports -1, and wide calls after them
+ * are not refused (after fwide(fp, -1) they are).  Wide scanf on such a stream is
+ * refused (EINVAL) with a fams: line.  The calls on stdout and stdin (wprintf, putwchar, getwchar) are
  * here too: a program may assign a stream of fopen's to stdout. */
 #include "stream.h"
 #include "log.h"
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <iconv.h>
+#include <langinfo.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <wchar.h>
@@ -36,11 +44,16 @@ int __fwprintf_chk(FILE *fp, int flag, const wchar_t *fmt, ...);
 int __vwprintf_chk(int flag, const wchar_t *fmt, va_list ap);
 int __wprintf_chk(int flag, const wchar_t *fmt, ...);
 wchar_t *__fgetws_chk(wchar_t *ws, size_t size, int n, FILE *fp);
+wchar_t *__fgetws_unlocked_chk(wchar_t *ws, size_t size, int n, FILE *fp);
 void __chk_fail(void) __attribute__((noreturn));
 int __isoc99_vfwscanf(FILE *fp, const wchar_t *fmt, va_list ap);
 int __isoc99_fwscanf(FILE *fp, const wchar_t *fmt, ...);
 int __isoc99_vwscanf(const wchar_t *fmt, va_list ap);
 int __isoc99_wscanf(const wchar_t *fmt, ...);
+int __isoc23_vfwscanf(FILE *fp, const wchar_t *fmt, va_list ap);
+int __isoc23_fwscanf(FILE *fp, const wchar_t *fmt, ...);
+int __isoc23_vwscanf(const wchar_t *fmt, va_list ap);
+int __isoc23_wscanf(const wchar_t *fmt, ...);
 
 /* The C library's definition of name, looked up at its first call (never during
  * start-up: these are not called before main). */
@@ -58,54 +71,105 @@ static struct stream_wide *ours(FILE *fp)
 	return fp && fp->_wide_data == (struct _IO_wide_data *)-1 ? stream_wide(fp) : NULL;
 }
 
+/* wc as the locale's bytes when it has none of its own, as a wide stream writes
+ * it: its transliteration (the locale's rules, "(C)" for a copyright sign), else
+ * '?'.  The number of bytes at out (room: cap). */
+static size_t transliterate(wchar_t wc, char *out, size_t cap)
+{
+	char to[64];
+	snprintf(to, sizeof to, "%s//TRANSLIT", nl_langinfo(CODESET));
+	iconv_t cd = iconv_open(to, "WCHAR_T");
+	size_t n = 0;
+	if (cd != (iconv_t)-1) {
+		char *in = (char *)&wc, *at = out;
+		size_t inleft = sizeof wc, outleft = cap;
+		if (iconv(cd, &in, &inleft, &at, &outleft) != (size_t)-1 && inleft == 0)
+			n = (size_t)(at - out);
+		iconv_close(cd);
+	}
+	if (n == 0) {
+		out[0] = '?';
+		n = 1;
+	}
+	return n;
+}
+
+/* Whether the stream may take wide calls: not once fwide made it a byte stream
+ * (then the call fails as on one: WEOF, no errno); it becomes wide. */
+static bool goes_wide(struct stream_wide *w)
+{
+	if (w->orientation < 0)
+		return false;
+	w->orientation = 1;
+	return true;
+}
+
 /* Write n wide characters of ws as multibyte bytes; the stream's lock is held.
- * 0, or -1 (EILSEQ: one has no multibyte form; else the write's failure). */
+ * 0, or -1 (the write's failure). */
 static int put_wides(struct stream_wide *w, FILE *fp, const wchar_t *ws, size_t n)
 {
 	char buf[512];
 	size_t used = 0;
-	w->orientation = 1;
+	if (!goes_wide(w))
+		return -1;
 	for (size_t i = 0; i < n; i++) {
-		if (used + MB_LEN_MAX > sizeof buf) {
+		if (used + 64 > sizeof buf) {
 			if (fwrite_unlocked(buf, 1, used, fp) != used)
 				return -1;
 			used = 0;
 		}
+		int saved = errno;
 		size_t k = wcrtomb(buf + used, ws[i], &w->out);
 		if (k == (size_t)-1) {
 			memset(&w->out, 0, sizeof w->out);
-			errno = EILSEQ;
-			return -1;
+			k = transliterate(ws[i], buf + used, 64);
+			errno = saved; /* not an error: the character is written, as it can be */
 		}
 		used += k;
 	}
 	return used && fwrite_unlocked(buf, 1, used, fp) != used ? -1 : 0;
 }
 
-/* The next wide character of the stream into *wc: 1, 0 at the end, -1 on an error
- * (EILSEQ: bytes that are no character, or a file ending inside one; else the
- * read's).  The stream's lock is held. */
+/* Put back the n bytes of an unfinished character (the last one read last). */
+static void unread(FILE *fp, const unsigned char *bytes, size_t n)
+{
+	while (n > 0)
+		ungetc(bytes[--n], fp);
+}
+
+/* The next wide character of the stream into *wc: 1, 0 at the end (where the file
+ * ends inside a character too, its bytes left unread), -1 on an error (EILSEQ:
+ * bytes that are no character, left unread, and the error indicator set; else
+ * the read's).  The stream's lock is held. */
 static int get_wide(struct stream_wide *w, FILE *fp, wint_t *wc)
 {
-	w->orientation = 1;
+	unsigned char pending[MB_LEN_MAX];
+	size_t npending = 0;
+	if (!goes_wide(w))
+		return -1;
 	for (;;) {
 		int c = getc_unlocked(fp);
 		if (c == EOF) {
 			if (ferror_unlocked(fp))
 				return -1;
-			if (mbsinit(&w->in))
-				return 0;
 			memset(&w->in, 0, sizeof w->in);
-			errno = EILSEQ;
-			return -1;
+			unread(fp, pending, npending);
+			fp->_flags |= _IO_EOF_SEEN; /* ungetc cleared it */
+			return 0;
 		}
 		char ch = (char)c;
 		wchar_t got;
 		size_t k = mbrtowc(&got, &ch, 1, &w->in);
-		if (k == (size_t)-2)
+		if (k == (size_t)-2) {
+			if (npending < sizeof pending)
+				pending[npending++] = (unsigned char)c;
 			continue;
+		}
 		if (k == (size_t)-1) {
 			memset(&w->in, 0, sizeof w->in);
+			pending[npending < sizeof pending ? npending++ : npending - 1] = (unsigned char)c;
+			unread(fp, pending, npending);
+			fp->_flags |= _IO_ERR_SEEN;
 			errno = EILSEQ;
 			return -1;
 		}
@@ -310,46 +374,64 @@ EXPORT wint_t getwc_unlocked(FILE *fp)
 	return w ? get_one(w, fp) : REAL(getwc_unlocked)(fp);
 }
 
-/* fgetws on a stream fams made: up to n - 1 characters, through a newline; NULL
- * at the end before any, or on an error. */
-static wchar_t *get_line(struct stream_wide *w, wchar_t *ws, int n, FILE *fp)
+/* fgetws on a stream fams made: up to n - 1 characters (at most max), through a
+ * newline, as the C library's: NULL for n <= 0 and at the end before any, or on
+ * an error; n == 1 gives the empty string.  *count: the characters read. */
+static wchar_t *get_line(struct stream_wide *w, wchar_t *ws, int n, size_t max, FILE *fp, size_t *count)
 {
-	if (n <= 0) {
-		errno = EINVAL;
+	*count = 0;
+	if (n <= 0)
 		return NULL;
-	}
-	int i = 0, r = 1;
+	size_t i = 0, want = (size_t)n - 1 < max ? (size_t)n - 1 : max;
+	int r = 1;
 	wint_t c = 0;
 	flockfile(fp);
-	while (i < n - 1 && c != L'\n' && (r = get_wide(w, fp, &c)) > 0)
+	while (i < want && c != L'\n' && (r = get_wide(w, fp, &c)) > 0)
 		ws[i++] = (wchar_t)c;
 	funlockfile(fp);
-	if (r < 0 || i == 0)
+	*count = i;
+	if (r < 0 || (i == 0 && n > 1))
 		return NULL;
-	ws[i] = L'\0';
+	if (i < max) /* else the fortified caller fails: the line did not fit */
+		ws[i] = L'\0';
 	return ws;
 }
 
 EXPORT wchar_t *fgetws(wchar_t *ws, int n, FILE *fp)
 {
 	struct stream_wide *w = ours(fp);
-	return w ? get_line(w, ws, n, fp) : REAL(fgetws)(ws, n, fp);
+	size_t count;
+	return w ? get_line(w, ws, n, SIZE_MAX, fp, &count) : REAL(fgetws)(ws, n, fp);
 }
 
 EXPORT wchar_t *fgetws_unlocked(wchar_t *ws, int n, FILE *fp)
 {
 	struct stream_wide *w = ours(fp);
-	return w ? get_line(w, ws, n, fp) : REAL(fgetws_unlocked)(ws, n, fp);
+	size_t count;
+	return w ? get_line(w, ws, n, SIZE_MAX, fp, &count) : REAL(fgetws_unlocked)(ws, n, fp);
+}
+
+/* The fortified fgetws: as the C library's, it reads at most size characters and
+ * fails only when the line did not fit the buffer. */
+static wchar_t *get_line_checked(struct stream_wide *w, wchar_t *ws, size_t size, int n, FILE *fp)
+{
+	size_t count;
+	wchar_t *r = get_line(w, ws, n, size, fp, &count);
+	if (r && count >= size)
+		__chk_fail();
+	return r;
 }
 
 EXPORT wchar_t *__fgetws_chk(wchar_t *ws, size_t size, int n, FILE *fp)
 {
 	struct stream_wide *w = ours(fp);
-	if (!w)
-		return REAL(__fgetws_chk)(ws, size, n, fp);
-	if (n > 0 && (size_t)n > size)
-		__chk_fail();
-	return get_line(w, ws, n, fp);
+	return w ? get_line_checked(w, ws, size, n, fp) : REAL(__fgetws_chk)(ws, size, n, fp);
+}
+
+EXPORT wchar_t *__fgetws_unlocked_chk(wchar_t *ws, size_t size, int n, FILE *fp)
+{
+	struct stream_wide *w = ours(fp);
+	return w ? get_line_checked(w, ws, size, n, fp) : REAL(__fgetws_unlocked_chk)(ws, size, n, fp);
 }
 
 EXPORT wint_t ungetwc(wint_t wc, FILE *fp)
@@ -368,8 +450,7 @@ EXPORT wint_t ungetwc(wint_t wc, FILE *fp)
 		return WEOF;
 	}
 	flockfile(fp);
-	w->orientation = 1;
-	wint_t r = wc;
+	wint_t r = goes_wide(w) ? wc : WEOF;
 	while (k > 0 && r != WEOF) /* the last byte back first: read again in order */
 		if (ungetc((unsigned char)buf[--k], fp) == EOF)
 			r = WEOF;
@@ -421,7 +502,7 @@ static int scan(vscan_fn **real, const char *symbol, FILE *fp, const wchar_t *fm
 	return (*real)(fp, fmt, ap);
 }
 
-static vscan_fn *real_vfwscanf, *real_isoc99_vfwscanf;
+static vscan_fn *real_vfwscanf, *real_isoc99_vfwscanf, *real_isoc23_vfwscanf;
 
 EXPORT int plain_vfwscanf(FILE *fp, const wchar_t *fmt, va_list ap)
 {
@@ -476,6 +557,35 @@ EXPORT int __isoc99_wscanf(const wchar_t *fmt, ...)
 	va_list ap;
 	va_start(ap, fmt);
 	int n = scan(&real_isoc99_vfwscanf, "__isoc99_vfwscanf", stdin, fmt, ap);
+	va_end(ap);
+	return n;
+}
+
+/* The C2x spellings (the C library's headers from 2.38 name scanf so). */
+EXPORT int __isoc23_vfwscanf(FILE *fp, const wchar_t *fmt, va_list ap)
+{
+	return scan(&real_isoc23_vfwscanf, "__isoc23_vfwscanf", fp, fmt, ap);
+}
+
+EXPORT int __isoc23_fwscanf(FILE *fp, const wchar_t *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = scan(&real_isoc23_vfwscanf, "__isoc23_vfwscanf", fp, fmt, ap);
+	va_end(ap);
+	return n;
+}
+
+EXPORT int __isoc23_vwscanf(const wchar_t *fmt, va_list ap)
+{
+	return scan(&real_isoc23_vfwscanf, "__isoc23_vfwscanf", stdin, fmt, ap);
+}
+
+EXPORT int __isoc23_wscanf(const wchar_t *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = scan(&real_isoc23_vfwscanf, "__isoc23_vfwscanf", stdin, fmt, ap);
 	va_end(ap);
 	return n;
 }

@@ -136,6 +136,11 @@
 	E(fgetws)                                                                             \
 	E(fgetws_unlocked)                                                                    \
 	E(__fgetws_chk)                                                                       \
+	E(__fgetws_unlocked_chk)                                                              \
+	E(__isoc23_vfwscanf)                                                                  \
+	E(__isoc23_fwscanf)                                                                   \
+	E(__isoc23_vwscanf)                                                                   \
+	E(__isoc23_wscanf)                                                                    \
 	E(ungetwc)                                                                            \
 	E(fwide)                                                                              \
 	E(vfwscanf)                                                                           \

@@ -4,16 +4,76 @@
  * working copy once the file is mapped: the mapping sees them after fflush, the
  * file after the commit); fgetwc, fgetws and ungetwc read them back; fwide reports
  * the stream wide.  Wide scanf on such a stream is refused with EINVAL (a fams:
- * line).  So do wprintf and putwchar when the program assigned such a stream
+ * line).  Unencodable characters, undecodable bytes and a thread holding the
+ * stream's lock across wide calls during a freopen behave as with the C
+ * library's streams.  So do wprintf and putwchar when the program assigned such a stream
  * to stdout.  Streams fams does not make are the C library's. */
 #include "check.h"
 #include <locale.h>
+#include <pthread.h>
+#include <signal.h>
 #include <wchar.h>
+
+/* As a wide stream does: characters the locale cannot encode are written as
+ * their transliteration (the call succeeds, errno untouched); bytes that are no
+ * character stop a read with EILSEQ and the error indicator, and stay unread. */
+static void conversions(const char *path)
+{
+	CHECK(setlocale(LC_ALL, "C") != NULL);
+	FILE *fp = fopen(path, "w+");
+	CHECK(fp != NULL);
+	errno = 0;
+	CHECK(fwprintf(fp, L"\u00a9\u00e9") == 2 && errno == 0 && !ferror(fp));
+	CHECK(fflush(fp) == 0);
+	char got[16] = { 0 };
+	CHECK(raw_pread_path(path, got, sizeof got, 0) == 4 && memcmp(got, "(C)?", 4) == 0);
+	CHECK(setlocale(LC_ALL, "C.UTF-8") != NULL);
+	CHECK(fseek(fp, 0, SEEK_SET) == 0 && fputs("ab\xff" "c", fp) >= 0 && fflush(fp) == 0 && fseek(fp, 0, SEEK_SET) == 0);
+	CHECK(fgetwc(fp) == L'a' && fgetwc(fp) == L'b');
+	errno = 0;
+	CHECK(fgetwc(fp) == WEOF && errno == EILSEQ && ferror(fp) && !feof(fp) && ftell(fp) == 2);
+	clearerr(fp);
+	wchar_t one[1] = { L'x' };
+	CHECK(fgetws(one, 1, fp) == one && one[0] == L'\0'); /* n == 1: the empty string */
+	CHECK(fclose(fp) == 0);
+	unlink(path);
+}
+
+/* A thread holding a stream's lock across wide calls while another freopens it:
+ * neither waits for ever (fams's lookup of its stream takes no lock). */
+static FILE *contended;
+static void *wide_under_lock(void *arg)
+{
+	for (int i = 0; i < 2000; i++) {
+		flockfile(contended);
+		fputwc(L'x', contended);
+		fputwc(L'\n', contended);
+		funlockfile(contended);
+	}
+	return arg;
+}
+
+static void locked_while_reopened(const char *path)
+{
+	contended = fopen(path, "w");
+	CHECK(contended != NULL);
+	pthread_t t;
+	alarm(60); /* a deadlock fails the test */
+	CHECK(pthread_create(&t, NULL, wide_under_lock, NULL) == 0);
+	for (int i = 0; i < 200; i++)
+		CHECK(freopen(path, "w", contended) == contended);
+	CHECK(pthread_join(t, NULL) == 0);
+	alarm(0);
+	CHECK(fclose(contended) == 0);
+	unlink(path);
+}
 
 int main(void)
 {
-	CHECK(setlocale(LC_ALL, "C.UTF-8") != NULL);
 	const char *path = test_path("wide_stream");
+	conversions(path);
+	locked_while_reopened(path);
+	CHECK(setlocale(LC_ALL, "C.UTF-8") != NULL);
 	FILE *fp = fopen(path, "w+");
 	CHECK(fp != NULL);
 	CHECK(fwide(fp, 0) == 0);
