@@ -186,29 +186,17 @@ static wint_t put_one(struct stream_wide *w, wchar_t wc, FILE *fp)
 	return r < 0 ? WEOF : (wint_t)wc;
 }
 
-EXPORT wint_t fputwc(wchar_t wc, FILE *fp)
-{
-	struct stream_wide *w = ours(fp);
-	return w ? put_one(w, wc, fp) : REAL(fputwc)(wc, fp);
-}
-
-EXPORT wint_t putwc(wchar_t wc, FILE *fp)
-{
-	struct stream_wide *w = ours(fp);
-	return w ? put_one(w, wc, fp) : REAL(putwc)(wc, fp);
-}
-
-EXPORT wint_t fputwc_unlocked(wchar_t wc, FILE *fp)
-{
-	struct stream_wide *w = ours(fp);
-	return w ? put_one(w, wc, fp) : REAL(fputwc_unlocked)(wc, fp);
-}
-
-EXPORT wint_t putwc_unlocked(wchar_t wc, FILE *fp)
-{
-	struct stream_wide *w = ours(fp);
-	return w ? put_one(w, wc, fp) : REAL(putwc_unlocked)(wc, fp);
-}
+/* fputwc and its spellings: on a stream fams made, put_one; else the C library's. */
+#define PUT_WIDE(name)                                                      \
+	EXPORT wint_t name(wchar_t wc, FILE *fp)                            \
+	{                                                                   \
+		struct stream_wide *w = ours(fp);                           \
+		return w ? put_one(w, wc, fp) : REAL(name)(wc, fp);         \
+	}
+PUT_WIDE(fputwc)
+PUT_WIDE(putwc)
+PUT_WIDE(fputwc_unlocked)
+PUT_WIDE(putwc_unlocked)
 
 static int put_string(struct stream_wide *w, const wchar_t *ws, FILE *fp)
 {
@@ -285,17 +273,14 @@ EXPORT int __fwprintf_chk(FILE *fp, int flag, const wchar_t *fmt, ...)
 	return n;
 }
 
-EXPORT wint_t putwchar(wchar_t wc)
-{
-	struct stream_wide *w = ours(stdout);
-	return w ? put_one(w, wc, stdout) : REAL(putwchar)(wc);
-}
-
-EXPORT wint_t putwchar_unlocked(wchar_t wc)
-{
-	struct stream_wide *w = ours(stdout);
-	return w ? put_one(w, wc, stdout) : REAL(putwchar_unlocked)(wc);
-}
+#define PUT_WIDE_STDOUT(name)                                               \
+	EXPORT wint_t name(wchar_t wc)                                      \
+	{                                                                   \
+		struct stream_wide *w = ours(stdout);                       \
+		return w ? put_one(w, wc, stdout) : REAL(name)(wc);         \
+	}
+PUT_WIDE_STDOUT(putwchar)
+PUT_WIDE_STDOUT(putwchar_unlocked)
 
 EXPORT int vwprintf(const wchar_t *fmt, va_list ap)
 {
@@ -338,41 +323,26 @@ static wint_t get_one(struct stream_wide *w, FILE *fp)
 	return r > 0 ? c : WEOF;
 }
 
-EXPORT wint_t fgetwc(FILE *fp)
-{
-	struct stream_wide *w = ours(fp);
-	return w ? get_one(w, fp) : REAL(fgetwc)(fp);
-}
-
-EXPORT wint_t getwchar(void)
-{
-	struct stream_wide *w = ours(stdin);
-	return w ? get_one(w, stdin) : REAL(getwchar)();
-}
-
-EXPORT wint_t getwchar_unlocked(void)
-{
-	struct stream_wide *w = ours(stdin);
-	return w ? get_one(w, stdin) : REAL(getwchar_unlocked)();
-}
-
-EXPORT wint_t getwc(FILE *fp)
-{
-	struct stream_wide *w = ours(fp);
-	return w ? get_one(w, fp) : REAL(getwc)(fp);
-}
-
-EXPORT wint_t fgetwc_unlocked(FILE *fp)
-{
-	struct stream_wide *w = ours(fp);
-	return w ? get_one(w, fp) : REAL(fgetwc_unlocked)(fp);
-}
-
-EXPORT wint_t getwc_unlocked(FILE *fp)
-{
-	struct stream_wide *w = ours(fp);
-	return w ? get_one(w, fp) : REAL(getwc_unlocked)(fp);
-}
+/* fgetwc and its spellings, and getwchar's on stdin: on a stream fams made,
+ * get_one; else the C library's. */
+#define GET_WIDE(name)                                                      \
+	EXPORT wint_t name(FILE *fp)                                        \
+	{                                                                   \
+		struct stream_wide *w = ours(fp);                           \
+		return w ? get_one(w, fp) : REAL(name)(fp);                 \
+	}
+#define GET_WIDE_STDIN(name)                                                \
+	EXPORT wint_t name(void)                                            \
+	{                                                                   \
+		struct stream_wide *w = ours(stdin);                        \
+		return w ? get_one(w, stdin) : REAL(name)();                \
+	}
+GET_WIDE(fgetwc)
+GET_WIDE(getwc)
+GET_WIDE(fgetwc_unlocked)
+GET_WIDE(getwc_unlocked)
+GET_WIDE_STDIN(getwchar)
+GET_WIDE_STDIN(getwchar_unlocked)
 
 /* fgetws on a stream fams made: up to n - 1 characters (at most max), through a
  * newline, as the C library's: NULL for n <= 0 and at the end before any, or on
@@ -504,88 +474,37 @@ static int scan(vscan_fn **real, const char *symbol, FILE *fp, const wchar_t *fm
 
 static vscan_fn *real_vfwscanf, *real_isoc99_vfwscanf, *real_isoc23_vfwscanf;
 
-EXPORT int plain_vfwscanf(FILE *fp, const wchar_t *fmt, va_list ap)
-{
-	return scan(&real_vfwscanf, "vfwscanf", fp, fmt, ap);
-}
+/* The four wide scanf calls of one spelling (on a stream, and on stdin), over the
+ * C library's vfwscanf of that spelling, symbol. */
+#define WIDE_SCANS(vfw, fw, vw, w, real, symbol)                                        \
+	EXPORT int vfw(FILE *fp, const wchar_t *fmt, va_list ap)                         \
+	{                                                                                \
+		return scan(&real, symbol, fp, fmt, ap);                                 \
+	}                                                                                \
+	EXPORT int fw(FILE *fp, const wchar_t *fmt, ...)                                 \
+	{                                                                                \
+		va_list ap;                                                              \
+		va_start(ap, fmt);                                                       \
+		int n = scan(&real, symbol, fp, fmt, ap);                                \
+		va_end(ap);                                                              \
+		return n;                                                                \
+	}                                                                                \
+	EXPORT int vw(const wchar_t *fmt, va_list ap)                                    \
+	{                                                                                \
+		return scan(&real, symbol, stdin, fmt, ap);                              \
+	}                                                                                \
+	EXPORT int w(const wchar_t *fmt, ...)                                            \
+	{                                                                                \
+		va_list ap;                                                              \
+		va_start(ap, fmt);                                                       \
+		int n = scan(&real, symbol, stdin, fmt, ap);                             \
+		va_end(ap);                                                              \
+		return n;                                                                \
+	}
 
-EXPORT int plain_fwscanf(FILE *fp, const wchar_t *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	int n = scan(&real_vfwscanf, "vfwscanf", fp, fmt, ap);
-	va_end(ap);
-	return n;
-}
-
-EXPORT int __isoc99_vfwscanf(FILE *fp, const wchar_t *fmt, va_list ap)
-{
-	return scan(&real_isoc99_vfwscanf, "__isoc99_vfwscanf", fp, fmt, ap);
-}
-
-EXPORT int __isoc99_fwscanf(FILE *fp, const wchar_t *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	int n = scan(&real_isoc99_vfwscanf, "__isoc99_vfwscanf", fp, fmt, ap);
-	va_end(ap);
-	return n;
-}
-
-/* The same on stdin. */
-EXPORT int plain_vwscanf(const wchar_t *fmt, va_list ap)
-{
-	return scan(&real_vfwscanf, "vfwscanf", stdin, fmt, ap);
-}
-
-EXPORT int plain_wscanf(const wchar_t *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	int n = scan(&real_vfwscanf, "vfwscanf", stdin, fmt, ap);
-	va_end(ap);
-	return n;
-}
-
-EXPORT int __isoc99_vwscanf(const wchar_t *fmt, va_list ap)
-{
-	return scan(&real_isoc99_vfwscanf, "__isoc99_vfwscanf", stdin, fmt, ap);
-}
-
-EXPORT int __isoc99_wscanf(const wchar_t *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	int n = scan(&real_isoc99_vfwscanf, "__isoc99_vfwscanf", stdin, fmt, ap);
-	va_end(ap);
-	return n;
-}
-
+WIDE_SCANS(plain_vfwscanf, plain_fwscanf, plain_vwscanf, plain_wscanf, real_vfwscanf, "vfwscanf")
+WIDE_SCANS(__isoc99_vfwscanf, __isoc99_fwscanf, __isoc99_vwscanf, __isoc99_wscanf, real_isoc99_vfwscanf,
+	   "__isoc99_vfwscanf")
 /* The C2x spellings (the C library's headers from 2.38 name scanf so). */
-EXPORT int __isoc23_vfwscanf(FILE *fp, const wchar_t *fmt, va_list ap)
-{
-	return scan(&real_isoc23_vfwscanf, "__isoc23_vfwscanf", fp, fmt, ap);
-}
-
-EXPORT int __isoc23_fwscanf(FILE *fp, const wchar_t *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	int n = scan(&real_isoc23_vfwscanf, "__isoc23_vfwscanf", fp, fmt, ap);
-	va_end(ap);
-	return n;
-}
-
-EXPORT int __isoc23_vwscanf(const wchar_t *fmt, va_list ap)
-{
-	return scan(&real_isoc23_vfwscanf, "__isoc23_vfwscanf", stdin, fmt, ap);
-}
-
-EXPORT int __isoc23_wscanf(const wchar_t *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	int n = scan(&real_isoc23_vfwscanf, "__isoc23_vfwscanf", stdin, fmt, ap);
-	va_end(ap);
-	return n;
-}
+WIDE_SCANS(__isoc23_vfwscanf, __isoc23_fwscanf, __isoc23_vwscanf, __isoc23_wscanf, real_isoc23_vfwscanf,
+	   "__isoc23_vfwscanf")
