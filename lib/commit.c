@@ -13,9 +13,10 @@
  *   2. Write the journal: body (extent table + the data file's current bytes for
  *      each range below O, and for what a shrink cuts off) and header (identity,
  *      O and N, hashes, new_hash per range).
- *   3. FLUSH THE JOURNAL.  Rule: no byte or size of the data file changes until the
- *      journal holding its old contents is durable.  A crash before this flush
- *      completes leaves a journal that fails validation, and an untouched data file.
+ *   3. FLUSH THE JOURNAL, and at its first commit sync its directory.  Rule: no
+ *      byte or size of the data file changes until the journal holding its old
+ *      contents is durable, name and all.  A crash before this completes leaves a
+ *      journal that fails validation (or none), and an untouched data file.
  *   4. Set the size N and write the new bytes into the data file.  Rule: the data
  *      file has the size O or N, nothing between, until the commit ends -- recovery
  *      tells a finished commit by its size (recover.c) -- so a growth is made in
@@ -23,8 +24,8 @@
  *      piece at a time), a shrink in one step after the last.
  *   5. FLUSH THE DATA FILE.  Only now is the commit reported successful.
  *
- * Two flushes per commit, none when nothing changed, one when only the size did
- * (only_size_changes).  The journal is not invalidated after step 5: recovery sees
+ * Two flushes per commit (three at a journal's first: its directory), none when
+ * nothing changed, one when only the size did (only_size_changes).  The journal is not invalidated after step 5: recovery sees
  * the size N and every extent hashing to new_hash, and leaves the data alone.  The
  * journal on disk therefore stays live until the next commit overwrites it, which
  * is why a size change alone may skip the journal only for a size that is neither
@@ -123,6 +124,7 @@ static int write_journal(struct fams_file *f, const struct commit_plan *pl, stru
 {
 	struct fams_jcounters *c = f->j.st;
 	c->live = FAMS_JLIVE_UNKNOWN;
+	c->disk &= ~FAMS_JDISK_HOLDS_NOTHING; /* its removal must be durable from now on */
 	bool direct = !f->j.buffered;
 	int64_t jbytes = fams_jwrite(f->j.fd, f->data_fd, ++c->seq, &f->id, sz, pl->ext, pl->undo, pl->n, f->jchunk, &direct);
 	f->j.buffered = !direct;
@@ -130,6 +132,12 @@ static int write_journal(struct fams_file *f, const struct commit_plan *pl, stru
 		return -1;
 	__atomic_add_fetch(&fams_stats.journal_bytes, (uint64_t)jbytes, __ATOMIC_RELAXED);
 	if (fams_test_break != FAMS_BREAK_NO_JOURNAL_FLUSH && fams_flush(f->j.fd) < 0)
+		return -1;
+	/* Rule (step 3): the journal's name is durable too before any data byte
+	 * changes -- a journal whose directory entry a power cut loses undoes
+	 * nothing.  Once per journal file: made without a directory sync, it costs
+	 * a file mapped and never changed no flush at all. */
+	if (fams_test_break != FAMS_BREAK_NAME_UNSYNCED && fams_journal_sync_name(&f->j) < 0)
 		return -1;
 	c->live = FAMS_JLIVE_SIZES;
 	c->live_old = sz.old_size;

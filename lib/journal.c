@@ -287,9 +287,11 @@ int fams_journal_reserve(struct fams_journal *j, uint64_t bytes)
 int fams_journal_retire(struct fams_journal *j)
 {
 	static const struct fams_jheader zero;
+	j->st->disk &= ~FAMS_JDISK_HOLDS_NOTHING; /* until the zeros are durable */
 	if (fams_pwrite_full(j->fd, &zero, sizeof zero, 0) < 0 || fams_flush(j->fd) < 0)
 		return -1;
 	j->st->live = FAMS_JLIVE_NONE;
+	j->st->disk |= FAMS_JDISK_HOLDS_NOTHING;
 	return 0;
 }
 
@@ -375,15 +377,25 @@ int fams_journal_ready(struct fams_journal *j, bool created)
 		/* Preallocation is an optimisation; growth at commit time reports for real. */
 		fams_debug("cannot preallocate journal %s: %s", j->name, strerror(errno));
 	}
-	/* Ordering: the journal's directory entry must be durable before any commit
-	 * relies on the journal, or a power cut could leave a half-written data file
-	 * with no journal to undo it. */
-	if (created && fams_fsync_dir_of(j->dirfd) < 0) {
+	/* A new file reads as zeros after any crash: it holds nothing.  One found
+	 * here (left by a crash, recovered and retired) is known empty only if the
+	 * retirement's flush said so; its name's durability is not known either. */
+	if (created)
+		j->st->disk |= FAMS_JDISK_HOLDS_NOTHING;
+	return 0;
+}
+
+int fams_journal_sync_name(struct fams_journal *j)
+{
+	if (j->st->disk & FAMS_JDISK_NAME_SYNCED)
+		return 0;
+	if (fams_fsync_dir_of(j->dirfd) < 0) {
 		int saved = errno;
 		fams_error("cannot sync journal directory %s: %s", j->dir, strerror(saved));
 		errno = saved;
 		return -1;
 	}
+	j->st->disk |= FAMS_JDISK_NAME_SYNCED;
 	return 0;
 }
 
@@ -414,8 +426,10 @@ void fams_journal_release(struct fams_journal *j, int remove)
 		struct stat a;
 		if (fams_journal_names(j->dirfd, j->name, j->fd, &a)) {
 			/* A stale journal that reappeared after a power cut could later undo
-			 * another program's writes: make the removal durable. */
-			if (fams_sys.os_unlinkat(j->dirfd, j->name, 0) == 0)
+			 * another program's writes: make the removal durable -- unless it
+			 * holds nothing on disk (it would be ignored). */
+			if (fams_sys.os_unlinkat(j->dirfd, j->name, 0) == 0 &&
+			    !(j->st->disk & FAMS_JDISK_HOLDS_NOTHING))
 				fams_fsync_dir_of(j->dirfd);
 		}
 	}

@@ -23,8 +23,18 @@ struct fams_jcounters {
 	uint64_t capacity; /* bytes allocated to the journal file */
 	uint64_t seq;      /* last sequence number written */
 	uint32_t live;     /* FAMS_JLIVE_*: what the journal on disk may hold */
-	uint32_t pad;
+	uint32_t disk;     /* FAMS_JDISK_*: what is durable of the journal file itself */
 	uint64_t live_old, live_new; /* FAMS_JLIVE_SIZES: the sizes its commit went between */
+};
+enum {
+	/* Its directory entry is durable: a commit may write the data file.  A journal
+	 * is made without syncing its directory; the first commit that writes the
+	 * journal syncs it (commit.c), so a file mapped and never changed costs none. */
+	FAMS_JDISK_NAME_SYNCED = 1,
+	/* What it holds on disk is known to be nothing (created here, or a header of
+	 * zeros flushed): reappearing after a power cut it would be ignored, so its
+	 * removal needs no directory sync. */
+	FAMS_JDISK_HOLDS_NOTHING = 2,
 };
 enum {
 	FAMS_JLIVE_NONE,    /* a header of zeros (or no journal): it names no commit */
@@ -119,9 +129,12 @@ void fams_journal_adopt(struct fams_journal *j, int fd);
 int fams_journal_get_rendezvous(const struct fams_journal *j, struct fams_rendezvous *r);
 int fams_journal_put_rendezvous(const struct fams_journal *j, int i, const struct fams_rendezvous *r);
 
-/* Preallocate the journal and, if created, make its directory entry durable:
- * after this, commits may rely on it. */
+/* Preallocate the journal; one created here holds nothing on disk.  Its directory
+ * entry is made durable by the first commit that writes it (fams_journal_sync_name). */
 int fams_journal_ready(struct fams_journal *j, bool created);
+/* Make the journal's directory entry durable, once: before any byte of the data
+ * file may change under it.  0, or -1 with errno. */
+int fams_journal_sync_name(struct fams_journal *j);
 
 /* Give up a journal just opened: close it, and remove it if it was created. */
 void fams_journal_abandon(struct fams_journal *j, bool created);
@@ -153,8 +166,8 @@ int fams_journal_retire(struct fams_journal *j);
 /* The same, if the journal on disk may still name a commit (live). */
 int fams_journal_invalidate(struct fams_journal *j);
 
-/* Release at clean shutdown: the journal is removed and its directory synced, so
- * no stale journal can outlive the last commit. */
+/* Release at clean shutdown: the journal is removed and, unless it holds nothing
+ * on disk, its directory synced, so no stale journal can outlive the last commit. */
 void fams_journal_release(struct fams_journal *j, int remove);
 
 #endif

@@ -53,6 +53,7 @@ enum fams_break {
 	FAMS_BREAK_SNAPSHOT_OVERTAKES, /* a snapshot's commit may land after a newer commit */
 	FAMS_BREAK_WP_OPEN_FIRST,    /* uffd-sync: a faulting page opened before it is recorded */
 	FAMS_BREAK_WP_UNLOCKED,      /* uffd-sync: recording and opening not under the record lock */
+	FAMS_BREAK_NAME_UNSYNCED,    /* data written before the journal's directory entry is durable */
 };
 extern enum fams_break fams_test_break;
 

@@ -68,6 +68,7 @@ static inline void parse_broken(int argc, char **argv)
 		{ "grow-late", FAMS_BREAK_GROW_LATE },
 		{ "size-alone-any", FAMS_BREAK_SIZE_ALONE_ANY },
 		{ "regrow-stale", FAMS_BREAK_REGROW_STALE },
+		{ "name-unsynced", FAMS_BREAK_NAME_UNSYNCED },
 	};
 	for (int i = 1; i < argc; i++) {
 		if (strncmp(argv[i], "--broken=", 9) != 0)

@@ -1,6 +1,8 @@
 #!/bin/bash
 # flushes.sh -- strace evidence: a commit with dirty pages issues exactly two flushes
-# (journal, then data file); a commit with nothing dirty issues none.  Also with
+# (journal, then data file), three at the journal's first commit (its directory
+# entry too); a commit with nothing dirty issues none, and neither does a file
+# mapped writable and never changed, from its open to its close.  Also with
 # eatmydata (which turns the program's own fsync, fdatasync and msync into no-ops)
 # in the same LD_PRELOAD, in both orders: fams's flushes are system calls of its
 # own, so they still reach the kernel.
@@ -12,6 +14,13 @@ famsrun=$build/scripts/famsrun probe=$build/tests/flush_probe
 ways=("famsrun" "eatmydata famsrun" "famsrun eatmydata")
 command -v eatmydata >/dev/null || { echo "eatmydata not installed (scripts/deps.sh installs it)"; exit 1; }
 pass=0 fail=0
+what() { # the probe's label, said
+	case $1 in
+	first) echo "the journal's first commit (1 dirty page)" ;;
+	untouched) echo "a file mapped writable, never changed, closed" ;;
+	*) echo "commit of $1 dirty pages" ;;
+	esac
+}
 for way in "${ways[@]}"; do
 	case $way in
 	famsrun) cmd=("$famsrun" "$probe") ;;
@@ -33,17 +42,19 @@ for way in "${ways[@]}"; do
 	while read -r k flushes; do
 		want=2
 		[ "$k" = 0 ] && want=0
+		[ "$k" = first ] && want=3
+		[ "$k" = untouched ] && want=0
 		if [ "$flushes" = "$want" ]; then
-			echo "$way: commit of $k dirty pages: $flushes flushes"
+			echo "$way: $(what "$k"): $flushes flushes"
 			pass=$((pass + 1))
 		else
-			echo "$way: commit of $k dirty pages: $flushes flushes, expected $want"
+			echo "$way: $(what "$k"): $flushes flushes, expected $want"
 			fail=$((fail + 1))
 		fi
-	done < <(awk '/write\(-1, "BEGIN/ { match($0, /BEGIN [0-9]+/); k = substr($0, RSTART + 6, RLENGTH - 6); n = 0; on = 1; next }
+	done < <(awk '/write\(-1, "BEGIN/ { match($0, /BEGIN [0-9a-z]+/); k = substr($0, RSTART + 6, RLENGTH - 6); n = 0; on = 1; next }
 		on && /(fsync|fdatasync|sync_file_range|syncfs)\(/ { n++ }
 		on && /write\(-1, "END"/ { print k, n; on = 0 }' "$log")
 	rm -f "$log"
 done
 echo "$pass passed, $fail failed"
-[ $fail -eq 0 ] && [ $pass -eq $((5 * ${#ways[@]})) ]
+[ $fail -eq 0 ] && [ $pass -eq $((7 * ${#ways[@]})) ]
