@@ -90,7 +90,13 @@ static int recover_alone(struct fams_file *f, bool created)
 {
 	if (!created && f->j.own.capacity > 0) {
 		int outcome;
-		if (fams_recover_locked(f->j.fd, f->data_fd, &f->id, f->path, 0, &outcome) < 0)
+		/* What we read of a journal found here must be what the disk holds: a
+		 * process killed inside a retirement leaves a header of zeros in the page
+		 * cache over a finished commit on disk, which we would trust (a size
+		 * change alone to that commit's old size, journal-less, would then be
+		 * rolled back by it after a power cut). */
+		if (fams_flush(f->j.fd) < 0 ||
+		    fams_recover_locked(f->j.fd, f->data_fd, &f->id, f->path, 0, &outcome) < 0)
 			return -1;
 		if (outcome != FAMS_REC_NONE) {
 			fams_info("%s: %s", f->path, fams_recovery_name(outcome));

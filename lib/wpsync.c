@@ -111,10 +111,20 @@ static void unlock_record(const sigset_t *old)
 }
 
 /* Record [addr, addr + len), then open it through fd (rule 1).  The record lock
- * is held (rule 2). */
+ * is held (rule 2).  A run of pages opened ahead of a fault (len > one page) is
+ * opened in one call, which this kernel refuses when the run leaves the faulting
+ * page's area (windows_allowed): then the faulting page alone is opened, the
+ * others stay protected (their bits set for nothing: a comparison at the next
+ * commit). */
 static void record_and_open_locked(int fd, uintptr_t addr, size_t len)
 {
 	set_bits(addr, len);
+	struct uffdio_writeprotect whole = { .range = { addr, len }, .mode = 0 };
+	if (len > (size_t)fams_page_size) {
+		if (fams_raw_ioctl(fd, UFFDIO_WRITEPROTECT, &whole) == 0)
+			return;
+		len = (size_t)fams_page_size;
+	}
 	if (wpsync_protect(fd, addr, len, false) < 0) {
 		/* Unmapped or unregistered meanwhile: wake whoever waits, to fault anew or
 		 * find no tracked page there. */
@@ -128,17 +138,28 @@ static void record_and_open_locked(int fd, uintptr_t addr, size_t len)
  * this thread (tens of microseconds on a virtual machine's two CPUs).  A fault
  * on the page right after the pages the last one opened opens the pages after
  * it too, twice as many each time up to WINDOW_MAX (readahead's rule, for
- * writes), never past the page table's 2 MiB; any other fault opens its page
- * alone.  The pages opened ahead are recorded first like the faulting one (rule
- * 1): recorded and not written, they cost a comparison at the next commit. */
+ * writes), never past the page table's 2 MiB nor the faulting page's area
+ * (windows_allowed); any other fault opens its page alone.  The pages opened
+ * ahead are recorded first like the faulting one (rule 1): recorded and not
+ * written, they cost a comparison at the next commit. */
 #define WINDOW_MAX 32
 static uintptr_t window_end; /* the page after the last run of pages opened */
 static size_t window_pages = 1; /* that run's length */
+
+/* Whether pages may be opened ahead of a fault: only where the kernel refuses to
+ * change the protection of a range that spans two registered areas (before Linux
+ * 6.5; refuses_spanning).  From 6.5 a run opened ahead could reach past the end of
+ * fams's mapping into an area a userfaultfd of the program's protects -- the
+ * kernel checks that an area is registered, not by whom -- and the program would
+ * miss those stores; there each fault opens its page alone. */
+static bool windows_allowed;
 
 /* The run of pages a fault at addr opens, [addr, addr + return value). */
 static size_t pages_to_open(uintptr_t addr)
 {
 	size_t pg = (size_t)fams_page_size, n = 1;
+	if (!windows_allowed)
+		return 1;
 	if (addr == window_end)
 		n = window_pages * 2 > WINDOW_MAX ? WINDOW_MAX : window_pages * 2;
 	uintptr_t table_end = (addr | (((uintptr_t)512 * pg) - 1)) + 1;
@@ -248,6 +269,33 @@ static int keeps_protection(int fd)
 	return ok;
 }
 
+/* Whether this kernel refuses UFFDIO_WRITEPROTECT over a range spanning two
+ * registered areas (windows_allowed): two pages of a memfd, one made read-only so
+ * that they are two areas, registered, and opened in one call. */
+static bool refuses_spanning(int fd)
+{
+	size_t pg = (size_t)fams_page_size;
+	int m = fams_raw_memfd_create("fams-probe", MFD_CLOEXEC);
+	if (m < 0)
+		return false;
+	char *p = fams_raw_ftruncate(m, (off_t)(2 * pg)) == 0
+			  ? fams_raw_mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE, MAP_SHARED, m, 0)
+			  : MAP_FAILED;
+	fams_raw_close(m);
+	if (p == MAP_FAILED)
+		return false;
+	uintptr_t a = (uintptr_t)p;
+	struct uffdio_register reg = { .range = { a, 2 * pg }, .mode = UFFDIO_REGISTER_MODE_WP };
+	struct uffdio_writeprotect both = { .range = { a, 2 * pg }, .mode = 0 };
+	bool refuses = fams_raw_mprotect(p + pg, pg, PROT_READ) == 0 &&
+		       fams_raw_ioctl(fd, UFFDIO_REGISTER, &reg) == 0 &&
+		       fams_raw_ioctl(fd, UFFDIO_WRITEPROTECT, &both) < 0 && errno == ENOENT;
+	int saved = errno;
+	fams_raw_munmap(p, 2 * pg);
+	errno = saved;
+	return refuses;
+}
+
 int wpsync_start(int fd)
 {
 	if (wprecord_init() < 0)
@@ -272,6 +320,7 @@ int wpsync_start(int fd)
 		return -1;
 	}
 	pthread_setname_np(t, "fams-wp");
+	windows_allowed = refuses_spanning(fd);
 	if (keeps_protection(fd) < 0) {
 		/* The thread stays, blocked in its read: nothing it serves is registered. */
 		int saved = errno;
