@@ -70,6 +70,8 @@ static void locked_while_reopened(const char *path)
 
 int main(void)
 {
+	if (!setlocale(LC_ALL, "C.UTF-8"))
+		SKIP("no C.UTF-8 locale on this system");
 	const char *path = test_path("wide_stream");
 	conversions(path);
 	locked_while_reopened(path);

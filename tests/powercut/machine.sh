@@ -130,6 +130,10 @@ for lib in libunwind.so.8 liblzma.so.5; do
 	[ -n "$found" ] && cp -L "$found" "$root/lib/"
 done
 cp -L /lib64/ld-linux-x86-64.so.2 "$root/lib64/"
+# The C.UTF-8 locale (t_wide_stream), where the host has it.
+if [ -d /usr/lib/locale/C.utf8 ]; then
+	mkdir -p "$root/usr/lib/locale" && cp -r /usr/lib/locale/C.utf8 "$root/usr/lib/locale/"
+fi
 # The tracker probe (bench/probes), for the machine's kernel to be measured on.
 cc -O2 -D_GNU_SOURCE -o "$root/fams/old_kernel_trackers" "$here/../../bench/probes/old_kernel_trackers.c" -lpthread ||
 	skip "cannot build bench/probes/old_kernel_trackers.c"
