@@ -7,6 +7,7 @@
 #include "tracker.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -120,32 +121,97 @@ static int scan_run(void *ctx, uint64_t a, uint64_t b)
 	return a < b ? fams_scan_written(r->pagemap, (uintptr_t)(c->start + (a - c->off)), b - a, on_written, r->c) : 0;
 }
 
-/* on_written for what the working copy holds of [s, e) only.  A mapped run (a page
- * table or swap entry: its pages exist) is taken whole.  An unmapped one is holes
- * never protected -- a hole cannot have been written: a store allocates its page;
- * it read as written for want of a marker, which the scan has just installed --
- * or pages written and then unmapped (reclaim, MADV_DONTNEED), which the working
- * copy holds: SEEK_DATA tells them apart.  (Not for mapped pages: SEEK_DATA takes a
- * page being migrated, its new copy not yet marked up to date, for a hole.)  Where
- * the holes cannot be told, all of it. */
-static void on_written_held(void *ctx, uintptr_t s, uintptr_t e, bool mapped)
+/* The mapped runs of a range, found before it is scanned (scan_held). */
+struct mapped_runs {
+	uintptr_t (*v)[2];
+	size_t n, cap, next; /* next: the first run a written run may still meet */
+	bool lost;           /* out of memory: take every written run whole */
+};
+
+static void on_mapped(void *ctx, uintptr_t s, uintptr_t e)
 {
-	const struct scan *c = ctx;
+	struct mapped_runs *m = ctx;
+	if (m->lost)
+		return;
+	if (m->n == m->cap) {
+		size_t cap = m->cap ? m->cap * 2 : 64;
+		void *v = realloc(m->v, cap * sizeof *m->v);
+		if (!v) {
+			m->lost = true;
+			return;
+		}
+		m->v = v;
+		m->cap = cap;
+	}
+	m->v[m->n][0] = s;
+	m->v[m->n][1] = e;
+	m->n++;
+}
+
+/* A scan of a range whose holes may read as written: its scan and mapped runs. */
+struct held_scan {
+	const struct scan *c;
+	struct mapped_runs mapped;
+};
+
+/* What the working copy holds of the unmapped run [s, e) is taken for written: it
+ * is holes never protected -- a hole cannot have been written: a store allocates
+ * its page; it read as written for want of a marker, which the scan has just
+ * installed -- or pages written and then unmapped (reclaim, MADV_DONTNEED), which
+ * the working copy holds: SEEK_DATA tells them apart.  Where it cannot, all of it. */
+static void unmapped_written(const struct scan *c, uintptr_t s, uintptr_t e)
+{
 	bool holes;
-	if (mapped ||
-	    each_allocated(c->f, c->off + (s - c->start), c->off + (e - c->start), mark_written, ctx, &holes) < 0)
-		on_written(ctx, s, e);
+	if (s < e && each_allocated(c->f, c->off + (s - c->start), c->off + (e - c->start), mark_written, (void *)c,
+				    &holes) < 0)
+		on_written((void *)c, s, e);
+}
+
+/* A run [s, e) read as written: its mapped parts are taken whole, SEEK_DATA decides
+ * for the rest (unmapped_written).  Runs come in address order, as the mapped
+ * runs were found. */
+static void on_written_held(void *ctx, uintptr_t s, uintptr_t e)
+{
+	struct held_scan *h = ctx;
+	struct mapped_runs *m = &h->mapped;
+	if (m->lost) {
+		on_written((void *)h->c, s, e);
+		return;
+	}
+	while (m->next < m->n && m->v[m->next][1] <= s)
+		m->next++;
+	uintptr_t at = s;
+	for (size_t k = m->next; k < m->n && m->v[k][0] < e && at < e; k++) {
+		uintptr_t ms = m->v[k][0] > at ? m->v[k][0] : at, me = m->v[k][1] < e ? m->v[k][1] : e;
+		if (ms >= me)
+			continue;
+		unmapped_written(h->c, at, ms);
+		on_written((void *)h->c, ms, me);
+		at = me;
+	}
+	unmapped_written(h->c, at, e);
 }
 
 /* Scan [a, b) (file offsets) whole -- every page protected, holes given markers,
- * so that they read as not written from now on -- taking for written only what
- * the working copy holds. */
+ * so that they read as not written from now on -- taking for written what is
+ * mapped of the runs read as written, and what the working copy holds of the
+ * rest.  Which pages are mapped is asked first, protecting nothing: once
+ * protected, a hole's marker would read as mapped.  (Asked in the same call as the
+ * written pages, the kernel leaves its fast path, and Linux 6.12 reports no page
+ * without an entry: a page written and then unmapped by reclaim was lost.)  A page
+ * that changes between the two calls is taken whole, or found by SEEK_DATA. */
 static int scan_held(const struct scan_range *r, uint64_t a, uint64_t b)
 {
 	const struct scan *c = r->c;
-	return a < b ? fams_scan_written_regions(r->pagemap, (uintptr_t)(c->start + (a - c->off)), b - a,
-						 on_written_held, r->c)
-		     : 0;
+	if (a >= b)
+		return 0;
+	uintptr_t s = (uintptr_t)(c->start + (a - c->off));
+	struct held_scan h = { .c = c };
+	int rc = fams_scan_mapped(r->pagemap, s, b - a, on_mapped, &h.mapped);
+	if (rc == 0)
+		rc = fams_scan_written(r->pagemap, s, b - a, on_written_held, &h);
+	free(h.mapped.v);
+	return rc;
 }
 
 /* Scan the short runs read as written in [r->done, to): one by one when they are

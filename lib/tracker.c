@@ -212,17 +212,23 @@ int fams_track_range(void *addr, size_t len)
 	return go <= 0 ? go : fams_raw_ioctl(uffd, UFFDIO_REGISTER, &reg);
 }
 
-/* PAGEMAP_SCAN of [addr, addr + len) for written pages, through pagemap_fd (-1:
- * this process's), reported through fn; with WP_MATCHING (flags), write-protected
- * again as they are read. */
-/* How a scan reports its runs: with or without whether they are mapped. */
-struct reporter {
-	fams_written_fn written;
-	fams_region_fn region;
-	void *ctx;
+/* What a scan asks the kernel: the pages of which categories (all of `all`, one of
+ * `any`), and which categories split the runs it returns. */
+struct query {
+	__u64 all, any, returned;
 };
+/* Pages written since their last scan (or never protected); the categories
+ * asked only for these lets the kernel take its fast path (a test of one bit per
+ * page table entry): about 2.6 times faster here. */
+static const struct query written_pages = { PAGE_IS_WRITTEN, 0, PAGE_IS_WRITTEN };
+/* Pages that exist: a page table entry, or a swap entry. */
+static const struct query mapped_pages = { 0, PAGE_IS_PRESENT | PAGE_IS_SWAPPED, PAGE_IS_PRESENT | PAGE_IS_SWAPPED };
 
-static int scan(int pagemap_fd, uintptr_t addr, size_t len, __u64 flags, const struct reporter *to)
+/* PAGEMAP_SCAN of [addr, addr + len) through pagemap_fd (-1: this process's), each
+ * run of the pages q asks for reported through fn; with WP_MATCHING (flags),
+ * write-protected again as they are read. */
+static int scan(int pagemap_fd, uintptr_t addr, size_t len, __u64 flags, const struct query *q, fams_written_fn fn,
+		void *ctx)
 {
 	int fd = pagemap_fd;
 	if (fd < 0) {
@@ -241,20 +247,15 @@ static int scan(int pagemap_fd, uintptr_t addr, size_t len, __u64 flags, const s
 			.end = end,
 			.vec = (uintptr_t)vec,
 			.vec_len = sizeof vec / sizeof vec[0],
-			.category_mask = PAGE_IS_WRITTEN,
-			/* Asked for, the runs are split where mapped pages meet unmapped ones. */
-			.return_mask = PAGE_IS_WRITTEN | (to->region ? PAGE_IS_PRESENT | PAGE_IS_SWAPPED : 0),
+			.category_mask = q->all,
+			.category_anyof_mask = q->any,
+			.return_mask = q->returned,
 		};
 		long n = fams_raw_ioctl(fd, FAMS_PAGEMAP_SCAN, &arg);
 		if (n < 0)
 			return -1;
-		for (long i = 0; i < n; i++) {
-			if (to->region)
-				to->region(to->ctx, vec[i].start, vec[i].end,
-					   vec[i].categories & (PAGE_IS_PRESENT | PAGE_IS_SWAPPED));
-			else
-				to->written(to->ctx, vec[i].start, vec[i].end);
-		}
+		for (long i = 0; i < n; i++)
+			fn(ctx, vec[i].start, vec[i].end);
 		/* One call returns at most vec_len regions: continue from where it stopped. */
 		if (arg.walk_end <= start)
 			break;
@@ -269,27 +270,21 @@ int fams_scan_written(int pagemap_fd, uintptr_t addr, size_t len, fams_written_f
 		int go = uffd_applies(len);
 		return go <= 0 ? go : wpsync_take(uffd, addr, len, fn, ctx);
 	}
-	return scan(pagemap_fd, addr, len, PM_SCAN_WP_MATCHING, &(struct reporter){ .written = fn, .ctx = ctx });
+	return scan(pagemap_fd, addr, len, PM_SCAN_WP_MATCHING, &written_pages, fn, ctx);
 }
 
-/* The synchronous tracker's runs, all reported mapped (it protects every page). */
-static void all_mapped(void *ctx, uintptr_t start, uintptr_t end)
+int fams_scan_mapped(int pagemap_fd, uintptr_t addr, size_t len, fams_written_fn fn, void *ctx)
 {
-	const struct reporter *to = ctx;
-	to->region(to->ctx, start, end, true);
-}
-
-int fams_scan_written_regions(int pagemap_fd, uintptr_t addr, size_t len, fams_region_fn fn, void *ctx)
-{
-	const struct reporter to = { .region = fn, .ctx = ctx };
-	if (pagemap_fd < 0 && fams_tracker_kind == FAMS_TRACKER_UFFD_SYNC)
-		return fams_scan_written(pagemap_fd, addr, len, all_mapped, (void *)&to);
-	return scan(pagemap_fd, addr, len, PM_SCAN_WP_MATCHING, &to);
+	if (pagemap_fd < 0 && fams_tracker_kind == FAMS_TRACKER_UFFD_SYNC) {
+		fn(ctx, addr, addr + len); /* it protects every page: all count as mapped */
+		return 0;
+	}
+	return scan(pagemap_fd, addr, len, 0, &mapped_pages, fn, ctx);
 }
 
 int fams_scan_candidates(int pagemap_fd, uintptr_t addr, size_t len, fams_written_fn fn, void *ctx)
 {
-	return scan(pagemap_fd, addr, len, 0, &(struct reporter){ .written = fn, .ctx = ctx });
+	return scan(pagemap_fd, addr, len, 0, &written_pages, fn, ctx);
 }
 
 void fams_tracker_forget(void)

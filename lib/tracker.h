@@ -60,12 +60,11 @@ int fams_protect_range(void *addr, size_t len);
  * is gone, EPERM when the range is not a tracked mapping there. */
 typedef void (*fams_written_fn)(void *ctx, uintptr_t start, uintptr_t end);
 int fams_scan_written(int pagemap_fd, uintptr_t addr, size_t len, fams_written_fn fn, void *ctx);
-/* As fams_scan_written, each run also saying whether its pages are mapped (a page
- * table entry or a swap entry: the page exists) or not (an entry that is none: a
- * hole never protected, or a page unmapped since it was written).  The
- * asynchronous tracker's scans only; the synchronous one reports all as mapped. */
-typedef void (*fams_region_fn)(void *ctx, uintptr_t start, uintptr_t end, bool mapped);
-int fams_scan_written_regions(int pagemap_fd, uintptr_t addr, size_t len, fams_region_fn fn, void *ctx);
+/* Report each run of pages of the range that are mapped (a page table entry or a
+ * swap entry: the page exists), changing nothing; the synchronous tracker reports
+ * the whole range.  What the kernel reads as written and is not mapped is a hole
+ * never protected, or a page unmapped since it was written (mapscan.c). */
+int fams_scan_mapped(int pagemap_fd, uintptr_t addr, size_t len, fams_written_fn fn, void *ctx);
 /* The asynchronous tracker only: report each run the kernel reads as written --
  * pages written since their last scan, and pages never protected -- and protect
  * nothing (the caller then scans, with fams_scan_written, what it keeps). */
