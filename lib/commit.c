@@ -25,8 +25,9 @@
  *   5. FLUSH THE DATA FILE.  Only now is the commit reported successful.
  *
  * Two flushes per commit (three at a journal's first: its directory), none when
- * nothing changed, one when only the size did (only_size_changes).  The journal is not invalidated after step 5: recovery sees
- * the size N and every extent hashing to new_hash, and leaves the data alone.  The
+ * nothing changed, one when only the size did (only_size_changes).  The journal
+ * is not invalidated after step 5: recovery sees the size N and every extent
+ * hashing to new_hash, and leaves the data alone.  The
  * journal on disk therefore stays live until the next commit overwrites it, which
  * is why a size change alone may skip the journal only for a size that is neither
  * of the live journal's two (recovery reads any other size as made after it).

@@ -141,13 +141,12 @@ static bool put_dir(struct text *t, const char *data_path)
 	return slash == data_path ? put(t, "/", 1) : put(t, data_path, (size_t)(slash - data_path));
 }
 
-/* The journal's name (into t), as fams_journal_locate names it. */
+/* The journal's name (into t), as fams_journal_locate names it: in a directory of
+ * journals, the file system's id first; beside the file, hidden. */
 static bool put_name(struct text *t, const struct fams_identity *id)
 {
-	if (fams_cfg.journal_dir[0])
-		return put_hex16(t, id->fsid) && put(t, "-", 1) && put_decimal(t, id->ino) && put(t, "-", 1) &&
-		       put_hex16(t, id->birth) && put(t, FAMS_JOURNAL_SUFFIX, strlen(FAMS_JOURNAL_SUFFIX));
-	return put(t, ".", 1) && put_decimal(t, id->ino) && put(t, "-", 1) && put_hex16(t, id->birth) &&
+	bool first = fams_cfg.journal_dir[0] ? put_hex16(t, id->fsid) && put(t, "-", 1) : put(t, ".", 1);
+	return first && put_decimal(t, id->ino) && put(t, "-", 1) && put_hex16(t, id->birth) &&
 	       put(t, FAMS_JOURNAL_SUFFIX, strlen(FAMS_JOURNAL_SUFFIX));
 }
 

@@ -76,12 +76,21 @@ static void set_bits(uintptr_t addr, size_t len)
 		__atomic_store_n(&broken, true, __ATOMIC_RELEASE);
 }
 
-int wpsync_protect(int fd, uintptr_t addr, size_t len, bool wp)
+/* One UFFDIO_WRITEPROTECT of [addr, addr + len), again while the mappings change
+ * under it (EAGAIN).  0, or -1 with errno (ENOENT: not all of it in one tracked
+ * area, before Linux 6.5). */
+static int protect_once(int fd, uintptr_t addr, size_t len, bool wp)
 {
 	struct uffdio_writeprotect arg = { .range = { addr, len }, .mode = wp ? UFFDIO_WRITEPROTECT_MODE_WP : 0 };
 	int r;
 	while ((r = fams_raw_ioctl(fd, UFFDIO_WRITEPROTECT, &arg)) < 0 && errno == EAGAIN)
 		;
+	return r;
+}
+
+int wpsync_protect(int fd, uintptr_t addr, size_t len, bool wp)
+{
+	int r = protect_once(fd, addr, len, wp);
 	if (r == 0 || errno != ENOENT || len <= (size_t)fams_page_size)
 		return r;
 	/* Before Linux 6.5 one call covers one VMA only, and mprotect may have split
@@ -119,9 +128,8 @@ static void unlock_record(const sigset_t *old)
 static void record_and_open_locked(int fd, uintptr_t addr, size_t len)
 {
 	set_bits(addr, len);
-	struct uffdio_writeprotect whole = { .range = { addr, len }, .mode = 0 };
 	if (len > (size_t)fams_page_size) {
-		if (fams_raw_ioctl(fd, UFFDIO_WRITEPROTECT, &whole) == 0)
+		if (protect_once(fd, addr, len, false) == 0)
 			return;
 		len = (size_t)fams_page_size;
 	}

@@ -20,8 +20,9 @@
  * fwide and the wide calls set -- byte calls leave no trace fams can see, so fwide
  * reports 0 after them where the C library reports -1, and wide calls after them
  * are not refused (after fwide(fp, -1) they are).  Wide scanf on such a stream is
- * refused (EINVAL) with a fams: line.  The calls on stdout and stdin (wprintf, putwchar, getwchar) are
- * here too: a program may assign a stream of fopen's to stdout. */
+ * refused (EINVAL) with a fams: line.  The calls on stdout and stdin (wprintf,
+ * putwchar, getwchar) are here too: a program may assign a stream of fopen's to
+ * stdout. */
 #include "stream.h"
 #include "log.h"
 
@@ -65,11 +66,12 @@ int __isoc23_wscanf(const wchar_t *fmt, ...);
 		real_;                                                                \
 	})
 
-/* The wide state of fp if fams made it, else NULL (then the C library's call). */
-static struct stream_wide *ours(FILE *fp)
-{
-	return fp && fp->_wide_data == (struct _IO_wide_data *)-1 ? stream_wide(fp) : NULL;
-}
+/* The wide state of fp if fams made it, else NULL (then the C library's call):
+ * its mark, looked at only in streams without a wide side (fams_stream_record). */
+static struct stream_wide *ours(FILE *fp) { return stream_wide(fp); }
+
+/* Room for one character's bytes, transliterated ("(C)") or not. */
+#define CHAR_ROOM 64
 
 /* wc as the locale's bytes when it has none of its own, as a wide stream writes
  * it: its transliteration (the locale's rules, "(C)" for a copyright sign), else
@@ -113,7 +115,7 @@ static int put_wides(struct stream_wide *w, FILE *fp, const wchar_t *ws, size_t 
 	if (!goes_wide(w))
 		return -1;
 	for (size_t i = 0; i < n; i++) {
-		if (used + 64 > sizeof buf) {
+		if (used + CHAR_ROOM > sizeof buf) {
 			if (fwrite_unlocked(buf, 1, used, fp) != used)
 				return -1;
 			used = 0;
@@ -122,7 +124,7 @@ static int put_wides(struct stream_wide *w, FILE *fp, const wchar_t *ws, size_t 
 		size_t k = wcrtomb(buf + used, ws[i], &w->out);
 		if (k == (size_t)-1) {
 			memset(&w->out, 0, sizeof w->out);
-			k = transliterate(ws[i], buf + used, 64);
+			k = transliterate(ws[i], buf + used, CHAR_ROOM);
 			errno = saved; /* not an error: the character is written, as it can be */
 		}
 		used += k;
