@@ -24,7 +24,31 @@
  *      piece at a time), a shrink in one step after the last.
  *   5. FLUSH THE DATA FILE.  Only now is the commit reported successful.
  *
- * Two flushes per commit (three at a journal's first: its directory), none when
+ * A small commit takes the redo log instead (redolog.h; FAMS_COMMIT_LOG=undo turns
+ * it off): one flush, of the journal, and the data file flushed once for many
+ * commits (commit_redo):
+ *
+ *   R1. Append a record of the commit -- its new size and the new bytes of every
+ *       changed range -- to the journal's log (the first record of an epoch goes
+ *       with the epoch's header), and FLUSH THE JOURNAL (its name too, as 3).
+ *       Rule: no byte or size of the data file changes until its record is
+ *       durable: recovery applies the log's records that check and nothing else.
+ *   R2. Apply the record to the data file, as step 4, unflushed: the commit has
+ *       succeeded.  Replaying the log's records in order after a crash rewrites
+ *       whatever part of them the disk lost.
+ *   R3. CHECKPOINT (fams_commit_checkpoint) before a record could be overwritten
+ *       -- the log is full, an undo commit is next, the journal goes away: flush
+ *       the data file, then retire the journal (a header of zeros, flushed).
+ *       Rules: the records may stop being replayed only once the data file holds
+ *       their bytes durably; and they may be overwritten only once the header
+ *       durably names no epoch -- a new record written over an old epoch still
+ *       named could leave its first records checking and a later one torn, and
+ *       replaying that prefix would put older bytes back.
+ * Every change of the data file made while a log is live goes through it (a size
+ * change alone is a record of no ranges: only_size_changes), so the log replayed
+ * in order over any mix of its commits' bytes ends at the last one.
+ *
+ * Undo: two flushes per commit (three at a journal's first: its directory), none when
  * nothing changed, one when only the size did (only_size_changes).  The journal
  * is not invalidated after step 5: recovery sees the size N and every extent
  * hashing to new_hash, and leaves the data alone.  The
@@ -49,6 +73,7 @@
 #include "member.h"
 #include "pagebits.h"
 #include "recover.h"
+#include "redolog.h"
 #include "report.h"
 #include "sys.h"
 #include "tracker.h"
@@ -93,6 +118,8 @@ static bool only_size_changes(const struct fams_file *f, uint64_t size)
 	const struct fams_jcounters *c = f->j.st;
 	if (fams_test_break == FAMS_BREAK_SIZE_ALONE_ANY)
 		return true;
+	/* A live redo log is replayed over the data file after a crash, and would put
+	 * its last record's size back over one made without it. */
 	return f->j.fd < 0 || c->live == FAMS_JLIVE_NONE ||
 	       (c->live == FAMS_JLIVE_SIZES && size != c->live_old && size != c->live_new);
 }
@@ -144,6 +171,127 @@ static int write_journal(struct fams_file *f, const struct commit_plan *pl, stru
 	c->live_old = sz.old_size;
 	c->live_new = sz.new_size;
 	return 0;
+}
+
+/* Whether the commit of pl goes to the redo log: with FAMS_COMMIT_LOG=redo (the
+ * default), when the journal may grow to hold its record in an empty log (one that
+ * may not is an undo commit, which holds only the old bytes below the old size). */
+static bool redo_fits(const struct fams_file *f, const struct commit_plan *pl)
+{
+	return f->j.fd >= 0 && fams_cfg.commit_log == FAMS_COMMIT_REDO &&
+	       FAMS_JOURNAL_BODY_OFFSET + fams_jrecord_span(pl->written, pl->new_bytes) <= fams_cfg.journal_max;
+}
+
+int fams_commit_checkpoint(struct fams_file *f)
+{
+	struct fams_jcounters *c = f->j.st;
+	if (f->j.fd < 0 || c->redo_epoch == 0)
+		return 0;
+	/* Rule R3: the data file holds the log's commits durably before the log may
+	 * stop naming them ... */
+	if (!f->unlinked && fams_test_break != FAMS_BREAK_REDO_UNFLUSHED && fams_flush(f->data_fd) < 0)
+		return -1;
+	/* ... and the header names no epoch, durably, before a record is overwritten. */
+	if (fams_test_break == FAMS_BREAK_REDO_UNRETIRED) {
+		c->live = FAMS_JLIVE_NONE;
+		c->redo_epoch = c->redo_tail = c->redo_index = 0;
+		return 0;
+	}
+	return fams_journal_retire(&f->j);
+}
+
+/* A redo commit whose data writes failed (R2): put the old bytes and size back from
+ * the plan, then checkpoint, so the log no longer names it.  Failing that, the log
+ * stays, and recovery -- before the next commit, or at the next open -- applies it:
+ * the file then takes the commit whole. */
+static int undo_redo_apply(struct fams_file *f, const struct commit_plan *pl, struct fams_jsizes sz)
+{
+	for (size_t i = 0; i < pl->written; i++) {
+		uint64_t len = fams_jundo_len(&pl->ext[i], sz.old_size);
+		if (len && fams_pwrite_full(f->data_fd, pl->undo[i], (size_t)len, (off_t)pl->ext[i].off) < 0)
+			return -1;
+	}
+	struct stat st;
+	if (fams_raw_fstat(f->data_fd, &st) < 0 ||
+	    ((uint64_t)st.st_size != sz.old_size && fams_truncate(f->data_fd, (off_t)sz.old_size) < 0))
+		return -1;
+	return fams_commit_checkpoint(f);
+}
+
+/* Steps R1 and R2 of the commit of pl (see the top of this file).  -1 with errno,
+ * the message given. */
+static int commit_redo(struct fams_file *f, const struct commit_plan *pl, struct fams_jsizes sz)
+{
+	struct fams_jcounters *c = f->j.st;
+	uint64_t span = fams_jrecord_span(pl->written, pl->new_bytes);
+	/* A log that is full, or whose last append failed (a record may be there or
+	 * not): R3 before the next record.  A record larger than the whole journal
+	 * grows it instead (below), after the records already there. */
+	bool full = c->redo_tail + span > c->capacity &&
+		    (FAMS_JOURNAL_BODY_OFFSET + span <= c->capacity || c->redo_tail + span > fams_cfg.journal_max);
+	bool roll = c->redo_epoch && (c->live != FAMS_JLIVE_REDO || full);
+	if (roll && fams_commit_checkpoint(f) < 0) {
+		int saved = errno;
+		fams_error("%s: making the journal's commits durable failed: %s; nothing was written, the "
+			   "changes stay in memory", f->path, strerror(saved));
+		errno = saved;
+		return -1;
+	}
+	bool fresh = c->live != FAMS_JLIVE_REDO;
+	uint64_t epoch = fresh ? ++c->seq : c->redo_epoch;
+	uint64_t at = fresh ? FAMS_JOURNAL_BODY_OFFSET : c->redo_tail;
+	uint64_t index = fresh ? 1 : c->redo_index + 1;
+	if (fams_journal_reserve(&f->j, at + span) < 0) {
+		int saved = errno;
+		fams_error("%s: cannot grow the journal to %llu bytes: %s; nothing was written", f->path,
+			   (unsigned long long)(at + span), strerror(saved));
+		errno = saved;
+		return -1;
+	}
+	if (fams_test_break == FAMS_BREAK_DATA_FIRST && apply(f, pl, sz) < 0)
+		goto data_failed;
+	/* From the first byte written until the flush returns, what the journal holds
+	 * is unknown: a failure leaves live UNKNOWN, and the next commit checkpoints. */
+	c->live = FAMS_JLIVE_UNKNOWN;
+	c->redo_epoch = epoch;
+	c->disk &= ~FAMS_JDISK_HOLDS_NOTHING;
+	int64_t jbytes = fams_redo_append(f->j.fd, at, epoch, index, sz, pl->ext, pl->newb, pl->written, f->jchunk);
+	if (jbytes < 0 || (fresh && fams_redo_start(f->j.fd, epoch, &f->id, sz.old_size) < 0) ||
+	    (fams_test_break != FAMS_BREAK_NO_JOURNAL_FLUSH && fams_flush(f->j.fd) < 0) ||
+	    (fams_test_break != FAMS_BREAK_NAME_UNSYNCED && fams_journal_sync_name(&f->j) < 0)) {
+		int saved = errno;
+		/* The record may check in the page cache all the same (its flush
+		 * failed): a process crash now would have recovery apply a commit the
+		 * program was told failed.  Spoil it; the next commit checkpoints. */
+		static const char spoil[sizeof(struct fams_jrecord)];
+		fams_pwrite_full(f->j.fd, spoil, sizeof spoil, (off_t)at);
+		fams_error("%s: writing the journal failed: %s; nothing was written to the file, "
+			   "the changes stay in memory", f->path, strerror(saved));
+		errno = saved;
+		return -1;
+	}
+	__atomic_add_fetch(&fams_stats.journal_bytes, (uint64_t)jbytes, __ATOMIC_RELAXED);
+	c->live = FAMS_JLIVE_REDO;
+	c->redo_tail = at + span;
+	c->redo_index = index;
+	/* R2: the commit is durable; the data file follows, unflushed. */
+	if (fams_test_break != FAMS_BREAK_DATA_FIRST && apply(f, pl, sz) < 0)
+		goto data_failed;
+	return 0;
+
+data_failed:;
+	int saved = errno;
+	if (undo_redo_apply(f, pl, sz) == 0) {
+		fams_error("%s: writing the file failed: %s; rolled back to the last commit, "
+			   "the changes stay in memory", f->path, strerror(saved));
+	} else {
+		f->sh->needs_rollback = true;
+		fams_error("%s: writing the file failed: %s, and so did putting it back; the commit is "
+			   "in the journal, and recovery applies it before the next commit or open",
+			   f->path, strerror(saved));
+	}
+	errno = saved;
+	return -1;
 }
 
 static int commit_locked(struct fams_file *f, uint64_t lo, uint64_t hi, const struct fams_snapshot *snap);
@@ -290,6 +438,23 @@ static int commit_locked(struct fams_file *f, uint64_t lo, uint64_t hi, const st
 	if (fams_test_break == FAMS_BREAK_CLEAR_EARLY)
 		for (size_t i = 0; i < pl.nruns; i++)
 			bits_set(f->dirty, pl.runs[i].first, pl.runs[i].last, false);
+	/* Kept between commits too: a fresh megabyte costs a fault per page it fills. */
+	if (f->j.fd >= 0 && !f->jchunk && !(f->jchunk = aligned_alloc(FAMS_JOURNAL_ALIGN, FAMS_IO_CHUNK))) {
+		errno = ENOMEM;
+		goto fail_plan;
+	}
+	if (redo_fits(f, &pl)) {
+		if (commit_redo(f, &pl, sz) < 0)
+			goto fail_errno;
+		goto committed;
+	}
+	/* An undo journal is written over the log from its body up: R3 first. */
+	if (f->j.fd >= 0 && f->j.st->redo_epoch && fams_commit_checkpoint(f) < 0) {
+		saved = errno;
+		fams_error("%s: making the journal's commits durable failed: %s; nothing was written, the "
+			   "changes stay in memory", f->path, strerror(saved));
+		goto fail;
+	}
 	if (sz.new_size < sz.old_size && f->j.fd >= 0 && plan_cut(&pl, f, sz) < 0)
 		goto fail_plan;
 
@@ -311,11 +476,6 @@ static int commit_locked(struct fams_file *f, uint64_t lo, uint64_t hi, const st
 	}
 	for (size_t i = 0; i < pl.written; i++)
 		pl.ext[i].new_hash = fams_jextent_hash(pl.newb[i], pl.ext[i].len);
-	/* Kept between commits too: a fresh megabyte costs a fault per page it fills. */
-	if (f->j.fd >= 0 && !f->jchunk && !(f->jchunk = aligned_alloc(FAMS_JOURNAL_ALIGN, FAMS_IO_CHUNK))) {
-		errno = ENOMEM;
-		goto fail_plan;
-	}
 
 	if (fams_test_break == FAMS_BREAK_DATA_FIRST && apply(f, &pl, sz) < 0)
 		goto data_failed;
@@ -336,8 +496,9 @@ static int commit_locked(struct fams_file *f, uint64_t lo, uint64_t hi, const st
 	 * durable, which this flush guarantees before we return. */
 	if (!f->unlinked && fams_test_break != FAMS_BREAK_NO_DATA_FLUSH && fams_flush(f->data_fd) < 0)
 		goto data_failed;
-	f->sh->data_size = sz.new_size;
 	f->sh->needs_flush = false;
+committed:
+	f->sh->data_size = sz.new_size;
 	f->sh->commits++;
 	__atomic_add_fetch(&fams_stats.commits, 1, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&fams_stats.committed_bytes, pl.new_bytes, __ATOMIC_RELAXED);
@@ -419,8 +580,8 @@ int fams_file_before_truncate(struct fams_file *f)
 	}
 	/* The kernel's truncation to 0 is a size change outside any commit: the live
 	 * journal must not be there to read it as an interrupted commit (0 may be one
-	 * of its sizes). */
-	int r = fams_journal_invalidate(&f->j);
+	 * of its sizes); a redo log's commits become durable first (R3). */
+	int r = fams_commit_checkpoint(f) < 0 ? -1 : fams_journal_invalidate(&f->j);
 	fams_commit_unlock(f);
 	return r;
 }

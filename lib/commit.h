@@ -42,4 +42,9 @@ int fams_file_flush_if_needed(struct fams_file *f);
  * while other processes use the file.  Takes the lock. */
 int fams_file_before_truncate(struct fams_file *f);
 
+/* Make the commits in f's redo log durable in the data file, then retire the
+ * journal (commit.c, R3); nothing when no log is live.  The commit lock is held,
+ * or the process is alone with the file.  0, or -1 with errno. */
+int fams_commit_checkpoint(struct fams_file *f);
+
 #endif

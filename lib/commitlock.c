@@ -71,7 +71,8 @@ static int repair_after_death(struct fams_file *f)
 			return -1;
 		if (fams_recover_locked(f->j.fd, f->data_fd, &f->id, f->path, 0, &outcome) < 0)
 			return -1;
-		if ((outcome == FAMS_REC_ROLLED_BACK || outcome == FAMS_REC_TORN) && fams_journal_retire(&f->j) < 0)
+		if ((outcome == FAMS_REC_ROLLED_BACK || outcome == FAMS_REC_TORN || outcome == FAMS_REC_REPLAYED) &&
+		    fams_journal_retire(&f->j) < 0)
 			return -1;
 	}
 	if (fams_raw_fstat(f->data_fd, &data) < 0)

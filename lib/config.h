@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+enum fams_commit_log { FAMS_COMMIT_REDO = 0, FAMS_COMMIT_UNDO };
+
 enum fams_tracker_kind { FAMS_TRACKER_AUTO = 0, FAMS_TRACKER_UFFD, FAMS_TRACKER_UFFD_SYNC, FAMS_TRACKER_COMPARE };
 
 struct fams_config {
@@ -13,6 +15,7 @@ struct fams_config {
 	uint64_t journal_max;       /* FAMS_JOURNAL_MAX: a commit needing more fails */
 	char journal_dir[PATH_MAX]; /* FAMS_JOURNAL_DIR: "" = next to the data file */
 	int log_level;              /* FAMS_LOG */
+	int commit_log;             /* FAMS_COMMIT_LOG: enum fams_commit_log */
 	int tracker;                /* FAMS_TRACKER */
 	int stats;                  /* FAMS_STATS=1: counters on stderr at exit */
 	char report[PATH_MAX];      /* FAMS_REPORT: the commit-site report's file ("" = none) */

@@ -2,6 +2,7 @@
  * and taking its journal when it becomes managed.  How its changes reach the data file is
  * commit.c's. */
 #include "file.h"
+#include "commit.h"
 #include "pagebits.h"
 #include "config.h"
 #include "dirty.h"
@@ -207,8 +208,15 @@ void fams_file_leave(struct fams_file *f, int remove_journal)
 	bool keep = f->sh && f->sh->needs_rollback; /* recovery must still undo a failed commit */
 	if (f->sh)
 		member_leave(f);
-	/* The last one out removes the journal: no stale journal outlives the last commit. */
+	/* The last one out removes the journal: no stale journal outlives the last commit.
+	 * A redo log's commits are made durable in the data file first (commit.c, R3):
+	 * where that fails, the log stays for recovery to apply. */
 	bool last = f->j.fd >= 0 && remove_journal && !keep && fams_journal_last(&f->j);
+	if (last && fams_test_break != FAMS_BREAK_REDO_DROPPED && fams_commit_checkpoint(f) < 0) {
+		fams_error("%s: making its last commits durable failed: %s; the journal is kept, and "
+			   "recovery applies them at the next open", f->path, strerror(errno));
+		last = false;
+	}
 	fams_journal_release(&f->j, last);
 }
 

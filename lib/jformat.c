@@ -1,6 +1,7 @@
 /* jformat.c -- the undo journal's on-disk format: its writer (used by the commit), its
  * reader and checks (used by recovery and the fuzzer), in one place. */
 #include "jformat.h"
+#include "redolog.h"
 #include "sys.h"
 
 #include <errno.h>
@@ -203,6 +204,8 @@ int fams_jread(int jfd, struct fams_jheader *h, struct fams_jextent **ext, char 
 
 	if (memcmp(h->magic, FAMS_JOURNAL_MAGIC, 8) == 0 && h->version == 2 && from_v2(h) < 0)
 		return FAMS_J_TORN_HEADER;
+	if (memcmp(h->magic, FAMS_JOURNAL_MAGIC, 8) == 0 && h->version == FAMS_JOURNAL_REDO_VERSION)
+		return fams_jheader_hash(h) == h->header_hash ? FAMS_J_REDO : FAMS_J_TORN_HEADER;
 	if (memcmp(h->magic, FAMS_JOURNAL_MAGIC, 8) == 0 && h->version != FAMS_JOURNAL_VERSION && h->version != 2)
 		return FAMS_J_OTHER_VERSION;
 	uint64_t body_max = (uint64_t)jst.st_size > FAMS_JOURNAL_BODY_OFFSET

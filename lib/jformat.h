@@ -128,10 +128,12 @@ enum fams_jstate {
 			       * (the header is written whole, within one sector); to be
 			       * kept for the version that wrote it, never applied */
 	FAMS_J_VALID,         /* header, extent table and body all check */
+	FAMS_J_REDO,          /* a redo log's header (format 4, redolog.h) that checks: *h
+			       * filled, its records read by fams_redo_replay */
 };
 
 /* fams_jread -- read and check the journal in jfd (format 3, or 2: then h->version
- * is 2 and both sizes are its one).  FAMS_J_VALID fills *h and sets
+ * is 2 and both sizes are its one; a format 4 header is REDO).  FAMS_J_VALID fills *h and sets
  * *ext to a malloc'd table of h->nextents extents: sorted, disjoint, written ones
  * inside h->new_size, cut ones inside [new_size, old_size), their undo images
  * adding up to the body, whose hash checks.  -1 with errno when the

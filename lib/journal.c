@@ -291,6 +291,7 @@ int fams_journal_retire(struct fams_journal *j)
 		return -1;
 	j->st->live = FAMS_JLIVE_NONE;
 	j->st->disk |= FAMS_JDISK_HOLDS_NOTHING;
+	j->st->redo_epoch = j->st->redo_tail = j->st->redo_index = 0;
 	return 0;
 }
 

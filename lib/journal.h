@@ -25,6 +25,10 @@ struct fams_jcounters {
 	uint32_t live;     /* FAMS_JLIVE_*: what the journal on disk may hold */
 	uint32_t disk;     /* FAMS_JDISK_*: what is durable of the journal file itself */
 	uint64_t live_old, live_new; /* FAMS_JLIVE_SIZES: the sizes its commit went between */
+	/* The redo log (redolog.h, commit.c): the epoch its header on disk may name
+	 * (0: none -- the header is an undo journal's, or zeros, for sure), and with
+	 * FAMS_JLIVE_REDO, where its next record goes and that record's index. */
+	uint64_t redo_epoch, redo_tail, redo_index;
 };
 enum {
 	/* Its directory entry is durable: a commit may write the data file.  A journal
@@ -40,6 +44,8 @@ enum {
 	FAMS_JLIVE_NONE,    /* a header of zeros (or no journal): it names no commit */
 	FAMS_JLIVE_SIZES,   /* a valid commit from live_old to live_new, finished */
 	FAMS_JLIVE_UNKNOWN, /* a commit whose journal write or flush failed or never ended */
+	FAMS_JLIVE_REDO,    /* a redo log of epoch redo_epoch, records durable up to redo_tail,
+			     * whose bytes the data file may not hold durably yet */
 };
 
 /* A journal file we hold open and locked.
@@ -160,7 +166,8 @@ bool fams_journal_in_use(int fd);
 /* Make sure the journal file can hold bytes; grows it up to FAMS_JOURNAL_MAX. */
 int fams_journal_reserve(struct fams_journal *j, uint64_t bytes);
 
-/* Durably mark the journal as holding nothing (zero the header, flush). */
+/* Durably mark the journal as holding nothing (zero the header, flush).  A redo
+ * log's commits must be durable in the data file first (commit.c's checkpoint). */
 int fams_journal_retire(struct fams_journal *j);
 
 /* The same, if the journal on disk may still name a commit (live). */

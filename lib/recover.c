@@ -20,10 +20,15 @@
  *      commit's own flush) and stop;
  *   4. an interrupted one: give the file old_size again, put back the old bytes
  *      (of written and cut extents), then flush;
- *   5. only after 3 or 4 is durable may the caller invalidate or remove the journal. */
+ *   5. only after 3 or 4 is durable may the caller invalidate or remove the journal.
+ * A redo log (redolog.h) instead holds commits that each became durable there
+ * before any byte of theirs reached the data file: after steps 1 and 2, apply its
+ * records that check, in order, and flush (the data file may hold any mix of
+ * their bytes and older ones: writing each record whole again leaves the last). */
 #include "recover.h"
 #include "config.h"
 #include "log.h"
+#include "redolog.h"
 #include "sys.h"
 
 #include <errno.h>
@@ -46,6 +51,7 @@ const char *fams_recovery_name(int outcome)
 	case FAMS_REC_TORN: return "discarded a journal torn by a crash while it was written (data file untouched)";
 	case FAMS_REC_BUSY: return "managed by a live process; left alone";
 	case FAMS_REC_FOREIGN: return "journal belongs to another file; not applied";
+	case FAMS_REC_REPLAYED: return "committed changes in the redo log applied again; journal retired";
 	}
 	return "?";
 }
@@ -135,6 +141,12 @@ int fams_journal_examine(int jfd, int data_fd, const struct fams_identity *id, i
 		*status = FAMS_JS_ORPHAN;
 	} else if (h.fsid != id->fsid || h.ino != id->ino || h.birth != id->birth) {
 		*status = FAMS_JS_FOREIGN;
+	} else if (state == FAMS_J_REDO) {
+		struct fams_redo_end end;
+		if (fams_redo_replay(jfd, -1, &h, buf, &end) < 0)
+			r = -1;
+		else
+			*status = FAMS_JS_REDO;
 	} else if (fams_raw_fstat(data_fd, &dst) < 0) {
 		r = -1;
 	} else {
@@ -204,6 +216,17 @@ int fams_recover_locked(int jfd, int data_fd, const struct fams_identity *id,
 		free(buf);
 		errno = EUCLEAN;
 		return -1;
+	}
+
+	if (state == FAMS_J_REDO) {
+		struct fams_redo_end end;
+		if (fams_redo_replay(jfd, data_fd, &h, buf, &end) < 0 || fams_flush(data_fd) < 0)
+			goto fail_errno;
+		*outcome = FAMS_REC_REPLAYED;
+		fams_debug("%s: %llu commits (%llu bytes) applied again from its redo log", data_name,
+			   (unsigned long long)end.records, (unsigned long long)end.bytes);
+		free(buf);
+		return 0;
 	}
 
 	int complete = 0;

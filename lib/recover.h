@@ -11,6 +11,7 @@ enum fams_recovery_outcome {
 	FAMS_REC_TORN,        /* the journal was being written when a crash came: discarded */
 	FAMS_REC_BUSY,        /* a live process manages the file: nothing to recover */
 	FAMS_REC_FOREIGN,     /* the journal names another file: not applied */
+	FAMS_REC_REPLAYED,    /* a redo log's commits were applied again; data made durable */
 };
 
 const char *fams_recovery_name(int outcome);
@@ -19,7 +20,8 @@ const char *fams_recovery_name(int outcome);
  * invalidate or remove the journal: the caller does that, after this returns 0.
  * Returns 0 with *outcome set, or -1 with errno (data and journal untouched beyond
  * what an idempotent re-run repairs).  FOREIGN returns -1 with EUCLEAN. */
-#define FAMS_REC_FORCE_ROLLBACK 1 /* restore the old bytes even if the commit looks done */
+#define FAMS_REC_FORCE_ROLLBACK 1 /* restore the old bytes even if the commit looks done (an
+				   * undo journal's: a redo log's commits are only replayed) */
 int fams_recover_locked(int jfd, int data_fd, const struct fams_identity *id,
 			const char *data_name, int flags, int *outcome);
 
@@ -34,6 +36,7 @@ enum fams_journal_status {
 	FAMS_JS_FOREIGN,       /* names another file than the one with its name */
 	FAMS_JS_COMPLETE,      /* its commit finished: nothing to do */
 	FAMS_JS_INTERRUPTED,   /* its commit was cut short: would roll back */
+	FAMS_JS_REDO,          /* a redo log: its commits would be applied again */
 };
 int fams_journal_examine(int jfd, int data_fd, const struct fams_identity *id, int *status);
 

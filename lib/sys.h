@@ -54,6 +54,9 @@ enum fams_break {
 	FAMS_BREAK_WP_OPEN_FIRST,    /* uffd-sync: a faulting page opened before it is recorded */
 	FAMS_BREAK_WP_UNLOCKED,      /* uffd-sync: recording and opening not under the record lock */
 	FAMS_BREAK_NAME_UNSYNCED,    /* data written before the journal's directory entry is durable */
+	FAMS_BREAK_REDO_UNFLUSHED,   /* a redo log's records overwritten before the data file is flushed */
+	FAMS_BREAK_REDO_UNRETIRED,   /* a redo log's records overwritten while its header still names them */
+	FAMS_BREAK_REDO_DROPPED,     /* the last process removes a redo log before flushing the data file */
 };
 extern enum fams_break fams_test_break;
 

@@ -25,6 +25,7 @@ static const char *const state_names[] = {
 	[FAMS_JS_FOREIGN] = "names another file (not applied)",
 	[FAMS_JS_COMPLETE] = "complete",
 	[FAMS_JS_INTERRUPTED] = "interrupted (would roll back)",
+	[FAMS_JS_REDO] = "redo log (its commits would be applied again)",
 };
 
 /* Print one journal's row (JSON object with json); *first: none printed yet. */

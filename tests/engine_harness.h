@@ -69,6 +69,9 @@ static inline void parse_broken(int argc, char **argv)
 		{ "size-alone-any", FAMS_BREAK_SIZE_ALONE_ANY },
 		{ "regrow-stale", FAMS_BREAK_REGROW_STALE },
 		{ "name-unsynced", FAMS_BREAK_NAME_UNSYNCED },
+		{ "redo-unflushed", FAMS_BREAK_REDO_UNFLUSHED },
+		{ "redo-unretired", FAMS_BREAK_REDO_UNRETIRED },
+		{ "redo-dropped", FAMS_BREAK_REDO_DROPPED },
 	};
 	for (int i = 1; i < argc; i++) {
 		if (strncmp(argv[i], "--broken=", 9) != 0)

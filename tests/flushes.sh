@@ -1,8 +1,9 @@
 #!/bin/bash
-# flushes.sh -- strace evidence: a commit with dirty pages issues exactly two flushes
-# (journal, then data file), three at the journal's first commit (its directory
-# entry too); a commit with nothing dirty issues none, and neither does a file
-# mapped writable and never changed, from its open to its close.  Also with
+# flushes.sh -- strace evidence: a commit with dirty pages issues exactly one flush
+# with the redo log (its record; two at the journal's first commit: its directory
+# entry too), two with undo journals only (FAMS_COMMIT_LOG=undo: journal, then data
+# file; three at the first); a commit with nothing dirty issues none, and neither
+# does a file mapped writable and never changed, from its open to its close.  Also with
 # eatmydata (which turns the program's own fsync, fdatasync and msync into no-ops)
 # in the same LD_PRELOAD, in both orders: fams's flushes are system calls of its
 # own, so they still reach the kernel.
@@ -21,6 +22,8 @@ what() { # the probe's label, said
 	*) echo "commit of $1 dirty pages" ;;
 	esac
 }
+for kind in redo undo; do
+export FAMS_COMMIT_LOG=$kind
 for way in "${ways[@]}"; do
 	case $way in
 	famsrun) cmd=("$famsrun" "$probe") ;;
@@ -41,14 +44,15 @@ for way in "${ways[@]}"; do
 	# Count flushes between each BEGIN k and END.
 	while read -r k flushes; do
 		want=2
+		[ $kind = redo ] && want=1
 		[ "$k" = 0 ] && want=0
-		[ "$k" = first ] && want=3
+		[ "$k" = first ] && want=$((want + 1))
 		[ "$k" = untouched ] && want=0
 		if [ "$flushes" = "$want" ]; then
-			echo "$way: $(what "$k"): $flushes flushes"
+			echo "$kind, $way: $(what "$k"): $flushes flushes"
 			pass=$((pass + 1))
 		else
-			echo "$way: $(what "$k"): $flushes flushes, expected $want"
+			echo "$kind, $way: $(what "$k"): $flushes flushes, expected $want"
 			fail=$((fail + 1))
 		fi
 	done < <(awk '/write\(-1, "BEGIN/ { match($0, /BEGIN [0-9a-z]+/); k = substr($0, RSTART + 6, RLENGTH - 6); n = 0; on = 1; next }
@@ -56,5 +60,6 @@ for way in "${ways[@]}"; do
 		on && /write\(-1, "END"/ { print k, n; on = 0 }' "$log")
 	rm -f "$log"
 done
+done
 echo "$pass passed, $fail failed"
-[ $fail -eq 0 ] && [ $pass -eq $((7 * ${#ways[@]})) ]
+[ $fail -eq 0 ] && [ $pass -eq $((2 * 7 * ${#ways[@]})) ]

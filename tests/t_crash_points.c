@@ -130,6 +130,33 @@ static void ch_shrink(struct fams_file *f)
 	put(f, PG, "kept");
 }
 
+/* The image a change makes of before, run to the end on a copy (path_replay). */
+static struct image run_change(const struct image *before, void (*change)(struct fams_file *f), uint64_t resize)
+{
+	path = path_replay;
+	remove_journal();
+	write_image(before);
+	struct fams_file *g = open_managed();
+	if (!g)
+		FAIL("replay open");
+	if (resize && harness_resize(g, resize) < 0)
+		FAIL("replay resize");
+	change(g);
+	if (fams_file_commit(g, 0, UINT64_MAX) < 0)
+		FAIL("replay commit");
+	fams_file_close(g, 1);
+	struct image after = read_image();
+	unlink(path_replay);
+	path = path_main;
+	return after;
+}
+
+static void ch_prior(struct fams_file *f)
+{
+	put(f, 7 * PG, "prior");
+	put(f, 12 * PG, "prior, second extent");
+}
+
 /* Run one crash trial; returns 1 if the crash point was past the end. */
 static int trial(const struct shape *sh, long k, long *states)
 {
@@ -141,8 +168,7 @@ static int trial(const struct shape *sh, long k, long *states)
 		struct fams_file *f = open_managed();
 		if (!f)
 			FAIL("%s: open for prior commit", sh->name);
-		put(f, 7 * PG, "prior");
-		put(f, 12 * PG, "prior, second extent");
+		ch_prior(f);
 		if (sh->prior_crash) {
 			/* Two extents: stop at the second data write, one extent new, the
 			 * journal durable. */
@@ -163,27 +189,17 @@ static int trial(const struct shape *sh, long k, long *states)
 			fams_file_close(f, 0); /* a crash right after: journal stays live */
 	}
 	before = read_image();
-	if (sh->prior_crash) { /* the image before is the one recovery will restore */
+	if (sh->prior_crash) {
+		/* The image before is the one recovery will bring: an undo journal rolls
+		 * the interrupted commit back, a redo log (durable before the first data
+		 * write) applies it whole. */
 		free(before.bytes);
-		before = (struct image){ malloc(a.size), a.size };
-		memcpy(before.bytes, a.bytes, a.size);
+		before = fams_cfg.commit_log == FAMS_COMMIT_REDO ? run_change(&a, ch_prior, 0) : a;
+		if (fams_cfg.commit_log == FAMS_COMMIT_UNDO)
+			a = base_image(sh->size);
 	}
 	/* The after-image: the same change on a copy of "before", run to the end. */
-	path = path_replay;
-	remove_journal();
-	write_image(&before);
-	struct fams_file *g = open_managed();
-	if (!g)
-		FAIL("replay open");
-	if (sh->resize && harness_resize(g, sh->resize) < 0)
-		FAIL("replay resize");
-	sh->change(g);
-	if (fams_file_commit(g, 0, UINT64_MAX) < 0)
-		FAIL("replay commit");
-	fams_file_close(g, 1);
-	after = read_image();
-	unlink(path_replay);
-	path = path_main;
+	after = run_change(&before, sh->change, sh->resize);
 
 	volatile int committed = 0, crashed = 0;
 	struct fams_file *volatile f = NULL;
@@ -263,10 +279,15 @@ static void recovery_trials(long *states)
 		if (fams_recover_path(AT_FDCWD, path, &outcome) < 0)
 			FAIL("second recovery after k=%ld failed", k2);
 		struct image got = read_image();
-		if (!same(&got, &a))
-			VIOLATION("recovery interrupted at step %ld did not restore the before-image (then: %s)", (long)k2, fams_recovery_name(outcome));
+		/* The interrupted commit rolled back (undo), or applied whole (redo). */
+		struct image want = fams_cfg.commit_log == FAMS_COMMIT_REDO ? run_change(&a, ch_many, 0) : a;
+		if (!same(&got, &want))
+			VIOLATION("recovery interrupted at step %ld did not restore the %s-image (then: %s)", (long)k2,
+				  fams_cfg.commit_log == FAMS_COMMIT_REDO ? "after" : "before", fams_recovery_name(outcome));
 		(*states)++;
 		free(got.bytes);
+		if (want.bytes != a.bytes)
+			free(want.bytes);
 		free(a.bytes);
 		if (done)
 			break;
@@ -301,13 +322,19 @@ int main(int argc, char **argv)
 		{ "after a previous crash", 16 * PG, ch_one, 0, 0, 1 },
 	};
 	long states = 0;
-	for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
-		long k = 1;
-		while (!trial(&shapes[s], k, &states))
-			k++;
-		printf("%-24s %3ld crash points, all before- or after-image\n", shapes[s].name, k - 1);
+	/* Small commits in the redo log, then undo journals only (commit.c). */
+	static const char *const logs[] = { "redo", "undo" };
+	for (int log = 0; log < 2; log++) {
+		fams_cfg.commit_log = log;
+		for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+			long k = 1;
+			while (!trial(&shapes[s], k, &states))
+				k++;
+			printf("%s: %-24s %3ld crash points, all before- or after-image\n", logs[log], shapes[s].name,
+			       k - 1);
+		}
+		recovery_trials(&states);
 	}
-	recovery_trials(&states);
 	if (broken_name)
 		return broken_not_caught();
 	printf("%ld crash states checked, 0 violations\n", states);

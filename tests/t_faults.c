@@ -123,6 +123,31 @@ static void ch_big(struct fams_file *f)
 }
 static void ch_end(struct fams_file *f) { put(f, f->sh->size - 5, "tail!"); }
 
+/* What recovery would make of f's data file if the process crashed now: run on a
+ * copy of it, with f's journal (recovery checks the identity it is given). */
+static struct image recovered_copy(struct fams_file *f)
+{
+	char copy[4200];
+	snprintf(copy, sizeof copy, "%s.crashed", path);
+	struct image now = read_image();
+	int fd = open(copy, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0 || pwrite(fd, now.bytes, now.size, 0) != (ssize_t)now.size)
+		FAIL("copy for recovery");
+	int outcome;
+	if (fams_recover_locked(f->j.fd, fd, &f->id, copy, 0, &outcome) < 0)
+		FAIL("recovery of the copy: %s", strerror(errno));
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		FAIL("fstat copy");
+	struct image got = { malloc((size_t)st.st_size + 1), (size_t)st.st_size };
+	if (pread(fd, got.bytes, got.size, 0) != (ssize_t)got.size)
+		FAIL("read copy");
+	close(fd);
+	unlink(copy);
+	free(now.bytes);
+	return got;
+}
+
 /* One trial: returns 1 once the fault point lies past the commit's last I/O. */
 static int commit_trial(const struct shape *sh, enum fault k, long at)
 {
@@ -173,6 +198,13 @@ static int commit_trial(const struct shape *sh, enum fault k, long at)
 			FAIL("%s: %s at I/O %ld: the uncommitted bytes are gone from memory", sh->name,
 			     fault_name[k], at);
 		free(mem.bytes);
+		/* A crash now: recovery, run on a copy of the data file, keeps it too
+		 * (the journal may hold the failed commit whole: it must not apply it). */
+		struct image crashed = recovered_copy(f);
+		if (!same(&crashed, &before))
+			FAIL("%s: %s at I/O %ld: a crash after the failed commit would bring it back", sh->name,
+			     fault_name[k], at);
+		free(crashed.bytes);
 		/* The fault has cleared: the same commit now succeeds. */
 		if (fams_file_commit(f, 0, UINT64_MAX) < 0)
 			FAIL("%s: %s at I/O %ld: retry failed: %s", sh->name, fault_name[k], at, strerror(errno));
@@ -201,8 +233,9 @@ static int commit_trial(const struct shape *sh, enum fault k, long at)
 
 /* ---- opening and recovery ------------------------------------------------------------ */
 
-/* Leave a half-applied commit behind (a crash between data writes). */
-static struct image half_applied(void)
+/* Leave a half-applied commit behind (a crash between data writes); *committed:
+ * the image the commit makes. */
+static struct image half_applied(struct image *committed)
 {
 	struct image base = base_image(48 * PG);
 	remove_journal();
@@ -214,6 +247,7 @@ static struct image half_applied(void)
 	 * file a mix. */
 	if (fams_file_commit(f, 0, UINT64_MAX) < 0)
 		FAIL("set-up commit");
+	*committed = read_image();
 	int fd = open(path, O_RDWR);
 	if (fd < 0 || pwrite(fd, base.bytes, 20 * PG, 0) != 20 * PG)
 		FAIL("set-up mix");
@@ -224,8 +258,12 @@ static struct image half_applied(void)
 
 static int recovery_trial(enum fault k, long at, int via_open)
 {
-	struct image base = half_applied();
+	struct image committed;
+	struct image base = half_applied(&committed);
 	struct image mixed = read_image();
+	/* What recovery brings: the state before the commit (an undo journal rolls it
+	 * back) or the commit whole (a redo log applies it). */
+	const struct image *want = fams_cfg.commit_log == FAMS_COMMIT_REDO ? &committed : &base;
 	if (same(&mixed, &base))
 		FAIL("set-up did not leave a mixed file");
 	arm(k, at);
@@ -269,12 +307,13 @@ static int recovery_trial(enum fault k, long at, int via_open)
 	if (fams_recover_path(AT_FDCWD, path, &outcome) < 0)
 		FAIL("%s: %s at I/O %ld: the recovery after it failed", what, fault_name[k], at);
 	struct image got = read_image();
-	if (!same(&got, &base))
+	if (!same(&got, want))
 		FAIL("%s: %s at I/O %ld: the file is not the last committed image", what, fault_name[k], at);
 	injected += fired;
 	free(got.bytes);
 	free(mixed.bytes);
 	free(base.bytes);
+	free(committed.bytes);
 	return !fired;
 }
 
@@ -333,21 +372,27 @@ int main(void)
 		{ "page at the end", 10 * PG + 333, ch_end, 1 },
 		{ "with a live journal", 48 * PG, ch_many, 1 },
 	};
-	for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
-		long points = 0;
-		for (int k = 0; k < NFAULTS; k++)
-			for (long at = 1; !commit_trial(&shapes[s], (enum fault)k, at); at++)
-				points++;
-		printf("commit, %-20s %4ld faults injected\n", shapes[s].name, points);
-	}
-	for (int via_open = 0; via_open < 3; via_open++) {
-		long points = 0;
-		for (int k = 0; k < NFAULTS; k++)
-			for (long at = 1; !recovery_trial((enum fault)k, at, via_open); at++)
-				points++;
-		printf("%-28s %4ld faults injected\n",
-		       via_open == 1 ? "open with a pending journal" : via_open == 2 ? "program's open, pending journal" : "recovery",
-		       points);
+	/* Small commits in the redo log, then undo journals only (commit.c). */
+	static const char *const logs[] = { "redo", "undo" };
+	for (int log = 0; log < 2; log++) {
+		fams_cfg.commit_log = log;
+		for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+			long points = 0;
+			for (int k = 0; k < NFAULTS; k++)
+				for (long at = 1; !commit_trial(&shapes[s], (enum fault)k, at); at++)
+					points++;
+			printf("%s: commit, %-20s %4ld faults injected\n", logs[log], shapes[s].name,
+			       points);
+		}
+		for (int via_open = 0; via_open < 3; via_open++) {
+			long points = 0;
+			for (int k = 0; k < NFAULTS; k++)
+				for (long at = 1; !recovery_trial((enum fault)k, at, via_open); at++)
+					points++;
+			printf("%s: %-28s %4ld faults injected\n", logs[log],
+			       via_open == 1 ? "open with a pending journal" : via_open == 2 ? "program's open, pending journal" : "recovery",
+			       points);
+		}
 	}
 	long points = 0;
 	for (int k = 0; k < NFAULTS; k++)

@@ -4,6 +4,7 @@
  * description in O_DIRECT mode.  Where the file system refuses a direct write
  * (EINVAL), the commit goes on buffered and later commits do not try again: the
  * data file and the journal are what they would have been. */
+#include "config.h"
 #include "engine_harness.h"
 #include "jformat.h"
 #include "log.h"
@@ -71,6 +72,7 @@ int main(void)
 	snprintf(path_main, sizeof path_main, "%s/journal_direct.%d", dir ? dir : ".", (int)getpid());
 	path = path_main;
 	fams_log_level = FAMS_LOG_ERROR;
+	fams_cfg.commit_log = FAMS_COMMIT_UNDO; /* undo journals are what this is about */
 	fams_sys.os_pwrite = counting_pwrite;
 
 	int probe = open(dir ? dir : ".", O_RDONLY | O_DIRECTORY);

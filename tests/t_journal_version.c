@@ -3,6 +3,7 @@
  * EUCLEAN and a fams: line, the journal is kept, and the data file stays as it is
  * -- here a half-applied commit, which only the right version can roll back.  A
  * journal of format 2 (the fams before this one) is read and rolled back. */
+#include "config.h"
 #include "engine_harness.h"
 #include "jformat.h"
 #include "log.h"
@@ -16,6 +17,7 @@ int main(void)
 	snprintf(path_main, sizeof path_main, "%s/journal_version.%d", dir ? dir : ".", (int)getpid());
 	path = path_main;
 	fams_log_level = FAMS_LOG_ERROR;
+	fams_cfg.commit_log = FAMS_COMMIT_UNDO; /* undo journals are what this is about */
 
 	struct image base = base_image(8 * PG);
 	write_image(&base);

@@ -17,8 +17,10 @@
  * the images the program could have committed: the last one whose commit had
  * returned, or the one in flight.
  *
- *   t_power_loss [--samples=N] [--seed=S] [--broken=MODE]
- * N: random states per crash point where enumeration is too large (default 400). */
+ *   t_power_loss [--samples=N] [--seed=S] [--broken=MODE] [--commit-log=redo|undo]
+ * N: random states per crash point where enumeration is too large (default 400).
+ * Every shape runs with small commits in the redo log and again with undo
+ * journals only, unless --commit-log names one. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -65,7 +67,7 @@ static ino_t data_ino;
 static char jpath[4200]; /* the data file's journal: named after its identity, set by begin() */
 static int recording;
 
-static struct image images[8];
+static struct image images[16];
 static int nimages;
 
 static enum file_id classify(int fd)
@@ -389,9 +391,18 @@ static void random_units(const struct plan *p, signed char *unit)
 		if (p->durable[i])
 			continue;
 		int n = ops[i].kind == OP_WRITE ? (int)sectors_of(&ops[i]) : 1;
-		uint64_t how = rnd() % 5; /* 0-1 whole, 2 none, 3-4 torn */
-		for (int s = 0; s < n; s++)
-			unit[k + s] = how < 2 ? 1 : how == 2 ? 0 : (signed char)(rnd() & 1);
+		uint64_t s0 = ops[i].kind == OP_WRITE ? ops[i].off / SECTOR : 0;
+		/* 0-1 whole, 2 none, 3-4 torn by sector, 5-6 torn by 4 KiB block (page
+		 * writeback: a later block of a write on disk, an earlier one not) */
+		uint64_t how = rnd() % 7, block = UINT64_MAX;
+		signed char block_bit = 0;
+		for (int s = 0; s < n; s++) {
+			if (how >= 5 && (s0 + (uint64_t)s) / 8 != block) {
+				block = (s0 + (uint64_t)s) / 8;
+				block_bit = (signed char)(rnd() & 1);
+			}
+			unit[k + s] = how < 2 ? 1 : how == 2 ? 0 : how >= 5 ? block_bit : (signed char)(rnd() & 1);
+		}
 		k += n;
 	}
 }
@@ -680,6 +691,40 @@ static void sh_snapshots(void)
 	finish(f);
 }
 
+/* A redo log that fills up (commit.c, R3): its commits made durable and the log
+ * retired before the next epoch's first record -- larger than the last epoch's
+ * first, so it reaches into the second -- is written over it. */
+static void sh_redo_rollover(void)
+{
+	begin(8 * PG);
+	struct fams_file *f = open_managed();
+	for (int i = 0; i < 7; i++) {
+		put_page(f, 0, (char)('A' + i));
+		commit(f);
+	}
+	put_page(f, 0, 'Y');
+	put_page(f, 1, 'Z');
+	commit(f);
+	put(f, 5 * PG, "next record of the new epoch");
+	commit(f);
+	finish(f);
+}
+
+/* The last process leaves: a redo log's commits are made durable in the data file
+ * before its journal is removed (file.c, R3). */
+static void sh_last_leaves(void)
+{
+	begin(8 * PG);
+	struct fams_file *f = open_managed();
+	put(f, 2 * PG, "first commit");
+	commit(f);
+	put_page(f, 4, 'Q');
+	commit(f);
+	fams_file_close(f, 1);
+	recording = 0;
+	explore();
+}
+
 /* Kyoto Cabinet's synchronisation, twice: grow, commit, shrink to the new logical
  * end, commit (a size change alone). */
 static void sh_kyoto_sync(void)
@@ -699,6 +744,7 @@ static void sh_kyoto_sync(void)
 
 int main(int argc, char **argv)
 {
+	int only_log = -1; /* --commit-log=redo|undo: only that one (default: both) */
 	parse_broken(argc, argv);
 	harness_tracker(FAMS_TRACKER_COMPARE);
 	for (int i = 1; i < argc; i++) {
@@ -706,6 +752,10 @@ int main(int argc, char **argv)
 			samples_per_point = atol(argv[i] + 10);
 		else if (strncmp(argv[i], "--seed=", 7) == 0)
 			rng_state = strtoull(argv[i] + 7, NULL, 0) | 1;
+		else if (strcmp(argv[i], "--commit-log=redo") == 0)
+			only_log = FAMS_COMMIT_REDO;
+		else if (strcmp(argv[i], "--commit-log=undo") == 0)
+			only_log = FAMS_COMMIT_UNDO;
 	}
 	static char path_main[4096];
 	const char *dir = getenv("FAMS_TEST_DIR");
@@ -739,16 +789,24 @@ int main(int argc, char **argv)
 		{ "shrink then grow in one commit", sh_shrink_grow_commit },
 		{ "Kyoto Cabinet's sync, twice", sh_kyoto_sync },
 		{ "two snapshots, committed after", sh_snapshots },
+		{ "redo log full, next epoch", sh_redo_rollover },
+		{ "last process leaves", sh_last_leaves },
 	};
-	for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
-		shape_name = shapes[s].name;
-		long before = states_checked, pe = points_exhaustive, ps = points_sampled;
-		fams_sys = recorder;
-		shapes[s].run();
-		fams_sys_reset();
-		printf("%-34s %4d ops, %3ld crash points exhaustive, %3ld sampled, %7ld states\n", shape_name,
-		       nops, points_exhaustive - pe, points_sampled - ps, states_checked - before);
-		fflush(stdout);
+	static const char *const logs[] = { "redo", "undo" };
+	for (int log = 0; log < 2; log++) {
+		if (only_log >= 0 && log != only_log)
+			continue;
+		fams_cfg.commit_log = log;
+		for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+			shape_name = shapes[s].name;
+			long before = states_checked, pe = points_exhaustive, ps = points_sampled;
+			fams_sys = recorder;
+			shapes[s].run();
+			fams_sys_reset();
+			printf("%s: %-34s %4d ops, %3ld crash points exhaustive, %3ld sampled, %7ld states\n", logs[log],
+			       shape_name, nops, points_exhaustive - pe, points_sampled - ps, states_checked - before);
+			fflush(stdout);
+		}
 	}
 	if (broken_name)
 		return broken_not_caught();

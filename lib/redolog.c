@@ -1,0 +1,231 @@
+/* redolog.c -- the redo log's format: its writer (used by the commit), its reader and
+ * replay (used by recovery), in one place (see redolog.h). */
+#include "redolog.h"
+#include "sys.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack: hashing never allocates */
+#include <xxhash.h>
+
+uint64_t fams_jrecord_span(size_t n, uint64_t bytes)
+{
+	uint64_t len = sizeof(struct fams_jrecord) + n * sizeof(struct fams_jextent) + bytes;
+	return (len + FAMS_JOURNAL_ALIGN - 1) & ~(uint64_t)(FAMS_JOURNAL_ALIGN - 1);
+}
+
+static uint64_t record_hash(const struct fams_jrecord *r)
+{
+	struct fams_jrecord copy = *r;
+	copy.record_hash = 0;
+	return XXH3_64bits(&copy, sizeof copy);
+}
+
+int fams_redo_start(int jfd, uint64_t epoch, const struct fams_identity *id, uint64_t size)
+{
+	struct fams_jheader h = { .version = FAMS_JOURNAL_REDO_VERSION, .page_size = (uint32_t)fams_page_size,
+				  .seq = epoch, .fsid = id->fsid, .ino = id->ino, .birth = id->birth,
+				  .old_size = size, .new_size = size };
+	memcpy(h.magic, FAMS_JOURNAL_MAGIC, 8);
+	h.header_hash = fams_jheader_hash(&h);
+	return fams_pwrite_full(jfd, &h, sizeof h, 0);
+}
+
+/* Bytes on their way into the journal, gathered into chunk so that a small record
+ * is one write. */
+struct gather {
+	int jfd;
+	char *chunk;
+	size_t fill;
+	uint64_t pos; /* where chunk goes */
+};
+
+static int gather_put(struct gather *g, const char *src, uint64_t len)
+{
+	for (uint64_t done = 0; done < len;) {
+		size_t room = FAMS_IO_CHUNK - g->fill;
+		size_t c = len - done > room ? room : (size_t)(len - done);
+		memcpy(g->chunk + g->fill, src + done, c);
+		g->fill += c;
+		done += c;
+		if (g->fill == FAMS_IO_CHUNK) {
+			if (fams_pwrite_full(g->jfd, g->chunk, g->fill, (off_t)g->pos) < 0)
+				return -1;
+			g->pos += g->fill;
+			g->fill = 0;
+		}
+	}
+	return 0;
+}
+
+int64_t fams_redo_append(int jfd, uint64_t at, uint64_t epoch, uint64_t index, struct fams_jsizes sz,
+			 const struct fams_jextent *ext, const char *const *newb, size_t n, char *chunk)
+{
+	struct fams_jrecord r = { .epoch = epoch, .index = index, .old_size = sz.old_size,
+				  .new_size = sz.new_size, .nextents = n };
+	memcpy(r.magic, FAMS_JRECORD_MAGIC, 8);
+	/* The table holds only where each range goes: its bytes are checked by the
+	 * body's hash, and new_hash is an undo journal's. */
+	struct fams_jextent *table = malloc(n ? n * sizeof *table : 1);
+	if (!table) {
+		errno = ENOMEM;
+		return -1;
+	}
+	XXH3_state_t state;
+	XXH3_INITSTATE(&state);
+	XXH3_64bits_reset_withSeed(&state, index);
+	uint64_t bytes = 0;
+	for (size_t i = 0; i < n; i++) {
+		table[i] = (struct fams_jextent){ .off = ext[i].off, .len = ext[i].len };
+		bytes += ext[i].len;
+	}
+	XXH3_64bits_update(&state, table, n * sizeof *table);
+	for (size_t i = 0; i < n; i++)
+		XXH3_64bits_update(&state, newb[i], (size_t)ext[i].len);
+	r.body_len = n * sizeof *table + bytes;
+	r.body_hash = XXH3_64bits_digest(&state);
+	r.record_hash = record_hash(&r);
+
+	struct gather g = { jfd, chunk, 0, at };
+	int err = gather_put(&g, (const char *)&r, sizeof r);
+	if (err == 0)
+		err = gather_put(&g, (const char *)table, n * sizeof *table);
+	for (size_t i = 0; i < n && err == 0; i++)
+		err = gather_put(&g, newb[i], ext[i].len);
+	if (err == 0 && g.fill)
+		err = fams_pwrite_full(jfd, chunk, g.fill, (off_t)g.pos);
+	free(table);
+	return err < 0 ? -1 : (int64_t)(sizeof r + r.body_len);
+}
+
+static int hash_piece(void *state, const char *bytes, size_t n, uint64_t off)
+{
+	XXH3_64bits_update(state, bytes, n);
+	return 0;
+}
+
+struct copy_target {
+	int data_fd;
+	uint64_t delta; /* data file offset minus journal offset, for the extent at hand */
+};
+
+static int copy_piece(void *ctx, const char *bytes, size_t n, uint64_t journal_off)
+{
+	const struct copy_target *t = ctx;
+	return fams_pwrite_full(t->data_fd, bytes, n, (off_t)(journal_off + t->delta));
+}
+
+/* Whether a record's table fits it: sorted, disjoint, non-empty extents inside its
+ * new size, adding up with the table to its body. */
+static bool table_check(const struct fams_jrecord *r, const struct fams_jextent *ext)
+{
+	uint64_t total = r->nextents * sizeof *ext, prev_end = 0;
+	for (uint64_t i = 0; i < r->nextents; i++) {
+		const struct fams_jextent *e = &ext[i];
+		if (e->flags || e->new_hash || e->len == 0 || e->off < prev_end || e->off + e->len < e->off ||
+		    e->off + e->len > r->new_size || total + e->len < total)
+			return false;
+		prev_end = e->off + e->len;
+		total += e->len;
+	}
+	return total == r->body_len;
+}
+
+/* Read the record at `at` into *r and its table into *ext (malloc'd) if it is
+ * record `index` of epoch h and checks whole: 1; 0 where it does not (the log
+ * ends); -1 with errno when a read failed. */
+static int read_record(int jfd, uint64_t jsize, uint64_t at, const struct fams_jheader *h, uint64_t index,
+		       struct fams_jrecord *r, struct fams_jextent **ext, char *buf)
+{
+	*ext = NULL;
+	if (at > jsize || jsize - at < sizeof *r)
+		return 0;
+	ssize_t got = fams_pread_full(jfd, r, sizeof *r, (off_t)at);
+	if (got < 0)
+		return -1;
+	if ((size_t)got != sizeof *r || memcmp(r->magic, FAMS_JRECORD_MAGIC, 8) != 0 ||
+	    record_hash(r) != r->record_hash || r->epoch != h->seq || r->index != index ||
+	    r->body_len > jsize - at - sizeof *r || r->nextents > r->body_len / sizeof **ext)
+		return 0;
+	size_t table = (size_t)r->nextents * sizeof **ext;
+	struct fams_jextent *e = malloc(table ? table : 1);
+	if (!e) {
+		errno = ENOMEM;
+		return -1;
+	}
+	got = table ? fams_pread_full(jfd, e, table, (off_t)(at + sizeof *r)) : 0;
+	if (got < 0) {
+		free(e);
+		return -1;
+	}
+	if ((size_t)got != table || !table_check(r, e)) {
+		free(e);
+		return 0;
+	}
+	XXH3_state_t state;
+	XXH3_INITSTATE(&state);
+	XXH3_64bits_reset_withSeed(&state, index);
+	int64_t hashed = fams_read_chunks(jfd, at + sizeof *r, r->body_len, buf, hash_piece, &state);
+	if (hashed < 0) {
+		free(e);
+		return -1;
+	}
+	if ((uint64_t)hashed != r->body_len || XXH3_64bits_digest(&state) != r->body_hash) {
+		free(e);
+		return 0;
+	}
+	*ext = e;
+	return 1;
+}
+
+/* Apply one checked record: its size, then its bytes. */
+static int apply_record(int jfd, int data_fd, uint64_t at, const struct fams_jrecord *r,
+			const struct fams_jextent *ext, uint64_t *size, char *buf)
+{
+	if (*size != r->new_size) {
+		if (fams_truncate(data_fd, (off_t)r->new_size) < 0)
+			return -1;
+		*size = r->new_size;
+	}
+	uint64_t jpos = at + sizeof *r + r->nextents * sizeof *ext;
+	for (uint64_t i = 0; i < r->nextents; i++) {
+		struct copy_target t = { data_fd, ext[i].off - jpos };
+		int64_t got = fams_read_chunks(jfd, jpos, ext[i].len, buf, copy_piece, &t);
+		if (got < 0)
+			return -1;
+		if ((uint64_t)got != ext[i].len) {
+			errno = EIO; /* the record checked: it cannot end early */
+			return -1;
+		}
+		jpos += ext[i].len;
+	}
+	return 0;
+}
+
+int fams_redo_replay(int jfd, int data_fd, const struct fams_jheader *h, char *buf, struct fams_redo_end *end)
+{
+	struct stat jst, dst;
+	*end = (struct fams_redo_end){ .tail = FAMS_JOURNAL_BODY_OFFSET };
+	if (fams_raw_fstat(jfd, &jst) < 0 || (data_fd >= 0 && fams_raw_fstat(data_fd, &dst) < 0))
+		return -1;
+	uint64_t size = data_fd >= 0 ? (uint64_t)dst.st_size : 0;
+	for (;;) {
+		struct fams_jrecord r;
+		struct fams_jextent *ext;
+		int ok = read_record(jfd, (uint64_t)jst.st_size, end->tail, h, end->index + 1, &r, &ext, buf);
+		if (ok <= 0)
+			return ok;
+		int err = data_fd >= 0 ? apply_record(jfd, data_fd, end->tail, &r, ext, &size, buf) : 0;
+		free(ext);
+		if (err < 0)
+			return -1;
+		uint64_t table = r.nextents * sizeof *ext;
+		end->records++;
+		end->index++;
+		end->bytes += r.body_len - table;
+		end->tail += fams_jrecord_span((size_t)r.nextents, r.body_len - table);
+	}
+}
