@@ -173,6 +173,8 @@ static int write_journal(struct fams_file *f, const struct commit_plan *pl, stru
 	return 0;
 }
 
+uint64_t fams_redo_room = 1u << 20;
+
 /* Whether the commit of pl goes to the redo log: with FAMS_COMMIT_LOG=redo (the
  * default), when the journal may grow to hold its record in an empty log (one that
  * may not is an undo commit, which holds only the old bytes below the old size). */
@@ -224,12 +226,16 @@ static int commit_redo(struct fams_file *f, const struct commit_plan *pl, struct
 {
 	struct fams_jcounters *c = f->j.st;
 	uint64_t span = fams_jrecord_span(pl->written, pl->new_bytes);
+	/* The journal grows to the log's room before the log rolls over, so that a
+	 * checkpoint's two flushes are shared by many commits; a record larger than
+	 * the room may grow it up to FAMS_JOURNAL_MAX. */
+	uint64_t room = fams_redo_room < fams_cfg.journal_max ? fams_redo_room : fams_cfg.journal_max;
+	if (room < c->capacity)
+		room = c->capacity;
+	uint64_t limit = FAMS_JOURNAL_BODY_OFFSET + span <= room ? room : fams_cfg.journal_max;
 	/* A log that is full, or whose last append failed (a record may be there or
-	 * not): R3 before the next record.  A record larger than the whole journal
-	 * grows it instead (below), after the records already there. */
-	bool full = c->redo_tail + span > c->capacity &&
-		    (FAMS_JOURNAL_BODY_OFFSET + span <= c->capacity || c->redo_tail + span > fams_cfg.journal_max);
-	bool roll = c->redo_epoch && (c->live != FAMS_JLIVE_REDO || full);
+	 * not): R3 before the next record. */
+	bool roll = c->redo_epoch && (c->live != FAMS_JLIVE_REDO || c->redo_tail + span > limit);
 	if (roll && fams_commit_checkpoint(f) < 0) {
 		int saved = errno;
 		fams_error("%s: making the journal's commits durable failed: %s; nothing was written, the "

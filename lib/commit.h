@@ -42,6 +42,11 @@ int fams_file_flush_if_needed(struct fams_file *f);
  * while other processes use the file.  Takes the lock. */
 int fams_file_before_truncate(struct fams_file *f);
 
+/* The journal bytes a redo log may take before it rolls over (a checkpoint); a
+ * journal preallocated larger keeps its size.  1 MiB; tests lower it to roll over
+ * with few commits. */
+extern uint64_t fams_redo_room;
+
 /* Make the commits in f's redo log durable in the data file, then retire the
  * journal (commit.c, R3); nothing when no log is live.  The commit lock is held,
  * or the process is alone with the file.  0, or -1 with errno. */

@@ -135,18 +135,14 @@ int fams_journal_examine(int jfd, int data_fd, const struct fams_identity *id, i
 		*status = FAMS_JS_EMPTY;
 	} else if (state == FAMS_J_OTHER_VERSION) {
 		*status = FAMS_JS_OTHER_VERSION;
-	} else if (state != FAMS_J_VALID) {
+	} else if (state != FAMS_J_VALID && state != FAMS_J_REDO) {
 		*status = FAMS_JS_TORN;
 	} else if (data_fd < 0) {
 		*status = FAMS_JS_ORPHAN;
 	} else if (h.fsid != id->fsid || h.ino != id->ino || h.birth != id->birth) {
 		*status = FAMS_JS_FOREIGN;
 	} else if (state == FAMS_J_REDO) {
-		struct fams_redo_end end;
-		if (fams_redo_replay(jfd, -1, &h, buf, &end) < 0)
-			r = -1;
-		else
-			*status = FAMS_JS_REDO;
+		*status = FAMS_JS_REDO;
 	} else if (fams_raw_fstat(data_fd, &dst) < 0) {
 		r = -1;
 	} else {

@@ -16,7 +16,7 @@ command -v clang >/dev/null || { echo "fuzz.sh: clang is not installed (scripts/
 clang -g -O1 -std=gnu11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	-I"$src/lib" "$src/tests/fuzz/fuzz_recover.c" \
-	"$src/lib/recover.c" "$src/lib/jformat.c" "$src/lib/journal.c" "$src/lib/sys.c" "$src/lib/log.c" "$src/lib/config.c" \
+	"$src/lib/recover.c" "$src/lib/jformat.c" "$src/lib/redolog.c" "$src/lib/journal.c" "$src/lib/sys.c" "$src/lib/log.c" "$src/lib/config.c" \
 	-lxxhash -o "$out/fuzz_recover"
 
 "$build/tests/make_seeds" "$out/seeds" >/dev/null

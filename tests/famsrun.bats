@@ -75,10 +75,34 @@ teardown() { rm -rf "$DIR"; }
 	[ -z "$(ls -A "$DIR" | grep fams-journal)" ]
 }
 
-@test "--recover rolls back a commit a kill interrupted; a second run finds nothing" {
-	# A kill after commit 3 leaves its journal; a page changed behind fams's back
+@test "--recover applies again the redo log a kill left; a second run finds nothing" {
+	# A kill after commit 3 leaves its redo log; a page changed behind fams's back
 	# makes the file hold neither round 2 nor round 3 -- as a kill half-way
-	# through the commit's data writes leaves it -- so recovery must roll back.
+	# through the commit's data writes leaves it -- and the log brings round 3.
+	run "$FAMSRUN" "$BUILD/tests/torture_writer" "$DIR/f" 256 3 die
+	[ "$status" -eq 137 ]
+	j=$("$FAMSRUN" --journal-of "$DIR/f")
+	[ -e "$j" ]
+	run "$FAMSRUN" --status "$DIR"
+	[[ "$output" == *"$DIR/f "*"redo log (its commits would be applied again)"* ]]
+	printf 'torn' | dd of="$DIR/f" bs=1 seek=$((5 * 4096 + 100)) conv=notrunc status=none
+	run "$FAMSRUN" --recover "$DIR/f"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"$DIR/f: "*"applied again"* ]]
+	[ ! -e "$j" ]
+	run "$BUILD/tests/torture_check" "$DIR/f" 256
+	[ "$status" -eq 0 ]
+	[ "$output" = 3 ]
+	run "$FAMSRUN" --recover "$DIR/f"
+	[[ "$output" == *"nothing to recover"* ]]
+}
+
+@test "--recover rolls back a commit a kill interrupted; a second run finds nothing" {
+	# Undo journals only.  A kill after commit 3 leaves its journal; a page
+	# changed behind fams's back makes the file hold neither round 2 nor round 3
+	# -- as a kill half-way through the commit's data writes leaves it -- so
+	# recovery must roll back.
+	export FAMS_COMMIT_LOG=undo
 	run "$FAMSRUN" "$BUILD/tests/torture_writer" "$DIR/f" 256 3 die
 	[ "$status" -eq 137 ]
 	j=$("$FAMSRUN" --journal-of "$DIR/f")
@@ -151,6 +175,7 @@ teardown() { rm -rf "$DIR"; }
 
 
 @test "--status lists each journal: in use, complete, interrupted, orphan; --json too" {
+	export FAMS_COMMIT_LOG=undo # the states of undo journals
 	# complete: a kill after commit 3 leaves its journal, the file as committed.
 	run "$FAMSRUN" "$BUILD/tests/torture_writer" "$DIR/done" 64 3 die
 	[ "$status" -eq 137 ]

@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
+#include "commit.h"
 #include "config.h"
 #include "engine_harness.h"
 #include "journal.h"
@@ -301,7 +302,8 @@ int main(int argc, char **argv)
 	snprintf(path_main, sizeof path_main, "%s/crash_points.%d", dir ? dir : ".", (int)getpid());
 	snprintf(path_replay, sizeof path_replay, "%s.replay", path_main);
 	path = path_main;
-	fams_cfg.journal_size = 64 * 1024; /* small, so ch_big must grow it */
+	fams_cfg.journal_size = 64 * 1024;
+	fams_redo_room = 0; /* the log rolls over at the journal's size */ /* small, so ch_big must grow it */
 	fams_cfg.journal_max = 64 << 20;
 	fams_log_level = FAMS_LOG_ERROR; /* rollbacks are the point here, not news */
 	/* Changes go through put(), which marks them dirty, and no mapping exists: by

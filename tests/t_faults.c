@@ -6,6 +6,7 @@
  *    its last committed bytes (checked on disk at once, and again after a crash
  *    and recovery), the program's uncommitted bytes are still in the working copy,
  *    and the same commit succeeds once the fault has cleared. */
+#include "commit.h"
 #include "config.h"
 #include "engine_harness.h"
 #include "journal.h"
@@ -363,6 +364,7 @@ int main(void)
 	snprintf(path_main, sizeof path_main, "%s/faults.%d", dir ? dir : ".", (int)getpid());
 	path = path_main;
 	fams_cfg.journal_size = 64 * 1024;
+	fams_redo_room = 0; /* the log rolls over at the journal's size */
 	fams_cfg.journal_max = 64 << 20;
 	fams_log_level = FAMS_LOG_ERROR - 1; /* every fault prints an error: silence them */
 	static const struct shape shapes[] = {

@@ -30,6 +30,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "commit.h"
 #include "config.h"
 #include "engine_harness.h"
 #include "journal.h"
@@ -710,6 +711,22 @@ static void sh_redo_rollover(void)
 	finish(f);
 }
 
+/* A redo log whose room is larger than the journal: the journal grows under its
+ * live records, and they stay. */
+static void sh_redo_grows(void)
+{
+	begin(8 * PG);
+	fams_redo_room = 256 * 1024;
+	struct fams_file *f = open_managed();
+	for (int i = 0; i < 6; i++) {
+		put_page(f, (uint64_t)i, (char)('K' + i));
+		put_page(f, 7, (char)('k' + i));
+		commit(f);
+	}
+	fams_redo_room = 0;
+	finish(f);
+}
+
 /* The last process leaves: a redo log's commits are made durable in the data file
  * before its journal is removed (file.c, R3). */
 static void sh_last_leaves(void)
@@ -761,7 +778,8 @@ int main(int argc, char **argv)
 	const char *dir = getenv("FAMS_TEST_DIR");
 	snprintf(path_main, sizeof path_main, "%s/power_loss.%d", dir ? dir : ".", (int)getpid());
 	path = path_main;
-	fams_cfg.journal_size = 64 * 1024; /* small, so growth is exercised */
+	fams_cfg.journal_size = 64 * 1024;
+	fams_redo_room = 0; /* the log rolls over at the journal's size */ /* small, so growth is exercised */
 	fams_cfg.journal_max = 64 << 20;
 	fams_log_level = FAMS_LOG_ERROR;
 	fams_sys.os_openat = r_openat;
@@ -790,6 +808,7 @@ int main(int argc, char **argv)
 		{ "Kyoto Cabinet's sync, twice", sh_kyoto_sync },
 		{ "two snapshots, committed after", sh_snapshots },
 		{ "redo log full, next epoch", sh_redo_rollover },
+		{ "redo log grows the journal", sh_redo_grows },
 		{ "last process leaves", sh_last_leaves },
 	};
 	static const char *const logs[] = { "redo", "undo" };

@@ -11,7 +11,10 @@
  * Recovery must never crash or hang, never touch the data file when the journal
  * names another file or does not validate, never write past the old size the
  * journal recorded nor truncate to any other size, and leave every byte outside
- * the journal's extents as it was. */
+ * the journal's extents as it was.  For a redo log (format 4), "the journal's
+ * extents" and "sizes" are those of every record found walking the log as its
+ * layout lays the records out (replay applies only a prefix of them: those that
+ * check); its writes stay below the largest of those sizes. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -25,6 +28,7 @@
 #include "journal.h"
 #include "log.h"
 #include "recover.h"
+#include "redolog.h"
 #include "sys.h"
 
 #define PG 4096
@@ -33,6 +37,9 @@
 static const struct fams_identity id = { 0x1234abcd5678ef01ull, 4242, 1764420000123456789ull };
 static int data_fd = -1, journal_fd = -1;
 static uint64_t allowed_size; /* the header's old size; writes must stay below it */
+/* A redo log's: the sizes its records give the file (any one may be the last). */
+static uint64_t redo_sizes[256]; /* a record takes 4 KiB at least: room for an input's */
+static int nredo_sizes;
 static int data_may_change;
 
 #define VIOLATION(...)                                                                         \
@@ -57,7 +64,10 @@ static ssize_t f_pwrite(int fd, const void *b, size_t n, off_t o)
 }
 static int f_ftruncate(int fd, off_t l)
 {
-	if (fd != data_fd || !data_may_change || (uint64_t)l != allowed_size)
+	int redo_size = 0;
+	for (int i = 0; i < nredo_sizes; i++)
+		redo_size |= (uint64_t)l == redo_sizes[i];
+	if (fd != data_fd || !data_may_change || ((uint64_t)l != allowed_size && !redo_size))
 		VIOLATION("truncate of fd %d to %lld (recorded size %llu)", fd, (long long)l,
 			  (unsigned long long)allowed_size);
 	return fams_sys_default.os_ftruncate(fd, l);
@@ -80,6 +90,27 @@ static int f_unlinkat(int d, const char *p, int f)
 
 static char base[DATA_PAGES * PG];
 
+/* The oracle's view of a redo log: every record's size, and its extents marked
+ * in redo_inside (redo_limit bytes). */
+static char *redo_inside;
+static size_t redo_limit;
+static void note_record_size(uint8_t *j, size_t n, size_t at, struct fams_jrecord *r)
+{
+	(void)j, (void)n, (void)at;
+	if (nredo_sizes < (int)(sizeof redo_sizes / sizeof redo_sizes[0]))
+		redo_sizes[nredo_sizes++] = r->new_size;
+}
+static void note_record_extents(uint8_t *j, size_t n, size_t at, struct fams_jrecord *r)
+{
+	size_t table = at + sizeof *r;
+	for (uint64_t i = 0; i < r->nextents && table <= n && (n - table) / sizeof(struct fams_jextent) > i; i++) {
+		struct fams_jextent e;
+		memcpy(&e, j + table + i * sizeof e, sizeof e);
+		for (uint64_t b = e.off; b < redo_limit && b - e.off < e.len; b++)
+			redo_inside[b] = 1;
+	}
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc, (void)argv;
@@ -97,12 +128,43 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-/* Recompute the hashes a valid journal of these bytes would carry (format 3, or 2
- * when the header says so). */
+/* Walk a redo log's records as its layout lays them out (no hash checked): fn on
+ * each record found, at its offset; stops at the first without the magic. */
+static void walk_records(uint8_t *j, size_t n, void (*fn)(uint8_t *j, size_t n, size_t at, struct fams_jrecord *r))
+{
+	for (size_t at = FAMS_JOURNAL_BODY_OFFSET; at <= n && n - at >= sizeof(struct fams_jrecord);) {
+		struct fams_jrecord r;
+		memcpy(&r, j + at, sizeof r);
+		if (memcmp(r.magic, FAMS_JRECORD_MAGIC, 8) != 0 || r.nextents > r.body_len / sizeof(struct fams_jextent) ||
+		    r.body_len > n)
+			return;
+		fn(j, n, at, &r);
+		at += fams_jrecord_span((size_t)r.nextents, r.body_len - r.nextents * sizeof(struct fams_jextent));
+	}
+}
+
+/* A record's hashes as a valid log would carry them. */
+static void fix_record(uint8_t *j, size_t n, size_t at, struct fams_jrecord *r)
+{
+	if (r->body_len <= n - at - sizeof *r)
+		r->body_hash = XXH3_64bits_withSeed(j + at + sizeof *r, (size_t)r->body_len, r->index);
+	r->record_hash = 0;
+	r->record_hash = XXH3_64bits(r, sizeof *r);
+	memcpy(j + at, r, sizeof *r);
+}
+
+/* Recompute the hashes a valid journal of these bytes would carry (format 3, a
+ * redo log's header and records, or 2 when the header says so). */
 static void fix_hashes(uint8_t *j, size_t n)
 {
 	struct fams_jheader h;
 	memcpy(&h, j, sizeof h);
+	if (h.version == FAMS_JOURNAL_REDO_VERSION) {
+		h.header_hash = fams_jheader_hash(&h);
+		memcpy(j, &h, sizeof h);
+		walk_records(j, n, fix_record);
+		return;
+	}
 	if (h.version == 2) {
 		struct fams_jheader_v2 v;
 		memcpy(&v, j, sizeof v);
@@ -160,6 +222,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t n)
 		nextents = v.nextents;
 	}
 
+	nredo_sizes = 0;
+	redo_inside = NULL;
+	if (have_header && h.version == FAMS_JOURNAL_REDO_VERSION) {
+		nextents = 0; /* the records' extents count instead, below */
+		allowed_size = 0;
+		walk_records(j, jn, note_record_size);
+		for (int i = 0; i < nredo_sizes; i++)
+			if (redo_sizes[i] > allowed_size)
+				allowed_size = redo_sizes[i];
+		if (!data_may_change)
+			nredo_sizes = 0;
+	}
+
 	int outcome;
 	int r = fams_recover_locked(journal_fd, data_fd, &id, "fuzz", flags & 4 ? FAMS_REC_FORCE_ROLLBACK : 0,
 				    &outcome);
@@ -173,7 +248,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t n)
 	if (fstat(data_fd, &st) < 0)
 		abort();
 	size_t got_size = (size_t)st.st_size;
-	if (got_size != data_size && got_size != allowed_size)
+	int redo_size = 0;
+	for (int i = 0; i < nredo_sizes; i++)
+		redo_size |= got_size == redo_sizes[i];
+	if (got_size != data_size && got_size != allowed_size && !redo_size)
 		VIOLATION("data file size %zu is neither its own %zu nor the recorded %llu", got_size, data_size,
 			  (unsigned long long)allowed_size);
 	/* A valid journal may record a size far beyond this file (the file is then
@@ -185,6 +263,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t n)
 		abort();
 	char *inside = calloc(limit + 1, 1);
 	const size_t table_room = jn > FAMS_JOURNAL_BODY_OFFSET ? jn - FAMS_JOURNAL_BODY_OFFSET : 0;
+	if (data_may_change && nredo_sizes) {
+		redo_inside = inside;
+		redo_limit = limit;
+		walk_records(j, jn, note_record_extents);
+	}
 	if (data_may_change && nextents <= table_room / sizeof(struct fams_jextent)) {
 		for (uint64_t i = 0; i < nextents; i++) {
 			struct fams_jextent e;
@@ -194,6 +277,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t n)
 		}
 	}
 	size_t common = limit < data_size ? limit : data_size;
+	for (int i = 0; i < nredo_sizes; i++) /* a record's shrink cuts what a later growth zeroes */
+		if (redo_sizes[i] < common)
+			common = (size_t)redo_sizes[i];
 	for (size_t b = 0; b < common; b++)
 		if (!inside[b] && now[b] != base[b])
 			VIOLATION("byte %zu outside every extent changed (outcome %s)", b, fams_recovery_name(outcome));

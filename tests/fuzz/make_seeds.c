@@ -5,6 +5,7 @@
 #include "engine_harness.h"
 #include "journal.h"
 #include "log.h"
+#include "redolog.h"
 #include <xxhash.h>
 
 static int nseeds;
@@ -19,11 +20,12 @@ static void save_journal(const char *dir, uint8_t flags, int as_v2)
 	struct stat st;
 	if (fd < 0 || fstat(fd, &st) < 0)
 		FAIL("no journal at %s", jp);
-	/* Only the live part: header block, table and old bytes. */
+	/* Only the live part: header block, table and old bytes (a redo log: all). */
 	struct fams_jheader h;
 	if (pread(fd, &h, sizeof h, 0) != (ssize_t)sizeof h)
 		FAIL("journal header");
-	size_t n = FAMS_JOURNAL_BODY_OFFSET + (size_t)h.body_len;
+	size_t n = h.version == FAMS_JOURNAL_REDO_VERSION ? (size_t)st.st_size
+							  : FAMS_JOURNAL_BODY_OFFSET + (size_t)h.body_len;
 	uint8_t *buf = malloc(n + 1);
 	buf[0] = flags;
 	if (pread(fd, buf + 1, n, 0) != (ssize_t)n)
@@ -64,6 +66,7 @@ int main(int argc, char **argv)
 	};
 	/* The size each commit gives the file (0: unchanged): a growth, a shrink. */
 	static const uint64_t sizes[] = { 0, 0, 0, 21 * PG + 9, 9 * PG + 50 };
+	fams_cfg.commit_log = FAMS_COMMIT_UNDO;
 	for (size_t e = 0; e < sizeof edits / sizeof edits[0]; e++) {
 		remove_journal();
 		struct image im = base_image(16 * PG);
@@ -85,6 +88,25 @@ int main(int argc, char **argv)
 		if (!sizes[e])
 			save_journal(argv[1], 0x03, 1); /* as the previous fams wrote it */
 	}
+	/* Redo logs: every edit a commit of its own, into one log. */
+	fams_cfg.commit_log = FAMS_COMMIT_REDO;
+	remove_journal();
+	struct image im = base_image(16 * PG);
+	write_image(&im);
+	free(im.bytes);
+	struct fams_file *f = open_managed();
+	if (!f)
+		FAIL("open");
+	for (size_t e = 0; e < sizeof edits / sizeof edits[0]; e++) {
+		if (sizes[e] && harness_resize(f, sizes[e]) < 0)
+			FAIL("resize");
+		for (int i = 0; edits[e][i]; i++)
+			put(f, (uint64_t)(i * 5 + 1) * PG + 7 + e, edits[e][i]);
+		if (fams_file_commit(f, 0, UINT64_MAX) < 0)
+			FAIL("commit");
+	}
+	fams_file_close(f, 0);
+	save_journal(argv[1], 0x03, 0);
 	remove_journal();
 	unlink(path);
 	printf("%d seeds in %s\n", nseeds, argv[1]);

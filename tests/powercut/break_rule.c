@@ -1,8 +1,10 @@
 /* break_rule.c -- the deliberately broken engine: linked into a second copy of the
  * preload library (libfams_preload_broken.so, never installed), it breaks one
  * ordering rule from start-up, for a harness to catch.  FAMS_TEST_BREAK names it:
- *   no-data-flush (default; the power-cut harness): a commit reports success
- *                  before its data is durable (lost commits);
+ *   no-journal-flush (default; the power-cut harness): a commit writes the data
+ *                  file, and reports success, before its journal is durable
+ *                  (torn files under undo journals, lost commits under the redo
+ *                  log);
  *   wp-open-first, wp-unlocked (tests/t_trackers.c): the uffd-sync tracker's two
  *                  rules (lib/wpsync.c), each broken (lost stores);
  *   group-join-late (tests/t_concurrent_commits.c): a thread's commit joins the
@@ -26,5 +28,5 @@ __attribute__((constructor)) static void break_one_rule(void)
 	else if (name && strcmp(name, "snapshot-overtakes") == 0)
 		fams_test_break = FAMS_BREAK_SNAPSHOT_OVERTAKES;
 	else
-		fams_test_break = FAMS_BREAK_NO_DATA_FLUSH;
+		fams_test_break = FAMS_BREAK_NO_JOURNAL_FLUSH;
 }
