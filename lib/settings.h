@@ -21,7 +21,7 @@
 	S(FAMS_JOURNAL_DIR, PATH, journal_dir, DIR_RULE, "journal-dir", "DIR",                          \
 	  "keep journals in DIR instead of next to each file")                                \
 	S(FAMS_COMMIT_LOG, WORD, commit_log, COMMIT_LOG_WORDS, "commit-log", "KIND",                     \
-	  "how a small commit is journaled: redo (one flush; the default) or undo (two)")      \
+	  "how a commit is journaled: redo (one flush if it fits the journal; the default) or undo (two)")      \
 	S(FAMS_TRACKER, WORD, tracker, TRACKER_WORDS, "tracker", "KIND", "dirty-page tracker: auto, uffd, uffd-sync or compare") \
 	S(FAMS_STATS, FLAG, stats, NO_RULE, "", "", "")                                                \
 	S(FAMS_REPORT, TEXT, report, NO_RULE, "report", "FILE",                                        \
