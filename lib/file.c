@@ -212,7 +212,7 @@ void fams_file_leave(struct fams_file *f, int remove_journal)
 	 * A redo log's commits are made durable in the data file first (commit.c, R3):
 	 * where that fails, the log stays for recovery to apply. */
 	bool last = f->j.fd >= 0 && remove_journal && !keep && fams_journal_last(&f->j);
-	if (last && fams_test_break != FAMS_BREAK_REDO_DROPPED && fams_commit_checkpoint(f) < 0) {
+	if (last && fams_test_break != FAMS_BREAK_REDO_DROPPED && fams_commit_before_removal(f) < 0) {
 		fams_error("%s: making its last commits durable failed: %s; the journal is kept, and "
 			   "recovery applies them at the next open", f->path, strerror(errno));
 		last = false;
