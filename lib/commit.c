@@ -255,7 +255,7 @@ static int commit_redo(struct fams_file *f, const struct commit_plan *pl, struct
 		return -1;
 	}
 	bool fresh = c->live != FAMS_JLIVE_REDO;
-	uint64_t epoch = fresh ? ++c->seq : c->redo_epoch;
+	uint64_t epoch = !fresh ? c->redo_epoch : fams_test_break == FAMS_BREAK_REDO_EPOCH_REUSED ? 1 : fams_redo_new_epoch();
 	uint64_t at = fresh ? FAMS_JOURNAL_BODY_OFFSET : c->redo_tail;
 	uint64_t index = fresh ? 1 : c->redo_index + 1;
 	if (fams_journal_reserve(&f->j, at + span) < 0) {

@@ -7,7 +7,11 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
 #define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack: hashing never allocates */
 #include <xxhash.h>
 
@@ -22,6 +26,19 @@ static uint64_t record_hash(const struct fams_jrecord *r)
 	struct fams_jrecord copy = *r;
 	copy.record_hash = 0;
 	return XXH3_64bits(&copy, sizeof copy);
+}
+
+uint64_t fams_redo_new_epoch(void)
+{
+	uint64_t e = 0;
+	if (syscall(SYS_getrandom, &e, sizeof e, GRND_NONBLOCK) != (long)sizeof e) {
+		/* No entropy yet (early boot): the clock, the process and a count. */
+		static uint64_t count;
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		e = XXH3_64bits_withSeed(&ts, sizeof ts, ((uint64_t)getpid() << 32) ^ __atomic_add_fetch(&count, 1, __ATOMIC_RELAXED));
+	}
+	return e ? e : 1;
 }
 
 int fams_redo_start(int jfd, uint64_t epoch, const struct fams_identity *id, uint64_t size)

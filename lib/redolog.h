@@ -49,6 +49,13 @@ struct fams_jrecord {
  * aligned so that the next record starts a block of its own. */
 uint64_t fams_jrecord_span(size_t n, uint64_t bytes);
 
+/* A new log's epoch: random, never 0.  An epoch names its records for as long as
+ * the journal file lives, across the processes that use it and their crashes: a
+ * log retired at open leaves its records in place, and a later log's records
+ * land among them, so no two logs of one journal may share an epoch (a counter
+ * would restart with the next process). */
+uint64_t fams_redo_new_epoch(void);
+
 /* Write the header of epoch `epoch` for the data file id of `size` bytes.  Not
  * flushed.  0, or -1 with errno. */
 int fams_redo_start(int jfd, uint64_t epoch, const struct fams_identity *id, uint64_t size);

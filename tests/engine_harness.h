@@ -72,6 +72,7 @@ static inline void parse_broken(int argc, char **argv)
 		{ "redo-unflushed", FAMS_BREAK_REDO_UNFLUSHED },
 		{ "redo-unretired", FAMS_BREAK_REDO_UNRETIRED },
 		{ "redo-dropped", FAMS_BREAK_REDO_DROPPED },
+		{ "redo-epoch-reused", FAMS_BREAK_REDO_EPOCH_REUSED },
 	};
 	for (int i = 1; i < argc; i++) {
 		if (strncmp(argv[i], "--broken=", 9) != 0)

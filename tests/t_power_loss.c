@@ -727,6 +727,25 @@ static void sh_redo_grows(void)
 	finish(f);
 }
 
+/* A log left by a killed process, applied at the next open, then a new log over
+ * it: the old log's later records must never be read as the new log's. */
+static void sh_redo_after_crash(void)
+{
+	begin(8 * PG);
+	struct fams_file *f = open_managed();
+	put_page(f, 0, 'A');
+	commit(f);
+	put_page(f, 1, 'B');
+	commit(f);
+	put_page(f, 1, 'C');
+	commit(f);
+	fams_file_close(f, 0); /* killed: its log stays */
+	f = open_managed();     /* recovery applies it, and retires it */
+	put_page(f, 1, 'D');
+	commit(f);
+	finish(f);
+}
+
 /* The last process leaves: a redo log's commits are made durable in the data file
  * before its journal is removed (file.c, R3). */
 static void sh_last_leaves(void)
@@ -809,6 +828,7 @@ int main(int argc, char **argv)
 		{ "two snapshots, committed after", sh_snapshots },
 		{ "redo log full, next epoch", sh_redo_rollover },
 		{ "redo log grows the journal", sh_redo_grows },
+		{ "a killed process's log, then a new one", sh_redo_after_crash },
 		{ "last process leaves", sh_last_leaves },
 	};
 	static const char *const logs[] = { "redo", "undo" };
