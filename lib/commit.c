@@ -180,7 +180,15 @@ uint64_t fams_redo_room = 1u << 20;
  * may not is an undo commit, which holds only the old bytes below the old size). */
 static bool redo_fits(const struct fams_file *f, const struct commit_plan *pl)
 {
+	/* A log holds only what differs from the data file as the page cache has it:
+	 * replayed over a disk that lacks other changes (writes made before the file
+	 * was managed, the kernel's O_TRUNC), it would leave a mix.  So a log begins
+	 * only from a data file known durable -- after a checkpoint or an undo commit
+	 * (whose data flush makes it so) -- or goes on from a live one. */
+	const struct fams_jcounters *c = f->j.st;
 	return f->j.fd >= 0 && fams_cfg.commit_log == FAMS_COMMIT_REDO &&
+	       (c->live == FAMS_JLIVE_REDO || c->redo_epoch || f->sh->data_durable ||
+		fams_test_break == FAMS_BREAK_DATA_UNDURABLE) &&
 	       FAMS_JOURNAL_BODY_OFFSET + fams_jrecord_span(pl->written, pl->new_bytes) <= fams_cfg.journal_max;
 }
 
@@ -193,6 +201,7 @@ int fams_commit_checkpoint(struct fams_file *f)
 	 * stop naming them ... */
 	if (!f->unlinked && fams_test_break != FAMS_BREAK_REDO_UNFLUSHED && fams_flush(f->data_fd) < 0)
 		return -1;
+	f->sh->data_durable = true;
 	/* ... and the header names no epoch, durably, before a record is overwritten. */
 	if (fams_test_break == FAMS_BREAK_REDO_UNRETIRED) {
 		c->live = FAMS_JLIVE_NONE;
@@ -347,6 +356,7 @@ static int commit_size(struct fams_file *f, uint64_t size)
 		return -1;
 	}
 	f->sh->data_size = size;
+	f->sh->data_durable = !f->unlinked;
 	f->sh->commits++;
 	__atomic_add_fetch(&fams_stats.commits, 1, __ATOMIC_RELAXED);
 	return 0;
@@ -472,6 +482,20 @@ static int commit_locked(struct fams_file *f, uint64_t lo, uint64_t hi, const st
 			   "changes stay in memory", f->path, strerror(saved));
 		goto fail;
 	}
+	/* The journal describes the data file as the page cache holds it (its size, the
+	 * bytes beside the ranges it writes), so the disk must hold that too: a size
+	 * the kernel set outside any commit and not yet flushed (O_TRUNC, a program's
+	 * ftruncate or write before the file was managed) would be read by recovery
+	 * as one made after this commit, which it would then leave half applied. */
+	if (f->j.fd >= 0 && !f->unlinked && !f->sh->data_durable && fams_test_break != FAMS_BREAK_DATA_UNDURABLE) {
+		if (fams_flush(f->data_fd) < 0) {
+			saved = errno;
+			fams_error("%s: flushing it before its first commit failed: %s; nothing was written, the "
+				   "changes stay in memory", f->path, strerror(saved));
+			goto fail;
+		}
+		f->sh->data_durable = true;
+	}
 	if (sz.new_size < sz.old_size && f->j.fd >= 0 && plan_cut(&pl, f, sz) < 0)
 		goto fail_plan;
 
@@ -514,6 +538,7 @@ static int commit_locked(struct fams_file *f, uint64_t lo, uint64_t hi, const st
 	if (!f->unlinked && fams_test_break != FAMS_BREAK_NO_DATA_FLUSH && fams_flush(f->data_fd) < 0)
 		goto data_failed;
 	f->sh->needs_flush = false;
+	f->sh->data_durable = !f->unlinked;
 committed:
 	f->sh->data_size = sz.new_size;
 	f->sh->commits++;
@@ -575,7 +600,7 @@ int fams_file_flush_if_needed(struct fams_file *f)
 		 * promises.  It changes no byte and no size: no journal. */
 		r = fams_flush(f->data_fd);
 		if (r == 0)
-			f->sh->needs_flush = false;
+			f->sh->needs_flush = false, f->sh->data_durable = true;
 	}
 	fams_commit_unlock(f);
 	return r;
@@ -597,8 +622,13 @@ int fams_file_before_truncate(struct fams_file *f)
 	}
 	/* The kernel's truncation to 0 is a size change outside any commit: the live
 	 * journal must not be there to read it as an interrupted commit (0 may be one
-	 * of its sizes); a redo log's commits become durable first (R3). */
-	int r = fams_commit_checkpoint(f) < 0 ? -1 : fams_journal_invalidate(&f->j);
+	 * of its sizes); a redo log's commits become durable first (R3) -- after a
+	 * half-applied commit is put right, or the checkpoint would make it durable.
+	 * The kernel's truncation that follows is not flushed: no log may begin
+	 * from it (redo_fits). */
+	int r = (f->sh->needs_rollback && rollback_in_place(f) < 0) || fams_commit_checkpoint(f) < 0
+			? -1 : fams_journal_invalidate(&f->j);
+	f->sh->data_durable = false;
 	fams_commit_unlock(f);
 	return r;
 }

@@ -12,9 +12,10 @@
  *      bitmaps;
  *   2. a size change truncates the working copy first: the recorded size follows;
  *   3. recovery runs on the journal (complete a finished commit, roll back an
- *      interrupted one, discard a torn one); the data file's size is a commit's
- *      (recover.c), the working copy's the others' own.  A rolled back or torn
- *      journal is retired;
+ *      interrupted one, discard a torn one, replay a redo log); the data file's
+ *      size is a commit's (recover.c), the working copy's the others' own.  A
+ *      rolled back, torn or replayed journal is retired, and so is any redo log
+ *      the counters name;
  *   4. only then is the mutex marked consistent for good (needs_repair cleared):
  *      until a repair succeeds, every holder tries it again and fails its call.
  * The dead committer's dirty bits were not cleared (commit.c clears them only
@@ -71,7 +72,12 @@ static int repair_after_death(struct fams_file *f)
 			return -1;
 		if (fams_recover_locked(f->j.fd, f->data_fd, &f->id, f->path, 0, &outcome) < 0)
 			return -1;
-		if ((outcome == FAMS_REC_ROLLED_BACK || outcome == FAMS_REC_TORN || outcome == FAMS_REC_REPLAYED) &&
+		/* A redo log the counters name but recovery found none of: the dead one
+		 * was killed retiring it (zeros written, maybe not flushed) or starting
+		 * it (its header not written yet); either way the data file holds the
+		 * log's commits, and the log must be retired before anyone appends. */
+		if ((outcome == FAMS_REC_ROLLED_BACK || outcome == FAMS_REC_TORN || outcome == FAMS_REC_REPLAYED ||
+		     f->j.st->redo_epoch) &&
 		    fams_journal_retire(&f->j) < 0)
 			return -1;
 	}

@@ -287,8 +287,12 @@ int fams_journal_retire(struct fams_journal *j)
 {
 	static const struct fams_jheader zero;
 	j->st->disk &= ~FAMS_JDISK_HOLDS_NOTHING; /* until the zeros are durable */
-	if (fams_pwrite_full(j->fd, &zero, sizeof zero, 0) < 0 || fams_flush(j->fd) < 0)
+	if (fams_pwrite_full(j->fd, &zero, sizeof zero, 0) < 0 || fams_flush(j->fd) < 0) {
+		/* The zeros may be in the page cache, or on disk, or not: a redo log's
+		 * next record must not go on under them (commit.c checkpoints first). */
+		j->st->live = FAMS_JLIVE_UNKNOWN;
 		return -1;
+	}
 	j->st->live = FAMS_JLIVE_NONE;
 	j->st->disk |= FAMS_JDISK_HOLDS_NOTHING;
 	j->st->redo_epoch = j->st->redo_tail = j->st->redo_index = 0;
@@ -428,9 +432,13 @@ void fams_journal_release(struct fams_journal *j, int remove)
 			/* A stale journal that reappeared after a power cut could later undo
 			 * another program's writes: make the removal durable -- unless it
 			 * holds nothing on disk (it would be ignored). */
-			if (fams_sys.os_unlinkat(j->dirfd, j->name, 0) == 0 &&
+			bool removed = fams_sys.os_unlinkat(j->dirfd, j->name, 0) == 0;
+			/* A removal that fails, or may not be durable, leaves a journal
+			 * that could be applied again later, over changes made to the
+			 * file after us: then make it hold nothing. */
+			if ((!removed || (!(j->st->disk & FAMS_JDISK_HOLDS_NOTHING) && fams_fsync_dir_of(j->dirfd) < 0)) &&
 			    !(j->st->disk & FAMS_JDISK_HOLDS_NOTHING))
-				fams_fsync_dir_of(j->dirfd);
+				fams_journal_retire(j);
 		}
 	}
 	fams_raw_close(j->fd);

@@ -76,7 +76,10 @@ struct fams_shared {
 	uint8_t needs_rollback;  /* a commit failed half-way and its rollback too */
 	uint8_t harvesting;      /* a committer is moving written pages into the bitmaps */
 	uint8_t needs_repair;    /* a holder died; its repair has not succeeded yet */
-	uint8_t pad[4];
+	uint8_t data_durable;    /* the data file holds on disk what it holds in the page cache
+				  * (flushed since anything but a redo log changed it): a redo
+				  * log may begin from it (commit.c, redo_fits) */
+	uint8_t pad[3];
 	struct fams_member members[FAMS_MAX_MEMBERS];
 };
 

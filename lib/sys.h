@@ -58,6 +58,7 @@ enum fams_break {
 	FAMS_BREAK_REDO_UNRETIRED,   /* a redo log's records overwritten while its header still names them */
 	FAMS_BREAK_REDO_DROPPED,     /* the last process removes a redo log before flushing the data file */
 	FAMS_BREAK_REDO_EPOCH_REUSED, /* every redo log of a journal has the same epoch */
+	FAMS_BREAK_DATA_UNDURABLE,   /* a commit begins from a data file not known durable */
 };
 extern enum fams_break fams_test_break;
 

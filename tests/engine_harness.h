@@ -73,6 +73,7 @@ static inline void parse_broken(int argc, char **argv)
 		{ "redo-unretired", FAMS_BREAK_REDO_UNRETIRED },
 		{ "redo-dropped", FAMS_BREAK_REDO_DROPPED },
 		{ "redo-epoch-reused", FAMS_BREAK_REDO_EPOCH_REUSED },
+		{ "data-undurable", FAMS_BREAK_DATA_UNDURABLE },
 	};
 	for (int i = 1; i < argc; i++) {
 		if (strncmp(argv[i], "--broken=", 9) != 0)
@@ -185,6 +186,16 @@ static inline int harness_resize(struct fams_file *f, uint64_t size)
 	int r = fams_file_resize(f, size);
 	fams_commit_unlock(f);
 	return r;
+}
+
+/* For explorers of process crashes only: the bytes the test wrote before the file
+ * was managed count as durable (a process crash keeps the page cache), so a redo
+ * log may begin at the first commit (commit.c, redo_fits) instead of after an undo
+ * commit.  Never for t_power_loss, whose disk is the test's. */
+static inline void harness_data_durable(struct fams_file *f)
+{
+	if (f)
+		f->sh->data_durable = true;
 }
 
 static inline struct fams_file *open_managed(void)

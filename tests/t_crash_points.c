@@ -138,6 +138,7 @@ static struct image run_change(const struct image *before, void (*change)(struct
 	remove_journal();
 	write_image(before);
 	struct fams_file *g = open_managed();
+	harness_data_durable(g);
 	if (!g)
 		FAIL("replay open");
 	if (resize && harness_resize(g, resize) < 0)
@@ -167,6 +168,7 @@ static int trial(const struct shape *sh, long k, long *states)
 	if (sh->prior_commit || sh->prior_crash) {
 		arm(0); /* record descriptors, never crash (yet) */
 		struct fams_file *f = open_managed();
+		harness_data_durable(f);
 		if (!f)
 			FAIL("%s: open for prior commit", sh->name);
 		ch_prior(f);
@@ -207,6 +209,7 @@ static int trial(const struct shape *sh, long k, long *states)
 	arm(k);
 	if (sigsetjmp(crash, 1) == 0) {
 		f = open_managed();
+		harness_data_durable(f);
 		if (!f)
 			FAIL("%s k=%ld: open: %s", sh->name, k, strerror(errno));
 		if (sh->resize && harness_resize(f, sh->resize) < 0)
@@ -251,6 +254,7 @@ static void recovery_trials(long *states)
 		write_image(&a);
 		arm(0);
 		struct fams_file *f = open_managed();
+		harness_data_durable(f);
 		ch_many(f);
 		volatile int stopped = 0;
 		/* The commit of 14 extents: stop at the fifth data write, four new. */

@@ -156,6 +156,7 @@ static int commit_trial(const struct shape *sh, enum fault k, long at)
 	remove_journal();
 	write_image(&base);
 	struct fams_file *f = open_managed();
+	harness_data_durable(f);
 	if (!f)
 		FAIL("%s: open", sh->name);
 	if (sh->prior_commit) {
@@ -242,6 +243,7 @@ static struct image half_applied(struct image *committed)
 	remove_journal();
 	write_image(&base);
 	struct fams_file *f = open_managed();
+	harness_data_durable(f);
 	ch_many(f);
 	/* Apply it fully, then put the journal back as it was before the data flush
 	 * by restoring half of the old bytes: the journal is durable and valid, the
@@ -273,6 +275,7 @@ static int recovery_trial(enum fault k, long at, int via_open)
 	struct fams_file *f = NULL;
 	if (via_open == 1) {
 		f = open_managed();
+		harness_data_durable(f);
 		r = f ? 0 : -1;
 	} else if (via_open == 2) { /* a program's open(): recovery from its new descriptor */
 		int fd = open(path, O_RDONLY);
@@ -329,6 +332,7 @@ static int create_trial(enum fault k, long at)
 	arm(k, at);
 	errno = 0;
 	struct fams_file *f = open_managed();
+	harness_data_durable(f);
 	int err = errno;
 	disarm();
 	if (fired && !transient()) {

@@ -68,7 +68,7 @@ static ino_t data_ino;
 static char jpath[4200]; /* the data file's journal: named after its identity, set by begin() */
 static int recording;
 
-static struct image images[16];
+static struct image images[20];
 static int nimages;
 
 static enum file_id classify(int fd)
@@ -699,7 +699,9 @@ static void sh_redo_rollover(void)
 {
 	begin(8 * PG);
 	struct fams_file *f = open_managed();
-	for (int i = 0; i < 7; i++) {
+	/* The first commit is an undo one (the file is not known durable); seven
+	 * one-page records fill the log. */
+	for (int i = 0; i < 8; i++) {
 		put_page(f, 0, (char)('A' + i));
 		commit(f);
 	}
@@ -741,7 +743,39 @@ static void sh_redo_after_crash(void)
 	commit(f);
 	fams_file_close(f, 0); /* killed: its log stays */
 	f = open_managed();     /* recovery applies it, and retires it */
-	put_page(f, 1, 'D');
+	put_page(f, 1, 'D');    /* an undo commit: a new process knows no durable data */
+	commit(f);
+	put_page(f, 1, 'E');    /* the new log's first record, where the old one's was */
+	commit(f);
+	finish(f);
+}
+
+/* open(O_TRUNC) of a file with a live redo log, as opencall.c makes it: the log is
+ * checkpointed, the kernel truncates (unflushed), and the next commit -- smaller
+ * new contents -- may not begin a log from that truncation: its record would hold
+ * only what differs from the zeros, and a power cut that lost the truncation
+ * would leave the old bytes around it. */
+static void sh_redo_truncated(void)
+{
+	begin(8 * PG);
+	struct fams_file *f = open_managed();
+	put_page(f, 2, 'P');
+	commit(f); /* an undo commit */
+	put_page(f, 3, 'Q');
+	commit(f); /* the log's first record */
+	if (fams_file_before_truncate(f) < 0)
+		FAIL("%s: before the truncation", shape_name);
+	if (fams_truncate(f->data_fd, 0) < 0)
+		FAIL("%s: the kernel's truncation", shape_name);
+	if (fams_commit_lock(f) < 0)
+		FAIL("commit lock");
+	f->sh->data_size = 0;
+	if (fams_file_resize(f, 0) < 0)
+		FAIL("%s: resize", shape_name);
+	fams_commit_unlock(f);
+	mark_seen(f);
+	resize(f, 5 * PG);
+	put(f, PG + 5, "new contents");
 	commit(f);
 	finish(f);
 }
@@ -829,6 +863,7 @@ int main(int argc, char **argv)
 		{ "redo log full, next epoch", sh_redo_rollover },
 		{ "redo log grows the journal", sh_redo_grows },
 		{ "a killed process's log, then a new one", sh_redo_after_crash },
+		{ "open(O_TRUNC) of a file with a log", sh_redo_truncated },
 		{ "last process leaves", sh_last_leaves },
 	};
 	static const char *const logs[] = { "redo", "undo" };
