@@ -13,7 +13,7 @@ pre=()
 [ "$mode" = fams ] && pre=("$famsrun")
 mkdir -p "$dir"
 trap 'rm -rf "$dir"' EXIT
-ok=0 damaged=0 lost=0
+ok=0 damaged=0 lost=0 early=0
 for ((r = 1; r <= rounds; r++)); do
 	db=$dir/db.$r
 	{
@@ -29,13 +29,18 @@ for ((r = 1; r <= rounds; r++)); do
 	seen=$(grep -E '^[0-9]+$' "$dir/out" | tail -1)
 	res=$(FAMS_LOG=error "${pre[@]}" sqlite3 "$db" "PRAGMA integrity_check; SELECT count(*) FROM t;" 2>&1 | tr '\n' ' ')
 	read -r check count _ <<<"$res"
-	if [ "$check" != ok ]; then
-		damaged=$((damaged + 1)); echo "round $r: damaged: $res"
+	if [ -z "$seen" ] && [[ $res == *"no such table: t"* ]] && [[ $res == *" ok "* || $res == "ok "* ]]; then
+		# Killed before its CREATE TABLE committed (a start-up slowed by load can
+		# take longer than the shortest sleep): natively the same.
+		early=$((early + 1))
+		ok=$((ok + 1))
+	elif [ "$check" != ok ]; then
+		damaged=$((damaged + 1)); echo "round $r: damaged: $res (last row reported committed: ${seen:-none})"
 	elif [ "${count:-0}" -lt "${seen:-0}" ]; then
 		lost=$((lost + 1)); echo "round $r: lost: $count rows, $seen reported committed"
 	else
 		ok=$((ok + 1))
 	fi
 done
-echo "$mode: $rounds kills of sqlite3 (WAL, mmap): $damaged damaged, $lost lost, $ok intact"
+echo "$mode: $rounds kills of sqlite3 (WAL, mmap): $damaged damaged, $lost lost, $ok intact ($early before the table was created)"
 [ $damaged = 0 ] && [ $lost = 0 ]
