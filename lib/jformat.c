@@ -143,9 +143,10 @@ int64_t fams_jwrite(int jfd, int data_fd, uint64_t seq, const struct fams_identi
 	return err < 0 ? -1 : (int64_t)(h.body_len + sizeof h);
 }
 
-static int hash_piece(void *state, const char *bytes, size_t n, uint64_t off)
+int fams_hash_piece(void *xxh3_state, const char *bytes, size_t n, uint64_t off)
 {
-	XXH3_64bits_update(state, bytes, n);
+	(void)off;
+	XXH3_64bits_update(xxh3_state, bytes, n);
 	return 0;
 }
 
@@ -234,7 +235,7 @@ int fams_jread(int jfd, struct fams_jheader *h, struct fams_jextent **ext, char 
 	if ((size_t)got != table || !extents_check(h, e))
 		goto out;
 	XXH3_64bits_reset_withSeed(hs, h->seq);
-	int64_t hashed = fams_read_chunks(jfd, FAMS_JOURNAL_BODY_OFFSET, h->body_len, buf, hash_piece, hs);
+	int64_t hashed = fams_read_chunks(jfd, FAMS_JOURNAL_BODY_OFFSET, h->body_len, buf, fams_hash_piece, hs);
 	if (hashed < 0) {
 		state = -1;
 		goto out;

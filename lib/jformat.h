@@ -141,6 +141,10 @@ enum fams_jstate {
  * buf holds FAMS_IO_CHUNK bytes. */
 int fams_jread(int jfd, struct fams_jheader *h, struct fams_jextent **ext, char *buf);
 
+/* A fams_chunk_fn (fams_read_chunks) that feeds each piece to the XXH3_state_t at
+ * ctx: a journal's body, or a data file's range, hashed as it is read. */
+int fams_hash_piece(void *xxh3_state, const char *bytes, size_t n, uint64_t off);
+
 /* The hash a header must carry (XXH3-64 of it with header_hash = 0). */
 uint64_t fams_jheader_hash(const struct fams_jheader *h);
 

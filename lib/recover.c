@@ -56,12 +56,6 @@ const char *fams_recovery_name(int outcome)
 	return "?";
 }
 
-static int hash_piece(void *state, const char *bytes, size_t n, uint64_t off)
-{
-	XXH3_64bits_update(state, bytes, n);
-	return 0;
-}
-
 /* Whether the commit of h finished, for a data file of `size` bytes now (rule 3
  * above): 1, 0, or -1 with errno when a read failed. */
 static int commit_finished(int data_fd, const struct fams_jheader *h, const struct fams_jextent *ext,
@@ -77,7 +71,7 @@ static int commit_finished(int data_fd, const struct fams_jheader *h, const stru
 		if (ext[i].flags & FAMS_JEXT_CUT)
 			continue;
 		XXH3_64bits_reset(st);
-		int64_t got = fams_read_chunks(data_fd, ext[i].off, ext[i].len, buf, hash_piece, st);
+		int64_t got = fams_read_chunks(data_fd, ext[i].off, ext[i].len, buf, fams_hash_piece, st);
 		if (got < 0) {
 			finished = -1;
 			break;
@@ -87,17 +81,6 @@ static int commit_finished(int data_fd, const struct fams_jheader *h, const stru
 	return finished;
 }
 
-struct undo_target {
-	int data_fd;
-	uint64_t delta; /* data file offset minus journal offset, for the extent at hand */
-};
-
-static int write_undo_piece(void *ctx, const char *bytes, size_t n, uint64_t journal_off)
-{
-	const struct undo_target *t = ctx;
-	return fams_pwrite_full(t->data_fd, bytes, n, (off_t)(journal_off + t->delta));
-}
-
 /* Put the undo image of every extent back into the data file. */
 static int write_undo_image(int jfd, int data_fd, const struct fams_jheader *h,
 			    const struct fams_jextent *ext, char *buf)
@@ -105,8 +88,8 @@ static int write_undo_image(int jfd, int data_fd, const struct fams_jheader *h,
 	uint64_t jpos = fams_jundo_offset(h);
 	for (uint64_t i = 0; i < h->nextents; i++) {
 		uint64_t len = fams_jundo_len(&ext[i], h->old_size);
-		struct undo_target t = { data_fd, ext[i].off - jpos };
-		int64_t got = len ? fams_read_chunks(jfd, jpos, len, buf, write_undo_piece, &t) : 0;
+		struct fams_copy_to t = { data_fd, ext[i].off - jpos };
+		int64_t got = len ? fams_read_chunks(jfd, jpos, len, buf, fams_copy_piece, &t) : 0;
 		if (got < 0)
 			return -1;
 		if ((uint64_t)got != len) {

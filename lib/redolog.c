@@ -118,23 +118,6 @@ int64_t fams_redo_append(int jfd, uint64_t at, uint64_t epoch, uint64_t index, s
 	return err < 0 ? -1 : (int64_t)(sizeof r + r.body_len);
 }
 
-static int hash_piece(void *state, const char *bytes, size_t n, uint64_t off)
-{
-	XXH3_64bits_update(state, bytes, n);
-	return 0;
-}
-
-struct copy_target {
-	int data_fd;
-	uint64_t delta; /* data file offset minus journal offset, for the extent at hand */
-};
-
-static int copy_piece(void *ctx, const char *bytes, size_t n, uint64_t journal_off)
-{
-	const struct copy_target *t = ctx;
-	return fams_pwrite_full(t->data_fd, bytes, n, (off_t)(journal_off + t->delta));
-}
-
 /* Whether a record's table fits it: sorted, disjoint, non-empty extents inside its
  * new size, adding up with the table to its body. */
 static bool table_check(const struct fams_jrecord *r, const struct fams_jextent *ext)
@@ -185,7 +168,7 @@ static int read_record(int jfd, uint64_t jsize, uint64_t at, const struct fams_j
 	XXH3_state_t state;
 	XXH3_INITSTATE(&state);
 	XXH3_64bits_reset_withSeed(&state, index);
-	int64_t hashed = fams_read_chunks(jfd, at + sizeof *r, r->body_len, buf, hash_piece, &state);
+	int64_t hashed = fams_read_chunks(jfd, at + sizeof *r, r->body_len, buf, fams_hash_piece, &state);
 	if (hashed < 0) {
 		free(e);
 		return -1;
@@ -209,8 +192,8 @@ static int apply_record(int jfd, int data_fd, uint64_t at, const struct fams_jre
 	}
 	uint64_t jpos = at + sizeof *r + r->nextents * sizeof *ext;
 	for (uint64_t i = 0; i < r->nextents; i++) {
-		struct copy_target t = { data_fd, ext[i].off - jpos };
-		int64_t got = fams_read_chunks(jfd, jpos, ext[i].len, buf, copy_piece, &t);
+		struct fams_copy_to t = { data_fd, ext[i].off - jpos };
+		int64_t got = fams_read_chunks(jfd, jpos, ext[i].len, buf, fams_copy_piece, &t);
 		if (got < 0)
 			return -1;
 		if ((uint64_t)got != ext[i].len) {

@@ -212,6 +212,12 @@ int fams_reopen(int fd, int flags)
 	return fams_sys.os_openat(AT_FDCWD, proc, flags, 0);
 }
 
+int fams_copy_piece(void *ctx, const char *bytes, size_t n, uint64_t off)
+{
+	const struct fams_copy_to *t = ctx;
+	return fams_pwrite_full(t->fd, bytes, n, (off_t)(off + t->delta));
+}
+
 int64_t fams_read_chunks(int fd, uint64_t off, uint64_t len, char *buf, fams_chunk_fn fn, void *ctx)
 {
 	uint64_t done = 0;

@@ -126,6 +126,13 @@ static inline uint64_t fams_page_round(uint64_t n)
  * Returns the bytes read, or -1 with errno (from a read, or from fn). */
 typedef int (*fams_chunk_fn)(void *ctx, const char *bytes, size_t n, uint64_t off);
 int64_t fams_read_chunks(int fd, uint64_t off, uint64_t len, char *buf, fams_chunk_fn fn, void *ctx);
+/* A fams_chunk_fn (ctx: struct fams_copy_to) that writes each piece to fd at its
+ * offset plus delta: a journal's bytes into the data file (recovery). */
+struct fams_copy_to {
+	int fd;
+	uint64_t delta; /* destination offset minus source offset, for the range at hand */
+};
+int fams_copy_piece(void *ctx, const char *bytes, size_t n, uint64_t off);
 
 /* Call fn on each line of /proc/self/maps in address order: the area [lo, hi), its
  * protection (PROT_*) and its name ("" for none) -- until fn returns true (then

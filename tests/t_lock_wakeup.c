@@ -14,15 +14,9 @@
 #include <linux/futex.h>
 #include <unistd.h>
 
+#include "engine_harness.h"
 #include "shared.h"
 #include "sys.h"
-
-#define FAIL(...)                                                                              \
-	do {                                                                                   \
-		fprintf(stderr, __VA_ARGS__);                                                  \
-		fprintf(stderr, "\n");                                                         \
-		exit(1);                                                                       \
-	} while (0)
 
 int main(void)
 {

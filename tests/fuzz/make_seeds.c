@@ -48,6 +48,50 @@ static void save_journal(const char *dir, uint8_t flags, int as_v2)
 	free(buf);
 }
 
+static const char *const edits[][4] = {
+	{ "one", NULL },
+	{ "a", "b", "c", NULL },
+	{ "end", NULL },
+	{ "grown", "and old", NULL },
+	{ "shrunk", NULL },
+};
+#define NEDITS (sizeof edits / sizeof edits[0])
+/* The size each commit gives the file (0: unchanged): a growth, a shrink. */
+static const uint64_t sizes[] = { 0, 0, 0, 21 * PG + 9, 9 * PG + 50 };
+
+/* The fuzz target's data image (16 pages, each its own letter), managed afresh. */
+static struct fams_file *open_fresh(void)
+{
+	remove_journal();
+	struct image im = base_image(16 * PG);
+	write_image(&im);
+	free(im.bytes);
+	struct fams_file *f = open_managed();
+	if (!f)
+		FAIL("open");
+	return f;
+}
+
+/* Make edit e and commit it; in_one_log: at offsets that keep every edit inside
+ * the sizes all of them give the file (the edits follow one another). */
+static void commit_edit(struct fams_file *f, size_t e, bool in_one_log)
+{
+	if (sizes[e] && harness_resize(f, sizes[e]) < 0)
+		FAIL("resize");
+	for (int i = 0; edits[e][i]; i++) {
+		uint64_t at = (uint64_t)(i * 5 + 1) * PG + 7;
+		if (in_one_log)
+			at += e;
+		else if (e == 2)
+			at = 16 * PG - 3;
+		else if (e == 3 && i == 0)
+			at = 18 * PG;
+		put(f, at, edits[e][i]);
+	}
+	if (fams_file_commit(f, 0, UINT64_MAX) < 0)
+		FAIL("commit");
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2)
@@ -57,54 +101,22 @@ int main(int argc, char **argv)
 	path = p;
 	fams_log_level = FAMS_LOG_ERROR;
 	fams_cfg.journal_size = 64 * 1024;
-	static const char *const edits[][4] = {
-		{ "one", NULL },
-		{ "a", "b", "c", NULL },
-		{ "end", NULL },
-		{ "grown", "and old", NULL },
-		{ "shrunk", NULL },
-	};
-	/* The size each commit gives the file (0: unchanged): a growth, a shrink. */
-	static const uint64_t sizes[] = { 0, 0, 0, 21 * PG + 9, 9 * PG + 50 };
 	fams_cfg.commit_log = FAMS_COMMIT_UNDO;
-	for (size_t e = 0; e < sizeof edits / sizeof edits[0]; e++) {
-		remove_journal();
-		struct image im = base_image(16 * PG);
-		write_image(&im);
-		free(im.bytes);
-		struct fams_file *f = open_managed();
-		if (!f)
-			FAIL("open");
-		if (sizes[e] && harness_resize(f, sizes[e]) < 0)
-			FAIL("resize");
-		for (int i = 0; edits[e][i]; i++)
-			put(f, e == 2 ? 16 * PG - 3 : e == 3 && i == 0 ? 18 * PG : (uint64_t)(i * 5 + 1) * PG + 7,
-			    edits[e][i]);
-		if (fams_file_commit(f, 0, UINT64_MAX) < 0)
-			FAIL("commit");
+	for (size_t e = 0; e < NEDITS; e++) {
+		struct fams_file *f = open_fresh();
+		commit_edit(f, e, false);
 		fams_file_close(f, 0);
 		save_journal(argv[1], 0x03, 0); /* hashes fixed, identity made the target's */
 		save_journal(argv[1], 0x07, 0); /* the same, rolled back */
 		if (!sizes[e])
 			save_journal(argv[1], 0x03, 1); /* as the previous fams wrote it */
 	}
-	/* Redo logs: every edit a commit of its own, into one log. */
+	/* Redo logs: every edit a commit of its own, into one log (after the first,
+	 * an undo commit: the file is not known durable before it). */
 	fams_cfg.commit_log = FAMS_COMMIT_REDO;
-	remove_journal();
-	struct image im = base_image(16 * PG);
-	write_image(&im);
-	free(im.bytes);
-	struct fams_file *f = open_managed();
-	if (!f)
-		FAIL("open");
-	for (size_t e = 0; e < sizeof edits / sizeof edits[0]; e++) {
-		if (sizes[e] && harness_resize(f, sizes[e]) < 0)
-			FAIL("resize");
-		for (int i = 0; edits[e][i]; i++)
-			put(f, (uint64_t)(i * 5 + 1) * PG + 7 + e, edits[e][i]);
-		if (fams_file_commit(f, 0, UINT64_MAX) < 0)
-			FAIL("commit");
-	}
+	struct fams_file *f = open_fresh();
+	for (size_t e = 0; e < NEDITS; e++)
+		commit_edit(f, e, true);
 	fams_file_close(f, 0);
 	save_journal(argv[1], 0x03, 0);
 	remove_journal();
