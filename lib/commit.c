@@ -211,17 +211,6 @@ int fams_commit_checkpoint(struct fams_file *f)
 	return fams_journal_retire(&f->j);
 }
 
-int fams_commit_before_removal(struct fams_file *f)
-{
-	/* Rule R3, where the journal goes away: its removal, made durable by the
-	 * directory sync that follows it (fams_journal_release), retires the log --
-	 * and may only once the data file holds its commits durably.  Were the removal
-	 * lost to a power cut, replaying the log over that data changes nothing. */
-	if (f->j.fd < 0 || f->j.st->redo_epoch == 0 || f->unlinked)
-		return 0;
-	return fams_flush(f->data_fd);
-}
-
 /* A redo commit whose data writes failed (R2): put the old bytes and size back from
  * the plan, then checkpoint, so the log no longer names it.  Failing that, the log
  * stays, and recovery -- before the next commit, or at the next open -- applies it:

@@ -42,11 +42,6 @@ int fams_file_flush_if_needed(struct fams_file *f);
  * while other processes use the file.  Takes the lock. */
 int fams_file_before_truncate(struct fams_file *f);
 
-/* The last process leaves f and will remove its journal: make a live redo log's
- * commits durable in the data file first (one flush; the journal's durable removal
- * retires the log).  0, or -1 with errno: then the journal must be kept. */
-int fams_commit_before_removal(struct fams_file *f);
-
 /* The journal bytes a redo log may take before it rolls over (a checkpoint); a
  * journal preallocated larger keeps its size.  1 MiB; tests lower it to roll over
  * with few commits. */

@@ -2,7 +2,6 @@
  * and taking its journal when it becomes managed.  How its changes reach the data file is
  * commit.c's. */
 #include "file.h"
-#include "commit.h"
 #include "pagebits.h"
 #include "config.h"
 #include "dirty.h"
@@ -203,16 +202,29 @@ fail:
 	return NULL;
 }
 
+/* The last process leaves f and will remove its journal: a live redo log's commits
+ * become durable in the data file first -- commit.c's rule R3 where the journal goes
+ * away: its removal, made durable by the directory sync that follows it
+ * (fams_journal_release), retires the log, and may only once the data file holds
+ * its commits.  Were the removal lost to a power cut, replaying the log over that
+ * data changes nothing.  0, or -1 with errno: then the journal must be kept. */
+static int flush_before_removal(struct fams_file *f)
+{
+	if (f->j.fd < 0 || f->j.st->redo_epoch == 0 || f->unlinked || fams_test_break == FAMS_BREAK_REDO_DROPPED)
+		return 0;
+	return fams_flush(f->data_fd);
+}
+
 void fams_file_leave(struct fams_file *f, int remove_journal)
 {
 	bool keep = f->sh && f->sh->needs_rollback; /* recovery must still undo a failed commit */
 	if (f->sh)
 		member_leave(f);
 	/* The last one out removes the journal: no stale journal outlives the last commit.
-	 * A redo log's commits are made durable in the data file first (commit.c, R3):
-	 * where that fails, the log stays for recovery to apply. */
+	 * A redo log's commits are made durable in the data file first: where that
+	 * fails, the log stays for recovery to apply. */
 	bool last = f->j.fd >= 0 && remove_journal && !keep && fams_journal_last(&f->j);
-	if (last && fams_test_break != FAMS_BREAK_REDO_DROPPED && fams_commit_before_removal(f) < 0) {
+	if (last && flush_before_removal(f) < 0) {
 		fams_error("%s: making its last commits durable failed: %s; the journal is kept, and "
 			   "recovery applies them at the next open", f->path, strerror(errno));
 		last = false;
