@@ -336,7 +336,15 @@ int fams_file_commit(struct fams_file *f, uint64_t lo, uint64_t hi)
 /* A commit that changes the size alone, to one only_size_changes allows. */
 static int commit_size(struct fams_file *f, uint64_t size)
 {
-	if (fams_truncate(f->data_fd, (off_t)size) < 0 || (!f->unlinked && fams_flush(f->data_fd) < 0)) {
+	/* Unflushed until the flush below returns: a failure or a kill in between
+	 * leaves on disk a size other than the page cache's, from which no commit may
+	 * begin as if durable. */
+	f->sh->data_durable = false;
+	/* A journal the last process removed without its directory sync reaching the
+	 * disk could come back after a power cut and be applied over this size: its
+	 * removal is made durable (once per journal) before the size changes. */
+	if ((f->j.fd >= 0 && fams_journal_sync_name(&f->j) < 0) || fams_truncate(f->data_fd, (off_t)size) < 0 ||
+	    (!f->unlinked && fams_flush(f->data_fd) < 0)) {
 		int saved = errno;
 		fams_error("%s: changing its size to %llu failed: %s; the file keeps its last committed state "
 			   "(or the new size: nothing else changed)", f->path, (unsigned long long)size,

@@ -720,7 +720,9 @@ static void sh_redo_grows(void)
 	begin(8 * PG);
 	fams_redo_room = 256 * 1024;
 	struct fams_file *f = open_managed();
-	for (int i = 0; i < 6; i++) {
+	/* An undo commit first, then records of 12 KiB: the sixth reaches past the
+	 * 64 KiB journal. */
+	for (int i = 0; i < 7; i++) {
 		put_page(f, (uint64_t)i, (char)('K' + i));
 		put_page(f, 7, (char)('k' + i));
 		commit(f);
@@ -776,6 +778,38 @@ static void sh_redo_truncated(void)
 	mark_seen(f);
 	resize(f, 5 * PG);
 	put(f, PG + 5, "new contents");
+	commit(f);
+	finish(f);
+}
+
+static int eio_flush(int fd)
+{
+	(void)fd;
+	errno = EIO;
+	return -1;
+}
+
+/* A size change alone whose flush fails (found by review): the truncation may or may
+ * not be on disk, so the next commit may not begin from the data file as durable --
+ * a redo log would not record the zeros of a regrown range, and an undo commit's
+ * recovery would read the size as its own. */
+static void sh_size_flush_fails(void)
+{
+	begin(8 * PG);
+	struct fams_file *f = open_managed();
+	put_page(f, 1, 'A');
+	commit(f); /* an undo commit: the data file is durable */
+	resize(f, 4 * PG);
+	fams_sys.os_fdatasync = eio_flush;
+	int level = fams_log_level;
+	fams_log_level = FAMS_LOG_ERROR - 1; /* the failure is the point: no message */
+	if (fams_file_commit(f, 0, UINT64_MAX) == 0)
+		FAIL("%s: the size change was expected to fail", shape_name);
+	fams_log_level = level;
+	fams_sys.os_fdatasync = r_fdatasync;
+	mark(0); /* the file may have the new size */
+	resize(f, 8 * PG);
+	put_page(f, 0, 'B');
 	commit(f);
 	finish(f);
 }
@@ -864,6 +898,7 @@ int main(int argc, char **argv)
 		{ "redo log grows the journal", sh_redo_grows },
 		{ "a killed process's log, then a new one", sh_redo_after_crash },
 		{ "open(O_TRUNC) of a file with a log", sh_redo_truncated },
+		{ "a size change alone whose flush fails", sh_size_flush_fails },
 		{ "last process leaves", sh_last_leaves },
 	};
 	static const char *const logs[] = { "redo", "undo" };
