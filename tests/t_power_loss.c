@@ -789,6 +789,38 @@ static int eio_flush(int fd)
 	return -1;
 }
 
+static int eio_flush_journal(int fd)
+{
+	if (classify(fd) == F_JOURNAL) {
+		errno = EIO;
+		return -1;
+	}
+	return r_fdatasync(fd);
+}
+
+/* A checkpoint whose retirement of the log fails (found by review): the zeros may
+ * be on disk or not, so the next record may not go on under them as if the log
+ * were still live (it would be lost with them). */
+static void sh_retire_fails(void)
+{
+	begin(8 * PG);
+	struct fams_file *f = open_managed();
+	put_page(f, 1, 'A');
+	commit(f); /* an undo commit */
+	put_page(f, 2, 'B');
+	commit(f); /* the log's first record */
+	fams_sys.os_fdatasync = eio_flush_journal;
+	int level = fams_log_level;
+	fams_log_level = FAMS_LOG_ERROR - 1; /* the failure is the point: no message */
+	if (fams_file_before_truncate(f) == 0)
+		FAIL("%s: the checkpoint was expected to fail", shape_name);
+	fams_log_level = level;
+	fams_sys.os_fdatasync = r_fdatasync;
+	put_page(f, 3, 'C'); /* no truncation followed: the open failed */
+	commit(f);
+	finish(f);
+}
+
 /* A size change alone whose flush fails (found by review): the truncation may or may
  * not be on disk, so the next commit may not begin from the data file as durable --
  * a redo log would not record the zeros of a regrown range, and an undo commit's
@@ -899,6 +931,7 @@ int main(int argc, char **argv)
 		{ "a killed process's log, then a new one", sh_redo_after_crash },
 		{ "open(O_TRUNC) of a file with a log", sh_redo_truncated },
 		{ "a size change alone whose flush fails", sh_size_flush_fails },
+		{ "a checkpoint whose retirement fails", sh_retire_fails },
 		{ "last process leaves", sh_last_leaves },
 	};
 	static const char *const logs[] = { "redo", "undo" };
