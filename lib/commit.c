@@ -36,7 +36,7 @@
  *   R2. Apply the record to the data file, as step 4, unflushed: the commit has
  *       succeeded.  Replaying the log's records in order after a crash rewrites
  *       whatever part of them the disk lost.
- *   R3. CHECKPOINT (fams_commit_checkpoint) before a record could be overwritten
+ *   R3. CHECKPOINT (checkpoint()) before a record could be overwritten
  *       -- the log is full, an undo commit is next, the journal goes away: flush
  *       the data file, then retire the journal (a header of zeros, flushed).
  *       Rules: the records may stop being replayed only once the data file holds
@@ -192,7 +192,9 @@ static bool redo_fits(const struct fams_file *f, const struct commit_plan *pl)
 	       FAMS_JOURNAL_BODY_OFFSET + fams_jrecord_span(pl->written, pl->new_bytes) <= fams_cfg.journal_max;
 }
 
-int fams_commit_checkpoint(struct fams_file *f)
+/* Make the commits in f's redo log durable in the data file, then retire the
+ * journal (R3); nothing when no log is live.  0, or -1 with errno. */
+static int checkpoint(struct fams_file *f)
 {
 	struct fams_jcounters *c = f->j.st;
 	if (f->j.fd < 0 || c->redo_epoch == 0)
@@ -211,6 +213,19 @@ int fams_commit_checkpoint(struct fams_file *f)
 	return fams_journal_retire(&f->j);
 }
 
+/* R3 before a commit writes the journal, saying so when it fails: nothing of the
+ * commit was written yet. */
+static int checkpoint_before_writing(struct fams_file *f)
+{
+	if (checkpoint(f) == 0)
+		return 0;
+	int saved = errno;
+	fams_error("%s: making the journal's commits durable failed: %s; nothing was written, the "
+		   "changes stay in memory", f->path, strerror(saved));
+	errno = saved;
+	return -1;
+}
+
 /* A redo commit whose data writes failed (R2): put the old bytes and size back from
  * the plan, then checkpoint, so the log no longer names it.  Failing that, the log
  * stays, and recovery -- before the next commit, or at the next open -- applies it:
@@ -226,7 +241,7 @@ static int undo_redo_apply(struct fams_file *f, const struct commit_plan *pl, st
 	if (fams_raw_fstat(f->data_fd, &st) < 0 ||
 	    ((uint64_t)st.st_size != sz.old_size && fams_truncate(f->data_fd, (off_t)sz.old_size) < 0))
 		return -1;
-	return fams_commit_checkpoint(f);
+	return checkpoint(f);
 }
 
 /* Steps R1 and R2 of the commit of pl (see the top of this file).  -1 with errno,
@@ -245,13 +260,8 @@ static int commit_redo(struct fams_file *f, const struct commit_plan *pl, struct
 	/* A log that is full, or whose last append failed (a record may be there or
 	 * not): R3 before the next record. */
 	bool roll = c->redo_epoch && (c->live != FAMS_JLIVE_REDO || c->redo_tail + span > limit);
-	if (roll && fams_commit_checkpoint(f) < 0) {
-		int saved = errno;
-		fams_error("%s: making the journal's commits durable failed: %s; nothing was written, the "
-			   "changes stay in memory", f->path, strerror(saved));
-		errno = saved;
+	if (roll && checkpoint_before_writing(f) < 0)
 		return -1;
-	}
 	bool fresh = c->live != FAMS_JLIVE_REDO;
 	uint64_t epoch = !fresh ? c->redo_epoch : fams_test_break == FAMS_BREAK_REDO_EPOCH_REUSED ? 1 : fams_redo_new_epoch();
 	uint64_t at = fresh ? FAMS_JOURNAL_BODY_OFFSET : c->redo_tail;
@@ -473,12 +483,8 @@ static int commit_locked(struct fams_file *f, uint64_t lo, uint64_t hi, const st
 		goto committed;
 	}
 	/* An undo journal is written over the log from its body up: R3 first. */
-	if (f->j.fd >= 0 && f->j.st->redo_epoch && fams_commit_checkpoint(f) < 0) {
-		saved = errno;
-		fams_error("%s: making the journal's commits durable failed: %s; nothing was written, the "
-			   "changes stay in memory", f->path, strerror(saved));
-		goto fail;
-	}
+	if (f->j.fd >= 0 && f->j.st->redo_epoch && checkpoint_before_writing(f) < 0)
+		goto fail_errno;
 	/* The journal describes the data file as the page cache holds it (its size, the
 	 * bytes beside the ranges it writes), so the disk must hold that too: a size
 	 * the kernel set outside any commit and not yet flushed (O_TRUNC, a program's
@@ -623,7 +629,7 @@ int fams_file_before_truncate(struct fams_file *f)
 	 * half-applied commit is put right, or the checkpoint would make it durable.
 	 * The kernel's truncation that follows is not flushed: no log may begin
 	 * from it (redo_fits). */
-	int r = (f->sh->needs_rollback && rollback_in_place(f) < 0) || fams_commit_checkpoint(f) < 0
+	int r = (f->sh->needs_rollback && rollback_in_place(f) < 0) || checkpoint(f) < 0
 			? -1 : fams_journal_invalidate(&f->j);
 	f->sh->data_durable = false;
 	fams_commit_unlock(f);

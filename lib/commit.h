@@ -47,9 +47,4 @@ int fams_file_before_truncate(struct fams_file *f);
  * with few commits. */
 extern uint64_t fams_redo_room;
 
-/* Make the commits in f's redo log durable in the data file, then retire the
- * journal (commit.c, R3); nothing when no log is live.  The commit lock is held,
- * or the process is alone with the file.  0, or -1 with errno. */
-int fams_commit_checkpoint(struct fams_file *f);
-
 #endif

@@ -436,8 +436,7 @@ void fams_journal_release(struct fams_journal *j, int remove)
 			/* A removal that fails, or may not be durable, leaves a journal
 			 * that could be applied again later, over changes made to the
 			 * file after us: then make it hold nothing. */
-			if ((!removed || (!(j->st->disk & FAMS_JDISK_HOLDS_NOTHING) && fams_fsync_dir_of(j->dirfd) < 0)) &&
-			    !(j->st->disk & FAMS_JDISK_HOLDS_NOTHING))
+			if (!(j->st->disk & FAMS_JDISK_HOLDS_NOTHING) && (!removed || fams_fsync_dir_of(j->dirfd) < 0))
 				fams_journal_retire(j);
 		}
 	}
