@@ -65,11 +65,6 @@ static int repair_after_death(struct fams_file *f)
 	 * or torn is retired. */
 	if (f->j.fd >= 0) {
 		int outcome;
-		/* A committer killed while writing a large body left O_DIRECT set on the
-		 * description, if we share it (a forked child that has not adopted its
-		 * own yet): recovery's reads and writes are not aligned. */
-		if (fams_set_direct(f->j.fd, false) < 0)
-			return -1;
 		if (fams_recover_locked(f->j.fd, f->data_fd, &f->id, f->path, 0, &outcome) < 0)
 			return -1;
 		/* A redo log the counters name but recovery found none of: the dead one

@@ -65,7 +65,7 @@ void fd_internal_drop(int fd)
 
 void fd_file_internals(struct fams_file *f, bool add)
 {
-	int *fds[] = { &f->data_fd, &f->memfd, &f->state_fd, &f->j.fd, &f->j.dirfd };
+	int *fds[] = { &f->data_fd, &f->memfd, &f->state_fd, &f->j.fd, &f->j.dirfd, &f->j.direct_fd };
 	for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++) {
 		if (*fds[i] < 0)
 			continue;

@@ -170,7 +170,7 @@ struct fams_file *fams_file_open(int fd, const struct stat *st, const char *path
 	int saved;
 	if (!f)
 		return NULL;
-	f->data_fd = f->memfd = f->state_fd = f->j.fd = f->j.dirfd = f->fork_journal_fd = -1;
+	f->data_fd = f->memfd = f->state_fd = f->j.fd = f->j.dirfd = f->j.direct_fd = f->fork_journal_fd = -1;
 	f->me = -1;
 	cq_init(&f->queue);
 	for (int i = 0; i < FAMS_MAX_MEMBERS; i++)

@@ -35,27 +35,16 @@ uint64_t fams_jundo_len(const struct fams_jextent *e, uint64_t old_size)
 	return e->len < old_size - e->off ? e->len : old_size - e->off;
 }
 
-/* The journal body on its way out: bytes gathered into chunk and written a whole
- * chunk at a time at aligned offsets (see fams_jwrite). */
-struct body_out {
-	int jfd;
-	char *chunk;
-	size_t fill;     /* bytes gathered in chunk */
-	uint64_t pos;    /* where chunk goes in the journal */
-	bool *direct;    /* jfd is in O_DIRECT mode */
-	XXH3_state_t *hs;
-};
-
 /* Write the gathered bytes, the last piece padded with zeros to an aligned length.
  * A write O_DIRECT refuses (EINVAL: this file system's alignment is larger, or it
- * takes the flag but not the write) is made again without it. */
-static int body_flush(struct body_out *o)
+ * takes the flag but not the write) is made again buffered. */
+int fams_jout_flush(struct fams_jout *o)
 {
 	size_t len = (o->fill + FAMS_JOURNAL_ALIGN - 1) & ~(size_t)(FAMS_JOURNAL_ALIGN - 1);
 	memset(o->chunk + o->fill, 0, len - o->fill);
-	int r = fams_pwrite_full(o->jfd, o->chunk, len, (off_t)o->pos);
-	if (r < 0 && errno == EINVAL && *o->direct && fams_set_direct(o->jfd, false) == 0) {
-		*o->direct = false;
+	int r = fams_pwrite_full(o->direct ? o->dfd : o->jfd, o->chunk, len, (off_t)o->pos);
+	if (r < 0 && errno == EINVAL && o->direct) {
+		o->direct = *o->allowed = false;
 		r = fams_pwrite_full(o->jfd, o->chunk, len, (off_t)o->pos);
 	}
 	o->pos += o->fill;
@@ -63,9 +52,7 @@ static int body_flush(struct body_out *o)
 	return r;
 }
 
-/* Append len bytes to the body: copied from src, or read from data_fd at off when
- * src is NULL (zeros where the file ends early: someone else cut it).  Hashed. */
-static int body_put(struct body_out *o, const char *src, int data_fd, uint64_t off, uint64_t len)
+int fams_jout_put(struct fams_jout *o, const char *src, int data_fd, uint64_t off, uint64_t len)
 {
 	for (uint64_t done = 0; done < len;) {
 		size_t room = FAMS_IO_CHUNK - o->fill;
@@ -79,16 +66,22 @@ static int body_put(struct body_out *o, const char *src, int data_fd, uint64_t o
 				return -1;
 			memset(at + r, 0, c - (size_t)r);
 		}
-		XXH3_64bits_update(o->hs, at, c);
+		if (o->hash)
+			XXH3_64bits_update(o->hash, at, c);
 		o->fill += c;
 		done += c;
-		if (o->fill == FAMS_IO_CHUNK && body_flush(o) < 0)
+		if (o->fill == FAMS_IO_CHUNK && fams_jout_flush(o) < 0)
 			return -1;
 	}
 	return 0;
 }
 
-int64_t fams_jwrite(int jfd, int data_fd, uint64_t seq, const struct fams_identity *id, struct fams_jsizes sizes,
+int fams_jout_end(struct fams_jout *o, int err)
+{
+	return err == 0 && o->fill ? fams_jout_flush(o) : err;
+}
+
+int64_t fams_jwrite(int jfd, int dfd, int data_fd, uint64_t seq, const struct fams_identity *id, struct fams_jsizes sizes,
 		    const struct fams_jextent *ext, const char *const *undo, size_t n, char *chunk, bool *direct)
 {
 	struct fams_jheader h = { .version = FAMS_JOURNAL_VERSION, .page_size = (uint32_t)fams_page_size };
@@ -117,24 +110,13 @@ int64_t fams_jwrite(int jfd, int data_fd, uint64_t seq, const struct fams_identi
 	 * of a large commit's journal flush.  A small one goes buffered: the flush then
 	 * writes it in one I/O with the header page, where a direct write is an I/O of
 	 * its own before the flush's (small commits measured slower). */
-	bool use_direct = *direct && h.body_len >= fams_journal_direct_min;
-	/* Set, or cleared: a writer killed in its body may have left it set on a
-	 * description we share (commitlock.c clears it before repairing, too). */
-	if (fams_set_direct(jfd, use_direct) < 0) {
-		if (!use_direct)
-			return -1;
-		*direct = use_direct = false;
-	}
-	struct body_out o = { jfd, chunk, 0, FAMS_JOURNAL_BODY_OFFSET, &use_direct, &state };
-	int err = body_put(&o, (const char *)ext, -1, 0, table);
+	struct fams_jout o = { .jfd = jfd, .dfd = dfd, .chunk = chunk, .pos = FAMS_JOURNAL_BODY_OFFSET,
+			       .allowed = direct, .hash = &state };
+	o.direct = h.body_len >= fams_journal_direct_min && dfd >= 0 && *direct;
+	int err = fams_jout_put(&o, (const char *)ext, -1, 0, table);
 	for (size_t i = 0; i < n && err == 0; i++)
-		err = body_put(&o, undo[i], data_fd, ext[i].off, fams_jundo_len(&ext[i], h.old_size));
-	if (err == 0 && o.fill)
-		err = body_flush(&o);
-	if (use_direct && fams_set_direct(jfd, false) < 0)
-		err = -1;
-	else if (!use_direct && h.body_len >= fams_journal_direct_min)
-		*direct = false; /* refused on the way */
+		err = fams_jout_put(&o, undo[i], data_fd, ext[i].off, fams_jundo_len(&ext[i], h.old_size));
+	err = fams_jout_end(&o, err);
 	h.body_hash = XXH3_64bits_digest(&state);
 	h.header_hash = fams_jheader_hash(&h);
 	/* The header last: until it is written, the journal does not check. */

@@ -102,11 +102,36 @@ struct fams_jsizes {
  * FAMS_JOURNAL_ALIGN) in pieces at offsets and of lengths aligned to
  * FAMS_JOURNAL_ALIGN, the last padded with zeros (the journal must have room for
  * fams_jspan bytes); with *direct, a body of fams_journal_direct_min bytes or more
- * in O_DIRECT mode, which is left again before the header is written, and *direct
- * is cleared where the file system refuses it.
+ * through dfd (the journal opened O_DIRECT; -1: none), and *direct is cleared
+ * where the file system refuses it.  The header goes through jfd.
  * Returns the bytes that count (header and body), or -1 with errno. */
-int64_t fams_jwrite(int jfd, int data_fd, uint64_t seq, const struct fams_identity *id, struct fams_jsizes sizes,
+int64_t fams_jwrite(int jfd, int dfd, int data_fd, uint64_t seq, const struct fams_identity *id, struct fams_jsizes sizes,
 		    const struct fams_jextent *ext, const char *const *undo, size_t n, char *chunk, bool *direct);
+
+/* Journal bytes on their way out (an undo journal's body, a redo record): gathered
+ * into chunk (FAMS_IO_CHUNK bytes, aligned to FAMS_JOURNAL_ALIGN) and written a
+ * whole chunk at a time from pos, an aligned offset, the last piece padded with
+ * zeros to an aligned length (the journal must have room for it); hashed into
+ * hash (an XXH3_state_t) when it is not NULL.  Written through dfd, the journal
+ * opened with O_DIRECT, while direct; else through jfd.  Where the file system
+ * refuses a direct write, the bytes go through jfd and *allowed is cleared. */
+struct fams_jout {
+	int jfd, dfd;
+	char *chunk;
+	size_t fill;   /* bytes gathered in chunk */
+	uint64_t pos;  /* where chunk goes in the journal */
+	bool *allowed; /* the journal may be written direct (cleared when refused) */
+	bool direct;   /* writing through dfd */
+	void *hash;
+};
+/* Append len bytes: copied from src, or read from data_fd at off when src is NULL
+ * (zeros where the file ends early). */
+int fams_jout_put(struct fams_jout *o, const char *src, int data_fd, uint64_t off, uint64_t len);
+/* Write what is gathered. */
+int fams_jout_flush(struct fams_jout *o);
+/* Write what is left; err is the writing's so far (0 or -1), returned, or -1 when
+ * this write fails. */
+int fams_jout_end(struct fams_jout *o, int err);
 
 /* The alignment of the body's writes, and the journal length they reach for a
  * body of body_len bytes. */

@@ -310,7 +310,7 @@ int fams_journal_open_member(struct fams_journal *j, const char *data_path, cons
 	char *dir = j->dir;
 	int saved;
 	*created = *alone = false;
-	j->fd = j->dirfd = -1;
+	j->fd = j->dirfd = j->direct_fd = -1;
 	j->own = (struct fams_jcounters){ 0 };
 	j->st = &j->own;
 	if (fams_journal_locate(data_path, id, j->dir, sizeof j->dir, j->name, sizeof j->name) < 0)
@@ -358,6 +358,8 @@ int fams_journal_open_member(struct fams_journal *j, const char *data_path, cons
 				goto fail;
 			}
 			j->own.capacity = (uint64_t)a.st_size;
+			j->direct_fd = fams_reopen(fd, O_RDWR | O_DIRECT | O_CLOEXEC);
+			j->buffered = j->direct_fd < 0;
 			return 0;
 		}
 		fams_raw_close(fd);
@@ -411,9 +413,11 @@ void fams_journal_abandon(struct fams_journal *j, bool created)
 			fams_sys.os_unlinkat(j->dirfd, j->name, 0);
 		fams_raw_close(j->fd);
 	}
+	if (j->direct_fd >= 0)
+		fams_raw_close(j->direct_fd);
 	if (j->dirfd >= 0)
 		fams_raw_close(j->dirfd);
-	j->fd = j->dirfd = -1;
+	j->fd = j->dirfd = j->direct_fd = -1;
 	errno = saved;
 }
 
@@ -441,6 +445,8 @@ void fams_journal_release(struct fams_journal *j, int remove)
 		}
 	}
 	fams_raw_close(j->fd);
+	if (j->direct_fd >= 0)
+		fams_raw_close(j->direct_fd);
 	fams_raw_close(j->dirfd);
-	j->fd = j->dirfd = -1;
+	j->fd = j->dirfd = j->direct_fd = -1;
 }

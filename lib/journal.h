@@ -60,6 +60,9 @@ struct fams_journal {
 	int dirfd;          /* directory holding it: for unlink and directory fsync */
 	char dir[PATH_MAX]; /* its path, for messages */
 	char name[NAME_MAX + 1];
+	int direct_fd;      /* its own description in O_DIRECT mode (-1: the file system, or
+			     * /proc, refused one): never switched, so that writes through
+			     * fd, by any thread or forked child, are never direct */
 	bool buffered;      /* the file system refused O_DIRECT for it: the body goes buffered */
 	struct fams_jcounters own; /* the counters until st points into the shared state */
 	struct fams_jcounters *st;

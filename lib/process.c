@@ -89,6 +89,7 @@ static void cut_off(struct fams_file *f)
 		member_forget_pagemap(f, i);
 	fd_internal_drop(f->j.fd);
 	fd_internal_drop(f->j.dirfd);
+	fd_internal_drop(f->j.direct_fd);
 	fams_journal_release(&f->j, 0);
 }
 

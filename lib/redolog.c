@@ -51,35 +51,8 @@ int fams_redo_start(int jfd, uint64_t epoch, const struct fams_identity *id, uin
 	return fams_pwrite_full(jfd, &h, sizeof h, 0);
 }
 
-/* Bytes on their way into the journal, gathered into chunk so that a small record
- * is one write. */
-struct gather {
-	int jfd;
-	char *chunk;
-	size_t fill;
-	uint64_t pos; /* where chunk goes */
-};
-
-static int gather_put(struct gather *g, const char *src, uint64_t len)
-{
-	for (uint64_t done = 0; done < len;) {
-		size_t room = FAMS_IO_CHUNK - g->fill;
-		size_t c = len - done > room ? room : (size_t)(len - done);
-		memcpy(g->chunk + g->fill, src + done, c);
-		g->fill += c;
-		done += c;
-		if (g->fill == FAMS_IO_CHUNK) {
-			if (fams_pwrite_full(g->jfd, g->chunk, g->fill, (off_t)g->pos) < 0)
-				return -1;
-			g->pos += g->fill;
-			g->fill = 0;
-		}
-	}
-	return 0;
-}
-
-int64_t fams_redo_append(int jfd, uint64_t at, uint64_t epoch, uint64_t index, struct fams_jsizes sz,
-			 const struct fams_jextent *ext, const char *const *newb, size_t n, char *chunk)
+int64_t fams_redo_append(int jfd, int dfd, uint64_t at, uint64_t epoch, uint64_t index, struct fams_jsizes sz,
+			 const struct fams_jextent *ext, const char *const *newb, size_t n, char *chunk, bool *direct)
 {
 	struct fams_jrecord r = { .epoch = epoch, .index = index, .old_size = sz.old_size,
 				  .new_size = sz.new_size, .nextents = n };
@@ -106,14 +79,17 @@ int64_t fams_redo_append(int jfd, uint64_t at, uint64_t epoch, uint64_t index, s
 	r.body_hash = XXH3_64bits_digest(&state);
 	r.record_hash = record_hash(&r);
 
-	struct gather g = { jfd, chunk, 0, at };
-	int err = gather_put(&g, (const char *)&r, sizeof r);
+	/* The record is one aligned run of the journal: written with O_DIRECT it is one
+	 * I/O with no page-cache copy, and the flush that follows starts no writeback
+	 * (a one-page record written and flushed: 41.6 against 44.2 us buffered here). */
+	struct fams_jout o = { .jfd = jfd, .dfd = dfd, .chunk = chunk, .pos = at, .allowed = direct,
+			       .direct = dfd >= 0 && *direct };
+	int err = fams_jout_put(&o, (const char *)&r, -1, 0, sizeof r);
 	if (err == 0)
-		err = gather_put(&g, (const char *)table, n * sizeof *table);
+		err = fams_jout_put(&o, (const char *)table, -1, 0, n * sizeof *table);
 	for (size_t i = 0; i < n && err == 0; i++)
-		err = gather_put(&g, newb[i], ext[i].len);
-	if (err == 0 && g.fill)
-		err = fams_pwrite_full(jfd, chunk, g.fill, (off_t)g.pos);
+		err = fams_jout_put(&o, newb[i], -1, 0, ext[i].len);
+	err = fams_jout_end(&o, err);
 	free(table);
 	return err < 0 ? -1 : (int64_t)(sizeof r + r.body_len);
 }

@@ -62,9 +62,11 @@ int fams_redo_start(int jfd, uint64_t epoch, const struct fams_identity *id, uin
 
 /* Write record `index` of epoch `epoch` at journal offset `at`: the extents
  * ext[0..n) (off, len) and their new bytes newb[i].  chunk holds FAMS_IO_CHUNK
- * bytes.  Not flushed.  Returns the bytes written, or -1 with errno. */
-int64_t fams_redo_append(int jfd, uint64_t at, uint64_t epoch, uint64_t index, struct fams_jsizes sz,
-			 const struct fams_jextent *ext, const char *const *newb, size_t n, char *chunk);
+ * bytes.  Through dfd (the journal opened O_DIRECT; -1: none) while *direct,
+ * which is cleared where the file system refuses it.  Not flushed.  Returns the bytes written, or -1
+ * with errno. */
+int64_t fams_redo_append(int jfd, int dfd, uint64_t at, uint64_t epoch, uint64_t index, struct fams_jsizes sz,
+			 const struct fams_jextent *ext, const char *const *newb, size_t n, char *chunk, bool *direct);
 
 /* What replay found: the records applied and where the epoch's log ends. */
 struct fams_redo_end {

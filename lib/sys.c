@@ -261,15 +261,6 @@ int fams_flush(int fd) { return counted_flush(RETRY_EINTR(fams_sys.os_fdatasync(
 
 int fams_fsync_dir_of(int dirfd) { return counted_flush(RETRY_EINTR(fams_sys.os_fsync(dirfd))); }
 
-int fams_set_direct(int fd, bool on)
-{
-	int fl = fams_raw_fcntl(fd, F_GETFL, 0);
-	if (fl < 0)
-		return -1;
-	int want = on ? fl | O_DIRECT : fl & ~O_DIRECT;
-	return want == fl ? 0 : fams_raw_fcntl(fd, F_SETFL, want);
-}
-
 bool fams_maps_each(bool (*fn)(uintptr_t lo, uintptr_t hi, int prot, const char *name, void *ctx), void *ctx)
 {
 	int fd = fams_sys.os_openat(AT_FDCWD, "/proc/self/maps", O_RDONLY | O_CLOEXEC, 0);

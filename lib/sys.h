@@ -157,8 +157,5 @@ int fams_flush(int fd);     /* fdatasync through the table, counted */
 int fams_truncate(int fd, off_t len);                       /* ftruncate, EINTR retried */
 int fams_allocate(int fd, int mode, off_t off, off_t len);  /* fallocate, EINTR retried */
 int fams_fsync_dir_of(int dirfd);
-/* Turn O_DIRECT on or off for fd's open file description.  -1 with errno (EINVAL:
- * the file system has no direct I/O). */
-int fams_set_direct(int fd, bool on);
 
 #endif

@@ -1,9 +1,10 @@
-/* A large commit writes its journal's body with O_DIRECT (no page-cache copy to
- * write back at the flush); a small one writes it buffered, with the header.  The
- * header is never written direct, even when a killed writer left the journal's
- * description in O_DIRECT mode.  Where the file system refuses a direct write
- * (EINVAL), the commit goes on buffered and later commits do not try again: the
- * data file and the journal are what they would have been. */
+/* A large commit writes its undo journal's body with O_DIRECT (no page-cache copy
+ * to write back at the flush); a small one writes it buffered, with the header.  A
+ * redo record, one aligned run, is written direct whatever its size.  A header is
+ * never written direct, and the direct writes go through a description of their
+ * own, never through the one other writes share.  Where the file system refuses a direct write (EINVAL), the
+ * commit goes on buffered and later commits do not try again: the data file and
+ * the journal are what they would have been. */
 #include "config.h"
 #include "engine_harness.h"
 #include "jformat.h"
@@ -101,14 +102,10 @@ int main(void)
 		FAIL("a commit of %d pages wrote no piece of its journal direct", big);
 	journal_checks(big);
 
-	/* O_DIRECT left set on the description (a writer killed in a large body's
-	 * write, whose description a forked child shares): a small commit clears it. */
-	if (fams_set_direct(f->j.fd, true) < 0)
-		FAIL("set O_DIRECT");
-	commit_pages(f, 2, '+');
-	if (direct_writes)
-		FAIL("a small commit after O_DIRECT was left set wrote %d pieces direct", direct_writes);
-	journal_checks(2);
+	/* The direct writes go through a description of their own: the one every
+	 * other write uses (any thread's, a forked child's) is never switched. */
+	if (fcntl(f->j.fd, F_GETFL) & O_DIRECT)
+		FAIL("the journal's shared description was left in O_DIRECT mode");
 
 	/* A file system that refuses the direct writes: buffered, then and after. */
 	refuse_direct = 1;
@@ -122,7 +119,27 @@ int main(void)
 	journal_checks(big);
 
 	fams_file_close(f, 1);
+
+	/* Redo records: direct, one write each, the epoch's header buffered; after a
+	 * refusal, buffered. */
+	fams_cfg.commit_log = FAMS_COMMIT_REDO;
+	refuse_direct = 0;
+	if (!(f = open_managed()))
+		FAIL("open_managed");
+	commit_pages(f, 2, '-'); /* an undo commit: the data file is not known durable yet */
+	for (int i = 0; i < 3; i++) {
+		commit_pages(f, 2, (char)('a' + i));
+		if (direct_writes != 1 || f->j.st->live != FAMS_JLIVE_REDO)
+			FAIL("redo commit %d wrote %d pieces direct (live %d), not its record in one", i,
+			     direct_writes, (int)f->j.st->live);
+	}
+	refuse_direct = 1;
+	commit_pages(f, 2, 'x');
+	commit_pages(f, big, 'y');
+	if (direct_writes || f->j.st->live != FAMS_JLIVE_REDO)
+		FAIL("a redo commit after a refusal tried %d direct writes", direct_writes);
+	fams_file_close(f, 1);
 	unlink(path);
-	printf("journal body: direct for %d pages, buffered for 2, buffered after a refusal\n", big);
+	printf("journal body: direct for %d pages, buffered for 2, buffered after a refusal; redo records direct\n", big);
 	return 0;
 }
