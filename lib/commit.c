@@ -611,6 +611,28 @@ int fams_file_flush_if_needed(struct fams_file *f)
 	return r;
 }
 
+/* The journal holds nothing, and the data file every commit, durably: a
+ * half-applied commit is put right first, or the checkpoint would make it durable
+ * (R3 before the log stops naming its records).  The commit lock is held. */
+static int settle_locked(struct fams_file *f)
+{
+	return (f->sh->needs_rollback && rollback_in_place(f) < 0) || checkpoint(f) < 0
+		       ? -1 : fams_journal_invalidate(&f->j);
+}
+
+int fams_file_settle(struct fams_file *f)
+{
+	if (f->j.fd < 0 || fams_test_break == FAMS_BREAK_EXEC_UNSETTLED)
+		return 0;
+	if (fams_commit_lock(f) < 0)
+		return -1;
+	int r = member_others(f) ? 0 : settle_locked(f);
+	int saved = errno;
+	fams_commit_unlock(f);
+	errno = saved;
+	return r;
+}
+
 int fams_file_before_truncate(struct fams_file *f)
 {
 	if (fams_commit_lock(f) < 0)
@@ -627,12 +649,9 @@ int fams_file_before_truncate(struct fams_file *f)
 	}
 	/* The kernel's truncation to 0 is a size change outside any commit: the live
 	 * journal must not be there to read it as an interrupted commit (0 may be one
-	 * of its sizes); a redo log's commits become durable first (R3) -- after a
-	 * half-applied commit is put right, or the checkpoint would make it durable.
-	 * The kernel's truncation that follows is not flushed: no log may begin
-	 * from it (redo_fits). */
-	int r = (f->sh->needs_rollback && rollback_in_place(f) < 0) || checkpoint(f) < 0
-			? -1 : fams_journal_invalidate(&f->j);
+	 * of its sizes).  The kernel's truncation that follows is not flushed: no log
+	 * may begin from it (redo_fits). */
+	int r = settle_locked(f);
 	f->sh->data_durable = false;
 	fams_commit_unlock(f);
 	return r;

@@ -42,6 +42,14 @@ int fams_file_flush_if_needed(struct fams_file *f);
  * while other processes use the file.  Takes the lock. */
 int fams_file_before_truncate(struct fams_file *f);
 
+/* Before exec, when no other process uses f: its commits durable in the data file
+ * alone and its journal holding nothing.  The next program may not run under fams,
+ * and a journal left live would be applied again (a redo log), or rolled back (an
+ * undo journal), over what it writes at the next open.  Nothing while other
+ * processes use the file (the last of them removes the journal).  The file stays
+ * managed, should exec fail.  Takes the lock.  0, or -1 with errno. */
+int fams_file_settle(struct fams_file *f);
+
 /* The journal bytes a redo log may take before it rolls over (a checkpoint); a
  * journal preallocated larger keeps its size.  1 MiB; tests lower it to roll over
  * with few commits. */

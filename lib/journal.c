@@ -197,7 +197,18 @@ int fams_journal_lock(int fd)
 
 int fams_journal_share(struct fams_journal *j) { return ofd_lock(j->fd, F_OFD_SETLK, F_RDLCK); }
 
-bool fams_journal_last(struct fams_journal *j) { return j->fd >= 0 && ofd_lock(j->fd, F_OFD_SETLK, F_WRLCK) == 0; }
+bool fams_journal_last(struct fams_journal *j)
+{
+	if (j->fd < 0)
+		return false;
+	if (ofd_lock(j->fd, F_OFD_SETLK, F_WRLCK) == 0)
+		return true;
+	/* Members leaving at the same moment would each fail while the others still
+	 * hold their read locks, and all leave the journal behind: drop ours, then try
+	 * again.  Each tries after dropping its own, so the last of them to try finds
+	 * the others gone. */
+	return ofd_lock(j->fd, F_OFD_SETLK, F_UNLCK) == 0 && ofd_lock(j->fd, F_OFD_SETLK, F_WRLCK) == 0;
+}
 
 int fams_journal_lock_for_child(const struct fams_journal *j)
 {

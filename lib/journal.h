@@ -121,7 +121,8 @@ int fams_journal_open_member(struct fams_journal *j, const char *data_path, cons
 int fams_journal_share(struct fams_journal *j);
 
 /* Whether this process is the last one using the file: its read lock becomes the
- * write lock only when no other process holds one.  True leaves the write lock held. */
+ * write lock only when no other process holds one.  True leaves the write lock held;
+ * false, no lock (the process is leaving: of members leaving at once, one is last). */
 bool fams_journal_last(struct fams_journal *j);
 
 /* Before fork: a new open file description of the journal with a read lock of its

@@ -68,7 +68,7 @@ void fams_before_exec(void)
 	if (!fams_hint(fams_live) || !fams_same_process()) /* a vfork child: the parent's files */
 		return;
 	int saved = errno;
-	registry_commit_all("exec");
+	registry_before_exec();
 	errno = saved;
 }
 

@@ -323,15 +323,29 @@ static void commit_each(const char *what, bool shared_too)
 				   "the file keeps its last committed state", f->path, what, strerror(errno));
 }
 
-void registry_commit_all(const char *what)
+/* Before exec: every file no other process uses left with a journal that holds
+ * nothing (fams_file_settle). */
+static void settle_each(void)
+{
+	struct fams_file *f, *tmp;
+	HASH_ITER(hh, g_files, f, tmp)
+		if (!f->cut_off && fams_file_settle(f) < 0)
+			fams_error("%s: making its commits durable before exec failed (%s); its journal keeps "
+				   "them, and the next open under fams applies them again over any change made "
+				   "after", f->path, strerror(errno));
+}
+
+void registry_before_exec(void)
 {
 	fams_lock();
 	async_drain_all();
 	/* A file other processes still use keeps its working copy, and this one's
 	 * stores in it, for their next commit (as at a member's exit): a forked child
 	 * that execs must not commit its parent's unsynced state. */
-	if (!fams_down)
-		commit_each(what, false);
+	if (!fams_down) {
+		commit_each("exec", false);
+		settle_each();
+	}
 	fams_unlock();
 }
 

@@ -69,9 +69,10 @@ void registry_forget_tracker(void);
 /* In a forked child: the registry lock made anew (a thread of the parent's may
  * have held it). */
 void registry_lock_reset(void);
-/* Commit every file no other process uses, each on its own (exec: the program is
- * about to be replaced); a failure is reported with a fams: line naming `what`. */
-void registry_commit_all(const char *what);
+/* Before exec (the program is about to be replaced): commit every file no other
+ * process uses, each on its own, and leave its journal holding nothing; a failure
+ * is reported with a fams: line. */
+void registry_before_exec(void);
 /* At exit: commit every file, then leave each (the last process removes the
  * journal).  False if already done. */
 bool registry_shutdown(void);

@@ -74,6 +74,7 @@ static inline void parse_broken(int argc, char **argv)
 		{ "redo-dropped", FAMS_BREAK_REDO_DROPPED },
 		{ "redo-epoch-reused", FAMS_BREAK_REDO_EPOCH_REUSED },
 		{ "data-undurable", FAMS_BREAK_DATA_UNDURABLE },
+		{ "exec-unsettled", FAMS_BREAK_EXEC_UNSETTLED },
 	};
 	for (int i = 1; i < argc; i++) {
 		if (strncmp(argv[i], "--broken=", 9) != 0)

@@ -1,7 +1,9 @@
 /* exec is a commit point: what a program wrote to a mapping before exec reaches
  * the file, as it does without fams (the page cache keeps it) -- stores with no
  * msync, and an MS_ASYNC snapshot still queued.  An exec that fails leaves the
- * program under fams. */
+ * program under fams.  The journal of a file no other process uses holds nothing
+ * after exec: the next program may not run under fams, and what it writes must not
+ * be undone, or written over again, by a later open's recovery. */
 #include "check.h"
 #include <sys/wait.h>
 
@@ -9,6 +11,11 @@ int main(int argc, char **argv)
 {
 	if (argc > 1 && strcmp(argv[1], "--replaced") == 0)
 		return 0; /* the new image */
+	if (argc > 2 && strcmp(argv[1], "--overwrite") == 0) {
+		/* The new image, not under fams (no LD_PRELOAD): it changes the file. */
+		int fd = open(argv[2], O_WRONLY);
+		return fd >= 0 && pwrite(fd, "N", 1, 0) == 1 && close(fd) == 0 ? 0 : 6;
+	}
 	const char *path = test_path("exec");
 	int fd = make_file(path, 4 * PG, 'a');
 	CHECK(fd >= 0 && close(fd) == 0);
@@ -57,6 +64,33 @@ int main(int argc, char **argv)
 	CHECK(file_byte_is(path, 0, 'A'));
 	CHECK(munmap(p, 4 * PG) == 0 && close(fd) == 0);
 	CHECK(file_byte_is(path, 0, 'B'));
+
+	/* Commits, then an exec of a program fams does not run, which writes the
+	 * file; a later open under fams must find nothing to recover. */
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		fd = open(path, O_RDWR);
+		char *q = mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		if (fd < 0 || q == MAP_FAILED)
+			_exit(2);
+		q[0] = 'C';
+		q[PG] = 'D';
+		if (msync(q, 4 * PG, MS_SYNC) != 0)
+			_exit(3);
+		q[0] = 'E';
+		if (msync(q, 4 * PG, MS_SYNC) != 0)
+			_exit(4);
+		char *bare[] = { NULL };
+		execle("/proc/self/exe", argv[0], "--overwrite", path, (char *)NULL, bare);
+		_exit(5);
+	}
+	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK(file_byte_is(path, 0, 'N'));
+	fd = open(path, O_RDONLY); /* under fams: open-time recovery */
+	char b[2] = { 0 };
+	CHECK(fd >= 0 && pread(fd, b, 1, 0) == 1 && pread(fd, b + 1, 1, PG) == 1 && close(fd) == 0);
+	CHECK(b[0] == 'N' && b[1] == 'D');
 	unlink(path);
 	puts("ok");
 	return 0;

@@ -417,8 +417,10 @@ static void explore(void)
 	static struct disk_file d, j;
 	signed char *unit = malloc(1 << 20);
 	for (int upto = 0; upto <= nops; upto++) {
-		if (upto > 0 && ops[upto - 1].kind == OP_MARK)
-			continue; /* same disk as the prefix before it */
+		/* A mark leaves the disk as the prefix before it left it; a durable one
+		 * narrows what it may be (the commit returned), so it is checked again. */
+		if (upto > 0 && ops[upto - 1].kind == OP_MARK && !ops[upto - 1].durable)
+			continue;
 		make_plan(&p, upto);
 		if (p.nbits > (1 << 20))
 			FAIL("too many pending units");
@@ -861,6 +863,26 @@ static void sh_last_leaves(void)
 	explore();
 }
 
+/* exec (registry.c): the commits of a file no other process uses made durable in
+ * the data file alone, its journal left holding nothing -- then the next program,
+ * not under fams, writes the file and flushes: neither a replay of the log nor a
+ * rollback of the undo journal may touch its bytes. */
+static void sh_exec_settles(void)
+{
+	begin(8 * PG);
+	struct fams_file *f = open_managed();
+	put_page(f, 1, 'A');
+	commit(f); /* an undo commit */
+	put_page(f, 2, 'B');
+	commit(f); /* the log's first record (undo: an undo commit) */
+	if (fams_file_settle(f) < 0)
+		FAIL("%s: settling before exec: %s", shape_name, strerror(errno));
+	if (fams_pwrite_full(f->data_fd, "the next program", 16, 2 * PG + 5) < 0 || fams_flush(f->data_fd) < 0)
+		FAIL("%s: the next program's write", shape_name);
+	mark(1);
+	finish(f);
+}
+
 /* Kyoto Cabinet's synchronisation, twice: grow, commit, shrink to the new logical
  * end, commit (a size change alone). */
 static void sh_kyoto_sync(void)
@@ -933,6 +955,7 @@ int main(int argc, char **argv)
 		{ "a size change alone whose flush fails", sh_size_flush_fails },
 		{ "a checkpoint whose retirement fails", sh_retire_fails },
 		{ "last process leaves", sh_last_leaves },
+		{ "exec, then a program not under fams", sh_exec_settles },
 	};
 	static const char *const logs[] = { "redo", "undo" };
 	for (int log = 0; log < 2; log++) {
