@@ -7,6 +7,16 @@
 #include "check.h"
 #include <sys/wait.h>
 
+/* In a forked child: path's 4 pages mapped shared (exit status 2 when they cannot be). */
+static char *child_map(const char *path)
+{
+	int fd = open(path, O_RDWR);
+	char *p = mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (fd < 0 || p == MAP_FAILED)
+		_exit(2);
+	return p;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1 && strcmp(argv[1], "--replaced") == 0)
@@ -22,10 +32,7 @@ int main(int argc, char **argv)
 	pid_t pid = fork();
 	CHECK(pid >= 0);
 	if (pid == 0) {
-		fd = open(path, O_RDWR);
-		char *p = mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-		if (fd < 0 || p == MAP_FAILED)
-			_exit(2);
+		char *p = child_map(path);
 		/* A failed exec: still under fams afterwards. */
 		p[3 * PG] = 'F';
 		execl("/nonexistent/program", "program", (char *)NULL);
@@ -70,10 +77,7 @@ int main(int argc, char **argv)
 	pid = fork();
 	CHECK(pid >= 0);
 	if (pid == 0) {
-		fd = open(path, O_RDWR);
-		char *q = mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-		if (fd < 0 || q == MAP_FAILED)
-			_exit(2);
+		char *q = child_map(path);
 		q[0] = 'C';
 		q[PG] = 'D';
 		if (msync(q, 4 * PG, MS_SYNC) != 0)
