@@ -323,11 +323,11 @@ data_failed:;
 
 static int commit_locked(struct fams_file *f, uint64_t lo, uint64_t hi, const struct fams_snapshot *snap);
 
-int fams_commit_begin(struct fams_file *f, uint64_t lo, uint64_t hi)
+int fams_commit_begin(struct fams_file *f, uint64_t lo, uint64_t hi, bool quick)
 {
 	if (fams_commit_lock(f) < 0)
 		return -1;
-	dirty_collect(f, lo, hi);
+	dirty_collect(f, lo, hi, quick);
 	return 0;
 }
 
@@ -342,7 +342,7 @@ int fams_commit_finish(struct fams_file *f, uint64_t lo, uint64_t hi)
 
 int fams_file_commit(struct fams_file *f, uint64_t lo, uint64_t hi)
 {
-	return fams_commit_begin(f, lo, hi) < 0 ? -1 : fams_commit_finish(f, lo, hi);
+	return fams_commit_begin(f, lo, hi, false) < 0 ? -1 : fams_commit_finish(f, lo, hi);
 }
 
 /* A commit that changes the size alone, to one only_size_changes allows. */
@@ -398,7 +398,7 @@ int fams_commit_snapshot(struct fams_file *f, uint64_t lo, uint64_t hi, struct f
 {
 	if (fams_commit_lock(f) < 0)
 		return -1;
-	dirty_collect(f, lo, hi);
+	dirty_collect(f, lo, hi, true);
 	uint64_t size = f->sh->size;
 	if (hi > size)
 		hi = size;

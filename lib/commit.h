@@ -19,9 +19,10 @@
 int fams_file_commit(struct fams_file *f, uint64_t lo, uint64_t hi);
 /* The same in two halves, for a caller that lets other threads go on during the
  * flushes: begin takes the commit lock and collects the written pages (it reads
- * this process's mapping records: the registry lock is held); finish runs the
- * protocol and releases the commit lock, and needs only f's descriptors to stay. */
-int fams_commit_begin(struct fams_file *f, uint64_t lo, uint64_t hi);
+ * this process's mapping records: the registry lock is held; quick: msync and
+ * fsync, see dirty_harvest_file_as); finish runs the protocol and releases the
+ * commit lock, and needs only f's descriptors to stay. */
+int fams_commit_begin(struct fams_file *f, uint64_t lo, uint64_t hi, bool quick);
 int fams_commit_finish(struct fams_file *f, uint64_t lo, uint64_t hi);
 
 /* An asynchronous commit point (asynccommit.h): copy the written pages of [lo, hi)

@@ -18,6 +18,33 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/resource.h>
+
+/* A mapping scanned whole need not be scanned again while this process takes no
+ * page fault: after the scan every page of it the working copy holds is
+ * write-protected, and a hole has no page, so the first store to any of its pages
+ * faults -- in the thread that stores, counted in the process's fault count (a
+ * store by the kernel for it, read(2) into the mapping, faults the same way).
+ * Stores made into this process's memory from outside it, which fault in another
+ * process's count (a debugger, process_vm_writev, a vfork child), are taken by the
+ * next scan: a commit that may skip one is a quick one (msync, fsync, MS_ASYNC);
+ * munmap, exit, exec, a last close and a size change always scan.  Set by
+ * dirty_harvest_file for the harvest it runs (under the registry lock). */
+static struct {
+	bool quick;      /* this harvest may skip quiet mappings */
+	bool known;      /* the fault count could be read */
+	uint64_t faults; /* the process's page faults before this harvest's first scan */
+} g_harvest;
+
+/* The page faults this process's threads have taken (minor and major). */
+static bool process_faults(uint64_t *n)
+{
+	struct rusage ru;
+	if (getrusage(RUSAGE_SELF, &ru) < 0)
+		return false;
+	*n = (uint64_t)ru.ru_minflt + (uint64_t)ru.ru_majflt;
+	return true;
+}
 
 /* The protected_end of this process's mappings of f. */
 static uint64_t own_protected_end(const struct fams_file *f)
@@ -35,6 +62,7 @@ static uint64_t own_protected_end(const struct fams_file *f)
  * holes are protected. */
 int dirty_track(struct fams_map *m, uintptr_t s, uintptr_t e)
 {
+	m->quiet = false;
 	if (fams_track_range((void *)s, e - s) < 0)
 		return -1;
 	uint64_t file_end = fams_page_round(m->f->sh->size);
@@ -77,6 +105,7 @@ void dirty_protect_grown(struct fams_file *f, uint64_t old_size, uint64_t new_si
 static void untrack(struct fams_map *m)
 {
 	m->untracked = true;
+	m->quiet = false;
 	if (m->f->me >= 0)
 		m->f->sh->members[m->f->me].reports_open = 0;
 }
@@ -92,6 +121,17 @@ void dirty_harvest(struct fams_map *m, uintptr_t s, uintptr_t e)
 	if (s >= e || m->f->cut_off)
 		return;
 	uint64_t lo = m->off + (s - m->start), hi = m->off + (e - m->start);
+	/* Nothing of it written since its last scan, by this process. */
+	bool still_quiet = m->quiet && g_harvest.known && m->quiet_faults == g_harvest.faults;
+	if (g_harvest.quick && still_quiet)
+		return;
+	/* Whole: every page of it inside the file (one past the end cannot be written;
+	 * a growth makes it not quiet, open_holes). */
+	uint64_t file_end = fams_page_round(m->f->sh->size);
+	uintptr_t inside = file_end <= m->off ? m->start
+			   : file_end - m->off < m->end - m->start ? m->start + (uintptr_t)(file_end - m->off) : m->end;
+	bool whole = s == m->start && e >= inside;
+	m->quiet = false;
 	if (m->untracked) {
 		/* Any of its pages may be open with nothing recorded: compare all of them
 		 * until tracking can be re-armed. */
@@ -103,7 +143,10 @@ void dirty_harvest(struct fams_map *m, uintptr_t s, uintptr_t e)
 		fams_debug("dirty scan failed (%s); comparing instead", strerror(errno));
 		if (dirty_track(m, s, e) < 0)
 			untrack(m);
+		return;
 	}
+	m->quiet = (whole || still_quiet) && g_harvest.known && fams_tracker_kind == FAMS_TRACKER_UFFD;
+	m->quiet_faults = g_harvest.faults;
 }
 
 bool dirty_any_recorded(struct fams_file *f)
@@ -151,10 +194,23 @@ static void catch_up(struct fams_map *m, uintptr_t s, uintptr_t e)
 }
 
 /* Every mapping of f may show holes left unprotected (mapscan.h). */
-static void open_holes(struct fams_map *m, uintptr_t s, uintptr_t e) { m->holes_open = true; }
+static void open_holes(struct fams_map *m, uintptr_t s, uintptr_t e)
+{
+	m->holes_open = true;
+	m->quiet = false;
+}
 
 void dirty_harvest_file(struct fams_file *f, uint64_t lo, uint64_t hi)
 {
+	dirty_harvest_file_as(f, lo, hi, false);
+}
+
+void dirty_harvest_file_as(struct fams_file *f, uint64_t lo, uint64_t hi, bool quick)
+{
+	/* Read before any scan: a store during one faults after it, and the next
+	 * harvest scans again. */
+	g_harvest.quick = quick;
+	g_harvest.known = process_faults(&g_harvest.faults);
 	if (mapscan_holes_untracked() && f->growths_seen != f->sh->growths) {
 		/* A growth, ours or another process's, brought in holes: unprotected in
 		 * our mappings (another's growth may also have been scanned in them
@@ -170,6 +226,7 @@ void dirty_harvest_file(struct fams_file *f, uint64_t lo, uint64_t hi)
 		me->protected_end = f->sh->size;
 	}
 	map_each_of_file(f, lo, hi, dirty_harvest);
+	g_harvest.quick = false;
 }
 
 /* Scan member i's mappings of f over [lo, hi) (the whole of [protected_end, size)
@@ -234,7 +291,7 @@ static void collect_member(struct fams_file *f, int i, uint64_t lo, uint64_t hi)
 		member_gone(f, i);
 }
 
-void dirty_collect(struct fams_file *f, uint64_t lo, uint64_t hi)
+void dirty_collect(struct fams_file *f, uint64_t lo, uint64_t hi, bool quick)
 {
 	if (f->cut_off)
 		return;
@@ -248,7 +305,7 @@ void dirty_collect(struct fams_file *f, uint64_t lo, uint64_t hi)
 	struct fams_member *me = f->me >= 0 ? &f->sh->members[f->me] : NULL;
 	if (me && me->reports_open && lo == 0 && hi >= f->sh->size)
 		__atomic_store_n(&me->open, 0, __ATOMIC_SEQ_CST);
-	dirty_harvest_file(f, lo, hi);
+	dirty_harvest_file_as(f, lo, hi, quick);
 	for (int i = 0; i < FAMS_MAX_MEMBERS; i++) {
 		if (i != f->me && f->sh->members[i].gen)
 			collect_member(f, i, lo, hi);

@@ -18,9 +18,12 @@ int dirty_track(struct fams_map *m, uintptr_t s, uintptr_t e);
 void dirty_harvest(struct fams_map *m, uintptr_t s, uintptr_t e);
 /* The same for every mapping of f over the file range [lo, hi). */
 void dirty_harvest_file(struct fams_file *f, uint64_t lo, uint64_t hi);
+/* The same; quick: a mapping scanned whole since which this process took no page
+ * fault is not scanned again (dirty.c says why; msync, fsync and MS_ASYNC only). */
+void dirty_harvest_file_as(struct fams_file *f, uint64_t lo, uint64_t hi, bool quick);
 /* The same, and for the mappings of every other process sharing f: what a commit
  * of [lo, hi) must write.  A member found dead leaves its mappings suspect. */
-void dirty_collect(struct fams_file *f, uint64_t lo, uint64_t hi);
+void dirty_collect(struct fams_file *f, uint64_t lo, uint64_t hi, bool quick);
 /* Whether the tracker holds a record of written pages of any of this process's
  * mappings of f, not yet harvested (uffd-sync; false for the other trackers). */
 bool dirty_any_recorded(struct fams_file *f);

@@ -18,6 +18,9 @@ struct fams_map {
 	bool holes_open;      /* asynchronous tracker: it may show holes of the working copy
 			       * left unprotected (dirty.c, holes_untracked) */
 	bool dontfork;        /* MADV_DONTFORK: a forked child does not have it */
+	bool quiet;           /* scanned whole, and no page of it written since, unless this
+			       * process has taken a page fault since (dirty.c) ... */
+	uint64_t quiet_faults; /* ... which it had taken quiet_faults of before that scan */
 	struct fams_file *f;  /* NULL for a shadow record */
 	struct fams_map *next;
 	struct fams_file_key key; /* shadow records only: the file's identity */

@@ -130,7 +130,7 @@ static int lead_batch(struct fams_file *f, const struct cq_ticket *t)
 	 * queued while we hold the registry lock. */
 	if (fams_test_break != FAMS_BREAK_SNAPSHOT_OVERTAKES)
 		async_drain(f);
-	if (fams_commit_begin(f, t->lo, t->hi) < 0) {
+	if (fams_commit_begin(f, t->lo, t->hi, true) < 0) {
 		int err = errno;
 		fams_unlock();
 		return err;

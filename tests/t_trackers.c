@@ -6,7 +6,11 @@
  * a store followed at once by msync, thousands of times; and stores running on
  * page after page, up to the end of a mapping and into the mapping of another
  * file right after it (the synchronous tracker opens pages ahead of such stores,
- * lib/wpsync.c: the pages it opened are written without a fault of their own).
+ * lib/wpsync.c: the pages it opened are written without a fault of their own);
+ * and each of those ways once after a commit that found nothing to scan (the
+ * asynchronous tracker skips the scan of a mapping while the process takes no page
+ * fault, lib/dirty.c), where another process's process_vm_writev, which faults in
+ * its own count, is committed at munmap at the latest.
  *
  *   t_trackers [--expect-broken=NAME]
  * With --expect-broken (an engine with one of the uffd-sync tracker's rules broken,
@@ -167,6 +171,82 @@ static void other_thread(void)
 	long d = pages_differing(path, p);
 	EXPECT(d == 0, "another thread's stores during commits");
 	printf("other thread: %ld stores, %d commits, %ld pages lost\n", s.stores, commits, d);
+	unmap_file(p, path, fd);
+}
+
+/* A store by another thread, once, then a commit: t stores c at off. */
+struct one_store {
+	char *at;
+	char c;
+};
+static void *store_once(void *arg)
+{
+	struct one_store *o = arg;
+	*o->at = o->c;
+	return NULL;
+}
+
+/* Commits with nothing written since the last (the scan skipped), then one store by
+ * each way -- this thread, the kernel, another thread -- and a commit each: every
+ * one committed. */
+static void after_quiet_commits(void)
+{
+	const char *path;
+	int fd;
+	char *p = map_file("trackers_quiet", &path, &fd);
+	p[3 * PG] = 'q';
+	for (int i = 0; i < 3; i++)
+		CHECK(msync(p, PAGES * PG, MS_SYNC) == 0 && fsync(fd) == 0);
+	p[4 * PG + 1] = 'r';
+	CHECK(fsync(fd) == 0);
+	EXPECT(file_byte_is(path, 4 * PG + 1, 'r'), "a store after quiet commits");
+	CHECK(msync(p, PAGES * PG, MS_SYNC) == 0);
+	int pp[2];
+	CHECK(pipe(pp) == 0 && write(pp[1], "k", 1) == 1);
+	CHECK(read(pp[0], p + 6 * PG + 2, 1) == 1);
+	CHECK(msync(p, PAGES * PG, MS_SYNC) == 0);
+	EXPECT(file_byte_is(path, 6 * PG + 2, 'k'), "read(2) into the mapping after quiet commits");
+	close(pp[0]);
+	close(pp[1]);
+	CHECK(msync(p, PAGES * PG, MS_SYNC) == 0);
+	struct one_store o = { p + 8 * PG + 3, 't' };
+	pthread_t t;
+	CHECK(pthread_create(&t, NULL, store_once, &o) == 0 && pthread_join(t, NULL) == 0);
+	CHECK(msync(p, PAGES * PG, MS_ASYNC) == 0 && fsync(fd) == 0);
+	EXPECT(file_byte_is(path, 8 * PG + 3, 't'), "another thread's store after quiet commits");
+	unmap_file(p, path, fd);
+
+	/* Another process writes into a child's mapping: committed by the child's
+	 * munmap at the latest. */
+	p = map_file("trackers_remote", &path, &fd);
+	int ready[2], done[2];
+	CHECK(pipe(ready) == 0 && pipe(done) == 0);
+	pid_t child = fork();
+	CHECK(child >= 0);
+	if (child == 0) {
+		char b;
+		p[PG] = 'c';
+		if (msync(p, PAGES * PG, MS_SYNC) != 0 || write(ready[1], "r", 1) != 1 || read(done[0], &b, 1) != 1)
+			_exit(2);
+		if (msync(p, PAGES * PG, MS_SYNC) != 0 || munmap(p, PAGES * PG) != 0)
+			_exit(3);
+		_exit(0);
+	}
+	char b;
+	CHECK(read(ready[0], &b, 1) == 1);
+	struct iovec local = { "remote", 6 }, remote = { p + 2 * PG + 7, 6 };
+	ssize_t n = process_vm_writev(child, &local, 1, &remote, 1, 0);
+	CHECK(write(done[1], "d", 1) == 1);
+	int status;
+	CHECK(waitpid(child, &status, 0) == child && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	if (n == 6)
+		EXPECT(file_byte_is(path, 2 * PG + 12, 'e'), "another process's process_vm_writev, at munmap");
+	printf("after quiet commits: a store, read(2), another thread's store committed; process_vm_writev %s\n",
+	       n == 6 ? "committed at munmap" : "not permitted here");
+	close(ready[0]);
+	close(ready[1]);
+	close(done[0]);
+	close(done[1]);
 	unmap_file(p, path, fd);
 }
 
@@ -550,6 +630,7 @@ int main(int argc, char **argv)
 		expect_broken = argv[1] + 16;
 	store_then_commit();
 	other_thread();
+	after_quiet_commits();
 	stores_run_on();
 	if (!expect_broken) {
 		kernel_writes();
