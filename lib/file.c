@@ -217,7 +217,9 @@ static int flush_before_removal(struct fams_file *f)
 
 void fams_file_leave(struct fams_file *f, int remove_journal)
 {
-	bool keep = f->sh && f->sh->needs_rollback; /* recovery must still undo a failed commit */
+	/* Recovery must still undo a failed commit, or a repair after a dead committer
+	 * (which failed: member_leave could not take the lock) has yet to read it. */
+	bool keep = f->sh && (f->sh->needs_rollback || f->sh->needs_repair);
 	if (f->sh)
 		member_leave(f);
 	/* The last one out removes the journal: no stale journal outlives the last commit.

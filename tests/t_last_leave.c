@@ -1,5 +1,6 @@
 /* Members leaving at the same moment: one of them is the last and removes the
- * journal.  Each member holds a read lock on its own description of the journal; a
+ * journal -- unless a repair after a dead committer is still to be made (it
+ * failed): then the journal stays for it, or for recovery, to read.  Each member holds a read lock on its own description of the journal; a
  * leaver is the last when its lock becomes the write lock.  Two leaving together
  * used to fail that upgrade each while the other still held its read lock, and both
  * left the journal behind, with whatever it held.  Two descriptions in one process
@@ -13,6 +14,7 @@
 
 #include "engine_harness.h"
 #include "journal.h"
+#include "log.h"
 
 /* A member's journal of the data file open as fd at data_path. */
 static void open_member(struct fams_journal *j, const char *data_path, int fd, bool want_alone)
@@ -29,6 +31,13 @@ static void open_member(struct fams_journal *j, const char *data_path, int fd, b
 		FAIL("the %s member %s alone", want_alone ? "first" : "second", alone ? "was" : "was not");
 	if (alone && fams_journal_share(j) < 0)
 		FAIL("share: %s", strerror(errno));
+}
+
+static ssize_t eio_pread(int fd, void *buf, size_t n, off_t off)
+{
+	(void)fd, (void)buf, (void)n, (void)off;
+	errno = EIO;
+	return -1;
 }
 
 int main(void)
@@ -68,6 +77,30 @@ int main(void)
 		FAIL("b, alone now, is not the last");
 	fams_journal_release(&b, 1);
 	close(fd);
+
+	/* The last process leaves while the repair after a dead committer is pending
+	 * (recovery cannot read the journal): the journal stays. */
+	path = data_path;
+	struct image base = base_image(4 * PG);
+	write_image(&base);
+	free(base.bytes);
+	struct fams_file *f = open_managed();
+	if (!f)
+		FAIL("open_managed");
+	put_page(f, 1, 'A');
+	if (fams_file_commit(f, 0, UINT64_MAX) < 0)
+		FAIL("commit: %s", strerror(errno));
+	f->sh->needs_repair = true; /* as the lock's next holder finds it after a death */
+	fams_sys.os_pread = eio_pread;
+	int level = fams_log_level;
+	fams_log_level = FAMS_LOG_ERROR - 1; /* the failed repair is the point */
+	fams_file_close(f, 1);
+	fams_log_level = level;
+	fams_sys_reset();
+	journal_path(jp, sizeof jp);
+	if (access(jp, F_OK) != 0)
+		FAIL("the last process removed the journal while a repair was pending");
+	remove_journal();
 	unlink(data_path);
 	puts("of members leaving together, one is the last");
 	return 0;
