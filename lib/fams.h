@@ -45,6 +45,11 @@ void *fams_on_mremap(void *old, size_t oldlen, size_t newlen, int flags, void *n
 int fams_on_msync(void *addr, size_t len, int flags, int *handled);
 int fams_on_madvise(void *addr, size_t len, int advice, int *handled);
 int fams_on_mprotect(void *addr, size_t len, int prot, int *handled);
+/* io_uring buffers about to be registered (pinned for good) over the n iovecs at v:
+ * -EFAULT with *handled set when one overlaps a managed mapping (pincalls.c); else
+ * *handled is 0 and the call is the program's.  liburing's convention: -errno. */
+struct iovec;
+int fams_on_pin_buffers(const struct iovec *v, unsigned n, int *handled);
 
 /* Around open(): recovery runs before the program can read the file.  Most opens
  * are checked afterwards, from the new descriptor; O_TRUNC opens before the call.

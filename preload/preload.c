@@ -45,6 +45,14 @@ int __fxstat(int ver, int fd, struct stat *st);
 int __lxstat(int ver, const char *path, struct stat *st);
 int __fxstatat(int ver, int dirfd, const char *path, struct stat *st, int flags);
 
+/* liburing's calls that register fixed buffers (no liburing.h: the ring is opaque
+ * here, and liburing need not be installed to build or run fams). */
+int io_uring_register_buffers(void *ring, const struct iovec *iovecs, unsigned nr);
+int io_uring_register_buffers_tags(void *ring, const struct iovec *iovecs, const unsigned long long *tags, unsigned nr);
+int io_uring_register_buffers_update_tag(void *ring, unsigned off, const struct iovec *iovecs,
+					 const unsigned long long *tags, unsigned nr);
+int io_uring_register(unsigned fd, unsigned opcode, const void *arg, unsigned nr_args);
+
 #define NOTHING(...)
 #define DECLARE_REAL(name, ret, params, need) static ret(*real_##name) params;
 FAMS_EXPORTS(DECLARE_REAL, NOTHING, NOTHING)
@@ -316,6 +324,76 @@ static int do_msync(void *addr, size_t len, int flags)
 	      real_msync ? real_msync(addr, len, flags) : (int)syscall(SYS_msync, addr, len, flags));
 }
 EXPORT int msync(void *addr, size_t len, int flags) { return REPORTED(int, do_msync(addr, len, flags)); }
+
+/* ---- io_uring's fixed buffers, registered through liburing ------------------- */
+
+/* liburing's next definition: resolved at start-up, or at the first call when the
+ * program loaded liburing after it (dlopen).  liburing's calls return -errno. */
+#define URING_NEXT(name)                                                                      \
+	(real_##name ? real_##name                                                            \
+		     : (real_##name = (__typeof__(real_##name))dlsym(RTLD_NEXT, #name)))
+
+/* -EFAULT with *refused when io_uring would pin one of the buffers over a managed
+ * mapping (fams_on_pin_buffers); else the call is the program's. */
+static int pin_refused(const struct iovec *v, unsigned n, int *refused)
+{
+	*refused = 0;
+	return fams_hint(fams_live) && engine_ok() ? ENGINE(fams_on_pin_buffers(v, n, refused)) : 0;
+}
+
+EXPORT int io_uring_register_buffers(void *ring, const struct iovec *iovecs, unsigned nr)
+{
+	int refused, r = pin_refused(iovecs, nr, &refused);
+	if (refused)
+		return r;
+	return URING_NEXT(io_uring_register_buffers) ? real_io_uring_register_buffers(ring, iovecs, nr) : -ENOSYS;
+}
+
+EXPORT int io_uring_register_buffers_tags(void *ring, const struct iovec *iovecs, const unsigned long long *tags,
+					  unsigned nr)
+{
+	int refused, r = pin_refused(iovecs, nr, &refused);
+	if (refused)
+		return r;
+	return URING_NEXT(io_uring_register_buffers_tags) ? real_io_uring_register_buffers_tags(ring, iovecs, tags, nr)
+							  : -ENOSYS;
+}
+
+EXPORT int io_uring_register_buffers_update_tag(void *ring, unsigned off, const struct iovec *iovecs,
+						const unsigned long long *tags, unsigned nr)
+{
+	int refused, r = pin_refused(iovecs, nr, &refused);
+	if (refused)
+		return r;
+	return URING_NEXT(io_uring_register_buffers_update_tag)
+		       ? real_io_uring_register_buffers_update_tag(ring, off, iovecs, tags, nr)
+		       : -ENOSYS;
+}
+
+/* The kernel's register operations that pin buffers, and where their iovecs are
+ * (include/uapi/linux/io_uring.h: IORING_REGISTER_BUFFERS, _BUFFERS2 with struct
+ * io_uring_rsrc_register, _BUFFERS_UPDATE with struct io_uring_rsrc_update2). */
+EXPORT int io_uring_register(unsigned fd, unsigned opcode, const void *arg, unsigned nr_args)
+{
+	const struct iovec *v = NULL;
+	unsigned n = 0;
+	if (opcode == 0) { /* IORING_REGISTER_BUFFERS */
+		v = arg;
+		n = nr_args;
+	} else if (opcode == 15 && arg) { /* IORING_REGISTER_BUFFERS2 */
+		const struct { uint32_t nr, flags; uint64_t resv2, data, tags; } *r = arg;
+		v = (const struct iovec *)(uintptr_t)r->data;
+		n = r->nr;
+	} else if (opcode == 16 && arg) { /* IORING_REGISTER_BUFFERS_UPDATE */
+		const struct { uint32_t offset, resv; uint64_t data, tags; uint32_t nr, resv2; } *u = arg;
+		v = (const struct iovec *)(uintptr_t)u->data;
+		n = u->nr;
+	}
+	int refused, r = v ? pin_refused(v, n, &refused) : (refused = 0);
+	if (refused)
+		return r;
+	return URING_NEXT(io_uring_register) ? real_io_uring_register(fd, opcode, arg, nr_args) : -ENOSYS;
+}
 
 EXPORT int madvise(void *addr, size_t len, int advice)
 {

@@ -157,6 +157,10 @@
 	W(execveat, int, (int, const char *, char *const[], char *const[], int), OPTIONAL)    \
 	E(execl)                                                                              \
 	E(execlp)                                                                             \
-	E(execle)
+	E(execle)                                                                             \
+	W(io_uring_register_buffers, int, (void *, const struct iovec *, unsigned), OPTIONAL) \
+	W(io_uring_register_buffers_tags, int, (void *, const struct iovec *, const unsigned long long *, unsigned), OPTIONAL) \
+	W(io_uring_register_buffers_update_tag, int, (void *, unsigned, const struct iovec *, const unsigned long long *, unsigned), OPTIONAL) \
+	W(io_uring_register, int, (unsigned, unsigned, const void *, unsigned), OPTIONAL)
 
 #endif
