@@ -639,7 +639,9 @@ int fams_file_before_truncate(struct fams_file *f)
 		return -1;
 	/* The kernel truncates the data file outside the commit lock: with other
 	 * processes using the file, one could commit in between (and a power cut then
-	 * undo what it acknowledged), or the size could part from theirs for good. */
+	 * undo what it acknowledged), or the size could part from theirs for good.
+	 * Members dead or exec'd do not count. */
+	member_sweep(f);
 	if (member_others(f)) {
 		fams_commit_unlock(f);
 		fams_error("%s: open with O_TRUNC refused (EBUSY): other processes share this file, and the "

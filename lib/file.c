@@ -217,11 +217,13 @@ static int flush_before_removal(struct fams_file *f)
 
 void fams_file_leave(struct fams_file *f, int remove_journal)
 {
-	/* Recovery must still undo a failed commit, or a repair after a dead committer
-	 * (which failed: member_leave could not take the lock) has yet to read it. */
-	bool keep = f->sh && (f->sh->needs_rollback || f->sh->needs_repair);
 	if (f->sh)
 		member_leave(f);
+	/* The journal stays while recovery must still undo a failed commit, or while a
+	 * repair after a dead committer has yet to read it -- decided after member_leave,
+	 * whose commit lock may be the one that finds the death, and whose repair may
+	 * fail. */
+	bool keep = f->sh && (f->sh->needs_rollback || f->sh->needs_repair);
 	/* The last one out removes the journal: no stale journal outlives the last commit.
 	 * A redo log's commits are made durable in the data file first: where that
 	 * fails, the log stays for recovery to apply. */

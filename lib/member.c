@@ -269,6 +269,13 @@ int member_join_forked(struct fams_file *f)
 	return become_member(f);
 }
 
+void member_sweep(struct fams_file *f)
+{
+	for (int i = 0; i < FAMS_MAX_MEMBERS; i++)
+		if (i != f->me && f->sh->members[i].gen && !member_alive(f, i))
+			member_gone(f, i);
+}
+
 bool member_others(const struct fams_file *f)
 {
 	for (int i = 0; i < FAMS_MAX_MEMBERS; i++)

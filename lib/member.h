@@ -28,6 +28,8 @@ int member_join_forked(struct fams_file *f);
 
 /* Whether processes other than this one use f (the commit lock is held). */
 bool member_others(const struct fams_file *f);
+/* Free the slots of members found dead (or exec'd); the commit lock is held. */
+void member_sweep(struct fams_file *f);
 
 /* Leave f's members (its changes were committed by the caller). */
 void member_leave(struct fams_file *f);

@@ -27,6 +27,7 @@
 #include "fams.h"
 #include "asynccommit.h"
 #include "commitgate.h"
+#include "commitlock.h"
 #include "fdtable.h"
 #include "groupcommit.h"
 #include "log.h"
@@ -343,6 +344,16 @@ void registry_before_exec(void)
 	 * stores in it, for their next commit (as at a member's exit): a forked child
 	 * that execs must not commit its parent's unsynced state. */
 	if (!fams_down) {
+		/* A member that died or exec'd (a forked child that ran another program)
+		 * leaves its slot until someone sweeps it: it must not keep this exec from
+		 * committing and settling a file no live process shares. */
+		struct fams_file *f, *tmp;
+		HASH_ITER(hh, g_files, f, tmp) {
+			if (f->cut_off || fams_commit_lock(f) < 0)
+				continue;
+			member_sweep(f);
+			fams_commit_unlock(f);
+		}
 		commit_each("exec", false);
 		settle_each();
 	}

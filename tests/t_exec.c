@@ -95,6 +95,40 @@ int main(int argc, char **argv)
 	char b[2] = { 0 };
 	CHECK(fd >= 0 && pread(fd, b, 1, 0) == 1 && pread(fd, b + 1, 1, PG) == 1 && close(fd) == 0);
 	CHECK(b[0] == 'N' && b[1] == 'D');
+
+	/* The same after a forked child of the exec'ing process ran another program
+	 * (its member slot is left behind, found by review): that exec still commits
+	 * the last stores and settles the journal. */
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		char *q = child_map(path);
+		q[0] = 'H';
+		if (msync(q, 4 * PG, MS_SYNC) != 0)
+			_exit(3);
+		q[2 * PG] = 'I';
+		if (msync(q, 4 * PG, MS_SYNC) != 0)
+			_exit(3);
+		pid_t grandchild = fork();
+		if (grandchild == 0) {
+			execl("/proc/self/exe", argv[0], "--replaced", (char *)NULL);
+			_exit(5);
+		}
+		int st;
+		if (grandchild < 0 || waitpid(grandchild, &st, 0) != grandchild || !WIFEXITED(st) || WEXITSTATUS(st))
+			_exit(4);
+		q[PG] = 'J'; /* committed by the exec */
+		char *bare[] = { NULL };
+		execle("/proc/self/exe", argv[0], "--overwrite", path, (char *)NULL, bare);
+		_exit(5);
+	}
+	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK(file_byte_is(path, PG, 'J'));
+	fd = open(path, O_RDONLY);
+	char c[3] = { 0 };
+	CHECK(fd >= 0 && pread(fd, c, 1, 0) == 1 && pread(fd, c + 1, 1, PG) == 1 && pread(fd, c + 2, 1, 2 * PG) == 1 &&
+	      close(fd) == 0);
+	CHECK(c[0] == 'N' && c[1] == 'J' && c[2] == 'I');
 	unlink(path);
 	puts("ok");
 	return 0;
