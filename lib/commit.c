@@ -153,9 +153,8 @@ static int write_journal(struct fams_file *f, const struct commit_plan *pl, stru
 	struct fams_jcounters *c = f->j.st;
 	c->live = FAMS_JLIVE_UNKNOWN;
 	c->disk &= ~FAMS_JDISK_HOLDS_NOTHING; /* its removal must be durable from now on */
-	bool direct = !f->j.buffered;
-	int64_t jbytes = fams_jwrite(f->j.fd, f->j.direct_fd, f->data_fd, ++c->seq, &f->id, sz, pl->ext, pl->undo, pl->n, f->jchunk, &direct);
-	f->j.buffered = !direct;
+	int64_t jbytes = fams_jwrite(f->j.fd, f->j.direct_fd, f->data_fd, ++c->seq, &f->id, sz, pl->ext, pl->undo, pl->n,
+				     f->jchunk, &f->j.direct_ok);
 	if (jbytes < 0)
 		return -1;
 	__atomic_add_fetch(&fams_stats.journal_bytes, (uint64_t)jbytes, __ATOMIC_RELAXED);
@@ -280,9 +279,8 @@ static int commit_redo(struct fams_file *f, const struct commit_plan *pl, struct
 	c->live = FAMS_JLIVE_UNKNOWN;
 	c->redo_epoch = epoch;
 	c->disk &= ~FAMS_JDISK_HOLDS_NOTHING;
-	bool direct = !f->j.buffered;
-	int64_t jbytes = fams_redo_append(f->j.fd, f->j.direct_fd, at, epoch, index, sz, pl->ext, pl->newb, pl->written, f->jchunk, &direct);
-	f->j.buffered = !direct;
+	int64_t jbytes = fams_redo_append(f->j.fd, f->j.direct_fd, at, epoch, index, sz, pl->ext, pl->newb, pl->written,
+					  f->jchunk, &f->j.direct_ok);
 	if (jbytes < 0 || (fresh && fams_redo_start(f->j.fd, epoch, &f->id, sz.old_size) < 0) ||
 	    (fams_test_break != FAMS_BREAK_NO_JOURNAL_FLUSH && fams_flush(f->j.fd) < 0) ||
 	    (fams_test_break != FAMS_BREAK_NAME_UNSYNCED && fams_journal_sync_name(&f->j) < 0)) {

@@ -46,6 +46,16 @@ static bool process_faults(uint64_t *n)
 	return true;
 }
 
+/* Where the file ends in m's address range (m->start when the file ends before
+ * it, m->end when after): a page past it cannot be touched (SIGBUS). */
+static uintptr_t inside_end(const struct fams_map *m)
+{
+	uint64_t file_end = fams_page_round(m->f->sh->size);
+	if (file_end <= m->off)
+		return m->start;
+	return file_end - m->off < m->end - m->start ? m->start + (uintptr_t)(file_end - m->off) : m->end;
+}
+
 /* The protected_end of this process's mappings of f. */
 static uint64_t own_protected_end(const struct fams_file *f)
 {
@@ -65,8 +75,7 @@ int dirty_track(struct fams_map *m, uintptr_t s, uintptr_t e)
 	m->quiet = false;
 	if (fams_track_range((void *)s, e - s) < 0)
 		return -1;
-	uint64_t file_end = fams_page_round(m->f->sh->size);
-	uintptr_t inside = file_end > m->off ? m->start + (uintptr_t)(file_end - m->off) : m->start;
+	uintptr_t inside = inside_end(m);
 	if (e > inside)
 		e = inside;
 	if (s >= e)
@@ -127,10 +136,7 @@ void dirty_harvest(struct fams_map *m, uintptr_t s, uintptr_t e)
 		return;
 	/* Whole: every page of it inside the file (one past the end cannot be written;
 	 * a growth makes it not quiet, open_holes). */
-	uint64_t file_end = fams_page_round(m->f->sh->size);
-	uintptr_t inside = file_end <= m->off ? m->start
-			   : file_end - m->off < m->end - m->start ? m->start + (uintptr_t)(file_end - m->off) : m->end;
-	bool whole = s == m->start && e >= inside;
+	bool whole = s == m->start && e >= inside_end(m);
 	m->quiet = false;
 	if (m->untracked) {
 		/* Any of its pages may be open with nothing recorded: compare all of them
@@ -145,7 +151,7 @@ void dirty_harvest(struct fams_map *m, uintptr_t s, uintptr_t e)
 			untrack(m);
 		return;
 	}
-	m->quiet = (whole || still_quiet) && g_harvest.known && fams_tracker_kind == FAMS_TRACKER_UFFD;
+	m->quiet = (whole || still_quiet) && g_harvest.known;
 	m->quiet_faults = g_harvest.faults;
 }
 
@@ -208,9 +214,10 @@ void dirty_harvest_file(struct fams_file *f, uint64_t lo, uint64_t hi)
 void dirty_harvest_file_as(struct fams_file *f, uint64_t lo, uint64_t hi, bool quick)
 {
 	/* Read before any scan: a store during one faults after it, and the next
-	 * harvest scans again. */
+	 * harvest scans again.  Only the asynchronous tracker's scans are skipped (the
+	 * synchronous one's record is already what was written; compare has none). */
 	g_harvest.quick = quick;
-	g_harvest.known = process_faults(&g_harvest.faults);
+	g_harvest.known = fams_tracker_kind == FAMS_TRACKER_UFFD && process_faults(&g_harvest.faults);
 	if (mapscan_holes_untracked() && f->growths_seen != f->sh->growths) {
 		/* A growth, ours or another process's, brought in holes: unprotected in
 		 * our mappings (another's growth may also have been scanned in them

@@ -38,7 +38,7 @@ uint64_t fams_jundo_len(const struct fams_jextent *e, uint64_t old_size)
 /* Write the gathered bytes, the last piece padded with zeros to an aligned length.
  * A write O_DIRECT refuses (EINVAL: this file system's alignment is larger, or it
  * takes the flag but not the write) is made again buffered. */
-int fams_jout_flush(struct fams_jout *o)
+static int jout_flush(struct fams_jout *o)
 {
 	size_t len = (o->fill + FAMS_JOURNAL_ALIGN - 1) & ~(size_t)(FAMS_JOURNAL_ALIGN - 1);
 	memset(o->chunk + o->fill, 0, len - o->fill);
@@ -70,7 +70,7 @@ int fams_jout_put(struct fams_jout *o, const char *src, int data_fd, uint64_t of
 			XXH3_64bits_update(o->hash, at, c);
 		o->fill += c;
 		done += c;
-		if (o->fill == FAMS_IO_CHUNK && fams_jout_flush(o) < 0)
+		if (o->fill == FAMS_IO_CHUNK && jout_flush(o) < 0)
 			return -1;
 	}
 	return 0;
@@ -78,7 +78,7 @@ int fams_jout_put(struct fams_jout *o, const char *src, int data_fd, uint64_t of
 
 int fams_jout_end(struct fams_jout *o, int err)
 {
-	return err == 0 && o->fill ? fams_jout_flush(o) : err;
+	return err == 0 && o->fill ? jout_flush(o) : err;
 }
 
 int64_t fams_jwrite(int jfd, int dfd, int data_fd, uint64_t seq, const struct fams_identity *id, struct fams_jsizes sizes,

@@ -127,8 +127,6 @@ struct fams_jout {
 /* Append len bytes: copied from src, or read from data_fd at off when src is NULL
  * (zeros where the file ends early). */
 int fams_jout_put(struct fams_jout *o, const char *src, int data_fd, uint64_t off, uint64_t len);
-/* Write what is gathered. */
-int fams_jout_flush(struct fams_jout *o);
 /* Write what is left; err is the writing's so far (0 or -1), returned, or -1 when
  * this write fails. */
 int fams_jout_end(struct fams_jout *o, int err);

@@ -370,7 +370,7 @@ int fams_journal_open_member(struct fams_journal *j, const char *data_path, cons
 			}
 			j->own.capacity = (uint64_t)a.st_size;
 			j->direct_fd = fams_reopen(fd, O_RDWR | O_DIRECT | O_CLOEXEC);
-			j->buffered = j->direct_fd < 0;
+			j->direct_ok = j->direct_fd >= 0;
 			return 0;
 		}
 		fams_raw_close(fd);
@@ -416,28 +416,31 @@ int fams_journal_sync_name(struct fams_journal *j)
 	return 0;
 }
 
+/* Close the journal's descriptors that are open: itself, its O_DIRECT one, its
+ * directory. */
+static void close_descriptors(struct fams_journal *j)
+{
+	int *fds[] = { &j->fd, &j->direct_fd, &j->dirfd };
+	for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++) {
+		if (*fds[i] >= 0)
+			fams_raw_close(*fds[i]);
+		*fds[i] = -1;
+	}
+}
+
 void fams_journal_abandon(struct fams_journal *j, bool created)
 {
 	int saved = errno;
-	if (j->fd >= 0) {
-		if (created)
-			fams_sys.os_unlinkat(j->dirfd, j->name, 0);
-		fams_raw_close(j->fd);
-	}
-	if (j->direct_fd >= 0)
-		fams_raw_close(j->direct_fd);
-	if (j->dirfd >= 0)
-		fams_raw_close(j->dirfd);
-	j->fd = j->dirfd = j->direct_fd = -1;
+	if (j->fd >= 0 && created)
+		fams_sys.os_unlinkat(j->dirfd, j->name, 0);
+	close_descriptors(j);
 	errno = saved;
 }
 
 void fams_journal_release(struct fams_journal *j, int remove)
 {
 	if (j->fd < 0) {
-		if (j->dirfd >= 0)
-			fams_raw_close(j->dirfd);
-		j->dirfd = -1;
+		close_descriptors(j);
 		return;
 	}
 	if (remove) {
@@ -455,9 +458,5 @@ void fams_journal_release(struct fams_journal *j, int remove)
 				fams_journal_retire(j);
 		}
 	}
-	fams_raw_close(j->fd);
-	if (j->direct_fd >= 0)
-		fams_raw_close(j->direct_fd);
-	fams_raw_close(j->dirfd);
-	j->fd = j->dirfd = j->direct_fd = -1;
+	close_descriptors(j);
 }

@@ -63,7 +63,8 @@ struct fams_journal {
 	int direct_fd;      /* its own description in O_DIRECT mode (-1: the file system, or
 			     * /proc, refused one): never switched, so that writes through
 			     * fd, by any thread or forked child, are never direct */
-	bool buffered;      /* the file system refused O_DIRECT for it: the body goes buffered */
+	bool direct_ok;     /* direct_fd may be written: cleared where the file system refused a
+			     * write through it (the bytes then go buffered) */
 	struct fams_jcounters own; /* the counters until st points into the shared state */
 	struct fams_jcounters *st;
 };

@@ -324,6 +324,20 @@ static void commit_each(const char *what, bool shared_too)
 				   "the file keeps its last committed state", f->path, what, strerror(errno));
 }
 
+/* The member slots of processes gone (dead, or a forked child that ran another
+ * program) freed in every file: such a slot must not keep this exec from
+ * committing and settling a file no live process shares. */
+static void sweep_each(void)
+{
+	struct fams_file *f, *tmp;
+	HASH_ITER(hh, g_files, f, tmp) {
+		if (f->cut_off || fams_commit_lock(f) < 0)
+			continue;
+		member_sweep(f);
+		fams_commit_unlock(f);
+	}
+}
+
 /* Before exec: every file no other process uses left with a journal that holds
  * nothing (fams_file_settle). */
 static void settle_each(void)
@@ -344,16 +358,7 @@ void registry_before_exec(void)
 	 * stores in it, for their next commit (as at a member's exit): a forked child
 	 * that execs must not commit its parent's unsynced state. */
 	if (!fams_down) {
-		/* A member that died or exec'd (a forked child that ran another program)
-		 * leaves its slot until someone sweeps it: it must not keep this exec from
-		 * committing and settling a file no live process shares. */
-		struct fams_file *f, *tmp;
-		HASH_ITER(hh, g_files, f, tmp) {
-			if (f->cut_off || fams_commit_lock(f) < 0)
-				continue;
-			member_sweep(f);
-			fams_commit_unlock(f);
-		}
+		sweep_each();
 		commit_each("exec", false);
 		settle_each();
 	}
