@@ -74,6 +74,7 @@
 #include "pagebits.h"
 #include "recover.h"
 #include "redolog.h"
+#include "trackswitch.h"
 #include "report.h"
 #include "sys.h"
 #include "tracker.h"
@@ -326,6 +327,7 @@ int fams_commit_begin(struct fams_file *f, uint64_t lo, uint64_t hi, bool quick)
 	if (fams_commit_lock(f) < 0)
 		return -1;
 	dirty_collect(f, lo, hi, quick);
+	trackswitch_consider(f, lo, hi); /* its suspect marks are compared by this commit */
 	return 0;
 }
 

@@ -57,6 +57,7 @@ enum kind {
 static const char *const log_words[] = { "error", "warn", "info", "debug", NULL };
 static const char *const commit_log_words[] = { "redo", "undo", NULL };
 static const char *const tracker_words[] = { "auto", "uffd", "uffd-sync", "compare", NULL };
+static const char *const moves_words[] = { "auto", "never", "always", NULL };
 
 /* Every FAMS_* setting, from settings.h: its variable, kind, where it goes (whose
  * initial value in fams_cfg is its default), and its bounds.  Read in this order. */
@@ -76,6 +77,7 @@ static const struct setting {
 #define AT_LEAST_4K .min = 4096
 #define LOG_WORDS .words = log_words, .digits = true, .any_case = true
 #define TRACKER_WORDS .words = tracker_words
+#define MOVES_WORDS .words = moves_words
 #define COMMIT_LOG_WORDS .words = commit_log_words
 #define DIR_RULE .unset = "journals go next to their files"
 #define ENTRY(var, kind_, field, rule, option, arg, help)                                      \

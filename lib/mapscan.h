@@ -25,4 +25,8 @@ int mapscan_part(struct fams_file *f, int pagemap, uint64_t start, uint64_t end,
  * pages, a page table's reach at a time.  0, or -1 with errno. */
 int mapscan_protect(struct fams_map *m, uint64_t lo, uint64_t hi);
 
+/* Pages the scans have found written (or suspect) so far, counted as they are
+ * marked (registry lock held): a harvest's share is the difference. */
+extern uint64_t mapscan_pages_found;
+
 #endif

@@ -23,6 +23,8 @@
 	S(FAMS_COMMIT_LOG, WORD, commit_log, COMMIT_LOG_WORDS, "commit-log", "KIND",                     \
 	  "how a commit is journaled: redo (one flush if it fits the journal; the default) or undo (two)")      \
 	S(FAMS_TRACKER, WORD, tracker, TRACKER_WORDS, "tracker", "KIND", "dirty-page tracker: auto, uffd, uffd-sync or compare") \
+	S(FAMS_TRACKER_MOVES, WORD, tracker_moves, MOVES_WORDS, "tracker-moves", "WHEN",                \
+	  "with the auto tracker, move between uffd and uffd-sync by what commits write (auto), never, or at every commit of a whole file (always: a test of the moves)") \
 	S(FAMS_STATS, FLAG, stats, NO_RULE, "", "", "")                                                \
 	S(FAMS_REPORT, TEXT, report, NO_RULE, "report", "FILE",                                        \
 	  "at exit, write to FILE where the program's commits came from and what they cost")   \

@@ -60,6 +60,7 @@ enum fams_break {
 	FAMS_BREAK_REDO_EPOCH_REUSED, /* every redo log of a journal has the same epoch */
 	FAMS_BREAK_DATA_UNDURABLE,   /* a commit begins from a data file not known durable */
 	FAMS_BREAK_EXEC_UNSETTLED,   /* exec leaves a file's journal holding its commits */
+	FAMS_BREAK_MOVE_UNMARKED,    /* a tracker move leaves the pages stored during it unmarked */
 };
 extern enum fams_break fams_test_break;
 

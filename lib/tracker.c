@@ -47,6 +47,13 @@ struct fams_pm_scan_arg {
 int fams_tracker_kind = FAMS_TRACKER_COMPARE;
 static int uffd = -1;
 static int pagemap_fd_own = -1;
+/* The other userfaultfd tracker's descriptor, once this process has moved between
+ * uffd and uffd-sync (fams_tracker_switch): kept with no range registered, so that
+ * moving back needs no new one (and uffd-sync's thread keeps serving it). */
+static int uffd_spare = -1;
+static bool spare_user_mode_only;
+/* uffd-sync's thread was started in this process (on uffd or uffd_spare). */
+static bool sync_started;
 /* The userfaultfd serves only faults in user mode (vm.unprivileged_userfaultfd=0
  * and no CAP_SYS_PTRACE): with the synchronous tracker the kernel's own writes into
  * a protected page then fail with EFAULT instead of waiting for the thread. */
@@ -125,6 +132,7 @@ static int start_sync(void)
 		errno = saved;
 		return -1;
 	}
+	sync_started = true;
 	uffd = fd;
 	return 0;
 }
@@ -287,19 +295,79 @@ int fams_scan_candidates(int pagemap_fd, uintptr_t addr, size_t len, fams_writte
 	return scan(pagemap_fd, addr, len, 0, &written_pages, fn, ctx);
 }
 
-void fams_tracker_forget(void)
+int fams_tracker_prepare_switch(int to)
 {
-	if (fams_tracker_kind == FAMS_TRACKER_UFFD_SYNC)
-		wpsync_forget();
-	if (uffd >= 0)
-		fams_raw_close(uffd);
-	if (pagemap_fd_own >= 0)
-		fams_raw_close(pagemap_fd_own);
-	uffd = pagemap_fd_own = -1;
+	bool both_uffd = (fams_tracker_kind == FAMS_TRACKER_UFFD && to == FAMS_TRACKER_UFFD_SYNC) ||
+			 (fams_tracker_kind == FAMS_TRACKER_UFFD_SYNC && to == FAMS_TRACKER_UFFD);
+	if (!both_uffd || !owned()) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (uffd_spare >= 0)
+		return 0;
+	if (to != FAMS_TRACKER_UFFD_SYNC) {
+		errno = EINVAL; /* only a process that began asynchronous has the other one */
+		return -1;
+	}
+	/* A userfaultfd serving user-mode faults only would turn the kernel's writes
+	 * into a protected page (read(2) into a mapping) into EFAULT: stay asynchronous. */
+	bool was = user_mode_only;
+	int fd = uffd_open(UFFD_FEATURE_WP_HUGETLBFS_SHMEM, 0);
+	bool user_only = user_mode_only;
+	user_mode_only = was;
+	if (fd >= 0 && user_only) {
+		fams_raw_close(fd);
+		errno = EPERM;
+		return -1;
+	}
+	if (fd < 0)
+		return -1;
+	if (wpsync_start(fd) < 0) {
+		int saved = errno;
+		fams_raw_close(fd);
+		errno = saved;
+		return -1;
+	}
+	sync_started = true;
+	uffd_spare = fd;
+	spare_user_mode_only = false;
+	return 0;
 }
 
-void fams_tracker_fd_slots(int **uffd_slot, int **pagemap_slot)
+int fams_untrack_range(void *addr, size_t len)
+{
+	int go = uffd_applies(len);
+	struct uffdio_range r = { (uintptr_t)addr, len };
+	return go <= 0 ? go : fams_raw_ioctl(uffd, UFFDIO_UNREGISTER, &r);
+}
+
+void fams_tracker_switch(int to)
+{
+	int fd = uffd;
+	bool user_only = user_mode_only;
+	uffd = uffd_spare;
+	user_mode_only = spare_user_mode_only;
+	uffd_spare = fd;
+	spare_user_mode_only = user_only;
+	fams_tracker_kind = to;
+}
+
+void fams_tracker_forget(void)
+{
+	if (sync_started)
+		wpsync_forget();
+	sync_started = false;
+	int *fds[] = { &uffd, &uffd_spare, &pagemap_fd_own };
+	for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++) {
+		if (*fds[i] >= 0)
+			fams_raw_close(*fds[i]);
+		*fds[i] = -1;
+	}
+}
+
+void fams_tracker_fd_slots(int **uffd_slot, int **pagemap_slot, int **spare_slot)
 {
 	*uffd_slot = &uffd;
 	*pagemap_slot = &pagemap_fd_own;
+	*spare_slot = &uffd_spare;
 }

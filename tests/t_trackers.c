@@ -3,7 +3,9 @@
  * run; the kernel's write on the program's behalf (read, readv, pread, recv,
  * recvmsg, fread, and a raw read system call fams does not see); stores in a forked child and in the
  * parent after the fork; stores after mremap and after madvise(MADV_DONTNEED);
- * a store followed at once by msync, thousands of times; and stores running on
+ * a store followed at once by msync, thousands of times; each page stored once by
+ * another thread while commits run (under FAMS_TRACKER_MOVES=always, across moves
+ * between trackers); and stores running on
  * page after page, up to the end of a mapping and into the mapping of another
  * file right after it (the synchronous tracker opens pages ahead of such stores,
  * lib/wpsync.c: the pages it opened are written without a fault of their own);
@@ -172,6 +174,54 @@ static void other_thread(void)
 	EXPECT(d == 0, "another thread's stores during commits");
 	printf("other thread: %ld stores, %d commits, %ld pages lost\n", s.stores, commits, d);
 	unmap_file(p, path, fd);
+}
+
+/* Each page stored once, by another thread, page after page, while this one
+ * commits all the time: a store the tracker misses is never made good by a later
+ * one (under FAMS_TRACKER_MOVES=always every commit moves the process between
+ * trackers, lib/trackswitch.c: stores landing during a move are only compared). */
+#define ONCE_PAGES 4096
+struct once_storer {
+	char *p;
+	volatile int done;
+};
+static void *store_each_once(void *arg)
+{
+	struct once_storer *s = arg;
+	for (size_t i = 0; i < ONCE_PAGES; i++) {
+		s->p[i * PG + i % PG] = (char)('a' + i % 26);
+		for (volatile int spin = 0; spin < 20000; spin++)
+			;
+	}
+	s->done = 1;
+	return NULL;
+}
+
+static void stores_once_during_commits(void)
+{
+	const char *path = test_path("trackers_once");
+	int fd = make_file(path, (off_t)ONCE_PAGES * PG, '.');
+	CHECK(fd >= 0);
+	char *p = mmap(NULL, (size_t)ONCE_PAGES * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	CHECK(p != MAP_FAILED);
+	struct once_storer s = { .p = p };
+	pthread_t t;
+	CHECK(pthread_create(&t, NULL, store_each_once, &s) == 0);
+	int commits = 0;
+	while (!s.done) {
+		CHECK(msync(p, (size_t)ONCE_PAGES * PG, MS_SYNC) == 0);
+		commits++;
+	}
+	pthread_join(t, NULL);
+	CHECK(msync(p, (size_t)ONCE_PAGES * PG, MS_SYNC) == 0);
+	long missing = 0;
+	for (size_t i = 0; i < ONCE_PAGES; i++)
+		missing += !file_byte_is(path, (off_t)(i * PG + i % PG), (char)('a' + i % 26));
+	EXPECT(missing == 0, "a page stored once while commits ran");
+	printf("stores once during commits: %d commits, %ld of %d stores missing\n", commits, missing, ONCE_PAGES);
+	CHECK(munmap(p, (size_t)ONCE_PAGES * PG) == 0);
+	close(fd);
+	unlink(path);
 }
 
 /* A store by another thread, once, then a commit: t stores c at off. */
@@ -630,6 +680,7 @@ int main(int argc, char **argv)
 		expect_broken = argv[1] + 16;
 	store_then_commit();
 	other_thread();
+	stores_once_during_commits();
 	after_quiet_commits();
 	stores_run_on();
 	if (!expect_broken) {

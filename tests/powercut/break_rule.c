@@ -10,7 +10,10 @@
  *   group-join-late (tests/t_concurrent_commits.c): a thread's commit joins the
  *                  batch already collecting (lib/groupcommit.c) (lost commits);
  *   snapshot-overtakes (tests/t_msync_async.c): an MS_ASYNC snapshot's commit
- *                  lands after a newer commit (lib/asynccommit.h) (lost commits). */
+ *                  lands after a newer commit (lib/asynccommit.h) (lost commits);
+ *   move-unmarked (tests/t_trackers.c under FAMS_TRACKER_MOVES=always): a move
+ *                  between trackers marks nothing suspect (lib/trackswitch.c)
+ *                  (lost stores). */
 #include "sys.h"
 
 #include <stdlib.h>
@@ -27,6 +30,8 @@ __attribute__((constructor)) static void break_one_rule(void)
 		fams_test_break = FAMS_BREAK_JOIN_LATE;
 	else if (name && strcmp(name, "snapshot-overtakes") == 0)
 		fams_test_break = FAMS_BREAK_SNAPSHOT_OVERTAKES;
+	else if (name && strcmp(name, "move-unmarked") == 0)
+		fams_test_break = FAMS_BREAK_MOVE_UNMARKED;
 	else
 		fams_test_break = FAMS_BREAK_NO_JOURNAL_FLUSH;
 }
