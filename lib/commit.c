@@ -399,10 +399,17 @@ int fams_commit_snapshot(struct fams_file *f, uint64_t lo, uint64_t hi, struct f
 	if (fams_commit_lock(f) < 0)
 		return -1;
 	dirty_collect(f, lo, hi, true);
+	trackswitch_consider(f, lo, hi);
 	uint64_t size = f->sh->size;
 	if (hi > size)
 		hi = size;
-	int r = snapshot_take(s, f, page_of(lo), lo < hi ? pages_for(hi) : page_of(lo));
+	/* A snapshot takes dirty pages only: suspect ones (stored while a tracker move
+	 * or a re-arm after mremap or madvise ran) are compared first, or it could hold
+	 * a thread's later store without its earlier one.  Comparing against a data
+	 * file behind the queued snapshots only finds more pages dirty. */
+	int r = lo < hi ? plan_compare_suspects(f, page_of(lo), pages_for(hi), false) : 0;
+	if (r == 0)
+		r = snapshot_take(s, f, page_of(lo), lo < hi ? pages_for(hi) : page_of(lo));
 	int saved = errno;
 	fams_commit_unlock(f);
 	errno = saved;

@@ -146,7 +146,7 @@ void dirty_harvest(struct fams_map *m, uintptr_t s, uintptr_t e)
 		m->untracked = dirty_track(m, m->start, m->end) < 0;
 		return;
 	}
-	uint64_t found = mapscan_pages_found;
+	uint64_t found = mapscan_pages_found, covered = fams_tracker_pages_covered;
 	if (mapscan_part(m->f, -1, m->start, m->end, m->off, own_protected_end(m->f), lo, hi, &m->holes_open) < 0) {
 		fams_debug("dirty scan failed (%s); comparing instead", strerror(errno));
 		if (dirty_track(m, s, e) < 0)
@@ -155,7 +155,7 @@ void dirty_harvest(struct fams_map *m, uintptr_t s, uintptr_t e)
 	}
 	m->quiet = (whole || still_quiet) && g_harvest.known;
 	m->quiet_faults = g_harvest.faults;
-	trackswitch_note((inside_end(m) - m->start) / (uint64_t)fams_page_size, mapscan_pages_found - found);
+	trackswitch_note(fams_tracker_pages_covered - covered, mapscan_pages_found - found);
 }
 
 bool dirty_any_recorded(struct fams_file *f)

@@ -45,6 +45,7 @@ struct fams_pm_scan_arg {
 #define FAMS_PAGEMAP_SCAN _IOWR('f', 16, struct fams_pm_scan_arg)
 
 int fams_tracker_kind = FAMS_TRACKER_COMPARE;
+uint64_t fams_tracker_pages_covered;
 static int uffd = -1;
 static int pagemap_fd_own = -1;
 /* The other userfaultfd tracker's descriptor, once this process has moved between
@@ -244,6 +245,7 @@ static int scan(int pagemap_fd, uintptr_t addr, size_t len, __u64 flags, const s
 		if (go <= 0)
 			return go;
 		fd = pagemap_fd_own;
+		fams_tracker_pages_covered += len / (uint64_t)fams_page_size;
 	}
 	struct fams_page_region vec[256];
 	uintptr_t start = addr, end = start + len;
@@ -276,7 +278,10 @@ int fams_scan_written(int pagemap_fd, uintptr_t addr, size_t len, fams_written_f
 {
 	if (pagemap_fd < 0 && fams_tracker_kind == FAMS_TRACKER_UFFD_SYNC) {
 		int go = uffd_applies(len);
-		return go <= 0 ? go : wpsync_take(uffd, addr, len, fn, ctx);
+		if (go <= 0)
+			return go;
+		fams_tracker_pages_covered += len / (uint64_t)fams_page_size;
+		return wpsync_take(uffd, addr, len, fn, ctx);
 	}
 	return scan(pagemap_fd, addr, len, PM_SCAN_WP_MATCHING, &written_pages, fn, ctx);
 }

@@ -34,6 +34,10 @@
 /* The tracker in force after fams_tracker_init: FAMS_TRACKER_UFFD, _UFFD_SYNC or _COMPARE. */
 extern int fams_tracker_kind;
 
+/* Pages this process's own scans (uffd) and takes (uffd-sync) have gone over, for
+ * trackswitch.c's cost model: a scan's cost follows them (registry lock held). */
+extern uint64_t fams_tracker_pages_covered;
+
 /* Choose the tracker from FAMS_TRACKER; a named one this kernel cannot give falls
  * back to compare with a warning (never to no tracking at all). */
 void fams_tracker_init(void);

@@ -11,7 +11,8 @@
  * cheaper under uffd.  With FAMS_TRACKER=auto, a process that began under uffd
  * moves to uffd-sync when, over a window of commits, its scans found fewer than
  * one written page in SYNC_BELOW visited, and back when under uffd-sync its commits
- * wrote more than one page in ASYNC_ABOVE of what they cover.
+ * wrote more than one page in ASYNC_ABOVE of what they cover.  Only a file of at
+ * most MOVE_MAX_BYTES moves.
  *
  * A move (under the registry lock and the committing file's commit lock):
  *   1. every mapping is unregistered from the current tracker (its protection
@@ -23,7 +24,8 @@
  * is in a page the commit under way compares with the data file (the suspect
  * marks of step 2, made after the protection: a store after it faults and is
  * recorded by the new tracker).  The move happens between the commit's harvest
- * and its plan, and only for a commit of the whole file.  tests/t_trackers.c stores from threads
+ * and its plan (or an MS_ASYNC snapshot's harvest and its copy, which compares
+ * suspect pages first), and only for a commit of the whole file.  tests/t_trackers.c stores from threads
  * throughout moves and checks every store reaches the file.
  *
  * Only a process that is the only member of the one file it maps moves: another
@@ -55,10 +57,15 @@
 /* A window: this many page table entries' worth of commits (64 commits of a 64 MiB
  * mapping) before a move is considered. */
 #define WINDOW_PAGES (1u << 20)
+/* The largest file that moves: a move compares all of it once (about 0.1 s for 256
+ * MiB), and uffd-sync write-protects every page of it, holes too (page tables for
+ * all of it: 512 KiB for 256 MiB).  A sparse file mapped large stays under uffd,
+ * whose scans cost what the working copy holds. */
+#define MOVE_MAX_BYTES (256ull << 20)
 
 static struct {
-	uint64_t covered; /* pages of the harvested mappings inside their files */
-	uint64_t written; /* of which found written */
+	uint64_t covered; /* pages the harvests' scans (or takes) went over */
+	uint64_t written; /* pages they found written */
 	bool refused;     /* a move failed or cannot be made here: stay */
 } g_window;
 
@@ -86,10 +93,11 @@ static int wanted(void)
 static bool may_move(const struct fams_file *f, uint64_t lo, uint64_t hi)
 {
 	if (g_window.refused || fams_cfg.tracker != FAMS_TRACKER_AUTO || f->cut_off || f->me < 0 ||
-	    lo != 0 || hi < f->sh->size || !fams_same_process() || member_others(f))
+	    lo != 0 || hi < f->sh->size || f->sh->size > MOVE_MAX_BYTES || !fams_same_process() ||
+	    member_others(f))
 		return false;
 	for (const struct fams_map *m = fams_maps; m; m = m->next)
-		if (m->f != f)
+		if (m->f != f || m->end - m->start > MOVE_MAX_BYTES)
 			return false;
 	return true;
 }

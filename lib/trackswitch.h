@@ -7,8 +7,9 @@
 
 #include "file.h"
 
-/* A harvest of this process's own mappings covered `covered` pages inside their
- * files, of which `written` were found written (registry lock held). */
+/* A harvest of one of this process's own mappings went over `covered` pages
+ * (scanned, or taken from uffd-sync's record) and found `written` pages written
+ * (registry lock held). */
 void trackswitch_note(uint64_t covered, uint64_t written);
 
 /* After the harvest of a commit of [lo, hi) of f, before its plan (registry lock
