@@ -300,6 +300,13 @@ int fams_scan_candidates(int pagemap_fd, uintptr_t addr, size_t len, fams_writte
 	return scan(pagemap_fd, addr, len, 0, &written_pages, fn, ctx);
 }
 
+bool fams_tracker_may_move(void)
+{
+	/* The asynchronous tracker's pagemap is opened only where it was started. */
+	return pagemap_fd_own >= 0 &&
+	       (fams_tracker_kind == FAMS_TRACKER_UFFD || fams_tracker_kind == FAMS_TRACKER_UFFD_SYNC);
+}
+
 int fams_tracker_prepare_switch(int to)
 {
 	bool both_uffd = (fams_tracker_kind == FAMS_TRACKER_UFFD && to == FAMS_TRACKER_UFFD_SYNC) ||

@@ -45,6 +45,7 @@
 #include "tracker.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
 /* Pages covered per written page beyond which uffd-sync is cheaper: about 17 us a
@@ -150,23 +151,13 @@ static int move(struct fams_file *f, int to)
 
 void trackswitch_consider(struct fams_file *f, uint64_t lo, uint64_t hi)
 {
-	if (fams_cfg.tracker_moves == FAMS_MOVES_NEVER)
+	if (fams_cfg.tracker_moves == FAMS_MOVES_NEVER || !fams_tracker_may_move())
 		return;
-	if (fams_cfg.tracker_moves == FAMS_MOVES_ALWAYS) {
-		int to = fams_tracker_kind == FAMS_TRACKER_UFFD ? FAMS_TRACKER_UFFD_SYNC : FAMS_TRACKER_UFFD;
-		if (fams_tracker_kind == FAMS_TRACKER_COMPARE || !may_move(f, lo, hi))
-			return;
-		if (move(f, to) < 0) {
-			g_window.refused = true;
-			fams_info("tracker: staying (a move failed: %s)", strerror(errno));
-		} else
-			fams_debug("tracker: %s (FAMS_TRACKER_MOVES=always)", fams_tracker_kind == FAMS_TRACKER_UFFD ? "uffd" : "uffd-sync");
-		return;
-	}
-	if (g_window.covered < WINDOW_PAGES)
-		return;
-	int to = wanted();
+	bool always = fams_cfg.tracker_moves == FAMS_MOVES_ALWAYS;
 	uint64_t c = g_window.covered, w = g_window.written;
+	if (!always && c < WINDOW_PAGES)
+		return;
+	int to = always ? (fams_tracker_kind == FAMS_TRACKER_UFFD ? FAMS_TRACKER_UFFD_SYNC : FAMS_TRACKER_UFFD) : wanted();
 	g_window.covered = g_window.written = 0;
 	if (to == fams_tracker_kind || !may_move(f, lo, hi))
 		return;
@@ -174,9 +165,12 @@ void trackswitch_consider(struct fams_file *f, uint64_t lo, uint64_t hi)
 	if (move(f, to) < 0) {
 		int saved = errno;
 		g_window.refused = true;
-		fams_info("tracker: staying (%s unavailable: %s)", name, strerror(saved));
+		fams_info("tracker: staying on the one in force (%s unavailable: %s)", name, strerror(saved));
 		return;
 	}
-	fams_info("tracker: %s from now on (commits wrote %llu of %llu pages they covered)", name,
-		  (unsigned long long)w, (unsigned long long)c);
+	if (always)
+		fams_debug("tracker: %s (FAMS_TRACKER_MOVES=always)", name);
+	else
+		fams_info("tracker: %s from now on (commits wrote %llu of %llu pages they covered)", name,
+			  (unsigned long long)w, (unsigned long long)c);
 }

@@ -64,6 +64,7 @@ int main(int argc, char **argv)
 		close(out[0]);
 		setenv("FAMS_LOG", "info", 1);
 		setenv("FAMS_TRACKER", "auto", 1);
+		setenv("FAMS_TRACKER_MOVES", "auto", 1);
 		execl("/proc/self/exe", argv[0], "--work", (char *)NULL);
 		_exit(127);
 	}
