@@ -187,7 +187,9 @@ int fams_tracker_watch(uint8_t *flag)
 
 void fams_tracker_unwatch(uint8_t *flag)
 {
-	if (fams_tracker_kind == FAMS_TRACKER_UFFD_SYNC)
+	/* Also after a move to uffd: the thread would raise the flag in a later
+	 * uffd-sync period, in memory perhaps unmapped by then. */
+	if (sync_started)
 		wpsync_unwatch(flag);
 }
 
@@ -355,6 +357,7 @@ int fams_untrack_range(void *addr, size_t len)
 
 void fams_tracker_switch(int to)
 {
+	wpsync_pause(to != FAMS_TRACKER_UFFD_SYNC);
 	int fd = uffd;
 	bool user_only = user_mode_only;
 	uffd = uffd_spare;

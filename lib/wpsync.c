@@ -59,6 +59,13 @@ static __thread int my_fill = -1;
 /* Flags raised whenever a page opens, under the record lock (so unwatching one
  * waits for a thread that may be raising it). */
 static uint8_t *watched[MAX_WATCHED];
+/* Whether this tracker is the process's (wpsync_pause), under the record lock.  A
+ * fault read before the process moved to the asynchronous tracker is not served
+ * then: its thread is only woken, to fault again under the new tracker.  Opening
+ * the page would act on a page the other userfaultfd now protects -- the kernel
+ * checks that an area is registered, not with which -- and could leave it open
+ * between two of its scans. */
+static bool serving = true;
 
 /* Raise every watched flag (before the page opens: rule 1 for the others). */
 static void raise_watched(void)
@@ -195,6 +202,12 @@ static void serve_fault(uintptr_t addr)
 		return;
 	}
 	lock_record(&old);
+	if (!serving) {
+		struct uffdio_range r = { addr, pg };
+		fams_raw_ioctl(served_fd, UFFDIO_WAKE, &r);
+		unlock_record(&old);
+		return;
+	}
 	if (fams_test_break == FAMS_BREAK_WP_UNLOCKED) {
 		set_bits(addr, pg);
 		nanosleep(&window, NULL); /* a harvest may take the bit meanwhile */
@@ -469,11 +482,20 @@ void wpsync_unwatch(uint8_t *flag)
 	unlock_record(&old);
 }
 
+void wpsync_pause(bool pause)
+{
+	sigset_t old;
+	lock_record(&old);
+	serving = !pause;
+	unlock_record(&old);
+}
+
 void wpsync_forget(void)
 {
 	pthread_mutex_init(&record_lock, NULL); /* the parent's thread may have held it */
 	served_fd = -1;
 	broken = false;
+	serving = true;
 	memset(fills, 0, sizeof fills);
 	memset(watched, 0, sizeof watched); /* the parent's slots: the child joins with its own */
 	my_fill = -1;

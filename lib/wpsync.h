@@ -37,6 +37,11 @@ void wpsync_unwatch(uint8_t *flag);
  * Opening wakes the threads waiting on those pages. */
 int wpsync_protect(int fd, uintptr_t addr, size_t len, bool wp);
 
+/* The process moves to the asynchronous tracker (pause) or back (trackswitch.c):
+ * while paused, a fault already queued is not served, its thread only woken (once
+ * this returns, no page is being opened). */
+void wpsync_pause(bool pause);
+
 /* In a forked child: the thread is the parent's, not ours; forget it and the
  * record (the child's tracking starts afresh). */
 void wpsync_forget(void);

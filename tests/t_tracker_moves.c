@@ -8,6 +8,13 @@
  *   t_tracker_moves --work    the workload: 64 MiB mapped, 100 commits of one page,
  *                             then 100 commits of 256 pages; the file must hold
  *                             every store after each commit
+ *   t_tracker_moves --stale-watch   (under FAMS_TRACKER_MOVES=always) a file moved
+ *                             to uffd-sync and back, then closed, its shared state
+ *                             unmapped and that address range taken by memory of
+ *                             the program's own; a second file moved to uffd-sync
+ *                             takes faults: uffd-sync's thread must not write into
+ *                             the first file's old member slot (it raises the
+ *                             `open` flags it watches), so the memory stays zero
  * Skipped (77) where the asynchronous tracker is not what auto chose. */
 #include "check.h"
 
@@ -51,10 +58,66 @@ static int work(void)
 	return 0;
 }
 
+/* Where this process maps a file's shared state (one file managed): 1, or 0. */
+static int shared_state_range(unsigned long *a, unsigned long *b)
+{
+	FILE *maps = fopen("/proc/self/maps", "r");
+	CHECK(maps != NULL);
+	char line[512];
+	int n = 0;
+	while (fgets(line, sizeof line, maps))
+		if (strstr(line, "fams-shared-state") && sscanf(line, "%lx-%lx", a, b) == 2)
+			n++;
+	fclose(maps);
+	return n == 1;
+}
+
+static int stale_watch(void)
+{
+	const char *one = test_path("tracker_moves_one"), *two = test_path("tracker_moves_two");
+	const size_t size = 16 * PG;
+	int fd = make_file(one, (off_t)size, '.');
+	CHECK(fd >= 0);
+	char *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	CHECK(p != MAP_FAILED);
+	p[0] = 'a';
+	CHECK(msync(p, size, MS_SYNC) == 0); /* to uffd-sync: its thread watches our slot */
+	p[PG] = 'b';
+	CHECK(msync(p, size, MS_SYNC) == 0); /* back to uffd */
+	unsigned long a, b;
+	if (!shared_state_range(&a, &b))
+		SKIP("no shared state mapping found in /proc/self/maps");
+	CHECK(munmap(p, size) == 0);
+	close(fd); /* the file is released: its shared state unmapped */
+	char *mine = mmap((void *)a, b - a, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+			  -1, 0);
+	CHECK(mine != MAP_FAILED);
+	fd = make_file(two, (off_t)size, '.');
+	CHECK(fd >= 0);
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	CHECK(p != MAP_FAILED);
+	for (int i = 0; i < 4; i++) {
+		p[(size_t)i * PG] = 'x'; /* under uffd-sync every other round: its thread serves it */
+		CHECK(msync(p, size, MS_SYNC) == 0);
+	}
+	size_t raised = 0;
+	for (size_t i = 0; i < b - a; i++)
+		raised += mine[i] != 0;
+	printf("%zu bytes of the program's memory written by fams\n", raised);
+	CHECK(raised == 0);
+	CHECK(munmap(p, size) == 0);
+	close(fd);
+	unlink(one);
+	unlink(two);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1 && strcmp(argv[1], "--work") == 0)
 		return work();
+	if (argc > 1 && strcmp(argv[1], "--stale-watch") == 0)
+		return stale_watch();
 	int out[2];
 	CHECK(pipe(out) == 0);
 	pid_t pid = fork();
