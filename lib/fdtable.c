@@ -63,10 +63,10 @@ void fd_internal_drop(int fd)
 		s->internal = NULL;
 }
 
-void fd_file_internals(struct fams_file *f, bool add)
+/* Mark the descriptors at fds[0..n) ours (add), or forget them. */
+static void internals(int *const *fds, size_t n, bool add)
 {
-	int *fds[] = { &f->data_fd, &f->memfd, &f->state_fd, &f->j.fd, &f->j.dirfd, &f->j.direct_fd };
-	for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++) {
+	for (size_t i = 0; i < n; i++) {
 		if (*fds[i] < 0)
 			continue;
 		if (add)
@@ -74,6 +74,19 @@ void fd_file_internals(struct fams_file *f, bool add)
 		else
 			fd_internal_drop(*fds[i]);
 	}
+}
+
+void fd_file_internals(struct fams_file *f, bool add)
+{
+	int *fds[] = { &f->data_fd, &f->memfd, &f->state_fd, &f->j.fd, &f->j.dirfd, &f->j.direct_fd };
+	internals(fds, sizeof fds / sizeof fds[0], add);
+}
+
+void fd_tracker_internals(bool add)
+{
+	int *fds[3];
+	fams_tracker_fd_slots(&fds[0], &fds[1], &fds[2]);
+	internals(fds, 3, add);
 }
 
 struct fams_file *fd_file(int fd, bool *dropped)

@@ -25,6 +25,9 @@ void fd_internal_add(int *where);
 void fd_internal_drop(int fd);
 /* f's own descriptors (data file, working copy, journal): mark them ours, or forget them. */
 void fd_file_internals(struct fams_file *f, bool add);
+/* The tracker's descriptors, where they are now (a move swaps two of them,
+ * trackswitch.c): mark them ours, or forget them. */
+void fd_tracker_internals(bool add);
 /* The managed file program descriptor fd refers to, or NULL.  A slot can outlive
  * its descriptor (fclose, and anything else that closes without calling close(),
  * leaves it behind): before its file is trusted, fd must still name that file, or

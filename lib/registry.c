@@ -63,16 +63,7 @@ void registry_start_tracker(void)
 		return;
 	fams_tracker_init();
 	g_tracker_ready = true;
-	registry_tracker_fds_moved();
-}
-
-void registry_tracker_fds_moved(void)
-{
-	int *u, *p, *spare;
-	fams_tracker_fd_slots(&u, &p, &spare);
-	fd_internal_add(u);
-	fd_internal_add(p);
-	fd_internal_add(spare);
+	fd_tracker_internals(true);
 }
 
 void fams_lock(void) { pthread_mutex_lock(&g_lock); }
@@ -310,11 +301,7 @@ void registry_forget_tracker(void)
 {
 	if (!g_tracker_ready)
 		return;
-	int *u, *p, *spare;
-	fams_tracker_fd_slots(&u, &p, &spare);
-	fd_internal_drop(*u);
-	fd_internal_drop(*p);
-	fd_internal_drop(*spare);
+	fd_tracker_internals(false);
 	fams_tracker_forget();
 	g_tracker_ready = false;
 }

@@ -66,9 +66,6 @@ struct fams_file *registry_files(void);
  * whatever the child inherited, and a later start opens its own. */
 void registry_start_tracker(void);
 void registry_forget_tracker(void);
-/* The tracker's descriptors changed places (a switch, trackswitch.c): protect each
- * where it is now. */
-void registry_tracker_fds_moved(void);
 /* In a forked child: the registry lock made anew (a thread of the parent's may
  * have held it). */
 void registry_lock_reset(void);

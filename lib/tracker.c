@@ -121,12 +121,23 @@ static int start_async(void)
 }
 
 /* The synchronous tracker (Linux >= 5.19: write-protect on shmem): a thread of
- * ours serves each first store to a page (wpsync.c). */
-static int start_sync(void)
+ * ours serves each first store to a page (wpsync.c).  Its descriptor goes to *slot,
+ * and whether it serves user-mode faults only to *slot_user_only; with
+ * refuse_user_only (a move, trackswitch.c) such a one is refused, EPERM: the kernel's
+ * writes into a protected page (read(2) into a mapping) would then fail with EFAULT. */
+static int start_sync(int *slot, bool *slot_user_only, bool refuse_user_only)
 {
+	bool was = user_mode_only;
 	int fd = uffd_open(UFFD_FEATURE_WP_HUGETLBFS_SHMEM, 0);
+	bool user_only = user_mode_only;
+	user_mode_only = was;
 	if (fd < 0)
 		return -1;
+	if (user_only && refuse_user_only) {
+		fams_raw_close(fd);
+		errno = EPERM;
+		return -1;
+	}
 	if (wpsync_start(fd) < 0) {
 		int saved = errno;
 		fams_raw_close(fd);
@@ -134,7 +145,8 @@ static int start_sync(void)
 		return -1;
 	}
 	sync_started = true;
-	uffd = fd;
+	*slot = fd;
+	*slot_user_only = user_only;
 	return 0;
 }
 
@@ -150,7 +162,7 @@ void fams_tracker_init(void)
 	else if (want != FAMS_TRACKER_COMPARE)
 		err = errno;
 	if (kind == FAMS_TRACKER_COMPARE && (want == FAMS_TRACKER_AUTO || want == FAMS_TRACKER_UFFD_SYNC)) {
-		if (start_sync() == 0)
+		if (start_sync(&uffd, &user_mode_only, false) == 0)
 			kind = FAMS_TRACKER_UFFD_SYNC;
 		else
 			err = errno;
@@ -323,29 +335,7 @@ int fams_tracker_prepare_switch(int to)
 		errno = EINVAL; /* only a process that began asynchronous has the other one */
 		return -1;
 	}
-	/* A userfaultfd serving user-mode faults only would turn the kernel's writes
-	 * into a protected page (read(2) into a mapping) into EFAULT: stay asynchronous. */
-	bool was = user_mode_only;
-	int fd = uffd_open(UFFD_FEATURE_WP_HUGETLBFS_SHMEM, 0);
-	bool user_only = user_mode_only;
-	user_mode_only = was;
-	if (fd >= 0 && user_only) {
-		fams_raw_close(fd);
-		errno = EPERM;
-		return -1;
-	}
-	if (fd < 0)
-		return -1;
-	if (wpsync_start(fd) < 0) {
-		int saved = errno;
-		fams_raw_close(fd);
-		errno = saved;
-		return -1;
-	}
-	sync_started = true;
-	uffd_spare = fd;
-	spare_user_mode_only = false;
-	return 0;
+	return start_sync(&uffd_spare, &spare_user_mode_only, true);
 }
 
 int fams_untrack_range(void *addr, size_t len)

@@ -35,11 +35,10 @@
  * out). */
 #include "trackswitch.h"
 #include "dirty.h"
+#include "fdtable.h"
 #include "log.h"
 #include "maptable.h"
 #include "member.h"
-#include "process.h"
-#include "registry.h"
 #include "shared.h"
 #include "sys.h"
 #include "tracker.h"
@@ -94,7 +93,7 @@ static int wanted(void)
 static bool may_move(const struct fams_file *f, uint64_t lo, uint64_t hi)
 {
 	if (g_window.refused || fams_cfg.tracker != FAMS_TRACKER_AUTO || f->cut_off || f->me < 0 ||
-	    lo != 0 || hi < f->sh->size || f->sh->size > MOVE_MAX_BYTES || !fams_same_process() ||
+	    lo != 0 || hi < f->sh->size || f->sh->size > MOVE_MAX_BYTES || !fams_tracker_owned() ||
 	    member_others(f))
 		return false;
 	for (const struct fams_map *m = fams_maps; m; m = m->next)
@@ -134,7 +133,7 @@ static int move(struct fams_file *f, int to)
 		if (!m->untracked)
 			fams_untrack_range((void *)m->start, m->end - m->start);
 	fams_tracker_switch(to);
-	registry_tracker_fds_moved();
+	fd_tracker_internals(true); /* the two userfaultfds swapped places */
 	/* Registered, protected, then marked suspect: see the rule at the top. */
 	for (struct fams_map *m = fams_maps; m; m = m->next) {
 		m->untracked = false;
