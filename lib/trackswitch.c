@@ -54,9 +54,13 @@
  * the line does not move back and forth. */
 #define SYNC_BELOW 8192
 #define ASYNC_ABOVE 2048
-/* A window: this many page table entries' worth of commits (64 commits of a 64 MiB
- * mapping) before a move is considered. */
+/* A window before a move is considered: a million page-table entries' worth of
+ * commits, and at least WINDOW_COMMITS commits' worth of the file.  A move costs a
+ * comparison of the whole file once, about 2 us a page against 2 to 6 ns a page
+ * for a scan: only a phase some 500 commits long pays it back, so a process must
+ * have kept its ways for half that before it moves (fio's 64 MiB: 256 commits). */
 #define WINDOW_PAGES (1u << 20)
+#define WINDOW_COMMITS 256
 /* The largest file that moves: a move compares all of it once (about 0.1 s for 256
  * MiB), and uffd-sync write-protects every page of it, holes too (page tables for
  * all of it: 512 KiB for 256 MiB).  A sparse file mapped large stays under uffd,
@@ -154,7 +158,7 @@ void trackswitch_consider(struct fams_file *f, uint64_t lo, uint64_t hi)
 		return;
 	bool always = fams_cfg.tracker_moves == FAMS_MOVES_ALWAYS;
 	uint64_t c = g_window.covered, w = g_window.written;
-	if (!always && c < WINDOW_PAGES)
+	if (!always && (c < WINDOW_PAGES || c < WINDOW_COMMITS * (fams_page_round(f->sh->size) / (uint64_t)fams_page_size)))
 		return;
 	int to = always ? (fams_tracker_kind == FAMS_TRACKER_UFFD ? FAMS_TRACKER_UFFD_SYNC : FAMS_TRACKER_UFFD) : wanted();
 	g_window.covered = g_window.written = 0;

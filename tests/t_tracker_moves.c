@@ -5,9 +5,10 @@
  *
  *   t_tracker_moves           runs itself as below with FAMS_LOG=info, reads its
  *                             messages, and checks both moves were made
- *   t_tracker_moves --work    the workload: 64 MiB mapped, 100 commits of one page,
- *                             then 100 commits of 256 pages; the file must hold
- *                             every store after each commit
+ *   t_tracker_moves --work    the workload: 64 MiB mapped, 300 commits of one page,
+ *                             then 300 commits of 32 pages (a move needs 256 commits'
+ *                             worth of the file); the file must hold every store
+ *                             after each commit
  *   t_tracker_moves --stale-watch   (under FAMS_TRACKER_MOVES=always) a file moved
  *                             to uffd-sync and back, then closed, its shared state
  *                             unmapped and that address range taken by memory of
@@ -42,10 +43,10 @@ static int work(void)
 	CHECK(p != MAP_FAILED);
 	unsigned seed = 3;
 	int round = 0;
-	for (int i = 0; i < 100; i++)
+	for (int i = 0; i < 300; i++)
 		commit_pages(p, path, 1, &seed, round++);
-	for (int i = 0; i < 100; i++)
-		commit_pages(p, path, 256, &seed, round++);
+	for (int i = 0; i < 300; i++)
+		commit_pages(p, path, 32, &seed, round++);
 	/* Every page as memory has it. */
 	static char buf[1 << 20];
 	for (size_t off = 0; off < (size_t)MAP_PAGES * PG; off += sizeof buf) {
@@ -147,6 +148,6 @@ int main(int argc, char **argv)
 	const char *to_sync = strstr(log, "tracker: uffd-sync from now on");
 	CHECK(to_sync != NULL);
 	CHECK(strstr(to_sync, "tracker: uffd from now on") != NULL);
-	printf("moved to uffd-sync for one-page commits and back for 256-page ones\n");
+	printf("moved to uffd-sync for one-page commits and back for 32-page ones\n");
 	return 0;
 }
