@@ -25,8 +25,10 @@
  * marks of step 2, made after the protection: a store after it faults and is
  * recorded by the new tracker).  The move happens between the commit's harvest
  * and its plan (or an MS_ASYNC snapshot's harvest and its copy, which compares
- * suspect pages first), and only for a commit of the whole file.  tests/t_trackers.c stores from threads
- * throughout moves and checks every store reaches the file.
+ * suspect pages first), and only for a commit of the whole file.
+ * tests/t_trackers.c stores from threads throughout moves (FAMS_TRACKER_MOVES=
+ * always) and checks every store reaches the file; an engine whose moves mark
+ * nothing loses stores there.
  *
  * Only a process that is the only member of the one file it maps moves: another
  * process sharing the file scans this one's page tables while its member slot says
@@ -61,8 +63,8 @@
  * have kept its ways for half that before it moves (fio's 64 MiB: 256 commits). */
 #define WINDOW_PAGES (1u << 20)
 #define WINDOW_COMMITS 256
-/* The largest file that moves: a move compares all of it once (about 0.1 s for 256
- * MiB), and uffd-sync write-protects every page of it, holes too (page tables for
+/* The largest file that moves: a move compares all of it once (140 ms for 256 MiB
+ * here), and uffd-sync write-protects every page of it, holes too (page tables for
  * all of it: 512 KiB for 256 MiB).  A sparse file mapped large stays under uffd,
  * whose scans cost what the working copy holds. */
 #define MOVE_MAX_BYTES (256ull << 20)
