@@ -99,6 +99,17 @@ static inline int make_file(const char *path, off_t size, char fill)
 	return fd;
 }
 
+/* A file of size bytes filled with fill at path, mapped shared and writable whole;
+ * its descriptor in *fd. */
+static inline char *map_new_file(const char *path, size_t size, char fill, int *fd)
+{
+	*fd = make_file(path, (off_t)size, fill);
+	CHECK(*fd >= 0);
+	char *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, *fd, 0);
+	CHECK(p != MAP_FAILED);
+	return p;
+}
+
 /* The path of the journal of the file now at path, as fams names it next to the
  * file: ".INODE-BIRTH.fams-journal" (birth time in ns, hex; where the file system
  * has none, the inode's generation number). */

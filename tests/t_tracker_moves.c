@@ -37,10 +37,8 @@ static void commit_pages(char *p, const char *path, size_t n, unsigned *seed, in
 static int work(void)
 {
 	const char *path = test_path("tracker_moves");
-	int fd = make_file(path, (off_t)MAP_PAGES * PG, '.');
-	CHECK(fd >= 0);
-	char *p = mmap(NULL, (size_t)MAP_PAGES * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	CHECK(p != MAP_FAILED);
+	int fd;
+	char *p = map_new_file(path, (size_t)MAP_PAGES * PG, '.', &fd);
 	unsigned seed = 3;
 	int round = 0;
 	for (int i = 0; i < 300; i++)
@@ -77,10 +75,8 @@ static int stale_watch(void)
 {
 	const char *one = test_path("tracker_moves_one"), *two = test_path("tracker_moves_two");
 	const size_t size = 16 * PG;
-	int fd = make_file(one, (off_t)size, '.');
-	CHECK(fd >= 0);
-	char *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	CHECK(p != MAP_FAILED);
+	int fd;
+	char *p = map_new_file(one, size, '.', &fd);
 	p[0] = 'a';
 	CHECK(msync(p, size, MS_SYNC) == 0); /* to uffd-sync: its thread watches our slot */
 	p[PG] = 'b';
@@ -93,10 +89,7 @@ static int stale_watch(void)
 	char *mine = mmap((void *)a, b - a, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
 			  -1, 0);
 	CHECK(mine != MAP_FAILED);
-	fd = make_file(two, (off_t)size, '.');
-	CHECK(fd >= 0);
-	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	CHECK(p != MAP_FAILED);
+	p = map_new_file(two, size, '.', &fd);
 	for (int i = 0; i < 4; i++) {
 		p[(size_t)i * PG] = 'x'; /* under uffd-sync every other round: its thread serves it */
 		CHECK(msync(p, size, MS_SYNC) == 0);

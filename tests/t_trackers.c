@@ -200,10 +200,8 @@ static void *store_each_once(void *arg)
 static void stores_once_during_commits(void)
 {
 	const char *path = test_path("trackers_once");
-	int fd = make_file(path, (off_t)ONCE_PAGES * PG, '.');
-	CHECK(fd >= 0);
-	char *p = mmap(NULL, (size_t)ONCE_PAGES * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	CHECK(p != MAP_FAILED);
+	int fd;
+	char *p = map_new_file(path, (size_t)ONCE_PAGES * PG, '.', &fd);
 	struct once_storer s = { .p = p };
 	pthread_t t;
 	CHECK(pthread_create(&t, NULL, store_each_once, &s) == 0);
