@@ -18,15 +18,15 @@ struct scan {
 	uint64_t start, off, protected_end;
 };
 
-/* The file range [lo, hi) was written: dirty where the owner's protection
- * reached, suspect beyond (to be compared). */
 uint64_t mapscan_pages_found;
 
+/* The file range [lo, hi) was written: dirty where the owner's protection
+ * reached, suspect beyond (to be compared). */
 static int mark_written(void *ctx, uint64_t lo, uint64_t hi)
 {
 	const struct scan *c = ctx;
 	uint64_t pe = c->protected_end;
-	mapscan_pages_found += (fams_page_round(hi) - (lo & ~((uint64_t)fams_page_size - 1))) / (uint64_t)fams_page_size;
+	mapscan_pages_found += pages_for(hi) - page_of(lo);
 	if (lo < pe)
 		bits_mark_bytes(c->f->dirty, lo, (hi < pe ? hi : pe) - lo);
 	if (hi > pe)

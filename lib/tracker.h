@@ -93,12 +93,15 @@ void fams_tracker_forget(void);
 /* Where the tracker keeps its descriptors, so the registry can protect them. */
 void fams_tracker_fd_slots(int **uffd_slot, int **pagemap_slot, int **spare_slot);
 
+/* Whether this process may move between the two userfaultfd trackers: it began
+ * under uffd (Linux >= 6.7). */
+bool fams_tracker_may_move(void);
+
 /* Moving this process between the two userfaultfd trackers (trackswitch.c), under
  * the registry lock: make the descriptor of tracker `to` ready (uffd-sync: its
  * thread started; refused, EPERM, where it would serve user-mode faults only); then
  * unregister every tracked range from the current one; then switch, after which
  * ranges register with the new one.  0, or -1 with errno. */
-bool fams_tracker_may_move(void); /* the process began under uffd (Linux >= 6.7) */
 int fams_tracker_prepare_switch(int to);
 int fams_untrack_range(void *addr, size_t len);
 void fams_tracker_switch(int to);

@@ -41,6 +41,7 @@
 #include "log.h"
 #include "maptable.h"
 #include "member.h"
+#include "pagebits.h"
 #include "shared.h"
 #include "sys.h"
 #include "tracker.h"
@@ -160,7 +161,7 @@ void trackswitch_consider(struct fams_file *f, uint64_t lo, uint64_t hi)
 		return;
 	bool always = fams_cfg.tracker_moves == FAMS_MOVES_ALWAYS;
 	uint64_t c = g_window.covered, w = g_window.written;
-	if (!always && (c < WINDOW_PAGES || c < WINDOW_COMMITS * (fams_page_round(f->sh->size) / (uint64_t)fams_page_size)))
+	if (!always && (c < WINDOW_PAGES || c < WINDOW_COMMITS * pages_for(f->sh->size)))
 		return;
 	int to = always ? (fams_tracker_kind == FAMS_TRACKER_UFFD ? FAMS_TRACKER_UFFD_SYNC : FAMS_TRACKER_UFFD) : wanted();
 	g_window.covered = g_window.written = 0;
