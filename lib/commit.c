@@ -28,6 +28,12 @@
  * it off): one flush, of the journal, and the data file flushed once for many
  * commits (commit_redo):
  *
+ *   R0. A log begins only from a data file the disk holds as the page cache does
+ *       (flushed: data_durable), or from one holding no data at all (every byte a
+ *       hole: a file just made and sized, or truncated), whose log says so and
+ *       whose replay cuts the file to nothing before its first record.  Rule:
+ *       what the disk may hold of the file's unflushed past never shows through
+ *       a replay.  So a new file's first commit needs no flush of the data file.
  *   R1. Append a record of the commit -- its new size and the new bytes of every
  *       changed range -- to the journal's log (the first record of an epoch goes
  *       with the epoch's header), and FLUSH THE JOURNAL (its name too, as 3).
@@ -175,20 +181,37 @@ static int write_journal(struct fams_file *f, const struct commit_plan *pl, stru
 
 uint64_t fams_redo_room = 1u << 20;
 
+/* Whether the data file holds no byte in the page cache (every byte a hole: made
+ * and sized, or truncated, and not written since), so that a log may begin from
+ * it as from an empty file (R0). */
+static bool holds_no_data(const struct fams_file *f)
+{
+	if (fams_test_break == FAMS_BREAK_EMPTY_OVER_DATA)
+		return true;
+	/* SEEK_DATA reports bytes still only in the page cache as data; where it is
+	 * not supported it reports the whole file as data. */
+	int saved = errno;
+	bool none = fams_raw_lseek(f->data_fd, 0, SEEK_DATA) < 0 && errno == ENXIO;
+	errno = saved;
+	return none;
+}
+
 /* Whether the commit of pl goes to the redo log: with FAMS_COMMIT_LOG=redo (the
  * default), when the journal may grow to hold its record in an empty log (one that
  * may not is an undo commit, which holds only the old bytes below the old size). */
 static bool redo_fits(const struct fams_file *f, const struct commit_plan *pl)
 {
-	/* A log holds only what differs from the data file as the page cache has it:
-	 * replayed over a disk that lacks other changes (writes made before the file
-	 * was managed, the kernel's O_TRUNC), it would leave a mix.  So a log begins
-	 * only from a data file known durable -- after a checkpoint or an undo commit
-	 * (whose data flush makes it so) -- or goes on from a live one. */
+	/* R0: a log holds only what differs from the data file as the page cache has
+	 * it: replayed over a disk that lacks other changes (writes made before the
+	 * file was managed, the kernel's O_TRUNC), it would leave a mix.  So a log
+	 * begins from a data file known durable -- after a checkpoint or an undo
+	 * commit (whose data flush makes it so) -- or from one that holds no data
+	 * (its replay cuts the file to nothing first: redolog.h), or goes on from a
+	 * live one. */
 	const struct fams_jcounters *c = f->j.st;
 	return f->j.fd >= 0 && fams_cfg.commit_log == FAMS_COMMIT_REDO &&
 	       (c->live == FAMS_JLIVE_REDO || c->redo_epoch || f->sh->data_durable ||
-		fams_test_break == FAMS_BREAK_DATA_UNDURABLE) &&
+		fams_test_break == FAMS_BREAK_DATA_UNDURABLE || holds_no_data(f)) &&
 	       FAMS_JOURNAL_BODY_OFFSET + fams_jrecord_span(pl->written, pl->new_bytes) <= fams_cfg.journal_max;
 }
 
@@ -263,6 +286,9 @@ static int commit_redo(struct fams_file *f, const struct commit_plan *pl, struct
 	if (roll && checkpoint_before_writing(f) < 0)
 		return -1;
 	bool fresh = c->live != FAMS_JLIVE_REDO;
+	/* R0: a new epoch over a data file not known durable is one from an empty
+	 * file (redo_fits found it holds no data). */
+	bool from_empty = fresh && !f->sh->data_durable && fams_test_break != FAMS_BREAK_DATA_UNDURABLE;
 	uint64_t epoch = !fresh ? c->redo_epoch : fams_test_break == FAMS_BREAK_REDO_EPOCH_REUSED ? 1 : fams_redo_new_epoch();
 	uint64_t at = fresh ? FAMS_JOURNAL_BODY_OFFSET : c->redo_tail;
 	uint64_t index = fresh ? 1 : c->redo_index + 1;
@@ -280,9 +306,13 @@ static int commit_redo(struct fams_file *f, const struct commit_plan *pl, struct
 	c->live = FAMS_JLIVE_UNKNOWN;
 	c->redo_epoch = epoch;
 	c->disk &= ~FAMS_JDISK_HOLDS_NOTHING;
-	int64_t jbytes = fams_redo_append(f->j.fd, f->j.direct_fd, at, epoch, index, sz, pl->ext, pl->newb, pl->written,
+	/* Direct only over blocks written before (written_end). */
+	int dfd = at + span <= c->written_end ? f->j.direct_fd : -1;
+	int64_t jbytes = fams_redo_append(f->j.fd, dfd, at, epoch, index, sz, pl->ext, pl->newb, pl->written,
 					  f->jchunk, &f->j.direct_ok);
-	if (jbytes < 0 || (fresh && fams_redo_start(f->j.fd, epoch, &f->id, sz.old_size) < 0) ||
+	if (at + span > c->written_end)
+		c->written_end = at + span;
+	if (jbytes < 0 || (fresh && fams_redo_start(f->j.fd, epoch, &f->id, sz.old_size, from_empty) < 0) ||
 	    (fams_test_break != FAMS_BREAK_NO_JOURNAL_FLUSH && fams_flush(f->j.fd) < 0) ||
 	    (fams_test_break != FAMS_BREAK_NAME_UNSYNCED && fams_journal_sync_name(&f->j) < 0)) {
 		int saved = errno;
@@ -539,6 +569,8 @@ static int commit_locked(struct fams_file *f, uint64_t lo, uint64_t hi, const st
 			   "the changes stay in memory", f->path, strerror(saved));
 		goto fail;
 	}
+	if (f->j.fd >= 0 && journal_bytes > f->j.st->written_end)
+		f->j.st->written_end = journal_bytes;
 
 	/* Step 4: the size and the new bytes, from the stable copy. */
 	if (fams_test_break != FAMS_BREAK_DATA_FIRST && apply(f, &pl, sz) < 0)

@@ -187,7 +187,7 @@ int fams_jread(int jfd, struct fams_jheader *h, struct fams_jextent **ext, char 
 
 	if (memcmp(h->magic, FAMS_JOURNAL_MAGIC, 8) == 0 && h->version == 2 && from_v2(h) < 0)
 		return FAMS_J_TORN_HEADER;
-	if (memcmp(h->magic, FAMS_JOURNAL_MAGIC, 8) == 0 && h->version == FAMS_JOURNAL_REDO_VERSION)
+	if (memcmp(h->magic, FAMS_JOURNAL_MAGIC, 8) == 0 && fams_redo_version(h->version))
 		return fams_jheader_hash(h) == h->header_hash ? FAMS_J_REDO : FAMS_J_TORN_HEADER;
 	if (memcmp(h->magic, FAMS_JOURNAL_MAGIC, 8) == 0 && h->version != FAMS_JOURNAL_VERSION && h->version != 2)
 		return FAMS_J_OTHER_VERSION;

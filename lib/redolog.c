@@ -41,11 +41,17 @@ uint64_t fams_redo_new_epoch(void)
 	return e ? e : 1;
 }
 
-int fams_redo_start(int jfd, uint64_t epoch, const struct fams_identity *id, uint64_t size)
+bool fams_redo_version(uint32_t version)
 {
-	struct fams_jheader h = { .version = FAMS_JOURNAL_REDO_VERSION, .page_size = (uint32_t)fams_page_size,
-				  .seq = epoch, .fsid = id->fsid, .ino = id->ino, .birth = id->birth,
-				  .old_size = size, .new_size = size };
+	return version == FAMS_JOURNAL_REDO_VERSION || version == FAMS_JOURNAL_REDO_EMPTY_VERSION;
+}
+
+int fams_redo_start(int jfd, uint64_t epoch, const struct fams_identity *id, uint64_t size, bool from_empty)
+{
+	struct fams_jheader h = { .version = from_empty ? FAMS_JOURNAL_REDO_EMPTY_VERSION : FAMS_JOURNAL_REDO_VERSION,
+				  .page_size = (uint32_t)fams_page_size, .seq = epoch, .fsid = id->fsid,
+				  .ino = id->ino, .birth = id->birth, .old_size = from_empty ? 0 : size,
+				  .new_size = from_empty ? 0 : size };
 	memcpy(h.magic, FAMS_JOURNAL_MAGIC, 8);
 	h.header_hash = fams_jheader_hash(&h);
 	return fams_pwrite_full(jfd, &h, sizeof h, 0);
@@ -194,6 +200,16 @@ int fams_redo_replay(int jfd, int data_fd, const struct fams_jheader *h, char *b
 		int ok = read_record(jfd, (uint64_t)jst.st_size, end->tail, h, end->index + 1, &r, &ext, buf);
 		if (ok <= 0)
 			return ok;
+		/* An epoch from an empty file: its records are the whole file, and what
+		 * the disk kept from before it (bytes, a size) must not show through. */
+		if (data_fd >= 0 && end->index == 0 && h->version == FAMS_JOURNAL_REDO_EMPTY_VERSION &&
+		    fams_test_break != FAMS_BREAK_EMPTY_UNCUT) {
+			if (fams_truncate(data_fd, 0) < 0) {
+				free(ext);
+				return -1;
+			}
+			size = 0;
+		}
 		int err = data_fd >= 0 ? apply_record(jfd, data_fd, end->tail, &r, ext, &size, buf) : 0;
 		free(ext);
 		if (err < 0)

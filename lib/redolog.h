@@ -5,7 +5,9 @@
  *
  *   offset 0     struct fams_jheader, version FAMS_JOURNAL_REDO_VERSION: names the
  *                data file and an epoch (seq); old_size = new_size = the data file's
- *                size when the epoch began; nextents, body_len and body_hash 0
+ *                size when the epoch began; nextents, body_len and body_hash 0.
+ *                Version FAMS_JOURNAL_REDO_EMPTY_VERSION: the same, for an epoch
+ *                that began from an empty file (old_size = new_size = 0; below)
  *   offset 4096  the epoch's records, each at a FAMS_JOURNAL_ALIGN-aligned offset,
  *                the next one where the last one's span ends:
  *                struct fams_jrecord, struct fams_jextent[nextents] (off and len;
@@ -19,18 +21,29 @@
  * the last commit that became durable.  Replay writes only what the records say, so
  * running it again after a crash in it is harmless.
  *
+ * An epoch begins from a data file whose state the disk holds, or from an empty
+ * one: a file whose every byte is a hole in the page cache (made and sized, or
+ * truncated, and not flushed since), which the disk may still hold older bytes
+ * or another size of.  Its records, like any, hold what differs from the file as
+ * the page cache has it -- from zeros, so together they are the whole file -- and
+ * its replay cuts the data file to nothing before the first record: whatever the
+ * disk kept of the file's life before the epoch goes.  This spares the flush a
+ * log from an unflushed file would need first (commit.c, R0).
+ *
  * Why format 4 shares format 3's header and magic: a fams that reads only format 3
  * finds "another version" and keeps the journal for us, where an unknown magic
  * would read as a torn journal, to be discarded with the commits it holds. */
 #ifndef FAMS_REDOLOG_H
 #define FAMS_REDOLOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "jformat.h"
 
 #define FAMS_JOURNAL_REDO_VERSION 4u
+#define FAMS_JOURNAL_REDO_EMPTY_VERSION 5u
 #define FAMS_JRECORD_MAGIC "FAMSREC1"
 
 struct fams_jrecord {
@@ -56,9 +69,13 @@ uint64_t fams_jrecord_span(size_t n, uint64_t bytes);
  * would restart with the next process). */
 uint64_t fams_redo_new_epoch(void);
 
-/* Write the header of epoch `epoch` for the data file id of `size` bytes.  Not
+/* Whether a journal header of this version is a redo log's (either kind). */
+bool fams_redo_version(uint32_t version);
+
+/* Write the header of epoch `epoch` for the data file id of `size` bytes, or of
+ * an epoch that begins from an empty file (from_empty; size is then 0).  Not
  * flushed.  0, or -1 with errno. */
-int fams_redo_start(int jfd, uint64_t epoch, const struct fams_identity *id, uint64_t size);
+int fams_redo_start(int jfd, uint64_t epoch, const struct fams_identity *id, uint64_t size, bool from_empty);
 
 /* Write record `index` of epoch `epoch` at journal offset `at`: the extents
  * ext[0..n) (off, len) and their new bytes newb[i].  chunk holds FAMS_IO_CHUNK
@@ -77,7 +94,8 @@ struct fams_redo_end {
 };
 
 /* Read the records of the epoch h (a header fams_jread found REDO) in order and,
- * when data_fd >= 0, apply each to the data file (its size, then its bytes).  Not
+ * when data_fd >= 0, apply each to the data file (its size, then its bytes; of an
+ * epoch from an empty file, first cut to nothing when a record checks).  Not
  * flushed.  buf holds FAMS_IO_CHUNK bytes.  0 with *end, or -1 with errno (a read
  * or write failed: never a record that does not check, which ends the log). */
 int fams_redo_replay(int jfd, int data_fd, const struct fams_jheader *h, char *buf, struct fams_redo_end *end);

@@ -74,6 +74,8 @@ static inline void parse_broken(int argc, char **argv)
 		{ "redo-dropped", FAMS_BREAK_REDO_DROPPED },
 		{ "redo-epoch-reused", FAMS_BREAK_REDO_EPOCH_REUSED },
 		{ "data-undurable", FAMS_BREAK_DATA_UNDURABLE },
+		{ "empty-uncut", FAMS_BREAK_EMPTY_UNCUT },
+		{ "empty-over-data", FAMS_BREAK_EMPTY_OVER_DATA },
 		{ "exec-unsettled", FAMS_BREAK_EXEC_UNSETTLED },
 	};
 	for (int i = 1; i < argc; i++) {

@@ -1,8 +1,10 @@
 /* flush_probe -- commits that strace can count: between write(-1, "BEGIN k") and
  * write(-1, "END") it dirties k pages (k = 0 commits nothing) and calls msync.  The
  * first commit of the file's journal also makes the journal's name durable
- * ("BEGIN first"); a second file mapped writable and never changed, from open to
- * close, flushes nothing ("BEGIN untouched"). */
+ * ("BEGIN first", a file just made and sized); a second file mapped writable and
+ * never changed, from open to close, flushes nothing ("BEGIN untouched"); a third,
+ * written with write() before it is mapped, has a first commit of its own ("BEGIN
+ * firstdata": its data file is flushed first). */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +46,22 @@ int main(int argc, char **argv)
 		return 1;
 	if (write(-1, "END", 3) != -1)
 		return 1;
+	unlink(other);
+	snprintf(other, sizeof other, "%s.data", argv[1]);
+	int dfd = open(other, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	static char page[PG];
+	memset(page, 'x', sizeof page);
+	for (int j = 0; j < 16; j++)
+		if (dfd < 0 || write(dfd, page, sizeof page) != (ssize_t)sizeof page)
+			return 1;
+	q = mmap(NULL, 16 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, dfd, 0);
+	if (q == MAP_FAILED || write(-1, "BEGIN firstdata", 15) != -1)
+		return 1;
+	q[3 * PG] ^= 1;
+	if (msync(q, 16 * PG, MS_SYNC) < 0 || write(-1, "END", 3) != -1)
+		return 1;
+	munmap(q, 16 * PG);
+	close(dfd);
 	unlink(other);
 	return 0;
 }

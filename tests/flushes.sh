@@ -1,14 +1,17 @@
 #!/bin/bash
 # flushes.sh -- strace evidence: a commit with dirty pages issues exactly one flush
 # with the redo log (its record), two with undo journals only (FAMS_COMMIT_LOG=undo:
-# journal, then data file); a journal's first commit four under either (the data
+# journal, then data file).  A journal's first commit, of a file just made and
+# sized, two with the redo log (the record and the journal's directory entry: a log
+# may begin from a file holding no data) and four with undo journals (the data
 # file first, which may hold size changes the kernel made outside any commit, then
-# an undo commit and the journal's directory entry: a log begins only from a data
-# file known durable); a commit with nothing dirty issues none, and neither
-# does a file mapped writable and never changed, from its open to its close.  Also with
-# eatmydata (which turns the program's own fsync, fdatasync and msync into no-ops)
-# in the same LD_PRELOAD, in both orders: fams's flushes are system calls of its
-# own, so they still reach the kernel.
+# the journal, its directory entry and the data file); the first commit of a file
+# written before it was mapped four under either (a log begins only from a data
+# file known durable or holding no data).  A commit with nothing dirty issues
+# none, and neither does a file mapped writable and never changed, from its open
+# to its close.  Also with eatmydata (which turns the program's own fsync,
+# fdatasync and msync into no-ops) in the same LD_PRELOAD, in both orders: fams's
+# flushes are system calls of its own, so they still reach the kernel.
 set -u
 build=$1
 dir=${FAMS_TEST_DIR:-$build/testdata}
@@ -19,7 +22,8 @@ command -v eatmydata >/dev/null || { echo "eatmydata not installed (scripts/deps
 pass=0 fail=0
 what() { # the probe's label, said
 	case $1 in
-	first) echo "the journal's first commit (1 dirty page)" ;;
+	first) echo "the journal's first commit, a file just made (1 dirty page)" ;;
+	firstdata) echo "the first commit of a file written before it was mapped (1 dirty page)" ;;
 	untouched) echo "a file mapped writable, never changed, closed" ;;
 	*) echo "commit of $1 dirty pages" ;;
 	esac
@@ -48,7 +52,9 @@ for way in "${ways[@]}"; do
 		want=2
 		[ $kind = redo ] && want=1
 		[ "$k" = 0 ] && want=0
-		[ "$k" = first ] && want=4 # the data file (not known durable), then an undo commit and the journal's directory
+		[ "$k" = first ] && want=4 # undo: the data file (not known durable), the journal, its directory, the data file
+		[ "$k" = first ] && [ $kind = redo ] && want=2 # the record and the journal's directory: a log from an empty file
+		[ "$k" = firstdata ] && want=4 # the data file holds data not known durable: as undo's first
 		[ "$k" = untouched ] && want=0
 		if [ "$flushes" = "$want" ]; then
 			echo "$kind, $way: $(what "$k"): $flushes flushes"
@@ -64,4 +70,4 @@ for way in "${ways[@]}"; do
 done
 done
 echo "$pass passed, $fail failed"
-[ $fail -eq 0 ] && [ $pass -eq $((2 * 7 * ${#ways[@]})) ]
+[ $fail -eq 0 ] && [ $pass -eq $((2 * 8 * ${#ways[@]})) ]

@@ -1,6 +1,7 @@
 /* A large commit writes its undo journal's body with O_DIRECT (no page-cache copy
  * to write back at the flush); a small one writes it buffered, with the header.  A
- * redo record, one aligned run, is written direct whatever its size.  A header is
+ * redo record, one aligned run, is written direct whatever its size, where the
+ * journal's blocks were written before (not in a journal just made).  A header is
  * never written direct, and the direct writes go through a description of their
  * own, never through the one other writes share.  Where the file system refuses a direct write (EINVAL), the
  * commit goes on buffered and later commits do not try again: the data file and
@@ -120,13 +121,13 @@ int main(void)
 
 	fams_file_close(f, 1);
 
-	/* Redo records: direct, one write each, the epoch's header buffered; after a
-	 * refusal, buffered. */
+	/* Redo records: direct over journal blocks written before, one write each, the
+	 * epoch's header buffered; after a refusal, buffered. */
 	fams_cfg.commit_log = FAMS_COMMIT_REDO;
 	refuse_direct = 0;
 	if (!(f = open_managed()))
 		FAIL("open_managed");
-	commit_pages(f, 2, '-'); /* an undo commit: the data file is not known durable yet */
+	commit_pages(f, big, '-'); /* undo (the data file is not known durable), over the journal's first MiB */
 	for (int i = 0; i < 3; i++) {
 		commit_pages(f, 2, (char)('a' + i));
 		if (direct_writes != 1 || f->j.st->live != FAMS_JLIVE_REDO)
@@ -139,7 +140,20 @@ int main(void)
 	if (direct_writes || f->j.st->live != FAMS_JLIVE_REDO)
 		FAIL("a redo commit after a refusal tried %d direct writes", direct_writes);
 	fams_file_close(f, 1);
+
+	/* A file made empty and sized: its first commit begins a log in a journal just
+	 * made, whose blocks were never written -- buffered, not direct (the file
+	 * system would convert them as the direct write completes). */
+	refuse_direct = 0;
+	if (truncate(path, 0) < 0 || truncate(path, 4 * PG) < 0 || !(f = open_managed()))
+		FAIL("a file made empty");
+	commit_pages(f, 2, 'n');
+	if (direct_writes || f->j.st->live != FAMS_JLIVE_REDO)
+		FAIL("the first record of a journal just made wrote %d pieces direct (live %d)", direct_writes,
+		     (int)f->j.st->live);
+	fams_file_close(f, 1);
 	unlink(path);
-	printf("journal body: direct for %d pages, buffered for 2, buffered after a refusal; redo records direct\n", big);
+	printf("journal body: direct for %d pages, buffered for 2, buffered after a refusal; redo records direct "
+	       "over written blocks, buffered in a journal just made\n", big);
 	return 0;
 }

@@ -18,6 +18,7 @@
  * returned, or the one in flight.
  *
  *   t_power_loss [--samples=N] [--seed=S] [--broken=MODE] [--commit-log=redo|undo]
+ *                [--shape=TEXT]   (only the shapes whose name holds TEXT)
  * N: random states per crash point where enumeration is too large (default 400).
  * Every shape runs with small commits in the redo log and again with undo
  * journals only, unless --commit-log names one. */
@@ -36,6 +37,7 @@
 #include "journal.h"
 #include "log.h"
 #include "recover.h"
+#include "redolog.h"
 #include "sys.h"
 
 #define SECTOR 512
@@ -784,6 +786,32 @@ static void sh_redo_truncated(void)
 	finish(f);
 }
 
+/* A file made new, as a program does before mapping it: one that held data is
+ * truncated (O_TRUNC, unflushed: the disk may keep the old bytes), then managed,
+ * sized, written and committed twice.  Its page cache holds no data, so the first
+ * commit begins a log from an empty file with no flush of the data file first
+ * (commit.c, R0): replay must cut away whatever the disk kept. */
+static void sh_new_file(void)
+{
+	begin(8 * PG);
+	int fd = open(path, O_RDWR);
+	if (fd < 0 || fams_sys.os_ftruncate(fd, 0) < 0)
+		FAIL("%s: the program's truncation", shape_name);
+	close(fd);
+	mark_image((struct image){ malloc(1), 0 }, 0);
+	struct fams_file *f = open_managed();
+	resize(f, 5 * PG);
+	put(f, PG + 5, "new contents");
+	commit(f);
+	struct fams_jheader h;
+	if (fams_cfg.commit_log == FAMS_COMMIT_REDO &&
+	    (pread(f->j.fd, &h, sizeof h, 0) != (ssize_t)sizeof h || h.version != FAMS_JOURNAL_REDO_EMPTY_VERSION))
+		FAIL("%s: the first commit began no log from an empty file", shape_name);
+	put_page(f, 3, 'R');
+	commit(f);
+	finish(f);
+}
+
 static int eio_flush(int fd)
 {
 	(void)fd;
@@ -903,6 +931,7 @@ static void sh_kyoto_sync(void)
 int main(int argc, char **argv)
 {
 	int only_log = -1; /* --commit-log=redo|undo: only that one (default: both) */
+	const char *only_shape = NULL; /* --shape=TEXT: only the shapes whose name holds it */
 	parse_broken(argc, argv);
 	harness_tracker(FAMS_TRACKER_COMPARE);
 	for (int i = 1; i < argc; i++) {
@@ -910,6 +939,8 @@ int main(int argc, char **argv)
 			samples_per_point = atol(argv[i] + 10);
 		else if (strncmp(argv[i], "--seed=", 7) == 0)
 			rng_state = strtoull(argv[i] + 7, NULL, 0) | 1;
+		else if (strncmp(argv[i], "--shape=", 8) == 0)
+			only_shape = argv[i] + 8;
 		else if (strcmp(argv[i], "--commit-log=redo") == 0)
 			only_log = FAMS_COMMIT_REDO;
 		else if (strcmp(argv[i], "--commit-log=undo") == 0)
@@ -952,6 +983,7 @@ int main(int argc, char **argv)
 		{ "redo log grows the journal", sh_redo_grows },
 		{ "a killed process's log, then a new one", sh_redo_after_crash },
 		{ "open(O_TRUNC) of a file with a log", sh_redo_truncated },
+		{ "a new file: truncated, sized, committed", sh_new_file },
 		{ "a size change alone whose flush fails", sh_size_flush_fails },
 		{ "a checkpoint whose retirement fails", sh_retire_fails },
 		{ "last process leaves", sh_last_leaves },
@@ -964,6 +996,8 @@ int main(int argc, char **argv)
 		fams_cfg.commit_log = log;
 		for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
 			shape_name = shapes[s].name;
+			if (only_shape && !strstr(shape_name, only_shape))
+				continue;
 			long before = states_checked, pe = points_exhaustive, ps = points_sampled;
 			fams_sys = recorder;
 			shapes[s].run();

@@ -159,7 +159,7 @@ static void fix_hashes(uint8_t *j, size_t n)
 {
 	struct fams_jheader h;
 	memcpy(&h, j, sizeof h);
-	if (h.version == FAMS_JOURNAL_REDO_VERSION) {
+	if (fams_redo_version(h.version)) {
 		h.header_hash = fams_jheader_hash(&h);
 		memcpy(j, &h, sizeof h);
 		walk_records(j, n, fix_record);
@@ -224,7 +224,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t n)
 
 	nredo_sizes = 0;
 	redo_inside = NULL;
-	if (have_header && h.version == FAMS_JOURNAL_REDO_VERSION) {
+	if (have_header && fams_redo_version(h.version)) {
 		nextents = 0; /* the records' extents count instead, below */
 		allowed_size = 0;
 		walk_records(j, jn, note_record_size);

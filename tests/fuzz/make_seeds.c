@@ -24,7 +24,7 @@ static void save_journal(const char *dir, uint8_t flags, int as_v2)
 	struct fams_jheader h;
 	if (pread(fd, &h, sizeof h, 0) != (ssize_t)sizeof h)
 		FAIL("journal header");
-	size_t n = h.version == FAMS_JOURNAL_REDO_VERSION ? (size_t)st.st_size
+	size_t n = fams_redo_version(h.version) ? (size_t)st.st_size
 							  : FAMS_JOURNAL_BODY_OFFSET + (size_t)h.body_len;
 	uint8_t *buf = malloc(n + 1);
 	buf[0] = flags;
