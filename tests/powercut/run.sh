@@ -5,11 +5,13 @@
 # WORKLOADS: comma-separated, of torture (torture_writer: 64 pages stamped with the
 # round, 2 ms apart, one msync per round), slow (the same, 20 ms apart: rounds of
 # over a second, which the kernel writes back half-way, so that without fams a cut
-# finds torn rounds often), kc (Kyoto Cabinet `kchashtest order -set -oas`,
+# finds torn rounds often), fresh (the same writer run again and again, each run
+# truncating the file with O_TRUNC and committing one round: a new file's first
+# commit, each time), kc (Kyoto Cabinet `kchashtest order -set -oas`,
 # checked by `kchashmgr check` and its record count), share (four share_torture
 # processes sharing one file), cache (no commits: shows once that the disk's cache
 # is volatile, a flushed write surviving a cut and an unflushed one lost); default
-# torture,slow,kc,share.  MODES: fams (default), native
+# torture,slow,fresh,kc,share.  MODES: fams (default), native
 # (the control: must find torn files), broken (fams with one ordering rule broken:
 # must be caught).  Cuts are spread over the workloads in turn, two machines at a
 # time.
@@ -29,7 +31,7 @@
 set -u
 build=$(realpath "$1")
 cuts=$2
-IFS=, read -r -a workloads <<<"${3:-torture,slow,kc,share}"
+IFS=, read -r -a workloads <<<"${3:-torture,slow,fresh,kc,share}"
 IFS=, read -r -a modes <<<"${4:-fams}"
 here=$(cd "$(dirname "$0")" && pwd)
 work=${POWERCUT_DIR:-$build/powercut}
@@ -74,6 +76,24 @@ check() { # workload mode img log mnt
 			verdict="ok no file yet"
 		elif ! got=$(LD_PRELOAD=$pre FAMS_LOG=error "$build/tests/torture_check" "$mnt/f" 64); then
 			verdict="torn $got"
+		elif [ "$got" -lt "${last:-0}" ]; then
+			verdict="lost round $got on disk, $last reported committed"
+		else
+			verdict="ok round $got (last reported $last)"
+		fi
+		;;
+	fresh)
+		# Each run truncates the file (the kernel's O_TRUNC, not a commit), so zeros
+		# or nothing are a state the next run made; otherwise a whole round, at
+		# least the last one reported.
+		local last got
+		last=$(grep -ao '^committed [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
+		if [ ! -e "$mnt/f" ]; then
+			verdict="ok no file yet"
+		elif ! got=$(LD_PRELOAD=$pre FAMS_LOG=error "$build/tests/torture_check" "$mnt/f" 64 fresh); then
+			verdict="torn $got"
+		elif [ "$got" = 0 ]; then
+			verdict="ok truncated by the run after round ${last:-0}"
 		elif [ "$got" -lt "${last:-0}" ]; then
 			verdict="lost round $got on disk, $last reported committed"
 		else
