@@ -4,8 +4,10 @@
  *                 (O_APPEND: each grows the file; a log next to a mapped index)
  *   same_size_us  ftruncate() to the size the file already has
  *   grow_page_us  ftruncate() one page larger
- * Each the median of REPS rounds of 200 calls.
- *   bookkeeping DIR [REPS] */
+ *   new_file_us   a new file created, sized, mapped, stored to once, unmapped, closed
+ * Each the median of REPS rounds of 200 calls (the new file: one a round).  With
+ * "new", only the new files (bench/bookkeeping.sh counts their flushes).
+ *   bookkeeping DIR [REPS [new]] */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,13 +34,40 @@ static double now_us(void)
 	return (double)t.tv_sec * 1e6 + (double)t.tv_nsec / 1e3;
 }
 
+/* A new file created, sized, mapped, stored to once, unmapped and closed: its
+ * microseconds (then removed, untimed), or -1. */
+static double new_file_us(const char *dir, int r)
+{
+	char np[4200];
+	snprintf(np, sizeof np, "%s/new.%d", dir, r);
+	double e = now_us();
+	int nfd = open(np, O_RDWR | O_CREAT | O_EXCL, 0644);
+	if (nfd < 0 || ftruncate(nfd, 16 * PG) < 0)
+		return perror(np), -1;
+	char *q = mmap(NULL, 16 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, nfd, 0);
+	if (q == MAP_FAILED)
+		return perror("mmap"), -1;
+	q[0] = 1;
+	munmap(q, 16 * PG);
+	close(nfd);
+	double took = now_us() - e;
+	unlink(np);
+	return took;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
-		fprintf(stderr, "usage: bookkeeping DIR [REPS]\n");
+		fprintf(stderr, "usage: bookkeeping DIR [REPS [new]]\n");
 		return 2;
 	}
 	int reps = argc > 2 ? atoi(argv[2]) : 9;
+	if (argc > 3 && strcmp(argv[3], "new") == 0) {
+		for (int r = 0; r < reps; r++)
+			if (new_file_us(argv[1], r) < 0)
+				return 1;
+		return 0;
+	}
 	char path[4096];
 	snprintf(path, sizeof path, "%s/bookkeeping.dat", argv[1]);
 	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_APPEND, 0644);
@@ -73,21 +102,8 @@ int main(int argc, char **argv)
 		if (ftruncate(fd, size) < 0 || msync(p, MAPPED, MS_SYNC) < 0)
 			return perror("msync"), 1;
 		t[0][r] = (b - a) / CALLS, t[1][r] = (c - b) / CALLS, t[2][r] = (d - c) / CALLS;
-		/* A new file: created, sized, mapped, one store, unmapped, closed. */
-		char np[4200];
-		snprintf(np, sizeof np, "%s/new.%d", argv[1], r);
-		double e = now_us();
-		int nfd = open(np, O_RDWR | O_CREAT | O_EXCL, 0644);
-		if (nfd < 0 || ftruncate(nfd, 16 * PG) < 0)
-			return perror(np), 1;
-		char *q = mmap(NULL, 16 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, nfd, 0);
-		if (q == MAP_FAILED)
-			return perror("mmap"), 1;
-		q[0] = 1;
-		munmap(q, 16 * PG);
-		close(nfd);
-		t[3][r] = now_us() - e;
-		unlink(np);
+		if ((t[3][r] = new_file_us(argv[1], r)) < 0)
+			return 1;
 	}
 	for (int k = 0; k < 4; k++) {
 		qsort(t[k], (size_t)reps, sizeof(double), cmp);
