@@ -1,9 +1,11 @@
-/* msync_async DIR MIB REPS -- latency of msync(MS_ASYNC) and msync(MS_SYNC) after k
- * random pages were written (k = 1, 8, 64, 512) in a MIB-MiB mapping, and the
- * time to copy k pages (what a snapshot must do at least).  Each MS_ASYNC is
+/* msync_async DIR MIB REPS [WARM K] -- latency of msync(MS_ASYNC) and msync(MS_SYNC)
+ * after k random pages were written (k = 1, 8, 64, 512) in a MIB-MiB mapping, and
+ * the time to copy k pages (what a snapshot must do at least).  Each MS_ASYNC is
  * followed, untimed, by an fsync that waits for its commit.  Prints one line per k:
- * "k async_us sync_us copy_us" (medians of REPS).  Run natively and under famsrun
- * by msync_async.sh. */
+ * "k async_us sync_us copy_us" (medians of REPS).  With WARM and K: k = K alone,
+ * after WARM untimed commits of K pages -- a program that has run a while, which
+ * fams may have moved to another tracker (FAMS_TRACKER_MOVES).  Run natively and
+ * under famsrun by msync_async.sh. */
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -30,10 +32,10 @@ static double median(double *v, int n)
 
 int main(int argc, char **argv)
 {
-	if (argc != 4)
-		return fprintf(stderr, "usage: msync_async DIR MIB REPS\n"), 2;
+	if (argc != 4 && argc != 6)
+		return fprintf(stderr, "usage: msync_async DIR MIB REPS [WARM K]\n"), 2;
 	size_t pages = (size_t)atol(argv[2]) * 256;
-	int reps = atoi(argv[3]);
+	int reps = atoi(argv[3]), warm = argc == 6 ? atoi(argv[4]) : 0, only = argc == 6 ? atoi(argv[5]) : 0;
 	char path[4096];
 	snprintf(path, sizeof path, "%s/msync-async", argv[1]);
 	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
@@ -51,6 +53,15 @@ int main(int argc, char **argv)
 	static const int ks[] = { 1, 8, 64, 512 };
 	for (size_t ki = 0; ki < sizeof ks / sizeof ks[0]; ki++) {
 		int k = ks[ki];
+		if (only && k != only)
+			continue;
+		for (int w = 0; w < warm; w++) {
+			for (int i = 0; i < k; i++) {
+				x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+				p[(x % pages) * PG + (size_t)w % PG] = (char)x;
+			}
+			msync(p, pages * PG, MS_SYNC);
+		}
 		for (int r = 0; r < reps; r++) {
 			for (int mode = 0; mode < 2; mode++) {
 				for (int i = 0; i < k; i++) {
