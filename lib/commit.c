@@ -33,7 +33,11 @@
  *       hole: a file just made and sized, or truncated), whose log says so and
  *       whose replay cuts the file to nothing before its first record.  Rule:
  *       what the disk may hold of the file's unflushed past never shows through
- *       a replay.  So a new file's first commit needs no flush of the data file.
+ *       a replay of a record that checks (with none, nothing is replayed and the
+ *       file is as the kernel left it: its state before the commit in flight).
+ *       So a new file's first commit needs no flush of the data file.  The cut
+ *       also takes what a process not under fams wrote to the file during that
+ *       first log, if a crash comes before its checkpoint (README: not shared).
  *   R1. Append a record of the commit -- its new size and the new bytes of every
  *       changed range -- to the journal's log (the first record of an epoch goes
  *       with the epoch's header), and FLUSH THE JOURNAL (its name too, as 3).
@@ -188,10 +192,12 @@ static bool holds_no_data(const struct fams_file *f)
 {
 	if (fams_test_break == FAMS_BREAK_EMPTY_OVER_DATA)
 		return true;
-	/* SEEK_DATA reports bytes still only in the page cache as data; where it is
-	 * not supported it reports the whole file as data. */
+	/* SEEK_DATA reports bytes still only in the page cache as data on the local
+	 * file systems (ext4, xfs, btrfs, tmpfs; not FUSE with its writeback cache,
+	 * whose working copy fill_working_copy trusts it for too); where it is not
+	 * supported, or data_fd is not ours to seek, the answer is no. */
 	int saved = errno;
-	bool none = fams_raw_lseek(f->data_fd, 0, SEEK_DATA) < 0 && errno == ENXIO;
+	bool none = fams_file_seek_data(f, 0, SEEK_DATA) < 0 && errno == ENXIO;
 	errno = saved;
 	return none;
 }
@@ -690,8 +696,8 @@ int fams_file_before_truncate(struct fams_file *f)
 	}
 	/* The kernel's truncation to 0 is a size change outside any commit: the live
 	 * journal must not be there to read it as an interrupted commit (0 may be one
-	 * of its sizes).  The kernel's truncation that follows is not flushed: no log
-	 * may begin from it (redo_fits). */
+	 * of its sizes).  The kernel's truncation that follows is not flushed: a log
+	 * may begin from it only as one from an empty file (R0, redo_fits). */
 	int r = settle_locked(f);
 	f->sh->data_durable = false;
 	fams_commit_unlock(f);

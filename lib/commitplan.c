@@ -203,14 +203,14 @@ int plan_pages(struct commit_plan *pl, struct fams_file *f, uint64_t first, uint
 int plan_cut(struct commit_plan *pl, const struct fams_file *f, struct fams_jsizes sz)
 {
 	for (uint64_t pos = sz.new_size; pos < sz.old_size;) {
-		off_t data = fams_raw_lseek(f->data_fd, (off_t)pos, SEEK_DATA);
+		off_t data = fams_file_seek_data(f, (off_t)pos, SEEK_DATA);
 		if (data < 0 && errno == ENXIO)
 			break;
-		if (data < 0) /* no SEEK_DATA here: keep everything */
+		if (data < 0) /* no SEEK_DATA here (or not ours to use): keep everything */
 			return plan_add(pl, pos, sz.old_size - pos, FAMS_JEXT_CUT, NULL, NULL);
 		if ((uint64_t)data >= sz.old_size)
 			break;
-		off_t hole = fams_raw_lseek(f->data_fd, data, SEEK_HOLE);
+		off_t hole = fams_file_seek_data(f, data, SEEK_HOLE);
 		uint64_t end = hole < 0 || (uint64_t)hole > sz.old_size ? sz.old_size : (uint64_t)hole;
 		if (plan_add(pl, (uint64_t)data, end - (uint64_t)data, FAMS_JEXT_CUT, NULL, NULL) < 0)
 			return -1;

@@ -34,6 +34,15 @@ int fams_file_fits(const struct fams_file *f, uint64_t size)
 	return -1;
 }
 
+off_t fams_file_seek_data(const struct fams_file *f, off_t pos, int whence)
+{
+	if (f->data_fd_shared) {
+		errno = EINVAL;
+		return -1;
+	}
+	return fams_raw_lseek(f->data_fd, pos, whence);
+}
+
 /* ---- opening: journal first, then the working copy ------------------------------ */
 
 /* Copy the data file's contents into the working copy, skipping holes so a sparse
@@ -43,15 +52,15 @@ static int fill_working_copy(struct fams_file *f, uint64_t size)
 	off_t pos = 0, end = (off_t)size;
 	char *buf = NULL;
 	while (pos < end) {
-		off_t data = fams_raw_lseek(f->data_fd, pos, SEEK_DATA);
+		off_t data = fams_file_seek_data(f, pos, SEEK_DATA);
 		if (data < 0) {
 			if (errno == ENXIO)
 				break;
-			data = pos; /* SEEK_DATA unsupported: copy everything */
+			data = pos; /* SEEK_DATA unsupported (or not ours to use): copy everything */
 		}
 		if (data >= end)
 			break;
-		off_t hole = fams_raw_lseek(f->data_fd, data, SEEK_HOLE);
+		off_t hole = fams_file_seek_data(f, data, SEEK_HOLE);
 		if (hole < 0 || hole > end)
 			hole = end;
 		while (data < hole) {
@@ -184,8 +193,10 @@ struct fams_file *fams_file_open(int fd, const struct stat *st, const char *path
 	 * append) or O_DIRECT, may be read-only, and may be closed at any time.  Only a
 	 * process that may write the file manages it, or shares it with others. */
 	f->data_fd = fams_reopen(fd, O_RDWR | O_CLOEXEC);
-	if (f->data_fd < 0 && (fams_raw_fcntl(fd, F_GETFL, 0) & O_ACCMODE) == O_RDWR)
+	if (f->data_fd < 0 && (fams_raw_fcntl(fd, F_GETFL, 0) & O_ACCMODE) == O_RDWR) {
 		f->data_fd = fams_raw_fcntl(fd, F_DUPFD_CLOEXEC, 0);
+		f->data_fd_shared = true;
+	}
 	if (f->data_fd < 0 || fams_identity_of(f->data_fd, &f->id) < 0)
 		goto fail;
 

@@ -29,7 +29,9 @@ struct fams_file {
 	struct fams_file_key key; /* st_dev/st_ino as the program sees them */
 	struct fams_identity id;  /* fsid/inode, as recorded in the journal */
 	char path[PATH_MAX];
-	int data_fd;              /* our own O_RDWR description of the data file */
+	int data_fd;              /* our own O_RDWR description of the data file ... */
+	bool data_fd_shared;      /* ... or a duplicate of the program's, sharing its file
+				   * offset (the file could not be opened again): never seeked */
 	int memfd;                /* the working copy: one memory object per file, shared */
 	int state_fd;             /* the shared state's memfd */
 	struct fams_shared *sh;
@@ -67,6 +69,11 @@ struct fams_file *fams_file_open(int fd, const struct stat *st, const char *path
 
 /* Whether the bitmaps can describe a file of size bytes (EFBIG otherwise). */
 int fams_file_fits(const struct fams_file *f, uint64_t size);
+
+/* lseek(data_fd, pos, whence) for SEEK_DATA or SEEK_HOLE, where data_fd is our own
+ * description; -1 with EINVAL, as where the file system has no SEEK_DATA, where it
+ * shares the program's file offset (a seek would move the program's next write). */
+off_t fams_file_seek_data(const struct fams_file *f, off_t pos, int whence);
 
 /* Leave the file's processes; the last one to leave removes the journal when
  * asked (clean exit).  The working copy stays, for mappings that outlive this. */

@@ -29,8 +29,9 @@ struct fams_jcounters {
 	 * (0: none -- the header is an undo journal's, or zeros, for sure), and with
 	 * FAMS_JLIVE_REDO, where its next record goes and that record's index. */
 	uint64_t redo_epoch, redo_tail, redo_index;
-	/* Journal bytes written since this process group opened it: below, a direct
-	 * write overwrites written blocks; above, it would land in blocks allocated
+	/* Where the journal's writes since this process group opened it end (redo
+	 * records and undo bodies, an append that failed too): below, a direct write
+	 * overwrites blocks written before; above, it would land in blocks allocated
 	 * and never written, which the file system converts as it completes -- in a
 	 * journal just made, 4 to 8 times a buffered write's cost with its flush. */
 	uint64_t written_end;

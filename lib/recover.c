@@ -170,8 +170,8 @@ int fams_recover_locked(int jfd, int data_fd, const struct fams_identity *id,
 		 * could misread it.  Keep it and say so. */
 		*outcome = FAMS_REC_FOREIGN;
 		fams_error("%s: its journal was written by another version of fams (format %u, this one reads "
-			   "%u); not applied and kept: recover the file with that version first",
-			   data_name, h.version, FAMS_JOURNAL_VERSION);
+			   "2 to %u); not applied and kept: recover the file with that version first",
+			   data_name, h.version, FAMS_JOURNAL_REDO_EMPTY_VERSION);
 		free(buf);
 		errno = EUCLEAN;
 		return -1;

@@ -26,9 +26,10 @@
  * truncated, and not flushed since), which the disk may still hold older bytes
  * or another size of.  Its records, like any, hold what differs from the file as
  * the page cache has it -- from zeros, so together they are the whole file -- and
- * its replay cuts the data file to nothing before the first record: whatever the
- * disk kept of the file's life before the epoch goes.  This spares the flush a
- * log from an unflushed file would need first (commit.c, R0).
+ * its replay cuts the data file to nothing before the first record that checks:
+ * whatever the disk kept of the file's life before the epoch goes (and so does
+ * anything written to it outside fams since).  This spares the flush a log from an
+ * unflushed file would need first (commit.c, R0).
  *
  * Why format 4 shares format 3's header and magic: a fams that reads only format 3
  * finds "another version" and keeps the journal for us, where an unknown magic

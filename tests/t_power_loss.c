@@ -758,9 +758,10 @@ static void sh_redo_after_crash(void)
 
 /* open(O_TRUNC) of a file with a live redo log, as opencall.c makes it: the log is
  * checkpointed, the kernel truncates (unflushed), and the next commit -- smaller
- * new contents -- may not begin a log from that truncation: its record would hold
- * only what differs from the zeros, and a power cut that lost the truncation
- * would leave the old bytes around it. */
+ * new contents -- begins a log from that truncation only as one from an empty
+ * file (commit.c, R0): its record holds only what differs from the zeros, and a
+ * power cut that lost the truncation would leave the old bytes around it unless
+ * the replay cuts them away first. */
 static void sh_redo_truncated(void)
 {
 	begin(8 * PG);
