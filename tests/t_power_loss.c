@@ -788,27 +788,94 @@ static void sh_redo_truncated(void)
 }
 
 /* A file made new, as a program does before mapping it: one that held data is
- * truncated (O_TRUNC, unflushed: the disk may keep the old bytes), then managed,
- * sized, written and committed twice.  Its page cache holds no data, so the first
- * commit begins a log from an empty file with no flush of the data file first
- * (commit.c, R0): replay must cut away whatever the disk kept. */
-static void sh_new_file(void)
+ * truncated (O_TRUNC, unflushed: the disk may keep the old bytes).  Its page cache
+ * then holds no data, so its first commit begins a log from an empty file with no
+ * flush of the data file first (commit.c, R0): replay must cut away whatever the
+ * disk kept. */
+static void new_file_start(size_t size)
 {
-	begin(8 * PG);
+	begin(size);
 	int fd = open(path, O_RDWR);
 	if (fd < 0 || fams_sys.os_ftruncate(fd, 0) < 0)
 		FAIL("%s: the program's truncation", shape_name);
 	close(fd);
 	mark_image((struct image){ malloc(1), 0 }, 0);
-	struct fams_file *f = open_managed();
-	resize(f, 5 * PG);
-	put(f, PG + 5, "new contents");
-	commit(f);
+}
+
+/* The log f's first commit began is one from an empty file (with the redo log). */
+static void expect_from_empty(struct fams_file *f)
+{
 	struct fams_jheader h;
 	if (fams_cfg.commit_log == FAMS_COMMIT_REDO &&
 	    (pread(f->j.fd, &h, sizeof h, 0) != (ssize_t)sizeof h || h.version != FAMS_JOURNAL_REDO_EMPTY_VERSION))
 		FAIL("%s: the first commit began no log from an empty file", shape_name);
+}
+
+/* Made new, then managed, sized, written and committed twice. */
+static void sh_new_file(void)
+{
+	new_file_start(8 * PG);
+	struct fams_file *f = open_managed();
+	resize(f, 5 * PG);
+	put(f, PG + 5, "new contents");
+	commit(f);
+	expect_from_empty(f);
 	put_page(f, 3, 'R');
+	commit(f);
+	finish(f);
+}
+
+/* Records of a log from an empty file after a shrink, a growth, a regrow over cut
+ * bytes (its records, not the cut, must account for every byte). */
+static void sh_new_file_sizes(void)
+{
+	new_file_start(10 * PG);
+	struct fams_file *f = open_managed();
+	resize(f, 9 * PG + 7);
+	put_page(f, 1, 'a');
+	put(f, 8 * PG + 3, "near the end");
+	commit(f);
+	expect_from_empty(f);
+	resize(f, 2 * PG + 100);
+	commit(f);
+	resize(f, 12 * PG);
+	put(f, 11 * PG, "regrown");
+	commit(f);
+	resize(f, 3 * PG);
+	resize(f, 9 * PG);
+	put(f, 2 * PG + 1, "x");
+	commit(f);
+	finish(f);
+}
+
+/* Two MS_ASYNC snapshots of a file made new, committed after: the first begins
+ * the log from an empty file. */
+static void sh_new_file_snapshots(void)
+{
+	new_file_start(12 * PG);
+	struct fams_file *f = open_managed();
+	resize(f, 6 * PG);
+	struct fams_snapshot s1, s2;
+	put_page(f, 2, 'A');
+	if (fams_commit_snapshot(f, 0, UINT64_MAX, &s1) < 0)
+		FAIL("%s: snapshot", shape_name);
+	mark_seen(f);
+	put_page(f, 2, 'B');
+	resize(f, 8 * PG);
+	put(f, 7 * PG, "second");
+	if (fams_commit_snapshot(f, 0, UINT64_MAX, &s2) < 0)
+		FAIL("%s: snapshot", shape_name);
+	mark_seen(f);
+	put(f, 4 * PG, "after both");
+	if (fams_commit_apply(f, &s1) < 0)
+		FAIL("%s: commit of the first snapshot", shape_name);
+	mark(1);
+	expect_from_empty(f);
+	if (fams_commit_apply(f, &s2) < 0)
+		FAIL("%s: commit of the second snapshot", shape_name);
+	mark(1);
+	snapshot_free(&s1);
+	snapshot_free(&s2);
 	commit(f);
 	finish(f);
 }
@@ -985,6 +1052,8 @@ int main(int argc, char **argv)
 		{ "a killed process's log, then a new one", sh_redo_after_crash },
 		{ "open(O_TRUNC) of a file with a log", sh_redo_truncated },
 		{ "a new file: truncated, sized, committed", sh_new_file },
+		{ "a new file: shrink and regrow in its first log", sh_new_file_sizes },
+		{ "a new file: two snapshots in its first log", sh_new_file_snapshots },
 		{ "a size change alone whose flush fails", sh_size_flush_fails },
 		{ "a checkpoint whose retirement fails", sh_retire_fails },
 		{ "last process leaves", sh_last_leaves },
