@@ -480,7 +480,7 @@ static int commit_locked(struct fams_file *f, uint64_t lo, uint64_t hi, const st
 	struct commit_plan pl = { 0 };
 	int saved = 0;
 
-	if (f->sh->needs_rollback && rollback_in_place(f) < 0)
+	if (fams_file_data_writable(f) < 0 || (f->sh->needs_rollback && rollback_in_place(f) < 0))
 		return -1;
 
 	struct stat st;

@@ -34,6 +34,17 @@ int fams_file_fits(const struct fams_file *f, uint64_t size)
 	return -1;
 }
 
+int fams_file_data_writable(const struct fams_file *f)
+{
+	if (!f->data_fd_shared || !(fams_raw_fcntl(f->data_fd, F_GETFL, 0) & O_APPEND))
+		return 0;
+	fams_error("%s: the program set O_APPEND on the descriptor fams writes this file through "
+		   "(it could not open the file again): a commit would write at the end of the file; "
+		   "nothing was written, the changes stay in memory (EIO)", f->path);
+	errno = EIO;
+	return -1;
+}
+
 off_t fams_file_seek_data(const struct fams_file *f, off_t pos, int whence)
 {
 	if (f->data_fd_shared) {
@@ -193,7 +204,17 @@ struct fams_file *fams_file_open(int fd, const struct stat *st, const char *path
 	 * append) or O_DIRECT, may be read-only, and may be closed at any time.  Only a
 	 * process that may write the file manages it, or shares it with others. */
 	f->data_fd = fams_reopen(fd, O_RDWR | O_CLOEXEC);
-	if (f->data_fd < 0 && (fams_raw_fcntl(fd, F_GETFL, 0) & O_ACCMODE) == O_RDWR) {
+	int fl = f->data_fd < 0 ? fams_raw_fcntl(fd, F_GETFL, 0) : 0;
+	if (f->data_fd < 0 && fl >= 0 && (fl & O_ACCMODE) == O_RDWR) {
+		if (fl & O_APPEND) {
+			/* The program's description would make every write of a commit
+			 * land at the end of the file. */
+			fams_error("%s: fams cannot open it again for writing, and the program's own "
+				   "descriptor of it appends (O_APPEND): its commits could not be written; "
+				   "not managed (EACCES)", path);
+			errno = EACCES;
+			goto fail;
+		}
 		f->data_fd = fams_raw_fcntl(fd, F_DUPFD_CLOEXEC, 0);
 		f->data_fd_shared = true;
 	}

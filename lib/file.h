@@ -31,7 +31,8 @@ struct fams_file {
 	char path[PATH_MAX];
 	int data_fd;              /* our own O_RDWR description of the data file ... */
 	bool data_fd_shared;      /* ... or a duplicate of the program's, sharing its file
-				   * offset (the file could not be opened again): never seeked */
+				   * offset and flags (the file could not be opened again):
+				   * never seeked, and written only while it does not append */
 	int memfd;                /* the working copy: one memory object per file, shared */
 	int state_fd;             /* the shared state's memfd */
 	struct fams_shared *sh;
@@ -69,6 +70,10 @@ struct fams_file *fams_file_open(int fd, const struct stat *st, const char *path
 
 /* Whether the bitmaps can describe a file of size bytes (EFBIG otherwise). */
 int fams_file_fits(const struct fams_file *f, uint64_t size);
+
+/* 0 when data_fd writes where it is told; -1 with EIO (and a fams: line) where it
+ * is the program's description and the program has made it append since. */
+int fams_file_data_writable(const struct fams_file *f);
 
 /* lseek(data_fd, pos, whence) for SEEK_DATA or SEEK_HOLE, where data_fd is our own
  * description; -1 with EINVAL, as where the file system has no SEEK_DATA, where it
