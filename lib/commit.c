@@ -204,8 +204,9 @@ static bool holds_no_data(const struct fams_file *f)
 
 /* Whether the commit of pl goes to the redo log: with FAMS_COMMIT_LOG=redo (the
  * default), when the journal may grow to hold its record in an empty log (one that
- * may not is an undo commit, which holds only the old bytes below the old size). */
-static bool redo_fits(const struct fams_file *f, const struct commit_plan *pl)
+ * may not is an undo commit, which holds only the old bytes below the old size).
+ * no_data: holds_no_data, asked before the commit read the data file. */
+static bool redo_fits(const struct fams_file *f, const struct commit_plan *pl, bool no_data)
 {
 	/* R0: a log holds only what differs from the data file as the page cache has
 	 * it: replayed over a disk that lacks other changes (writes made before the
@@ -217,7 +218,7 @@ static bool redo_fits(const struct fams_file *f, const struct commit_plan *pl)
 	const struct fams_jcounters *c = f->j.st;
 	return f->j.fd >= 0 && fams_cfg.commit_log == FAMS_COMMIT_REDO &&
 	       (c->live == FAMS_JLIVE_REDO || c->redo_epoch || f->sh->data_durable ||
-		fams_test_break == FAMS_BREAK_DATA_UNDURABLE || holds_no_data(f)) &&
+		fams_test_break == FAMS_BREAK_DATA_UNDURABLE || no_data) &&
 	       FAMS_JOURNAL_BODY_OFFSET + fams_jrecord_span(pl->written, pl->new_bytes) <= fams_cfg.journal_max;
 }
 
@@ -486,6 +487,13 @@ static int commit_locked(struct fams_file *f, uint64_t lo, uint64_t hi, const st
 	struct stat st;
 	if (fams_raw_fstat(f->data_fd, &st) < 0)
 		return -1;
+	/* R0's question, asked before the plan reads the data file: reading pages over
+	 * extents allocated and never written (a file sized with fallocate, as gold
+	 * sizes its output) brings them into the page cache, where SEEK_DATA then
+	 * finds data.  Only where a log could begin from it. */
+	const struct fams_jcounters *jc = f->j.st;
+	bool no_data = f->j.fd >= 0 && !f->sh->data_durable && jc->live != FAMS_JLIVE_REDO && !jc->redo_epoch &&
+		       holds_no_data(f);
 	const struct fams_jsizes sz = { (uint64_t)st.st_size, snap ? snap->size : f->sh->size };
 	f->sh->data_size = sz.old_size;
 	if (hi > sz.new_size)
@@ -522,7 +530,7 @@ static int commit_locked(struct fams_file *f, uint64_t lo, uint64_t hi, const st
 		errno = ENOMEM;
 		goto fail_plan;
 	}
-	if (redo_fits(f, &pl)) {
+	if (redo_fits(f, &pl, no_data)) {
 		if (commit_redo(f, &pl, sz) < 0)
 			goto fail_errno;
 		goto committed;

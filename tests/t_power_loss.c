@@ -825,6 +825,27 @@ static void sh_new_file(void)
 	finish(f);
 }
 
+/* Made new and sized with fallocate before it is mapped, as gold makes its output:
+ * the extents are allocated and never written, and the commit must still find that
+ * the file holds no data (asked before its plan reads the data file). */
+static void sh_new_file_fallocated(void)
+{
+	new_file_start(8 * PG);
+	int fd = open(path, O_RDWR);
+	if (fd < 0 || fams_sys.os_fallocate(fd, 0, 0, 6 * PG) < 0)
+		FAIL("%s: the program's fallocate", shape_name);
+	close(fd);
+	mark_image((struct image){ calloc(1, 6 * PG), 6 * PG }, 0);
+	struct fams_file *f = open_managed();
+	put(f, 2 * PG + 9, "linked");
+	put_page(f, 5, 'E');
+	commit(f);
+	expect_from_empty(f);
+	put(f, 10, "header");
+	commit(f);
+	finish(f);
+}
+
 /* Records of a log from an empty file after a shrink, a growth, a regrow over cut
  * bytes (its records, not the cut, must account for every byte). */
 static void sh_new_file_sizes(void)
@@ -1052,6 +1073,7 @@ int main(int argc, char **argv)
 		{ "a killed process's log, then a new one", sh_redo_after_crash },
 		{ "open(O_TRUNC) of a file with a log", sh_redo_truncated },
 		{ "a new file: truncated, sized, committed", sh_new_file },
+		{ "a new file sized with fallocate", sh_new_file_fallocated },
 		{ "a new file: shrink and regrow in its first log", sh_new_file_sizes },
 		{ "a new file: two snapshots in its first log", sh_new_file_snapshots },
 		{ "a size change alone whose flush fails", sh_size_flush_fails },
