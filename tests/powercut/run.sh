@@ -83,17 +83,21 @@ check() { # workload mode img log mnt
 		fi
 		;;
 	fresh)
-		# Each run truncates the file (the kernel's O_TRUNC, not a commit), so zeros
-		# or nothing are a state the next run made; otherwise a whole round, at
-		# least the last one reported.
-		local last got
+		# Each run says "start N", then truncates the file (the kernel's O_TRUNC, not
+		# a commit): zeros or nothing are a state only a run after the last one
+		# reported committed can have made; otherwise a whole round, at least the
+		# last one reported.
+		local last got started
 		last=$(grep -ao '^committed [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
+		started=$(grep -ao '^start [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
 		if [ ! -e "$mnt/f" ]; then
 			verdict="ok no file yet"
 		elif ! got=$(LD_PRELOAD=$pre FAMS_LOG=error "$build/tests/torture_check" "$mnt/f" 64 fresh); then
 			verdict="torn $got"
+		elif [ "$got" = 0 ] && [ "${started:-0}" -gt "${last:-0}" ]; then
+			verdict="ok truncated by run $started, after round ${last:-0}"
 		elif [ "$got" = 0 ]; then
-			verdict="ok truncated by the run after round ${last:-0}"
+			verdict="lost round ${last:-0}: the file is empty, and no run after it had started"
 		elif [ "$got" -lt "${last:-0}" ]; then
 			verdict="lost round $got on disk, $last reported committed"
 		else
