@@ -30,8 +30,9 @@
  *
  *   R0. A log begins only from a data file the disk holds as the page cache does
  *       (flushed: data_durable), or from one holding no data at all (every byte a
- *       hole: a file just made and sized, or truncated), whose log says so and
- *       whose replay cuts the file to nothing before its first record.  Rule:
+ *       hole or never written: a file just made and sized, with ftruncate or
+ *       fallocate, or truncated), whose log says so and whose replay cuts the
+ *       file to nothing before its first record.  Rule:
  *       what the disk may hold of the file's unflushed past never shows through
  *       a replay of a record that checks (with none, nothing is replayed and the
  *       file is as the kernel left it: its state before the commit in flight).
