@@ -12,6 +12,7 @@
 #include "journal.h"
 #include "log.h"
 #include "recover.h"
+#include "redolog.h"
 #include "sys.h"
 
 enum fault { F_EIO, F_ENOSPC, F_EINTR, F_SHORT, NFAULTS };
@@ -109,6 +110,8 @@ struct shape {
 	size_t size;
 	void (*change)(struct fams_file *f);
 	int prior_commit;
+	int fresh; /* an empty file, not known durable, sized in the working copy first: a
+		    * log from an empty file (commit.c, R0) */
 };
 
 static void ch_one(struct fams_file *f) { put(f, 3 * PG + 10, "one page"); }
@@ -152,13 +155,16 @@ static struct image recovered_copy(struct fams_file *f)
 /* One trial: returns 1 once the fault point lies past the commit's last I/O. */
 static int commit_trial(const struct shape *sh, enum fault k, long at)
 {
-	struct image base = base_image(sh->size);
+	struct image base = base_image(sh->fresh ? 0 : sh->size);
 	remove_journal();
 	write_image(&base);
 	struct fams_file *f = open_managed();
-	harness_data_durable(f);
 	if (!f)
 		FAIL("%s: open", sh->name);
+	if (!sh->fresh)
+		harness_data_durable(f);
+	else if (harness_resize(f, sh->size) < 0)
+		FAIL("%s: sizing the new file", sh->name);
 	if (sh->prior_commit) {
 		put(f, 7 * PG, "prior");
 		if (fams_file_commit(f, 0, UINT64_MAX) < 0)
@@ -177,6 +183,10 @@ static int commit_trial(const struct shape *sh, enum fault k, long at)
 	if (!fired) {
 		if (r < 0 || !same(&got, &after))
 			FAIL("%s: commit without a fault failed", sh->name);
+		struct fams_jheader h;
+		if (sh->fresh && fams_cfg.commit_log == FAMS_COMMIT_REDO &&
+		    (pread(f->j.fd, &h, sizeof h, 0) != (ssize_t)sizeof h || h.version != FAMS_JOURNAL_REDO_EMPTY_VERSION))
+			FAIL("%s: the commit began no log from an empty file", sh->name);
 	} else if (transient()) {
 		retried++;
 		if (r < 0)
@@ -372,11 +382,13 @@ int main(void)
 	fams_cfg.journal_max = 64 << 20;
 	fams_log_level = FAMS_LOG_ERROR - 1; /* every fault prints an error: silence them */
 	static const struct shape shapes[] = {
-		{ "one page", 16 * PG, ch_one, 0 },
-		{ "scattered pages", 48 * PG, ch_many, 0 },
-		{ "journal growth", 48 * PG, ch_big, 0 },
-		{ "page at the end", 10 * PG + 333, ch_end, 1 },
-		{ "with a live journal", 48 * PG, ch_many, 1 },
+		{ "one page", 16 * PG, ch_one, 0, 0 },
+		{ "scattered pages", 48 * PG, ch_many, 0, 0 },
+		{ "journal growth", 48 * PG, ch_big, 0, 0 },
+		{ "page at the end", 10 * PG + 333, ch_end, 1, 0 },
+		{ "with a live journal", 48 * PG, ch_many, 1, 0 },
+		{ "a new file", 16 * PG, ch_one, 0, 1 },
+		{ "a new file, twice", 48 * PG, ch_many, 1, 1 },
 	};
 	/* Small commits in the redo log, then undo journals only (commit.c). */
 	static const char *const logs[] = { "redo", "undo" };
