@@ -71,9 +71,19 @@ static void make_changes(struct fams_file *f, int who)
 			put(f, changes[i].off, changes[i].text);
 }
 
+/* The file before the commits: a file of letters, or (fresh) one just made and
+ * sized, all holes, not flushed: its first commit begins a log from an empty file
+ * (commit.c, R0). */
+static bool fresh;
+
+static struct image before_image(void)
+{
+	return fresh ? (struct image){ calloc(1, PAGES * PG + 1), PAGES * PG } : base_image(PAGES * PG);
+}
+
 static struct image after_image(void)
 {
-	struct image im = base_image(PAGES * PG);
+	struct image im = before_image();
 	for (size_t i = 0; i < sizeof changes / sizeof changes[0]; i++)
 		memcpy(im.bytes + changes[i].off, changes[i].text, strlen(changes[i].text));
 	return im;
@@ -148,9 +158,17 @@ static void kill_now(struct proc *p)
 /* One trial; sets *a_done / *b_done when that process's commit ran to the end. */
 static void trial(long k, long j, bool *a_done, bool *b_done, long *states)
 {
-	struct image before = base_image(PAGES * PG), after = after_image();
+	struct image before = before_image(), after = after_image();
 	remove_journal();
-	write_image(&before);
+	if (fresh) {
+		unlink(path);
+		int fd = open(path, O_CREAT | O_RDWR, 0644);
+		if (fd < 0 || ftruncate(fd, PAGES * PG) < 0)
+			FAIL("a new file");
+		close(fd);
+	} else {
+		write_image(&before);
+	}
 	struct proc b = start('B', j), a = start('A', k);
 	bool a_ok = commit_in(&a);
 	bool b_ok = false;
@@ -190,10 +208,12 @@ int main(int argc, char **argv)
 	 * (comparing every page would hide lost bits). */
 	harness_tracker(FAMS_TRACKER_UFFD);
 	long states = 0, ks = 0;
-	/* Small commits in the redo log, then undo journals only (commit.c). */
-	static const char *const logs[] = { "redo", "undo" };
-	for (int log = 0; log < 2; log++) {
-		fams_cfg.commit_log = log;
+	/* Small commits in the redo log, then undo journals only (commit.c); then the
+	 * redo log again over a new file (a log from an empty file). */
+	static const char *const logs[] = { "redo", "undo", "redo, a new file" };
+	for (int log = 0; log < 3; log++) {
+		fams_cfg.commit_log = log == 1 ? FAMS_COMMIT_UNDO : FAMS_COMMIT_REDO;
+		fresh = log == 2;
 		for (long k = 1;; k++) {
 			bool a_done = false, b_done = false;
 			long js = 0;
