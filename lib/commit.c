@@ -32,10 +32,10 @@
  *       (flushed: data_durable), or from one holding no data at all (every byte a
  *       hole or never written: a file just made and sized, with ftruncate or
  *       fallocate, or truncated), whose log says so and whose replay cuts the
- *       file to nothing before its first record.  Rule:
- *       what the disk may hold of the file's unflushed past never shows through
- *       a replay of a record that checks (with none, nothing is replayed and the
- *       file is as the kernel left it: its state before the commit in flight).
+ *       file to nothing before its first record.  Rule: what the disk may hold
+ *       of the file's unflushed past never shows through a replay of a record
+ *       that checks (with none, nothing is replayed and the file is as the
+ *       kernel left it: its state before the commit in flight).
  *       So a new file's first commit needs no flush of the data file.  The cut
  *       also takes what a process not under fams wrote to the file during that
  *       first log, if a crash comes before its checkpoint (README: not shared).
@@ -186,9 +186,9 @@ static int write_journal(struct fams_file *f, const struct commit_plan *pl, stru
 
 uint64_t fams_redo_room = 1u << 20;
 
-/* Whether the data file holds no byte in the page cache (every byte a hole: made
- * and sized, or truncated, and not written since), so that a log may begin from
- * it as from an empty file (R0). */
+/* Whether the data file holds no byte in the page cache (every byte a hole or
+ * never written: made and sized, or truncated, and not written since), so that a
+ * log may begin from it as from an empty file (R0). */
 static bool holds_no_data(const struct fams_file *f)
 {
 	if (fams_test_break == FAMS_BREAK_EMPTY_OVER_DATA)
