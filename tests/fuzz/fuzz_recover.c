@@ -14,7 +14,9 @@
  * the journal's extents as it was.  For a redo log (format 4), "the journal's
  * extents" and "sizes" are those of every record found walking the log as its
  * layout lays the records out (replay applies only a prefix of them: those that
- * check); its writes stay below the largest of those sizes. */
+ * check); its writes stay below the largest of those sizes.  A log from an empty
+ * file (format 5) may also cut the file to nothing first (only if a record
+ * checks): every byte outside the records' extents is then zero. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -41,6 +43,8 @@ static uint64_t allowed_size; /* the header's old size; writes must stay below i
 static uint64_t redo_sizes[256]; /* a record takes 4 KiB at least: room for an input's */
 static int nredo_sizes;
 static int data_may_change;
+static int from_empty; /* the journal is a log from an empty file (format 5) ... */
+static int cut;        /* ... and recovery cut the data file to nothing */
 
 #define VIOLATION(...)                                                                         \
 	do {                                                                                   \
@@ -64,7 +68,8 @@ static ssize_t f_pwrite(int fd, const void *b, size_t n, off_t o)
 }
 static int f_ftruncate(int fd, off_t l)
 {
-	int redo_size = 0;
+	int redo_size = from_empty && l == 0;
+	cut |= redo_size;
 	for (int i = 0; i < nredo_sizes; i++)
 		redo_size |= (uint64_t)l == redo_sizes[i];
 	if (fd != data_fd || !data_may_change || ((uint64_t)l != allowed_size && !redo_size))
@@ -224,6 +229,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t n)
 
 	nredo_sizes = 0;
 	redo_inside = NULL;
+	from_empty = data_may_change && h.version == FAMS_JOURNAL_REDO_EMPTY_VERSION;
+	cut = 0;
 	if (have_header && fams_redo_version(h.version)) {
 		nextents = 0; /* the records' extents count instead, below */
 		allowed_size = 0;
@@ -281,8 +288,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t n)
 		if (redo_sizes[i] < common)
 			common = (size_t)redo_sizes[i];
 	for (size_t b = 0; b < common; b++)
-		if (!inside[b] && now[b] != base[b])
-			VIOLATION("byte %zu outside every extent changed (outcome %s)", b, fams_recovery_name(outcome));
+		if (!inside[b] && now[b] != (cut ? 0 : base[b]))
+			VIOLATION("byte %zu outside every extent %s (outcome %s)", b,
+				  cut ? "is not zero after the cut" : "changed", fams_recovery_name(outcome));
 	for (size_t b = data_size; b < limit; b++)
 		if (!inside[b] && now[b] != 0)
 			VIOLATION("byte %zu past the old end is neither zero nor journalled", b);

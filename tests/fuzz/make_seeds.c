@@ -119,6 +119,19 @@ int main(int argc, char **argv)
 		commit_edit(f, e, true);
 	fams_file_close(f, 0);
 	save_journal(argv[1], 0x03, 0);
+	/* The same into a log from an empty file (commit.c, R0): the file just made and
+	 * sized, all holes; its replay cuts the target's file to nothing first. */
+	remove_journal();
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0 || ftruncate(fd, 16 * PG) < 0)
+		FAIL("a new file");
+	close(fd);
+	if (!(f = open_managed()))
+		FAIL("open");
+	for (size_t e = 0; e < NEDITS; e++)
+		commit_edit(f, e, true);
+	fams_file_close(f, 0);
+	save_journal(argv[1], 0x03, 0);
 	remove_journal();
 	unlink(path);
 	printf("%d seeds in %s\n", nseeds, argv[1]);
