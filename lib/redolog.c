@@ -194,6 +194,12 @@ int fams_redo_replay(int jfd, int data_fd, const struct fams_jheader *h, char *b
 	if (fams_raw_fstat(jfd, &jst) < 0 || (data_fd >= 0 && fams_raw_fstat(data_fd, &dst) < 0))
 		return -1;
 	uint64_t size = data_fd >= 0 ? (uint64_t)dst.st_size : 0;
+	if (data_fd >= 0 && fams_test_break == FAMS_BREAK_EMPTY_CUT_ALWAYS &&
+	    h->version == FAMS_JOURNAL_REDO_EMPTY_VERSION) {
+		if (fams_truncate(data_fd, 0) < 0)
+			return -1;
+		size = 0;
+	}
 	for (;;) {
 		struct fams_jrecord r;
 		struct fams_jextent *ext;
@@ -203,7 +209,7 @@ int fams_redo_replay(int jfd, int data_fd, const struct fams_jheader *h, char *b
 		/* An epoch from an empty file: its records are the whole file, and what
 		 * the disk kept from before it (bytes, a size) must not show through. */
 		if (data_fd >= 0 && end->index == 0 && h->version == FAMS_JOURNAL_REDO_EMPTY_VERSION &&
-		    fams_test_break != FAMS_BREAK_EMPTY_UNCUT) {
+		    fams_test_break != FAMS_BREAK_EMPTY_UNCUT && fams_test_break != FAMS_BREAK_EMPTY_CUT_ALWAYS) {
 			if (fams_truncate(data_fd, 0) < 0) {
 				free(ext);
 				return -1;

@@ -61,6 +61,7 @@ enum fams_break {
 	FAMS_BREAK_DATA_UNDURABLE,   /* a commit begins from a data file not known durable */
 	FAMS_BREAK_EMPTY_UNCUT,      /* replay of a log from an empty file keeps what the disk held */
 	FAMS_BREAK_EMPTY_OVER_DATA,  /* a log from an empty file begins over a file holding data */
+	FAMS_BREAK_EMPTY_CUT_ALWAYS, /* replay of a log from an empty file cuts even with no record */
 	FAMS_BREAK_EXEC_UNSETTLED,   /* exec leaves a file's journal holding its commits */
 	FAMS_BREAK_MOVE_UNMARKED,    /* a tracker move leaves the pages stored during it unmarked */
 };

@@ -76,6 +76,7 @@ static inline void parse_broken(int argc, char **argv)
 		{ "data-undurable", FAMS_BREAK_DATA_UNDURABLE },
 		{ "empty-uncut", FAMS_BREAK_EMPTY_UNCUT },
 		{ "empty-over-data", FAMS_BREAK_EMPTY_OVER_DATA },
+		{ "empty-cut-always", FAMS_BREAK_EMPTY_CUT_ALWAYS },
 		{ "exec-unsettled", FAMS_BREAK_EXEC_UNSETTLED },
 	};
 	for (int i = 1; i < argc; i++) {

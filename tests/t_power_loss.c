@@ -846,6 +846,25 @@ static void sh_new_file_fallocated(void)
 	finish(f);
 }
 
+/* A file of holes whose size is on disk (sized and flushed before fams managed it):
+ * its first commit begins a log from an empty file, and a power cut before that
+ * record is durable must leave the file as it was -- the replay cuts only once a
+ * record checks (an empty file is no state the program had here). */
+static void sh_new_file_flushed_size(void)
+{
+	begin(0);
+	int fd = open(path, O_RDWR);
+	if (fd < 0 || fams_sys.os_ftruncate(fd, 6 * PG) < 0 || fams_sys.os_fdatasync(fd) < 0)
+		FAIL("%s: the program's sizing", shape_name);
+	close(fd);
+	mark_image((struct image){ calloc(1, 6 * PG), 6 * PG }, 1);
+	struct fams_file *f = open_managed();
+	put(f, 4 * PG + 1, "the first record");
+	commit(f);
+	expect_from_empty(f);
+	finish(f);
+}
+
 /* Records of a log from an empty file after a shrink, a growth, a regrow over cut
  * bytes (its records, not the cut, must account for every byte). */
 static void sh_new_file_sizes(void)
@@ -1074,6 +1093,7 @@ int main(int argc, char **argv)
 		{ "open(O_TRUNC) of a file with a log", sh_redo_truncated },
 		{ "a new file: truncated, sized, committed", sh_new_file },
 		{ "a new file sized with fallocate", sh_new_file_fallocated },
+		{ "a new file sized and flushed", sh_new_file_flushed_size },
 		{ "a new file: shrink and regrow in its first log", sh_new_file_sizes },
 		{ "a new file: two snapshots in its first log", sh_new_file_snapshots },
 		{ "a size change alone whose flush fails", sh_size_flush_fails },
