@@ -203,23 +203,31 @@ static bool holds_no_data(const struct fams_file *f)
 	return none;
 }
 
-/* Whether the commit of pl goes to the redo log: with FAMS_COMMIT_LOG=redo (the
- * default), when the journal may grow to hold its record in an empty log (one that
- * may not is an undo commit, which holds only the old bytes below the old size).
- * no_data: holds_no_data, asked before the commit read the data file. */
-static bool redo_fits(const struct fams_file *f, const struct commit_plan *pl, bool no_data)
+/* R0: whether a log may go on or begin from the data file as it is -- a log holds
+ * only what differs from the data file as the page cache has it, and replayed over
+ * a disk that lacks other changes (writes made before the file was managed, the
+ * kernel's O_TRUNC) it would leave a mix.  So a log goes on from a live one, or
+ * begins from a data file known durable -- after a checkpoint or an undo commit
+ * (whose data flush makes it so) -- or from one that holds no data (its replay
+ * cuts the file to nothing first: redolog.h).  Asked before the commit reads the
+ * data file: reading pages over extents allocated and never written (a file sized
+ * with fallocate, as gold sizes its output) brings them into the page cache, where
+ * SEEK_DATA then finds data. */
+static bool log_base_known(const struct fams_file *f)
 {
-	/* R0: a log holds only what differs from the data file as the page cache has
-	 * it: replayed over a disk that lacks other changes (writes made before the
-	 * file was managed, the kernel's O_TRUNC), it would leave a mix.  So a log
-	 * begins from a data file known durable -- after a checkpoint or an undo
-	 * commit (whose data flush makes it so) -- or from one that holds no data
-	 * (its replay cuts the file to nothing first: redolog.h), or goes on from a
-	 * live one. */
 	const struct fams_jcounters *c = f->j.st;
-	return f->j.fd >= 0 && fams_cfg.commit_log == FAMS_COMMIT_REDO &&
-	       (c->live == FAMS_JLIVE_REDO || c->redo_epoch || f->sh->data_durable ||
-		fams_test_break == FAMS_BREAK_DATA_UNDURABLE || no_data) &&
+	return f->j.fd >= 0 && (c->live == FAMS_JLIVE_REDO || c->redo_epoch || f->sh->data_durable ||
+				fams_test_break == FAMS_BREAK_DATA_UNDURABLE || holds_no_data(f));
+}
+
+/* Whether the commit of pl goes to the redo log: with FAMS_COMMIT_LOG=redo (the
+ * default), where a log may go on or begin (base_known: log_base_known, asked
+ * before the commit read the data file), when the journal may grow to hold its
+ * record in an empty log (one that may not is an undo commit, which holds only the
+ * old bytes below the old size). */
+static bool redo_fits(const struct commit_plan *pl, bool base_known)
+{
+	return base_known && fams_cfg.commit_log == FAMS_COMMIT_REDO &&
 	       FAMS_JOURNAL_BODY_OFFSET + fams_jrecord_span(pl->written, pl->new_bytes) <= fams_cfg.journal_max;
 }
 
@@ -295,7 +303,7 @@ static int commit_redo(struct fams_file *f, const struct commit_plan *pl, struct
 		return -1;
 	bool fresh = c->live != FAMS_JLIVE_REDO;
 	/* R0: a new epoch over a data file not known durable is one from an empty
-	 * file (redo_fits found it holds no data). */
+	 * file (log_base_known found it holds no data). */
 	bool from_empty = fresh && !f->sh->data_durable && fams_test_break != FAMS_BREAK_DATA_UNDURABLE;
 	uint64_t epoch = !fresh ? c->redo_epoch : fams_test_break == FAMS_BREAK_REDO_EPOCH_REUSED ? 1 : fams_redo_new_epoch();
 	uint64_t at = fresh ? FAMS_JOURNAL_BODY_OFFSET : c->redo_tail;
@@ -488,13 +496,7 @@ static int commit_locked(struct fams_file *f, uint64_t lo, uint64_t hi, const st
 	struct stat st;
 	if (fams_raw_fstat(f->data_fd, &st) < 0)
 		return -1;
-	/* R0's question, asked before the plan reads the data file: reading pages over
-	 * extents allocated and never written (a file sized with fallocate, as gold
-	 * sizes its output) brings them into the page cache, where SEEK_DATA then
-	 * finds data.  Only where a log could begin from it. */
-	const struct fams_jcounters *jc = f->j.st;
-	bool no_data = f->j.fd >= 0 && !f->sh->data_durable && jc->live != FAMS_JLIVE_REDO && !jc->redo_epoch &&
-		       holds_no_data(f);
+	const bool base_known = log_base_known(f); /* before the plan reads the data file */
 	const struct fams_jsizes sz = { (uint64_t)st.st_size, snap ? snap->size : f->sh->size };
 	f->sh->data_size = sz.old_size;
 	if (hi > sz.new_size)
@@ -531,7 +533,7 @@ static int commit_locked(struct fams_file *f, uint64_t lo, uint64_t hi, const st
 		errno = ENOMEM;
 		goto fail_plan;
 	}
-	if (redo_fits(f, &pl, no_data)) {
+	if (redo_fits(&pl, base_known)) {
 		if (commit_redo(f, &pl, sz) < 0)
 			goto fail_errno;
 		goto committed;
@@ -706,7 +708,7 @@ int fams_file_before_truncate(struct fams_file *f)
 	/* The kernel's truncation to 0 is a size change outside any commit: the live
 	 * journal must not be there to read it as an interrupted commit (0 may be one
 	 * of its sizes).  The kernel's truncation that follows is not flushed: a log
-	 * may begin from it only as one from an empty file (R0, redo_fits). */
+	 * may begin from it only as one from an empty file (R0, log_base_known). */
 	int r = settle_locked(f);
 	f->sh->data_durable = false;
 	fams_commit_unlock(f);

@@ -209,7 +209,7 @@ int fams_redo_replay(int jfd, int data_fd, const struct fams_jheader *h, char *b
 		/* An epoch from an empty file: its records are the whole file, and what
 		 * the disk kept from before it (bytes, a size) must not show through. */
 		if (data_fd >= 0 && end->index == 0 && h->version == FAMS_JOURNAL_REDO_EMPTY_VERSION &&
-		    fams_test_break != FAMS_BREAK_EMPTY_UNCUT && fams_test_break != FAMS_BREAK_EMPTY_CUT_ALWAYS) {
+		    fams_test_break != FAMS_BREAK_EMPTY_UNCUT) {
 			if (fams_truncate(data_fd, 0) < 0) {
 				free(ext);
 				return -1;

@@ -24,9 +24,10 @@
  * An epoch begins from a data file whose state the disk holds, or from an empty
  * one: a file whose every byte is a hole, or never written, in the page cache
  * (made and sized, or truncated, and not flushed since), which the disk may still
- * hold older bytes or another size of.  Its records, like any, hold what differs from the file as
- * the page cache has it -- from zeros, so together they are the whole file -- and
- * its replay cuts the data file to nothing before the first record that checks:
+ * hold older bytes or another size of.  Its records, like any, hold what differs
+ * from the file as the page cache has it -- from zeros, so together they are the
+ * whole file -- and its replay cuts the data file to nothing before the first
+ * record that checks:
  * whatever the disk kept of the file's life before the epoch goes (and so does
  * anything written to it outside fams since).  This spares the flush a log from an
  * unflushed file would need first (commit.c, R0).
