@@ -14,6 +14,7 @@
 
 #include "commit.h"
 #include "file.h"
+#include "redolog.h"
 #include "sys.h"
 #include "tracker.h"
 
@@ -200,6 +201,14 @@ static inline void harness_data_durable(struct fams_file *f)
 {
 	if (f)
 		f->sh->data_durable = true;
+}
+
+/* Whether f's journal holds a log from an empty file (commit.c, R0) -- what the
+ * first commit of a new file begins under the redo log. */
+static inline int journal_from_empty(const struct fams_file *f)
+{
+	struct fams_jheader h;
+	return pread(f->j.fd, &h, sizeof h, 0) == (ssize_t)sizeof h && h.version == FAMS_JOURNAL_REDO_EMPTY_VERSION;
 }
 
 static inline struct fams_file *open_managed(void)

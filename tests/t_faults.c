@@ -12,7 +12,6 @@
 #include "journal.h"
 #include "log.h"
 #include "recover.h"
-#include "redolog.h"
 #include "sys.h"
 
 enum fault { F_EIO, F_ENOSPC, F_EINTR, F_SHORT, NFAULTS };
@@ -183,9 +182,7 @@ static int commit_trial(const struct shape *sh, enum fault k, long at)
 	if (!fired) {
 		if (r < 0 || !same(&got, &after))
 			FAIL("%s: commit without a fault failed", sh->name);
-		struct fams_jheader h;
-		if (sh->fresh && fams_cfg.commit_log == FAMS_COMMIT_REDO &&
-		    (pread(f->j.fd, &h, sizeof h, 0) != (ssize_t)sizeof h || h.version != FAMS_JOURNAL_REDO_EMPTY_VERSION))
+		if (sh->fresh && fams_cfg.commit_log == FAMS_COMMIT_REDO && !journal_from_empty(f))
 			FAIL("%s: the commit began no log from an empty file", sh->name);
 	} else if (transient()) {
 		retried++;

@@ -37,7 +37,6 @@
 #include "journal.h"
 #include "log.h"
 #include "recover.h"
-#include "redolog.h"
 #include "sys.h"
 
 #define SECTOR 512
@@ -805,9 +804,7 @@ static void new_file_start(size_t size)
 /* The log f's first commit began is one from an empty file (with the redo log). */
 static void expect_from_empty(struct fams_file *f)
 {
-	struct fams_jheader h;
-	if (fams_cfg.commit_log == FAMS_COMMIT_REDO &&
-	    (pread(f->j.fd, &h, sizeof h, 0) != (ssize_t)sizeof h || h.version != FAMS_JOURNAL_REDO_EMPTY_VERSION))
+	if (fams_cfg.commit_log == FAMS_COMMIT_REDO && !journal_from_empty(f))
 		FAIL("%s: the first commit began no log from an empty file", shape_name);
 }
 
