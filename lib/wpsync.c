@@ -402,10 +402,13 @@ int wpsync_take(int fd, uintptr_t addr, size_t len, void (*fn)(void *ctx, uintpt
 			a = word_end;
 			continue;
 		}
-		uint64_t mask = 0;
-		for (uintptr_t b = a; b < word_end; b += pg, bit <<= 1)
-			mask |= bit;
-		uint64_t got = __atomic_fetch_and(w, ~mask, __ATOMIC_ACQ_REL) & mask;
+		/* The word's bits from a's up to word_end's, one per page. */
+		size_t n = (word_end - a + pg - 1) / pg;
+		uint64_t mask = n >= 64 ? ~(uint64_t)0 : (((uint64_t)1 << n) - 1) * bit;
+		/* Bits are set only under the record lock (rule 2): one seen clear stays so. */
+		uint64_t got = __atomic_load_n(w, __ATOMIC_ACQUIRE) & mask;
+		if (got)
+			got = __atomic_fetch_and(w, ~mask, __ATOMIC_ACQ_REL) & mask;
 		for (; got; got &= got - 1) {
 			uintptr_t p = (a & ~(uintptr_t)((pg << 6) - 1)) + (uintptr_t)__builtin_ctzll(got) * pg;
 			if (p == run_e) {
