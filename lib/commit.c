@@ -493,11 +493,11 @@ static int commit_locked(struct fams_file *f, uint64_t lo, uint64_t hi, const st
 	if (fams_file_data_writable(f) < 0 || (f->sh->needs_rollback && rollback_in_place(f) < 0))
 		return -1;
 
-	struct stat st;
-	if (fams_raw_fstat(f->data_fd, &st) < 0)
+	uint64_t data_size;
+	if (fams_file_size(f->data_fd, &data_size) < 0)
 		return -1;
 	const bool base_known = log_base_known(f); /* before the plan reads the data file */
-	const struct fams_jsizes sz = { (uint64_t)st.st_size, snap ? snap->size : f->sh->size };
+	const struct fams_jsizes sz = { data_size, snap ? snap->size : f->sh->size };
 	f->sh->data_size = sz.old_size;
 	if (hi > sz.new_size)
 		hi = sz.new_size;

@@ -82,6 +82,14 @@ int fams_raw_statx(int dirfd, const char *path, int flags, unsigned mask, struct
 	return (int)syscall(SYS_statx, dirfd, path, flags, mask, stx);
 }
 int fams_raw_fstatfs(int fd, struct statfs *sf) { return (int)syscall(SYS_fstatfs, fd, sf); }
+int fams_file_size(int fd, uint64_t *size)
+{
+	struct statx stx;
+	if (fams_raw_statx(fd, "", AT_EMPTY_PATH | AT_STATX_SYNC_AS_STAT, STATX_SIZE, &stx) < 0)
+		return -1;
+	*size = stx.stx_size;
+	return 0;
+}
 int fams_raw_faccessat(int dirfd, const char *path, int mode)
 {
 	return (int)syscall(SYS_faccessat, dirfd, path, mode);

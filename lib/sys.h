@@ -91,6 +91,11 @@ int fams_raw_fstat(int fd, struct stat *st);
 int fams_raw_fstatat(int dirfd, const char *path, struct stat *st, int flags);
 int fams_raw_statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *stx);
 int fams_raw_fstatfs(int fd, struct statfs *sf);
+/* The size of the file open as fd, asking for nothing else: a stat that asks for
+ * the times makes the kernel (multigrain timestamps, Linux 6.13) give the next
+ * write a fine-grained one, and so dirty the inode, which a commit's fdatasync
+ * then writes -- a device write per commit.  0, or -1 with errno. */
+int fams_file_size(int fd, uint64_t *size);
 int fams_raw_faccessat(int dirfd, const char *path, int mode);
 /* access(path, mode) as the effective ids see it (faccessat2 AT_EACCESS), as open
  * and truncate judge. */
