@@ -85,9 +85,15 @@ int fams_raw_fstatfs(int fd, struct statfs *sf) { return (int)syscall(SYS_fstatf
 int fams_file_size(int fd, uint64_t *size)
 {
 	struct statx stx;
-	if (fams_raw_statx(fd, "", AT_EMPTY_PATH | AT_STATX_SYNC_AS_STAT, STATX_SIZE, &stx) < 0)
+	if (fams_raw_statx(fd, "", AT_EMPTY_PATH | AT_STATX_SYNC_AS_STAT, STATX_SIZE, &stx) == 0) {
+		*size = stx.stx_size;
+		return 0;
+	}
+	/* No statx (before Linux 4.11, or a seccomp filter that refuses it). */
+	struct stat st;
+	if ((errno != ENOSYS && errno != EPERM) || fams_raw_fstat(fd, &st) < 0)
 		return -1;
-	*size = stx.stx_size;
+	*size = (uint64_t)st.st_size;
 	return 0;
 }
 int fams_raw_faccessat(int dirfd, const char *path, int mode)
