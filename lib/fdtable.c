@@ -95,8 +95,10 @@ struct fams_file *fd_file(int fd, bool *dropped)
 	*dropped = false;
 	if (!s || !s->file)
 		return NULL;
-	struct stat st;
-	if (fams_raw_fstat(fd, &st) == 0 && st.st_dev == s->file->key.dev && st.st_ino == s->file->key.ino)
+	/* Asked at every call on a managed descriptor (fsync among them): no times. */
+	dev_t dev;
+	ino_t ino;
+	if (fams_file_key_of(fd, &dev, &ino) == 0 && dev == s->file->key.dev && ino == s->file->key.ino)
 		return s->file;
 	fd_point(s, NULL);
 	*dropped = true;

@@ -5,10 +5,12 @@
 #include <poll.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 static int sys_openat(int dirfd, const char *path, int flags, mode_t mode)
@@ -82,19 +84,49 @@ int fams_raw_statx(int dirfd, const char *path, int flags, unsigned mask, struct
 	return (int)syscall(SYS_statx, dirfd, path, flags, mask, stx);
 }
 int fams_raw_fstatfs(int fd, struct statfs *sf) { return (int)syscall(SYS_fstatfs, fd, sf); }
+/* statx answered ENOSYS or EPERM once (before Linux 4.11, a seccomp filter): fstat
+ * from then on, without trying again at every call. */
+static bool g_no_statx;
+
+/* statx of fd itself asking for mask, which must come back: 0, 1 where statx is
+ * missing or refused (the caller falls back to fstat), or -1 with errno. */
+static int statx_of(int fd, unsigned mask, struct statx *stx)
+{
+	if (__atomic_load_n(&g_no_statx, __ATOMIC_RELAXED))
+		return 1;
+	if (fams_raw_statx(fd, "", AT_EMPTY_PATH | AT_STATX_SYNC_AS_STAT, mask, stx) == 0)
+		return (stx->stx_mask & mask) == mask ? 0 : 1;
+	if (errno != ENOSYS && errno != EPERM)
+		return -1;
+	__atomic_store_n(&g_no_statx, true, __ATOMIC_RELAXED);
+	return 1;
+}
+
 int fams_file_size(int fd, uint64_t *size)
 {
 	struct statx stx;
-	if (fams_raw_statx(fd, "", AT_EMPTY_PATH | AT_STATX_SYNC_AS_STAT, STATX_SIZE, &stx) == 0) {
-		*size = stx.stx_size;
-		return 0;
-	}
-	/* No statx (before Linux 4.11, or a seccomp filter that refuses it). */
 	struct stat st;
-	if ((errno != ENOSYS && errno != EPERM) || fams_raw_fstat(fd, &st) < 0)
-		return -1;
-	*size = (uint64_t)st.st_size;
-	return 0;
+	int r = statx_of(fd, STATX_SIZE, &stx);
+	if (r == 0)
+		*size = stx.stx_size;
+	else if (r > 0 && (r = fams_raw_fstat(fd, &st)) == 0)
+		*size = (uint64_t)st.st_size;
+	return r < 0 ? -1 : 0;
+}
+
+int fams_file_key_of(int fd, dev_t *dev, ino_t *ino)
+{
+	struct statx stx;
+	struct stat st;
+	int r = statx_of(fd, STATX_INO, &stx);
+	if (r == 0) {
+		*dev = makedev(stx.stx_dev_major, stx.stx_dev_minor);
+		*ino = (ino_t)stx.stx_ino;
+	} else if (r > 0 && (r = fams_raw_fstat(fd, &st)) == 0) {
+		*dev = st.st_dev;
+		*ino = st.st_ino;
+	}
+	return r < 0 ? -1 : 0;
 }
 int fams_raw_faccessat(int dirfd, const char *path, int mode)
 {

@@ -96,6 +96,9 @@ int fams_raw_fstatfs(int fd, struct statfs *sf);
  * write a fine-grained one, and so dirty the inode, which a commit's fdatasync
  * then writes -- a device write per commit.  0, or -1 with errno. */
 int fams_file_size(int fd, uint64_t *size);
+/* The device and inode of the file open as fd, asking for no time either (as
+ * fams_file_size says why).  0, or -1 with errno. */
+int fams_file_key_of(int fd, dev_t *dev, ino_t *ino);
 int fams_raw_faccessat(int dirfd, const char *path, int mode);
 /* access(path, mode) as the effective ids see it (faccessat2 AT_EACCESS), as open
  * and truncate judge. */

@@ -1,7 +1,7 @@
 #!/bin/sh
 # deps.sh -- install what fams needs to build and test (Debian 12; run as root or with sudo).
 set -e
-pkgs="build-essential cmake pkg-config dpkg-dev gnuplot-nox libxxhash-dev uthash-dev libunwind-dev bats strace eatmydata kyotocabinet-utils libpmemobj-dev xfsprogs clang libclang-rt-14-dev python3 fio stress-ng libtdb-dev tdb-tools liblmdb-dev sqlite3 qemu-system-x86 nbdkit busybox-static liburing2 lld"
+pkgs="build-essential cmake pkg-config dpkg-dev gnuplot-nox libxxhash-dev uthash-dev libunwind-dev bats strace eatmydata kyotocabinet-utils libpmemobj-dev xfsprogs clang libclang-rt-14-dev python3 fio stress-ng libtdb-dev tdb-tools liblmdb-dev sqlite3 qemu-system-x86 nbdkit busybox-static liburing2 lld libgdbm-dev"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -91,6 +91,9 @@ for m in virtio_pci virtio_blk ext4; do need $m; done
 progs=("$build/preload/libfams_preload.so" "$build/preload/libfams_preload_broken.so"
 	"$build/tests/torture_writer" "$build/tests/share_torture")
 cp "${progs[@]}" "$root/fams/"
+if [ -x "$build/tests/gdbm_counter" ]; then
+	cp "$build/tests/gdbm_counter" "$root/fams/" && progs+=("$build/tests/gdbm_counter")
+fi
 if command -v kchashtest >/dev/null; then
 	cp "$(command -v kchashtest)" "$root/bin/"
 	progs+=("$(command -v kchashtest)")

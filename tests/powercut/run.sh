@@ -8,10 +8,12 @@
 # finds torn rounds often), fresh (the same writer run again and again, each run
 # truncating the file with O_TRUNC and committing one round: a new file's first
 # commit, each time), kc (Kyoto Cabinet `kchashtest order -set -oas`,
-# checked by `kchashmgr check` and its record count), share (four share_torture
+# checked by `kchashmgr check` and its record count), gdbm (tests/programs/
+# gdbm_counter.c: GNU dbm through its shared mapping, a sync every 20 records,
+# walked whole after the cut), share (four share_torture
 # processes sharing one file), cache (no commits: shows once that the disk's cache
 # is volatile, a flushed write surviving a cut and an unflushed one lost); default
-# torture,slow,fresh,kc,share.  MODES: fams (default), native
+# torture,slow,fresh,kc,gdbm,share.  MODES: fams (default), native
 # (the control: must find torn files), broken (fams with one ordering rule broken:
 # must be caught).  Cuts are spread over the workloads in turn, two machines at a
 # time.
@@ -31,7 +33,7 @@
 set -u
 build=$(realpath "$1")
 cuts=$2
-IFS=, read -r -a workloads <<<"${3:-torture,slow,fresh,kc,share}"
+IFS=, read -r -a workloads <<<"${3:-torture,slow,fresh,kc,gdbm,share}"
 IFS=, read -r -a modes <<<"${4:-fams}"
 here=$(cd "$(dirname "$0")" && pwd)
 work=${POWERCUT_DIR:-$build/powercut}
@@ -120,6 +122,19 @@ check() { # workload mode img log mnt
 			fi
 		fi
 		;;
+	gdbm)
+		local last got
+		last=$(grep -ao '^synced [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
+		if [ ! -e "$mnt/db.gdbm" ]; then
+			verdict="ok no file yet"
+		elif ! got=$(LD_PRELOAD=$pre FAMS_LOG=error "$build/tests/gdbm_counter" check "$mnt/db.gdbm"); then
+			verdict="torn $got"
+		elif [ "${got#records }" -lt "${last:-0}" ]; then
+			verdict="lost $got on disk, ${last} reported synced"
+		else
+			verdict="ok $got (${last:-0} reported synced)"
+		fi
+		;;
 	cache)
 		local f u
 		f=$(head -c 1 "$mnt/flushed" 2>&1) u=$(head -c 1 "$mnt/unflushed" 2>&1)
@@ -170,6 +185,7 @@ one_cut() { # slot workload mode n
 	local qemu=$!
 	local first='^committed'
 	[ $workload = kc ] && first='setting records'
+	[ $workload = gdbm ] && first='^synced'
 	[ $workload = cache ] && first='powercut: written'
 	if ! wait_for "$log" "$first" 90; then
 		kill -9 $qemu $nbd 2>/dev/null
