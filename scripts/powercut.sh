@@ -1,7 +1,7 @@
 #!/bin/bash
 # powercut.sh [N] [BUILD_DIR] -- from a fresh clone: install what is needed, build,
 # build the machine, then N whole-machine power cuts under fams (default 1000),
-# spread over the workloads torture, slow, fresh, kc and share; then the controls: 20 cuts
+# spread over the workloads torture, slow, fresh, kc, gdbm and share; then the controls: 20 cuts
 # of the slow torture writer without fams (must find torn files) and 10 with a
 # deliberately broken engine (must be caught).  Needs root, qemu-system-x86, nbdkit
 # and busybox-static (scripts/deps.sh installs them).  Prints the per-workload
@@ -22,7 +22,7 @@ echo "== control: fams with commits acknowledged before their data is durable (m
 "$run" "$build" 10 torture,share broken | tail -3
 broken=${PIPESTATUS[0]}
 echo "== fams, $n cuts =="
-"$run" "$build" "$n" torture,slow,fresh,kc,share fams >"$build/powercut/fams.log"
+"$run" "$build" "$n" torture,slow,fresh,kc,gdbm,share fams >"$build/powercut/fams.log"
 rc=$?
 grep -v '^[a-z]* fams ok' "$build/powercut/fams.log"
 echo "time: $(($(date +%s) - start)) s; controls: native $([ $control = 0 ] && echo tore || echo 'DID NOT TEAR'), broken $([ $broken = 0 ] && echo caught || echo 'NOT CAUGHT')"

@@ -44,6 +44,8 @@ run sqlite "$src/tests/sqlite_crash.sh" "$build" 100 fams
 sqlite_line=$(echo "$last")
 run linker "$src/tests/linker_kill.sh" "$build" 200
 linker_lines=$(echo "$out" | grep '^ok\|^FAILED' | paste -sd';' -)
+run gdbm "$src/tests/gdbm_crash.sh" "$build" 200
+gdbm_lines=$(echo "$out" | grep '^ok\|^FAILED' | paste -sd';' -)
 run fuzz "$src/scripts/fuzz.sh" "$build" "$fuzz_seconds"
 execs=$(echo "$last" | grep -o 'fuzz: [0-9]*' | grep -o '[0-9]*')
 # The behaviour tests inside a machine on Debian 12's kernel and on bookworm-backports'
@@ -68,6 +70,7 @@ echo "SIGKILL rounds (Kyoto Cabinet):            ${kc_line:-?}"
 echo "SIGKILL rounds (LMDB, MDB_WRITEMAP):       ${lmdb_line:-?}"
 echo "SIGKILL rounds (sqlite3, WAL + mmap):      ${sqlite_line:-?}"
 echo "SIGKILL rounds (linkers, output in place): ${linker_lines:-?}"
+echo "SIGKILL rounds (gdbm):                     ${gdbm_lines:-?}"
 echo "fuzz executions:                           ${execs:-?} (${fuzz_seconds}s)"
 echo "${old_lines:-?}" | sed '1s/^/behaviour tests on older kernels:          /; 2,$s/^/                                           /'
 echo "violations:                                $violations"
