@@ -89,7 +89,7 @@ int64_t fams_jwrite(int jfd, int dfd, int data_fd, uint64_t seq, const struct fa
 	h.seq = seq;
 	h.fsid = id->fsid;
 	h.ino = id->ino;
-	h.birth = id->birth;
+	h.birth = fams_jheader_birth(id);
 	h.old_size = sizes.old_size;
 	h.new_size = sizes.new_size;
 	h.nextents = n;
@@ -230,4 +230,26 @@ out:
 	else
 		free(e);
 	return state;
+}
+
+/* An odd constant: multiplying by it is a bijection of 64-bit words, so a generation
+ * (32 bits) comes back exactly from birth ^ header birth (GEN_UNMIX: its inverse). */
+#define GEN_MIX 0x9e3779b97f4a7c15ull
+#define GEN_UNMIX 0xf1de83e19937733dull
+
+uint64_t fams_jheader_birth(const struct fams_identity *id) { return id->birth ^ (id->gen * GEN_MIX); }
+
+int fams_jheader_names(const struct fams_jheader *h, const struct fams_identity *id)
+{
+	if (h->fsid != id->fsid || h->ino != id->ino)
+		return FAMS_JID_OTHER;
+	uint64_t d = h->birth ^ id->birth;
+	/* The generation mixed in, or none (a header older than the generation, or a
+	 * file system without one). */
+	if (d == id->gen * GEN_MIX || d == 0)
+		return FAMS_JID_SAME;
+	if (fams_test_break == FAMS_BREAK_IDENTITY_NO_GEN)
+		return FAMS_JID_SAME;
+	uint64_t gen = d * GEN_UNMIX;
+	return gen <= UINT32_MAX ? FAMS_JID_REUSED : FAMS_JID_OTHER;
 }

@@ -40,7 +40,7 @@ struct fams_jheader {
 	uint64_t seq;         /* commit number within this journal's life */
 	uint64_t fsid;        /* identity of the data file: filesystem id ... */
 	uint64_t ino;         /* ... inode number ... */
-	uint64_t birth;       /* ... and birth (see struct fams_identity) */
+	uint64_t birth;       /* ... and birth, mixed with its generation (fams_jheader_birth) */
 	uint64_t old_size;    /* data file size before the commit */
 	uint64_t new_size;    /* data file size the commit gives it */
 	uint64_t nextents;
@@ -71,13 +71,34 @@ struct fams_jextent {
 #define FAMS_JEXT_CUT 1u /* cut off by the commit's shrink: undo bytes only */
 
 /* Identity of a data file, as recorded in its journal and spelled in its name.
- * The birth tells a file from a later one that reuses its inode number. */
+ * The birth tells a file from a later one that reuses its inode number -- but the
+ * kernel stamps births with its coarse clock, so a file made again within one tick
+ * (1 to 4 ms) of the old one can share its inode number and birth; the generation,
+ * recorded in the journal's header (fams_jheader_birth), tells those apart. */
 struct fams_identity {
 	uint64_t fsid;
 	uint64_t ino;
 	uint64_t birth; /* birth time in ns since the epoch (statx STATX_BTIME); where the
 			 * file system keeps none, the inode's generation number; else 0 */
+	uint64_t gen;   /* the inode's generation number (FS_IOC_GETVERSION), 0 where
+			 * there is none or it was not asked (an identity made only to
+			 * name a journal) */
 };
+
+/* The birth a journal's header records for id: its birth, mixed with its
+ * generation (a header written by a fams before the generation, or for a file with
+ * none, records the birth alone).  The name keeps the birth alone, so that a
+ * journal an older fams left is still found. */
+uint64_t fams_jheader_birth(const struct fams_identity *id);
+
+/* How a journal header's identity (fsid, ino, birth) relates to id. */
+enum {
+	FAMS_JID_SAME,   /* the file it was written for */
+	FAMS_JID_REUSED, /* the same inode number and birth, another generation: the
+			  * journal's file was deleted and its inode number given to id's */
+	FAMS_JID_OTHER,  /* another file */
+};
+int fams_jheader_names(const struct fams_jheader *h, const struct fams_identity *id);
 
 /* The hash of the bytes a commit writes to one extent (its new_hash). */
 uint64_t fams_jextent_hash(const void *bytes, size_t len);

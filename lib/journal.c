@@ -72,12 +72,19 @@ static int fsid_of(int fd, uint64_t *fsid)
 
 int fams_identity_of(int fd, struct fams_identity *id)
 {
-	return inode_and_birth(fd, "", AT_EMPTY_PATH, id) < 0 || fsid_of(fd, &id->fsid) < 0 ? -1 : 0;
+	if (inode_and_birth(fd, "", AT_EMPTY_PATH, id) < 0 || fsid_of(fd, &id->fsid) < 0)
+		return -1;
+	/* For the journal's header: where no generation can be had, 0 (as an older
+	 * header records). */
+	int gen = 0;
+	id->gen = fams_raw_ioctl(fd, FS_IOC_GETVERSION, &gen) == 0 ? (uint64_t)(uint32_t)gen : 0;
+	return 0;
 }
 
 int fams_identity_at(int dirfd, const char *path, struct fams_identity *id)
 {
 	id->fsid = 0;
+	id->gen = 0; /* a name needs none */
 	if (!path[0]) /* dirfd is the file itself */
 		return inode_and_birth(dirfd, "", AT_EMPTY_PATH, id) < 0 ||
 				       (fams_cfg.journal_dir[0] && fsid_of(dirfd, &id->fsid) < 0)

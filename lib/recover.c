@@ -52,6 +52,7 @@ const char *fams_recovery_name(int outcome)
 	case FAMS_REC_BUSY: return "managed by a live process; left alone";
 	case FAMS_REC_FOREIGN: return "journal belongs to another file; not applied";
 	case FAMS_REC_REPLAYED: return "committed changes in the redo log applied again; journal retired";
+	case FAMS_REC_REUSED: return "the journal of a deleted file whose inode number this file reuses: not applied";
 	}
 	return "?";
 }
@@ -122,7 +123,9 @@ int fams_journal_examine(int jfd, int data_fd, const struct fams_identity *id, i
 		*status = FAMS_JS_TORN;
 	} else if (data_fd < 0) {
 		*status = FAMS_JS_ORPHAN;
-	} else if (h.fsid != id->fsid || h.ino != id->ino || h.birth != id->birth) {
+	} else if (fams_jheader_names(&h, id) == FAMS_JID_REUSED) {
+		*status = FAMS_JS_ORPHAN; /* its file was deleted: its inode number is id's now */
+	} else if (fams_jheader_names(&h, id) != FAMS_JID_SAME) {
 		*status = FAMS_JS_FOREIGN;
 	} else if (state == FAMS_J_REDO) {
 		*status = FAMS_JS_REDO;
@@ -183,7 +186,17 @@ int fams_recover_locked(int jfd, int data_fd, const struct fams_identity *id,
 		free(buf);
 		return 0;
 	}
-	if (h.fsid != id->fsid || h.ino != id->ino || h.birth != id->birth) {
+	const int names = fams_jheader_names(&h, id);
+	if (names == FAMS_JID_REUSED) {
+		/* Written for a file since deleted, whose inode number and birth (one tick
+		 * of the kernel's coarse clock) this one has: never applied; the caller
+		 * removes or retires it as a journal recovered. */
+		*outcome = FAMS_REC_REUSED;
+		free(ext);
+		free(buf);
+		return 0;
+	}
+	if (names != FAMS_JID_SAME) {
 		*outcome = FAMS_REC_FOREIGN;
 		fams_error("%s: its journal names another file (fsid %016llx inode %llu born %llu, this file "
 			   "is fsid %016llx inode %llu born %llu); not applied. Move the journal away if the "

@@ -12,6 +12,8 @@ enum fams_recovery_outcome {
 	FAMS_REC_BUSY,        /* a live process manages the file: nothing to recover */
 	FAMS_REC_FOREIGN,     /* the journal names another file: not applied */
 	FAMS_REC_REPLAYED,    /* a redo log's commits were applied again; data made durable */
+	FAMS_REC_REUSED,      /* the journal of a deleted file whose inode number and birth
+			       * this one has (another generation): not applied */
 };
 
 const char *fams_recovery_name(int outcome);

@@ -50,7 +50,7 @@ int fams_redo_start(int jfd, uint64_t epoch, const struct fams_identity *id, uin
 {
 	struct fams_jheader h = { .version = from_empty ? FAMS_JOURNAL_REDO_EMPTY_VERSION : FAMS_JOURNAL_REDO_VERSION,
 				  .page_size = (uint32_t)fams_page_size, .seq = epoch, .fsid = id->fsid,
-				  .ino = id->ino, .birth = id->birth, .old_size = from_empty ? 0 : size,
+				  .ino = id->ino, .birth = fams_jheader_birth(id), .old_size = from_empty ? 0 : size,
 				  .new_size = from_empty ? 0 : size };
 	memcpy(h.magic, FAMS_JOURNAL_MAGIC, 8);
 	h.header_hash = fams_jheader_hash(&h);

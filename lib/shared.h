@@ -27,7 +27,7 @@
 #include "pagebits.h"
 
 #define FAMS_SHARED_MAGIC 0x3144485353414d46ull /* "FAMSSHD1" */
-#define FAMS_SHARED_VERSION 6u
+#define FAMS_SHARED_VERSION 7u
 /* Processes that can share one file at once, and mappings of it each can publish
  * for the others to scan (more mappings: see fams_member.overflow). */
 #define FAMS_MAX_MEMBERS 64

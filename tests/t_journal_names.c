@@ -1,10 +1,21 @@
 /* A journal belongs to its file, not to a path: renaming a managed file and then
  * creating its old name works (in this process and in another), a crash's journal
- * never blocks or touches a new file created where the old one was deleted, and a
- * file renamed after a crash is still recovered when opened under its new name. */
+ * never blocks or touches a new file created where the old one was deleted -- even
+ * one made at once, which the kernel gives the old inode number and, from its
+ * coarse clock, the old birth time -- and a file renamed after a crash is still
+ * recovered when opened under its new name.
+ *
+ *   t_journal_names [--expect-broken=identity-no-gen]
+ * With --expect-broken (an engine that takes a header of the old inode's
+ * generation for the new file's, FAMS_TEST_BREAK=identity-no-gen), case 2 must
+ * find a stale journal applied to a new file, and prints "broken engine (...)
+ * caught". */
 #include "check.h"
 #include <signal.h>
+#include <stdbool.h>
 #include <sys/wait.h>
+
+static const char *expect_broken;
 
 /* In a child: map path, commit 'X' over page 0, and die without exiting (SIGKILL),
  * leaving the journal of a finished commit behind, as a crash does. */
@@ -57,8 +68,10 @@ static int run(const char *prog, const char *arg)
 	return waitpid(pid, &status, 0) == pid && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	if (argc > 1 && strncmp(argv[1], "--expect-broken=", 16) == 0)
+		expect_broken = argv[1] + 16;
 	/* 1. Rename a managed file over a new name, then create the old name again. */
 	const char *a = test_path("jn_a"), *b = test_path("jn_b");
 	int fd = make_file(a, 4 * PG, 'a');
@@ -77,23 +90,49 @@ int main(void)
 	CHECK(unlink(a) == 0 && unlink(b) == 0);
 
 	/* 2. Crash, delete the data file, create it again: the stale journal neither
-	 * blocks the new file nor is ever applied to it. */
+	 * blocks the new file nor is ever applied to it.  Done at once, the new file
+	 * often has the old one's inode number and birth time (the same journal name:
+	 * only the generation in the journal's header tells them apart), so again
+	 * and again, counting those. */
 	const char *c = test_path("jn_c");
-	fd = make_file(c, 4 * PG, 'c');
-	CHECK(fd >= 0 && close(fd) == 0);
-	crash_after_commit(c);
-	char stale[4200];
-	CHECK(journal_path_for(c, stale, sizeof stale) == 0);
-	CHECK(unlink(c) == 0);
-	fd = open(c, O_RDWR | O_CREAT | O_EXCL, 0644);
-	CHECK(fd >= 0);
-	char buf[4 * PG];
-	memset(buf, 'z', sizeof buf);
-	CHECK(pwrite(fd, buf, sizeof buf, 0) == (ssize_t)sizeof buf && close(fd) == 0);
-	map_and_commit(c, 2 * PG, 'N');
-	CHECK(file_byte_is(c, 0, 'z') && file_byte_is(c, PG, 'z')); /* nothing rolled back */
-	CHECK(unlink(c) == 0);
-	unlink(stale); /* an orphan: its file is gone */
+	int same_identity = 0, applied = 0;
+	const int rounds = expect_broken ? 100 : 12;
+	for (int round = 0; round < rounds && !(expect_broken && applied); round++) {
+		fd = make_file(c, 4 * PG, 'c');
+		CHECK(fd >= 0 && close(fd) == 0);
+		crash_after_commit(c);
+		struct statx old_id, new_id;
+		CHECK(statx(AT_FDCWD, c, 0, STATX_INO | STATX_BTIME, &old_id) == 0);
+		char stale[4200];
+		CHECK(journal_path_for(c, stale, sizeof stale) == 0);
+		CHECK(unlink(c) == 0);
+		fd = open(c, O_RDWR | O_CREAT | O_EXCL, 0644);
+		CHECK(fd >= 0);
+		CHECK(statx(fd, "", AT_EMPTY_PATH, STATX_INO | STATX_BTIME, &new_id) == 0);
+		same_identity += old_id.stx_ino == new_id.stx_ino &&
+				 old_id.stx_btime.tv_sec == new_id.stx_btime.tv_sec &&
+				 old_id.stx_btime.tv_nsec == new_id.stx_btime.tv_nsec;
+		char buf[4 * PG];
+		memset(buf, 'z', sizeof buf);
+		CHECK(pwrite(fd, buf, sizeof buf, 0) == (ssize_t)sizeof buf && close(fd) == 0);
+		map_and_commit(c, 2 * PG, 'N');
+		bool intact = file_byte_is(c, 0, 'z') && file_byte_is(c, PG, 'z'); /* nothing applied */
+		applied += !intact;
+		if (!expect_broken)
+			CHECK(intact);
+		CHECK(unlink(c) == 0);
+		unlink(stale); /* an orphan: its file is gone (a no-op where the new file reused it) */
+	}
+	printf("case 2: %d of %d new files had the old one's inode number and birth\n", same_identity, rounds);
+	if (expect_broken) {
+		if (!applied) {
+			fprintf(stderr, "broken engine (%s) NOT caught (%d of the new files had the old identity)\n",
+				expect_broken, same_identity);
+			return 1;
+		}
+		printf("broken engine (%s) caught: a stale journal applied to a new file\n", expect_broken);
+		return 0;
+	}
 
 	/* 3. Crash mid-commit, rename the data file, open it under the new name: the
 	 * journal follows the file and the interrupted commit is recovered first.

@@ -20,7 +20,7 @@
 
 int main(void)
 {
-	struct fams_identity id = { 1, 2, 3 };
+	struct fams_identity id = { 1, 2, 3, 0 };
 	int fd;
 	struct fams_shared *sh = shared_create(&fd, &id, 4096);
 	if (!sh)

@@ -36,7 +36,7 @@
 #define PG 4096
 #define DATA_PAGES 16
 
-static const struct fams_identity id = { 0x1234abcd5678ef01ull, 4242, 1764420000123456789ull };
+static const struct fams_identity id = { 0x1234abcd5678ef01ull, 4242, 1764420000123456789ull, 0 };
 static int data_fd = -1, journal_fd = -1;
 static uint64_t allowed_size; /* the header's old size; writes must stay below it */
 /* A redo log's: the sizes its records give the file (any one may be the last). */
