@@ -243,13 +243,15 @@ int fams_jheader_names(const struct fams_jheader *h, const struct fams_identity 
 {
 	if (h->fsid != id->fsid || h->ino != id->ino)
 		return FAMS_JID_OTHER;
-	uint64_t d = h->birth ^ id->birth;
-	/* The generation mixed in, or none (a header older than the generation, or a
-	 * file system without one). */
-	if (d == id->gen * GEN_MIX || d == 0)
+	/* What the header mixed into the birth: a generation (32 bits), or nothing (a
+	 * header older than the generation, or a file system without one). */
+	uint64_t gen = (h->birth ^ id->birth) * GEN_UNMIX;
+	if (gen > UINT32_MAX)
+		return FAMS_JID_OTHER; /* another birth */
+	/* Where this file's generation could not be had (0), the birth alone decides,
+	 * as before the generation: calling the journal another file's would drop a
+	 * commit it holds. */
+	if (gen == 0 || id->gen == 0 || gen == id->gen || fams_test_break == FAMS_BREAK_IDENTITY_NO_GEN)
 		return FAMS_JID_SAME;
-	if (fams_test_break == FAMS_BREAK_IDENTITY_NO_GEN)
-		return FAMS_JID_SAME;
-	uint64_t gen = d * GEN_UNMIX;
-	return gen <= UINT32_MAX ? FAMS_JID_REUSED : FAMS_JID_OTHER;
+	return FAMS_JID_REUSED;
 }

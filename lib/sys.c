@@ -74,23 +74,27 @@ int fams_raw_memfd_create(const char *name, unsigned flags) { return (int)syscal
 int fams_raw_msync(void *addr, size_t len, int flags) { return (int)syscall(SYS_msync, addr, len, flags); }
 pid_t fams_raw_getpid(void) { return (pid_t)syscall(SYS_getpid); }
 int fams_raw_userfaultfd(int flags) { return (int)syscall(SYS_userfaultfd, flags); }
+int fams_raw_fstat(int fd, struct stat *st) { return (int)syscall(SYS_fstat, fd, st); }
+int fams_raw_fstatat(int dirfd, const char *path, struct stat *st, int flags)
+{
+	return (int)syscall(SYS_newfstatat, dirfd, path, st, flags);
+}
 int fams_raw_statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *stx)
 {
 	return (int)syscall(SYS_statx, dirfd, path, flags, mask, stx);
 }
 int fams_raw_fstatfs(int fd, struct statfs *sf) { return (int)syscall(SYS_fstatfs, fd, sf); }
-
 /* statx answered ENOSYS or EPERM once (before Linux 4.11, a seccomp filter): fstat
  * from then on, without trying again at every call. */
 static bool g_no_statx;
 
-/* statx asking for mask, which must come back: 0, 1 where statx is missing or
- * refused or did not give it all (the caller falls back to fstat), or -1 with errno. */
-static int statx_for(int dirfd, const char *path, int flags, unsigned mask, struct statx *stx)
+/* statx of fd itself asking for mask, which must come back: 0, 1 where statx is
+ * missing or refused (the caller falls back to fstat), or -1 with errno. */
+static int statx_of(int fd, unsigned mask, struct statx *stx)
 {
 	if (__atomic_load_n(&g_no_statx, __ATOMIC_RELAXED))
 		return 1;
-	if (fams_raw_statx(dirfd, path, flags | AT_STATX_SYNC_AS_STAT, mask, stx) == 0)
+	if (fams_raw_statx(fd, "", AT_EMPTY_PATH | AT_STATX_SYNC_AS_STAT, mask, stx) == 0)
 		return (stx->stx_mask & mask) == mask ? 0 : 1;
 	if (errno != ENOSYS && errno != EPERM)
 		return -1;
@@ -98,56 +102,31 @@ static int statx_for(int dirfd, const char *path, int flags, unsigned mask, stru
 	return 1;
 }
 
-/* What fams asks of a file: never its times (sys.h says why). */
-#define UNTIMED (STATX_TYPE | STATX_MODE | STATX_NLINK | STATX_UID | STATX_GID | STATX_INO | STATX_SIZE | STATX_BLOCKS)
-
-/* fstatat of path relative to dirfd (flags: AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW),
- * times left zero. */
-static int stat_untimed(int dirfd, const char *path, int flags, struct stat *st)
-{
-	struct statx x;
-	int r = statx_for(dirfd, path, flags, UNTIMED, &x);
-	if (r == 0) {
-		*st = (struct stat){ .st_dev = makedev(x.stx_dev_major, x.stx_dev_minor),
-				     .st_ino = (ino_t)x.stx_ino,
-				     .st_mode = x.stx_mode,
-				     .st_nlink = x.stx_nlink,
-				     .st_uid = x.stx_uid,
-				     .st_gid = x.stx_gid,
-				     .st_rdev = makedev(x.stx_rdev_major, x.stx_rdev_minor),
-				     .st_size = (off_t)x.stx_size,
-				     .st_blksize = (blksize_t)x.stx_blksize,
-				     .st_blocks = (blkcnt_t)x.stx_blocks };
-		return 0;
-	}
-	if (r < 0)
-		return -1;
-	return (int)syscall(SYS_newfstatat, dirfd, path, st, flags);
-}
-
-int fams_raw_fstat(int fd, struct stat *st) { return stat_untimed(fd, "", AT_EMPTY_PATH, st); }
-int fams_raw_fstatat(int dirfd, const char *path, struct stat *st, int flags)
-{
-	return stat_untimed(dirfd, path, flags, st);
-}
-
 int fams_file_size(int fd, uint64_t *size)
 {
+	struct statx stx;
 	struct stat st;
-	if (fams_raw_fstat(fd, &st) < 0)
-		return -1;
-	*size = (uint64_t)st.st_size;
-	return 0;
+	int r = statx_of(fd, STATX_SIZE, &stx);
+	if (r == 0)
+		*size = stx.stx_size;
+	else if (r > 0 && (r = fams_raw_fstat(fd, &st)) == 0)
+		*size = (uint64_t)st.st_size;
+	return r < 0 ? -1 : 0;
 }
 
 int fams_file_key_of(int fd, dev_t *dev, ino_t *ino)
 {
+	struct statx stx;
 	struct stat st;
-	if (fams_raw_fstat(fd, &st) < 0)
-		return -1;
-	*dev = st.st_dev;
-	*ino = st.st_ino;
-	return 0;
+	int r = statx_of(fd, STATX_INO, &stx);
+	if (r == 0) {
+		*dev = makedev(stx.stx_dev_major, stx.stx_dev_minor);
+		*ino = (ino_t)stx.stx_ino;
+	} else if (r > 0 && (r = fams_raw_fstat(fd, &st)) == 0) {
+		*dev = st.st_dev;
+		*ino = st.st_ino;
+	}
+	return r < 0 ? -1 : 0;
 }
 int fams_raw_faccessat(int dirfd, const char *path, int mode)
 {

@@ -88,8 +88,6 @@ int fams_raw_memfd_create(const char *name, unsigned flags);
 int fams_raw_msync(void *addr, size_t len, int flags);
 pid_t fams_raw_getpid(void);
 int fams_raw_userfaultfd(int flags);
-/* fstat and fstatat for fams's own questions: every field but the times, which stay
- * zero and are not asked for (fams reads no time; fams_file_size says why). */
 int fams_raw_fstat(int fd, struct stat *st);
 int fams_raw_fstatat(int dirfd, const char *path, struct stat *st, int flags);
 int fams_raw_statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *stx);

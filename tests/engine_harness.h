@@ -79,6 +79,7 @@ static inline void parse_broken(int argc, char **argv)
 		{ "empty-over-data", FAMS_BREAK_EMPTY_OVER_DATA },
 		{ "empty-cut-always", FAMS_BREAK_EMPTY_CUT_ALWAYS },
 		{ "exec-unsettled", FAMS_BREAK_EXEC_UNSETTLED },
+		{ "identity-no-gen", FAMS_BREAK_IDENTITY_NO_GEN },
 	};
 	for (int i = 1; i < argc; i++) {
 		if (strncmp(argv[i], "--broken=", 9) != 0)

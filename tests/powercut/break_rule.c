@@ -13,10 +13,7 @@
  *                  lands after a newer commit (lib/asynccommit.h) (lost commits);
  *   move-unmarked (tests/t_trackers.c under FAMS_TRACKER_MOVES=always): a move
  *                  between trackers marks nothing suspect (lib/trackswitch.c)
- *                  (lost stores);
- *   identity-no-gen (tests/t_journal_names.c): a journal's header is matched by
- *                  inode number and birth alone (lib/jformat.c): a stale journal
- *                  is applied to a new file that reuses both. */
+ *                  (lost stores). */
 #include "sys.h"
 
 #include <stdlib.h>
@@ -35,8 +32,6 @@ __attribute__((constructor)) static void break_one_rule(void)
 		fams_test_break = FAMS_BREAK_SNAPSHOT_OVERTAKES;
 	else if (name && strcmp(name, "move-unmarked") == 0)
 		fams_test_break = FAMS_BREAK_MOVE_UNMARKED;
-	else if (name && strcmp(name, "identity-no-gen") == 0)
-		fams_test_break = FAMS_BREAK_IDENTITY_NO_GEN;
 	else
 		fams_test_break = FAMS_BREAK_NO_JOURNAL_FLUSH;
 }
