@@ -146,6 +146,28 @@ static inline void journal_path(char *out, size_t cap)
 		out[0] = '\0';
 }
 
+/* The header of the journal of the file at path, read; and written back, its hash
+ * made right again. */
+static inline void read_journal_header(struct fams_jheader *h)
+{
+	char jp[4200];
+	journal_path(jp, sizeof jp);
+	int jfd = open(jp, O_RDONLY);
+	if (jfd < 0 || pread(jfd, h, sizeof *h, 0) != sizeof *h)
+		FAIL("read journal %s", jp);
+	close(jfd);
+}
+static inline void write_journal_header(struct fams_jheader *h)
+{
+	char jp[4200];
+	journal_path(jp, sizeof jp);
+	h->header_hash = fams_jheader_hash(h);
+	int jfd = open(jp, O_WRONLY);
+	if (jfd < 0 || pwrite(jfd, h, sizeof *h, 0) != sizeof *h)
+		FAIL("write journal %s", jp);
+	close(jfd);
+}
+
 static inline void remove_journal(void)
 {
 	char j[4200];
@@ -210,6 +232,37 @@ static inline int journal_from_empty(const struct fams_file *f)
 {
 	struct fams_jheader h;
 	return pread(f->j.fd, &h, sizeof h, 0) == (ssize_t)sizeof h && h.version == FAMS_JOURNAL_REDO_EMPTY_VERSION;
+}
+
+/* The file at path written as base, then an undo commit of it cut short as a crash
+ * between its data writes leaves it: page 0 new, page 5 old again.  Returns that
+ * torn image; the commit's journal is left.  (fams_cfg.commit_log must be undo.) */
+static inline struct fams_file *open_managed(void);
+static inline struct image torn_undo_commit(const struct image *base)
+{
+	write_image(base);
+	struct fams_file *f = open_managed();
+	if (!f)
+		FAIL("open_managed");
+	put(f, 0, "NEW");
+	put(f, 5 * PG, "NEW");
+	if (fams_file_commit(f, 0, UINT64_MAX) < 0)
+		FAIL("commit");
+	int fd = open(path, O_RDWR);
+	if (fd < 0 || pwrite(fd, base->bytes + 5 * PG, PG, 5 * PG) != PG)
+		FAIL("set-up");
+	close(fd);
+	fams_file_close(f, 0);
+	return read_image();
+}
+
+/* The file the helpers act on: NAME.PID in $FAMS_TEST_DIR (or here). */
+static inline void use_test_file(const char *name)
+{
+	static char file[4096];
+	const char *dir = getenv("FAMS_TEST_DIR");
+	snprintf(file, sizeof file, "%s/%s.%d", dir ? dir : ".", name, (int)getpid());
+	path = file;
 }
 
 static inline struct fams_file *open_managed(void)

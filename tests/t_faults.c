@@ -370,10 +370,7 @@ static int create_trial(enum fault k, long at)
 
 int main(void)
 {
-	static char path_main[4096];
-	const char *dir = getenv("FAMS_TEST_DIR");
-	snprintf(path_main, sizeof path_main, "%s/faults.%d", dir ? dir : ".", (int)getpid());
-	path = path_main;
+	use_test_file("faults");
 	fams_cfg.journal_size = 64 * 1024;
 	fams_redo_room = 0; /* the log rolls over at the journal's size */
 	fams_cfg.journal_max = 64 << 20;

@@ -69,10 +69,8 @@ static void journal_checks(int pages)
 
 int main(void)
 {
-	static char path_main[4096];
+	use_test_file("journal_direct");
 	const char *dir = getenv("FAMS_TEST_DIR");
-	snprintf(path_main, sizeof path_main, "%s/journal_direct.%d", dir ? dir : ".", (int)getpid());
-	path = path_main;
 	fams_log_level = FAMS_LOG_ERROR;
 	fams_cfg.commit_log = FAMS_COMMIT_UNDO; /* undo journals are what this is about */
 	fams_sys.os_pwrite = counting_pwrite;

@@ -15,40 +15,13 @@
 #include "log.h"
 #include "recover.h"
 
-/* A torn undo commit of the file at path: page 0 new, page 5 old again.  Returns
- * the torn image; base is the state before the commit. */
-static struct image torn_commit(const struct image *base)
-{
-	write_image(base);
-	struct fams_file *f = open_managed();
-	if (!f)
-		FAIL("open_managed");
-	put(f, 0, "NEW");
-	put(f, 5 * PG, "NEW");
-	if (fams_file_commit(f, 0, UINT64_MAX) < 0)
-		FAIL("commit");
-	int fd = open(path, O_RDWR);
-	if (fd < 0 || pwrite(fd, base->bytes + 5 * PG, PG, 5 * PG) != PG)
-		FAIL("set-up");
-	close(fd);
-	fams_file_close(f, 0);
-	return read_image();
-}
-
 /* Rewrite the journal header's birth field as written for identity id. */
 static void relabel(const struct fams_identity *id)
 {
-	char jp[4200];
-	journal_path(jp, sizeof jp);
-	int jfd = open(jp, O_RDWR);
 	struct fams_jheader h;
-	if (jfd < 0 || pread(jfd, &h, sizeof h, 0) != sizeof h)
-		FAIL("read journal %s", jp);
+	read_journal_header(&h);
 	h.birth = fams_jheader_birth(id);
-	h.header_hash = fams_jheader_hash(&h);
-	if (pwrite(jfd, &h, sizeof h, 0) != sizeof h)
-		FAIL("write journal");
-	close(jfd);
+	write_journal_header(&h);
 }
 
 /* Recover the file at path: its outcome; the journal must be gone after. */
@@ -67,10 +40,7 @@ static int recover(void)
 int main(int argc, char **argv)
 {
 	parse_broken(argc, argv);
-	static char path_main[4096];
-	const char *dir = getenv("FAMS_TEST_DIR");
-	snprintf(path_main, sizeof path_main, "%s/journal_identity.%d", dir ? dir : ".", (int)getpid());
-	path = path_main;
+	use_test_file("journal_identity");
 	fams_log_level = FAMS_LOG_ERROR;
 	fams_cfg.commit_log = FAMS_COMMIT_UNDO; /* a torn commit to roll back */
 
@@ -103,7 +73,7 @@ int main(int argc, char **argv)
 	}
 
 	/* The journal of a deleted file of another generation: never applied. */
-	struct image torn = torn_commit(&base);
+	struct image torn = torn_undo_commit(&base);
 	struct fams_identity deleted = id;
 	deleted.gen = id.gen ^ 1;
 	relabel(&deleted);
@@ -117,7 +87,7 @@ int main(int argc, char **argv)
 
 	/* This file's own journal, and one written before the generation: rolled back. */
 	for (int legacy_header = 0; legacy_header < 2; legacy_header++) {
-		torn_commit(&base);
+		torn_undo_commit(&base);
 		if (legacy_header) {
 			struct fams_identity old = id;
 			old.gen = 0; /* the birth alone, as a fams before the generation wrote it */

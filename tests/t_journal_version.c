@@ -12,42 +12,20 @@
 
 int main(void)
 {
-	static char path_main[4096];
-	const char *dir = getenv("FAMS_TEST_DIR");
-	snprintf(path_main, sizeof path_main, "%s/journal_version.%d", dir ? dir : ".", (int)getpid());
-	path = path_main;
+	use_test_file("journal_version");
 	fams_log_level = FAMS_LOG_ERROR;
 	fams_cfg.commit_log = FAMS_COMMIT_UNDO; /* undo journals are what this is about */
 
 	struct image base = base_image(8 * PG);
-	write_image(&base);
-	struct fams_file *f = open_managed();
-	if (!f)
-		FAIL("open_managed");
-	put(f, 0, "NEW");
-	put(f, 5 * PG, "NEW");
-	if (fams_file_commit(f, 0, UINT64_MAX) < 0)
-		FAIL("commit");
-	/* A crash between the data writes: page 0 new, page 5 old again. */
-	int fd = open(path, O_RDWR);
-	if (fd < 0 || pwrite(fd, base.bytes + 5 * PG, PG, 5 * PG) != PG)
-		FAIL("set-up");
-	close(fd);
-	fams_file_close(f, 0);
-	struct image torn = read_image();
+	struct image torn = torn_undo_commit(&base);
 
 	/* Relabel the journal as format 1, its header hash made right again. */
 	char jp[4200];
 	journal_path(jp, sizeof jp);
-	int jfd = open(jp, O_RDWR);
 	struct fams_jheader h;
-	if (jfd < 0 || pread(jfd, &h, sizeof h, 0) != sizeof h)
-		FAIL("read journal %s", jp);
+	read_journal_header(&h);
 	h.version = 1;
-	h.header_hash = fams_jheader_hash(&h);
-	if (pwrite(jfd, &h, sizeof h, 0) != sizeof h)
-		FAIL("write journal");
-	close(jfd);
+	write_journal_header(&h);
 
 	int outcome;
 	errno = 0;
@@ -65,7 +43,7 @@ int main(void)
 				     .nextents = h.nextents, .body_len = h.body_len, .body_hash = h.body_hash };
 	memcpy(v.magic, FAMS_JOURNAL_MAGIC, 8);
 	v.header_hash = XXH3_64bits(&v, sizeof v);
-	jfd = open(jp, O_RDWR);
+	int jfd = open(jp, O_RDWR);
 	char zero[sizeof h] = { 0 };
 	if (jfd < 0 || pwrite(jfd, zero, sizeof zero, 0) != sizeof zero || pwrite(jfd, &v, sizeof v, 0) != sizeof v)
 		FAIL("write format 2 journal");

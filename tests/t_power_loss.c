@@ -1051,10 +1051,7 @@ int main(int argc, char **argv)
 		else if (strcmp(argv[i], "--commit-log=undo") == 0)
 			only_log = FAMS_COMMIT_UNDO;
 	}
-	static char path_main[4096];
-	const char *dir = getenv("FAMS_TEST_DIR");
-	snprintf(path_main, sizeof path_main, "%s/power_loss.%d", dir ? dir : ".", (int)getpid());
-	path = path_main;
+	use_test_file("power_loss");
 	fams_cfg.journal_size = 64 * 1024;
 	fams_redo_room = 0; /* the log rolls over at the journal's size */ /* small, so growth is exercised */
 	fams_cfg.journal_max = 64 << 20;

@@ -196,10 +196,7 @@ static void trial(long k, long j, bool *a_done, bool *b_done, long *states)
 int main(int argc, char **argv)
 {
 	parse_broken(argc, argv);
-	static char file[4096];
-	const char *dir = getenv("FAMS_TEST_DIR");
-	snprintf(file, sizeof file, "%s/share_crash.%d", dir ? dir : ".", (int)getpid());
-	path = file;
+	use_test_file("share_crash");
 	fams_cfg.journal_size = 64 * 1024;
 	fams_redo_room = 0; /* the log rolls over at the journal's size */
 	fams_log_level = FAMS_LOG_ERROR; /* repairs and rollbacks are the point here */
