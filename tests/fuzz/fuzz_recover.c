@@ -7,6 +7,9 @@
  *   bit 1  make the header name this data file (else the mutated identity stands)
  *   bit 2  force a rollback (as a failed commit does)
  *   bits 3-5  data file size: 16 pages minus that many 1000-byte steps
+ *   bit 6  with bit 1: the birth as a header of this file's generation records it
+ *   bit 7  with bit 1: ... of another generation (a deleted file's, inode number
+ *          and birth reused: never applied)
  *
  * Recovery must never crash or hang, never touch the data file when the journal
  * names another file or does not validate, never write past the old size the
@@ -36,7 +39,7 @@
 #define PG 4096
 #define DATA_PAGES 16
 
-static const struct fams_identity id = { 0x1234abcd5678ef01ull, 4242, 1764420000123456789ull, 0 };
+static const struct fams_identity id = { 0x1234abcd5678ef01ull, 4242, 1764420000123456789ull, 0x5a5a };
 static int data_fd = -1, journal_fd = -1;
 static uint64_t allowed_size; /* the header's old size; writes must stay below it */
 /* A redo log's: the sizes its records give the file (any one may be the last). */
@@ -198,9 +201,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t n)
 		struct fams_jheader h;
 		memcpy(&h, j, sizeof h);
 		if (flags & 2) {
+			struct fams_identity deleted = id;
+			deleted.gen = id.gen + 1;
 			h.fsid = id.fsid;
 			h.ino = id.ino;
-			h.birth = id.birth;
+			h.birth = flags & 128 ? fams_jheader_birth(&deleted) : flags & 64 ? fams_jheader_birth(&id) : id.birth;
 		}
 		memcpy(j, &h, sizeof h);
 		if (flags & 1)
@@ -218,7 +223,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t n)
 	const int have_header = jn >= sizeof h;
 	if (have_header)
 		memcpy(&h, j, sizeof h);
-	data_may_change = have_header && h.fsid == id.fsid && h.ino == id.ino && h.birth == id.birth;
+	data_may_change = have_header && fams_jheader_names(&h, &id) == FAMS_JID_SAME;
 	allowed_size = data_may_change ? h.old_size : 0; /* format 2's one size sits where old_size does */
 	uint64_t nextents = h.nextents;
 	if (have_header && h.version == 2) {
@@ -245,7 +250,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t n)
 	int outcome;
 	int r = fams_recover_locked(journal_fd, data_fd, &id, "fuzz", flags & 4 ? FAMS_REC_FORCE_ROLLBACK : 0,
 				    &outcome);
-	if (!data_may_change && outcome != FAMS_REC_NONE && outcome != FAMS_REC_TORN && outcome != FAMS_REC_FOREIGN)
+	if (!data_may_change && outcome != FAMS_REC_NONE && outcome != FAMS_REC_TORN && outcome != FAMS_REC_FOREIGN &&
+	    outcome != FAMS_REC_REUSED)
 		VIOLATION("a journal of another file was applied (outcome %s)", fams_recovery_name(outcome));
 	if (outcome == FAMS_REC_FOREIGN && (r != -1 || errno != EUCLEAN))
 		VIOLATION("a foreign journal was not refused with EUCLEAN");

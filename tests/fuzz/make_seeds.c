@@ -108,6 +108,8 @@ int main(int argc, char **argv)
 		fams_file_close(f, 0);
 		save_journal(argv[1], 0x03, 0); /* hashes fixed, identity made the target's */
 		save_journal(argv[1], 0x07, 0); /* the same, rolled back */
+		save_journal(argv[1], 0x43, 0); /* a header of the target's generation */
+		save_journal(argv[1], 0x83, 0); /* ... of another (a deleted file's): never applied */
 		if (!sizes[e])
 			save_journal(argv[1], 0x03, 1); /* as the previous fams wrote it */
 	}
