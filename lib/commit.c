@@ -212,23 +212,23 @@ static bool holds_no_data(const struct fams_file *f)
  * cuts the file to nothing first: redolog.h).  Asked before the commit reads the
  * data file: reading pages over extents allocated and never written (a file sized
  * with fallocate, as gold sizes its output) brings them into the page cache, where
- * SEEK_DATA then finds data. */
+ * SEEK_DATA then finds data.  False with FAMS_COMMIT_LOG=undo (no log at all). */
 static bool log_base_known(const struct fams_file *f)
 {
 	const struct fams_jcounters *c = f->j.st;
-	return f->j.fd >= 0 && (c->live == FAMS_JLIVE_REDO || c->redo_epoch || f->sh->data_durable ||
-				fams_test_break == FAMS_BREAK_DATA_UNDURABLE || holds_no_data(f));
+	return f->j.fd >= 0 && fams_cfg.commit_log == FAMS_COMMIT_REDO &&
+	       (c->live == FAMS_JLIVE_REDO || c->redo_epoch || f->sh->data_durable ||
+		fams_test_break == FAMS_BREAK_DATA_UNDURABLE || holds_no_data(f));
 }
 
-/* Whether the commit of pl goes to the redo log: with FAMS_COMMIT_LOG=redo (the
- * default), where a log may go on or begin (base_known: log_base_known, asked
- * before the commit read the data file), when the journal may grow to hold its
- * record in an empty log (one that may not is an undo commit, which holds only the
- * old bytes below the old size). */
+/* Whether the commit of pl goes to the redo log: where a log may go on or begin
+ * (base_known: log_base_known, asked before the commit read the data file; never
+ * with FAMS_COMMIT_LOG=undo), when the journal may grow to hold its record in an
+ * empty log (one that may not is an undo commit, which holds only the old bytes
+ * below the old size). */
 static bool redo_fits(const struct commit_plan *pl, bool base_known)
 {
-	return base_known && fams_cfg.commit_log == FAMS_COMMIT_REDO &&
-	       FAMS_JOURNAL_BODY_OFFSET + fams_jrecord_span(pl->written, pl->new_bytes) <= fams_cfg.journal_max;
+	return base_known && FAMS_JOURNAL_BODY_OFFSET + fams_jrecord_span(pl->written, pl->new_bytes) <= fams_cfg.journal_max;
 }
 
 /* Make the commits in f's redo log durable in the data file, then retire the
@@ -493,11 +493,11 @@ static int commit_locked(struct fams_file *f, uint64_t lo, uint64_t hi, const st
 	if (fams_file_data_writable(f) < 0 || (f->sh->needs_rollback && rollback_in_place(f) < 0))
 		return -1;
 
-	uint64_t data_size;
-	if (fams_file_size(f->data_fd, &data_size) < 0)
+	struct fams_untimed data;
+	if (fams_file_untimed(f->data_fd, &data) < 0)
 		return -1;
 	const bool base_known = log_base_known(f); /* before the plan reads the data file */
-	const struct fams_jsizes sz = { data_size, snap ? snap->size : f->sh->size };
+	const struct fams_jsizes sz = { data.size, snap ? snap->size : f->sh->size };
 	f->sh->data_size = sz.old_size;
 	if (hi > sz.new_size)
 		hi = sz.new_size;

@@ -96,9 +96,8 @@ struct fams_file *fd_file(int fd, bool *dropped)
 	if (!s || !s->file)
 		return NULL;
 	/* Asked at every call on a managed descriptor (fsync among them): no times. */
-	dev_t dev;
-	ino_t ino;
-	if (fams_file_key_of(fd, &dev, &ino) == 0 && dev == s->file->key.dev && ino == s->file->key.ino)
+	struct fams_untimed now;
+	if (fams_file_untimed(fd, &now) == 0 && now.dev == s->file->key.dev && now.ino == s->file->key.ino)
 		return s->file;
 	fd_point(s, NULL);
 	*dropped = true;

@@ -112,7 +112,7 @@ int fams_journal_examine(int jfd, int data_fd, const struct fams_identity *id, i
 		errno = ENOMEM;
 		return -1;
 	}
-	int state = fams_jread(jfd, &h, &ext, buf), r = 0;
+	int state = fams_jread(jfd, &h, &ext, buf), r = 0, names;
 	if (state < 0) {
 		r = -1;
 	} else if (state == FAMS_J_EMPTY) {
@@ -123,10 +123,9 @@ int fams_journal_examine(int jfd, int data_fd, const struct fams_identity *id, i
 		*status = FAMS_JS_TORN;
 	} else if (data_fd < 0) {
 		*status = FAMS_JS_ORPHAN;
-	} else if (fams_jheader_names(&h, id) == FAMS_JID_REUSED) {
-		*status = FAMS_JS_ORPHAN; /* its file was deleted: its inode number is id's now */
-	} else if (fams_jheader_names(&h, id) != FAMS_JID_SAME) {
-		*status = FAMS_JS_FOREIGN;
+	} else if ((names = fams_jheader_names(&h, id)) != FAMS_JID_SAME) {
+		/* REUSED: its file was deleted, its inode number is id's now. */
+		*status = names == FAMS_JID_REUSED ? FAMS_JS_ORPHAN : FAMS_JS_FOREIGN;
 	} else if (state == FAMS_J_REDO) {
 		*status = FAMS_JS_REDO;
 	} else if (fams_raw_fstat(data_fd, &dst) < 0) {

@@ -102,30 +102,16 @@ static int statx_of(int fd, unsigned mask, struct statx *stx)
 	return 1;
 }
 
-int fams_file_size(int fd, uint64_t *size)
+int fams_file_untimed(int fd, struct fams_untimed *u)
 {
 	struct statx stx;
 	struct stat st;
-	int r = statx_of(fd, STATX_SIZE, &stx);
+	int r = statx_of(fd, STATX_INO | STATX_SIZE, &stx);
 	if (r == 0)
-		*size = stx.stx_size;
+		*u = (struct fams_untimed){ makedev(stx.stx_dev_major, stx.stx_dev_minor), (ino_t)stx.stx_ino,
+					    stx.stx_size };
 	else if (r > 0 && (r = fams_raw_fstat(fd, &st)) == 0)
-		*size = (uint64_t)st.st_size;
-	return r < 0 ? -1 : 0;
-}
-
-int fams_file_key_of(int fd, dev_t *dev, ino_t *ino)
-{
-	struct statx stx;
-	struct stat st;
-	int r = statx_of(fd, STATX_INO, &stx);
-	if (r == 0) {
-		*dev = makedev(stx.stx_dev_major, stx.stx_dev_minor);
-		*ino = (ino_t)stx.stx_ino;
-	} else if (r > 0 && (r = fams_raw_fstat(fd, &st)) == 0) {
-		*dev = st.st_dev;
-		*ino = st.st_ino;
-	}
+		*u = (struct fams_untimed){ st.st_dev, st.st_ino, (uint64_t)st.st_size };
 	return r < 0 ? -1 : 0;
 }
 int fams_raw_faccessat(int dirfd, const char *path, int mode)

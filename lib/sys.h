@@ -92,14 +92,17 @@ int fams_raw_fstat(int fd, struct stat *st);
 int fams_raw_fstatat(int dirfd, const char *path, struct stat *st, int flags);
 int fams_raw_statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *stx);
 int fams_raw_fstatfs(int fd, struct statfs *sf);
-/* The size of the file open as fd, asking for nothing else: a stat that asks for
- * the times makes the kernel (multigrain timestamps, Linux 6.13) give the next
- * write a fine-grained one, and so dirty the inode, which a commit's fdatasync
- * then writes -- a device write per commit.  0, or -1 with errno. */
-int fams_file_size(int fd, uint64_t *size);
-/* The device and inode of the file open as fd, asking for no time either (as
- * fams_file_size says why).  0, or -1 with errno. */
-int fams_file_key_of(int fd, dev_t *dev, ino_t *ino);
+/* The identity and size of the file open as fd, asked without its times: a stat
+ * that asks for them makes the kernel (multigrain timestamps, Linux 6.13) give the
+ * next write a fine-grained one, and so dirty the inode, which a commit's fdatasync
+ * then writes -- a device write per commit.  For what runs at every commit or
+ * call.  0, or -1 with errno. */
+struct fams_untimed {
+	dev_t dev;
+	ino_t ino;
+	uint64_t size;
+};
+int fams_file_untimed(int fd, struct fams_untimed *u);
 int fams_raw_faccessat(int dirfd, const char *path, int mode);
 /* access(path, mode) as the effective ids see it (faccessat2 AT_EACCESS), as open
  * and truncate judge. */

@@ -234,28 +234,6 @@ static inline int journal_from_empty(const struct fams_file *f)
 	return pread(f->j.fd, &h, sizeof h, 0) == (ssize_t)sizeof h && h.version == FAMS_JOURNAL_REDO_EMPTY_VERSION;
 }
 
-/* The file at path written as base, then an undo commit of it cut short as a crash
- * between its data writes leaves it: page 0 new, page 5 old again.  Returns that
- * torn image; the commit's journal is left.  (fams_cfg.commit_log must be undo.) */
-static inline struct fams_file *open_managed(void);
-static inline struct image torn_undo_commit(const struct image *base)
-{
-	write_image(base);
-	struct fams_file *f = open_managed();
-	if (!f)
-		FAIL("open_managed");
-	put(f, 0, "NEW");
-	put(f, 5 * PG, "NEW");
-	if (fams_file_commit(f, 0, UINT64_MAX) < 0)
-		FAIL("commit");
-	int fd = open(path, O_RDWR);
-	if (fd < 0 || pwrite(fd, base->bytes + 5 * PG, PG, 5 * PG) != PG)
-		FAIL("set-up");
-	close(fd);
-	fams_file_close(f, 0);
-	return read_image();
-}
-
 /* The file the helpers act on: NAME.PID in $FAMS_TEST_DIR (or here). */
 static inline void use_test_file(const char *name)
 {
@@ -274,6 +252,27 @@ static inline struct fams_file *open_managed(void)
 	struct fams_file *f = fams_file_open(fd, &st, path);
 	close(fd);
 	return f;
+}
+
+/* The file at path written as base, then an undo commit of it cut short as a crash
+ * between its data writes leaves it: page 0 new, page 5 old again.  Returns that
+ * torn image; the commit's journal is left.  (fams_cfg.commit_log must be undo.) */
+static inline struct image torn_undo_commit(const struct image *base)
+{
+	write_image(base);
+	struct fams_file *f = open_managed();
+	if (!f)
+		FAIL("open_managed");
+	put(f, 0, "NEW");
+	put(f, 5 * PG, "NEW");
+	if (fams_file_commit(f, 0, UINT64_MAX) < 0)
+		FAIL("commit");
+	int fd = open(path, O_RDWR);
+	if (fd < 0 || pwrite(fd, base->bytes + 5 * PG, PG, 5 * PG) != PG)
+		FAIL("set-up");
+	close(fd);
+	fams_file_close(f, 0);
+	return read_image();
 }
 
 #endif
