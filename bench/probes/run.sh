@@ -1,6 +1,7 @@
 #!/bin/bash
-# run.sh [RUNS] -- build the cross-process probes (one small program per kernel
-# mechanism that sharing a file between processes relies on; docs/sharing.md) and
+# run.sh [RUNS] -- build the probes (one small program per kernel mechanism fams
+# relies on: sharing a file between processes, docs/sharing.md; the trackers of old
+# kernels; the TLB shootdown a harvest pays, bench/README.md section 5) and
 # run each RUNS times (default 7), printing the median of every RESULT line.
 # Needs root for the other-user cases; never part of the test suite.
 set -eu
