@@ -3,12 +3,15 @@
  *
  * Lock order: registry lock, then a file's commit lock, then g_lock; the commit
  * thread holds g_lock only to take or finish a snapshot, never while it commits
- * (it then holds the commit gate and the file's commit lock, never the registry
- * lock). */
+ * (it then holds the commit gate and the file's commit lock), and never waits for
+ * the registry lock: it takes it only when free (close_left_open). */
 #include "asynccommit.h"
 #include "commit.h"
 #include "commitgate.h"
+#include "commitlock.h"
+#include "dirty.h"
 #include "file.h"
+#include "registry.h"
 #include "log.h"
 
 #include <errno.h>
@@ -22,6 +25,21 @@ static pthread_cond_t g_idle = PTHREAD_COND_INITIALIZER; /* a snapshot's commit 
 static struct fams_file *g_queue;                        /* files with a snapshot queued */
 static int g_busy;                                       /* snapshots being committed */
 static bool g_thread;
+
+/* Protect again the pages f's snapshot harvest left open (dirty.c), before its
+ * commit compares them with the snapshot.  Only with the registry lock free -- no
+ * mapping changes meanwhile, and a thread waiting for this snapshot (async_drain)
+ * holds it: that thread's own harvest, which follows, protects them instead. */
+static void close_left_open(struct fams_file *f)
+{
+	if (!fams_trylock())
+		return;
+	if (f->left_open && fams_commit_lock(f) == 0) {
+		dirty_close_left_open(f);
+		fams_commit_unlock(f);
+	}
+	fams_unlock();
+}
 
 /* The commit thread: commit each queued snapshot, oldest file first. */
 static void *commit_thread(void *arg)
@@ -41,6 +59,7 @@ static void *commit_thread(void *arg)
 		pthread_mutex_unlock(&g_lock);
 
 		gate_enter();
+		close_left_open(f);
 		int err = fams_commit_apply(f, &s) < 0 ? errno : 0;
 		gate_leave();
 		snapshot_free(&s);

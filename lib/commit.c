@@ -444,7 +444,7 @@ int fams_commit_snapshot(struct fams_file *f, uint64_t lo, uint64_t hi, struct f
 {
 	if (fams_commit_lock(f) < 0)
 		return -1;
-	dirty_collect(f, lo, hi, true);
+	dirty_collect_leaving_open(f, lo, hi);
 	trackswitch_consider(f, lo, hi);
 	uint64_t size = f->sh->size;
 	if (hi > size)

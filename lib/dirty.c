@@ -35,6 +35,8 @@ static struct {
 	bool quick;      /* this harvest may skip quiet mappings */
 	bool known;      /* the fault count could be read */
 	uint64_t faults; /* the process's page faults before this harvest's first scan */
+	bool leave_open; /* its scans protect nothing (dirty_collect_leaving_open) */
+	bool uncounted;  /* not a commit's harvest: the tracker's window does not count it */
 } g_harvest;
 
 /* The page faults this process's threads have taken (minor and major). */
@@ -147,15 +149,23 @@ void dirty_harvest(struct fams_map *m, uintptr_t s, uintptr_t e)
 		return;
 	}
 	uint64_t found = mapscan_pages_found, covered = fams_tracker_pages_covered;
-	if (mapscan_part(m->f, -1, m->start, m->end, m->off, own_protected_end(m->f), lo, hi, &m->holes_open) < 0) {
+	if (mapscan_part(m->f, -1, m->start, m->end, m->off, own_protected_end(m->f), lo, hi, g_harvest.leave_open,
+			 &m->holes_open) < 0) {
 		fams_debug("dirty scan failed (%s); comparing instead", strerror(errno));
 		if (dirty_track(m, s, e) < 0)
 			untrack(m);
 		return;
 	}
-	m->quiet = (whole || still_quiet) && g_harvest.known;
+	/* Rule: a mapping with pages left open is not quiet -- a store to such a page
+	 * faults nowhere, so only a scan finds it -- until a harvest protects them. */
+	bool left_open = g_harvest.leave_open && mapscan_pages_found != found;
+	if (left_open)
+		m->f->left_open = true;
+	m->quiet = (whole || still_quiet) && g_harvest.known &&
+		   (!left_open || fams_test_break == FAMS_BREAK_LEFT_OPEN_QUIET);
 	m->quiet_faults = g_harvest.faults;
-	trackswitch_note(fams_tracker_pages_covered - covered, mapscan_pages_found - found);
+	if (!g_harvest.uncounted)
+		trackswitch_note(fams_tracker_pages_covered - covered, mapscan_pages_found - found);
 }
 
 bool dirty_any_recorded(struct fams_file *f)
@@ -251,7 +261,7 @@ static int scan_member(struct fams_file *f, int i, int pagemap, uint64_t lo, uin
 		for (uint32_t k = 0; k < m->nmaps; k++) {
 			const struct fams_member_map *r = &m->maps[k];
 			bool holes_open = true; /* its mappings: we cannot know */
-			if (mapscan_part(f, pagemap, r->start, r->end, r->off, m->protected_end, a, b, &holes_open) < 0 &&
+			if (mapscan_part(f, pagemap, r->start, r->end, r->off, m->protected_end, a, b, false, &holes_open) < 0 &&
 			    errno == ESRCH)
 				return -1;
 		}
@@ -323,4 +333,50 @@ void dirty_collect(struct fams_file *f, uint64_t lo, uint64_t hi, bool quick)
 			member_forget_pagemap(f, i); /* a slot another process freed */
 	}
 	f->sh->harvesting = false;
+}
+
+/* An MS_ASYNC snapshot's harvest leaves the pages it finds written as they are in
+ * the page tables instead of protecting them again: protecting a page must flush
+ * it from the TLB of every CPU this address space last ran on, and one such CPU,
+ * idle by then, took 20-35 us to answer, most of the call (bench/README.md,
+ * section 5).  The commit thread protects them again, off the program's path
+ * (dirty_close_left_open).  Rule: no store to a page left open is lost -- every
+ * later scan of its mapping finds the page written until it is protected (the
+ * mapping is not quiet meanwhile, see dirty_harvest), and the harvest that protects
+ * it marks it dirty; the snapshot's commit then keeps dirty each page that no
+ * longer holds the snapshot's bytes (clear_snapshot_pages).  Only the asynchronous
+ * tracker's own scans, with no other process in the file (its commits would scan
+ * our page tables anyway) and this process's protection up to the size. */
+bool dirty_collect_leaving_open(struct fams_file *f, uint64_t lo, uint64_t hi)
+{
+	const struct fams_member *me = f->me >= 0 ? &f->sh->members[f->me] : NULL;
+	bool leave = fams_tracker_kind == FAMS_TRACKER_UFFD && !f->cut_off && !member_others(f) &&
+		     (!me || me->protected_end >= f->sh->size);
+	g_harvest.leave_open = leave;
+	dirty_collect(f, lo, hi, true);
+	g_harvest.leave_open = false;
+	return leave;
+}
+
+/* Protect [s, e) of m without taking its written pages (the broken variant a test
+ * must catch: a store made before it is lost). */
+static void protect_unmarked(struct fams_map *m, uintptr_t s, uintptr_t e)
+{
+	fams_protect_range((void *)s, e - s);
+}
+
+void dirty_close_left_open(struct fams_file *f)
+{
+	if (!f->left_open || f->cut_off)
+		return;
+	f->left_open = false;
+	if (fams_test_break == FAMS_BREAK_REPROTECT_UNMARKED) {
+		map_each_of_file(f, 0, UINT64_MAX, protect_unmarked);
+		return;
+	}
+	/* A quick harvest: the mappings left open are not quiet; the others need
+	 * nothing. */
+	g_harvest.uncounted = true;
+	dirty_collect(f, 0, UINT64_MAX, true);
+	g_harvest.uncounted = false;
 }

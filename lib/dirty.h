@@ -24,6 +24,13 @@ void dirty_harvest_file_as(struct fams_file *f, uint64_t lo, uint64_t hi, bool q
 /* The same, and for the mappings of every other process sharing f: what a commit
  * of [lo, hi) must write.  A member found dead leaves its mappings suspect. */
 void dirty_collect(struct fams_file *f, uint64_t lo, uint64_t hi, bool quick);
+/* The same for an MS_ASYNC snapshot, protecting nothing where the tracker allows
+ * (dirty.c says why and the rule): false when it had to protect as usual. */
+bool dirty_collect_leaving_open(struct fams_file *f, uint64_t lo, uint64_t hi);
+/* Protect again, marking them dirty, the pages a harvest left open in f's
+ * mappings.  Under the registry lock and f's commit lock (the commit thread, before
+ * a snapshot's commit compares its pages). */
+void dirty_close_left_open(struct fams_file *f);
 /* Whether the tracker holds a record of written pages of any of this process's
  * mappings of f, not yet harvested (uffd-sync; false for the other trackers). */
 bool dirty_any_recorded(struct fams_file *f);

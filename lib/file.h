@@ -56,6 +56,8 @@ struct fams_file {
 	size_t plan_cap;
 	char *jchunk;             /* FAMS_IO_CHUNK bytes, aligned, for writing the journal (commit.c) */
 	struct fams_async async;  /* its snapshots waiting to be committed (asynccommit.h) */
+	bool left_open;           /* an MS_ASYNC harvest left written pages unprotected
+				   * (dirty_collect_leaving_open; registry and commit locks) */
 	bool unlinked;            /* no name: nothing to recover after a crash, no journal */
 	bool cut_off;             /* a forked child that could not join: its mappings are
 				   * private snapshots and its changes are refused */

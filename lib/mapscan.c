@@ -12,10 +12,11 @@
 #include <unistd.h>
 
 /* One mapping being scanned: where it starts in the address space and the file,
- * and the owner's protected_end. */
+ * the owner's protected_end, and whether the scan protects what it finds. */
 struct scan {
 	struct fams_file *f;
 	uint64_t start, off, protected_end;
+	bool leave_open;
 };
 
 uint64_t mapscan_pages_found;
@@ -117,11 +118,19 @@ struct scan_range {
 	int err;        /* the first failure of a scan made from on_candidate */
 };
 
+/* The written pages of len bytes at s, each run to fn: protected again as they are
+ * read, unless the scan leaves them open (the kernel's record then stays). */
+static int scan_written(const struct scan_range *r, uintptr_t s, uint64_t len, fams_written_fn fn, void *ctx)
+{
+	return r->c->leave_open ? fams_scan_candidates(r->pagemap, s, len, fn, ctx)
+				: fams_scan_written(r->pagemap, s, len, fn, ctx);
+}
+
 static int scan_run(void *ctx, uint64_t a, uint64_t b)
 {
 	const struct scan_range *r = ctx;
 	const struct scan *c = r->c;
-	return a < b ? fams_scan_written(r->pagemap, (uintptr_t)(c->start + (a - c->off)), b - a, on_written, r->c) : 0;
+	return a < b ? scan_written(r, (uintptr_t)(c->start + (a - c->off)), b - a, on_written, r->c) : 0;
 }
 
 /* The mapped runs of a range, found before it is scanned (scan_held). */
@@ -212,7 +221,7 @@ static int scan_held(const struct scan_range *r, uint64_t a, uint64_t b)
 	struct held_scan h = { .c = c };
 	int rc = fams_scan_mapped(r->pagemap, s, b - a, on_mapped, &h.mapped);
 	if (rc == 0)
-		rc = fams_scan_written(r->pagemap, s, b - a, on_written_held, &h);
+		rc = scan_written(r, s, b - a, on_written_held, &h);
 	free(h.mapped.v);
 	return rc;
 }
@@ -283,7 +292,7 @@ static void on_candidate(void *ctx, uintptr_t s, uintptr_t e)
  * protected with their stretch); else it is scanned in one call.  A range the scan
  * could not read becomes suspect.  0, or -1 with the scan's errno. */
 int mapscan_part(struct fams_file *f, int pagemap, uint64_t start, uint64_t end, uint64_t off,
-		     uint64_t protected_end, uint64_t lo, uint64_t hi, bool *holes_open)
+		     uint64_t protected_end, uint64_t lo, uint64_t hi, bool leave_open, bool *holes_open)
 {
 	uint64_t file_end = fams_page_round(f->sh->size), mhi = off + (end - start);
 	if (hi > file_end)
@@ -294,7 +303,7 @@ int mapscan_part(struct fams_file *f, int pagemap, uint64_t start, uint64_t end,
 		hi = mhi;
 	if (lo >= hi)
 		return 0;
-	struct scan c = { f, start, off, protected_end };
+	struct scan c = { f, start, off, protected_end, leave_open };
 	struct scan_range r = { .c = &c, .pagemap = pagemap, .done = lo };
 	int rc;
 	struct stat wc;
@@ -313,7 +322,7 @@ int mapscan_part(struct fams_file *f, int pagemap, uint64_t start, uint64_t end,
 			errno = r.err;
 			rc = -1;
 		}
-		if (rc == 0 && r.longs == 0 && lo == off && (hi == mhi || hi == file_end))
+		if (rc == 0 && r.longs == 0 && !leave_open && lo == off && (hi == mhi || hi == file_end))
 			*holes_open = false;
 	} else {
 		rc = scan_run(&r, lo, hi);

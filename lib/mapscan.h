@@ -17,9 +17,11 @@ bool mapscan_holes_untracked(void);
  * start) that shows the file range [lo, hi), with pagemap (-1: this process's),
  * into f's bitmaps (dirty below protected_end, suspect above).  *holes_open: the
  * mapping may show unprotected holes (cleared when a scan of all of it found
- * none).  A range the scan could not read becomes suspect.  0, or -1 with errno. */
+ * none).  leave_open: protect nothing -- the pages found stay written in the page
+ * tables, and every later scan finds them again (dirty_collect_leaving_open).  A
+ * range the scan could not read becomes suspect.  0, or -1 with errno. */
 int mapscan_part(struct fams_file *f, int pagemap, uint64_t start, uint64_t end, uint64_t off,
-		 uint64_t protected_end, uint64_t lo, uint64_t hi, bool *holes_open);
+		 uint64_t protected_end, uint64_t lo, uint64_t hi, bool leave_open, bool *holes_open);
 
 /* Protect the file range [lo, hi) (page aligned) of m where the working copy holds
  * pages, a page table's reach at a time.  0, or -1 with errno. */

@@ -68,6 +68,7 @@ void registry_start_tracker(void)
 
 void fams_lock(void) { pthread_mutex_lock(&g_lock); }
 void fams_unlock(void) { pthread_mutex_unlock(&g_lock); }
+bool fams_trylock(void) { return pthread_mutex_trylock(&g_lock) == 0; }
 
 bool registry_any(void) { return fams_hint(g_files) != NULL; }
 

@@ -12,6 +12,9 @@
 
 void fams_lock(void);
 void fams_unlock(void);
+/* The lock if it is free (a thread that must never wait for it: the commit thread,
+ * for which a holder may be waiting). */
+bool fams_trylock(void);
 /* The end of an interposed call that took the lock: publish changed mappings,
  * release it and return r, with errno the call's when r < 0 and the caller's
  * (saved) otherwise. */

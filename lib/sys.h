@@ -65,6 +65,8 @@ enum fams_break {
 	FAMS_BREAK_EXEC_UNSETTLED,   /* exec leaves a file's journal holding its commits */
 	FAMS_BREAK_MOVE_UNMARKED,    /* a tracker move leaves the pages stored during it unmarked */
 	FAMS_BREAK_IDENTITY_NO_GEN,  /* a journal's header is matched without its generation */
+	FAMS_BREAK_LEFT_OPEN_QUIET,  /* a mapping with pages an MS_ASYNC harvest left open counts as quiet */
+	FAMS_BREAK_REPROTECT_UNMARKED, /* pages left open are protected again without being marked */
 };
 extern enum fams_break fams_test_break;
 

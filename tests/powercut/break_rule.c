@@ -13,7 +13,10 @@
  *                  lands after a newer commit (lib/asynccommit.h) (lost commits);
  *   move-unmarked (tests/t_trackers.c under FAMS_TRACKER_MOVES=always): a move
  *                  between trackers marks nothing suspect (lib/trackswitch.c)
- *                  (lost stores). */
+ *                  (lost stores);
+ *   left-open-quiet, reprotect-unmarked (tests/t_async_reprotect.c): an MS_ASYNC
+ *                  harvest's pages left open count as quiet, or are protected
+ *                  again without being taken (lib/dirty.c) (lost stores). */
 #include "sys.h"
 
 #include <stdlib.h>
@@ -32,6 +35,10 @@ __attribute__((constructor)) static void break_one_rule(void)
 		fams_test_break = FAMS_BREAK_SNAPSHOT_OVERTAKES;
 	else if (name && strcmp(name, "move-unmarked") == 0)
 		fams_test_break = FAMS_BREAK_MOVE_UNMARKED;
+	else if (name && strcmp(name, "left-open-quiet") == 0)
+		fams_test_break = FAMS_BREAK_LEFT_OPEN_QUIET;
+	else if (name && strcmp(name, "reprotect-unmarked") == 0)
+		fams_test_break = FAMS_BREAK_REPROTECT_UNMARKED;
 	else
 		fams_test_break = FAMS_BREAK_NO_JOURNAL_FLUSH;
 }
