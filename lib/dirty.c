@@ -321,9 +321,10 @@ void dirty_collect(struct fams_file *f, uint64_t lo, uint64_t hi, bool quick)
 	f->sh->harvesting = true;
 	/* Rule (uffd-sync, for the others): our `open` flag is lowered before our whole
 	 * record of the file is taken, never after -- a page opened in between raises
-	 * it again; lowered after, a page opened just before would hide from them. */
+	 * it again; lowered after, a page opened just before would hide from them.  A
+	 * harvest that leaves the pages open takes nothing, and lowers nothing. */
 	struct fams_member *me = f->me >= 0 ? &f->sh->members[f->me] : NULL;
-	if (me && me->reports_open && lo == 0 && hi >= f->sh->size)
+	if (me && me->reports_open && lo == 0 && hi >= f->sh->size && !g_harvest.leave_open)
 		__atomic_store_n(&me->open, 0, __ATOMIC_SEQ_CST);
 	dirty_harvest_file_as(f, lo, hi, quick);
 	for (int i = 0; i < FAMS_MAX_MEMBERS; i++) {
@@ -342,16 +343,17 @@ void dirty_collect(struct fams_file *f, uint64_t lo, uint64_t hi, bool quick)
  * section 5).  The commit thread protects them again, off the program's path
  * (dirty_close_left_open).  Rule: no store to a page left open is lost -- every
  * later scan of its mapping finds the page written until it is protected (the
- * mapping is not quiet meanwhile, see dirty_harvest), and the harvest that protects
- * it marks it dirty; the snapshot's commit then keeps dirty each page that no
- * longer holds the snapshot's bytes (clear_snapshot_pages).  Only the asynchronous
- * tracker's own scans, with no other process in the file (its commits would scan
- * our page tables anyway) and this process's protection up to the size. */
+ * mapping is not quiet meanwhile, see dirty_harvest; under uffd-sync its bit stays
+ * set), and the harvest that protects it marks it dirty; the snapshot's commit
+ * then keeps dirty each page that no longer holds the snapshot's bytes
+ * (clear_snapshot_pages).  Only this process's own scans (the userfaultfd
+ * trackers), with no other process in the file and this process's protection up
+ * to the size. */
 bool dirty_collect_leaving_open(struct fams_file *f, uint64_t lo, uint64_t hi)
 {
 	const struct fams_member *me = f->me >= 0 ? &f->sh->members[f->me] : NULL;
-	bool leave = fams_tracker_kind == FAMS_TRACKER_UFFD && !f->cut_off && !member_others(f) &&
-		     (!me || me->protected_end >= f->sh->size);
+	bool leave = (fams_tracker_kind == FAMS_TRACKER_UFFD || fams_tracker_kind == FAMS_TRACKER_UFFD_SYNC) &&
+		     !f->cut_off && !member_others(f) && (!me || me->protected_end >= f->sh->size);
 	g_harvest.leave_open = leave;
 	dirty_collect(f, lo, hi, true);
 	g_harvest.leave_open = false;

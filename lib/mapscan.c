@@ -122,7 +122,7 @@ struct scan_range {
  * read, unless the scan leaves them open (the kernel's record then stays). */
 static int scan_written(const struct scan_range *r, uintptr_t s, uint64_t len, fams_written_fn fn, void *ctx)
 {
-	return r->c->leave_open ? fams_scan_candidates(r->pagemap, s, len, fn, ctx)
+	return r->c->leave_open ? fams_scan_written_open(r->pagemap, s, len, fn, ctx)
 				: fams_scan_written(r->pagemap, s, len, fn, ctx);
 }
 

@@ -67,6 +67,7 @@ enum fams_break {
 	FAMS_BREAK_IDENTITY_NO_GEN,  /* a journal's header is matched without its generation */
 	FAMS_BREAK_LEFT_OPEN_QUIET,  /* a mapping with pages an MS_ASYNC harvest left open counts as quiet */
 	FAMS_BREAK_REPROTECT_UNMARKED, /* pages left open are protected again without being marked */
+	FAMS_BREAK_PEEK_TAKES,       /* uffd-sync: pages left open lose their bits */
 };
 extern enum fams_break fams_test_break;
 

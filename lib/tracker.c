@@ -300,6 +300,18 @@ int fams_scan_written(int pagemap_fd, uintptr_t addr, size_t len, fams_written_f
 	return scan(pagemap_fd, addr, len, PM_SCAN_WP_MATCHING, &written_pages, fn, ctx);
 }
 
+int fams_scan_written_open(int pagemap_fd, uintptr_t addr, size_t len, fams_written_fn fn, void *ctx)
+{
+	if (pagemap_fd < 0 && fams_tracker_kind == FAMS_TRACKER_UFFD_SYNC) {
+		int go = uffd_applies(len);
+		if (go <= 0)
+			return go;
+		fams_tracker_pages_covered += len / (uint64_t)fams_page_size;
+		return wpsync_peek(addr, len, fn, ctx);
+	}
+	return scan(pagemap_fd, addr, len, 0, &written_pages, fn, ctx);
+}
+
 int fams_scan_mapped(int pagemap_fd, uintptr_t addr, size_t len, fams_written_fn fn, void *ctx)
 {
 	if (pagemap_fd < 0 && fams_tracker_kind == FAMS_TRACKER_UFFD_SYNC) {

@@ -69,6 +69,9 @@ int fams_scan_written(int pagemap_fd, uintptr_t addr, size_t len, fams_written_f
  * the whole range.  What the kernel reads as written and is not mapped is a hole
  * never protected, or a page unmapped since it was written (mapscan.c). */
 int fams_scan_mapped(int pagemap_fd, uintptr_t addr, size_t len, fams_written_fn fn, void *ctx);
+/* The same, protecting nothing: the pages stay open, and the next scan or take
+ * finds them again (dirty_collect_leaving_open). */
+int fams_scan_written_open(int pagemap_fd, uintptr_t addr, size_t len, fams_written_fn fn, void *ctx);
 /* The asynchronous tracker only: report each run the kernel reads as written --
  * pages written since their last scan, and pages never protected -- and protect
  * nothing (the caller then scans, with fams_scan_written, what it keeps). */

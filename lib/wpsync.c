@@ -431,6 +431,42 @@ int wpsync_take(int fd, uintptr_t addr, size_t len, void (*fn)(void *ctx, uintpt
 	return ret;
 }
 
+int wpsync_peek(uintptr_t addr, size_t len, void (*fn)(void *ctx, uintptr_t s, uintptr_t e), void *ctx)
+{
+	size_t pg = (size_t)fams_page_size;
+	uintptr_t end = addr + len, run_s = 0, run_e = 0;
+	/* No lock: a bit is cleared only by a take, under the harvest's locks, which
+	 * the caller holds; one set after it is read belongs to a later store. */
+	for (uintptr_t a = addr & ~(uintptr_t)(pg - 1); a < end;) {
+		uint64_t bit, *w = wprecord_word(a, &bit);
+		uintptr_t word_end = (a | ((pg << 6) - 1)) + 1;
+		if (word_end > end)
+			word_end = end;
+		size_t n = (word_end - a + pg - 1) / pg;
+		uint64_t mask = n >= 64 ? ~(uint64_t)0 : (((uint64_t)1 << n) - 1) * bit;
+		uint64_t got = w ? __atomic_load_n(w, __ATOMIC_ACQUIRE) & mask : 0;
+		if (got && fams_test_break == FAMS_BREAK_PEEK_TAKES)
+			__atomic_fetch_and(w, ~got, __ATOMIC_ACQ_REL);
+		for (; got; got &= got - 1) {
+			uintptr_t p = (a & ~(uintptr_t)((pg << 6) - 1)) + (uintptr_t)__builtin_ctzll(got) * pg;
+			if (p != run_e) {
+				if (run_e > run_s)
+					fn(ctx, run_s, run_e);
+				run_s = p;
+			}
+			run_e = p + pg;
+		}
+		a = word_end;
+	}
+	if (run_e > run_s)
+		fn(ctx, run_s, run_e);
+	if (__atomic_load_n(&broken, __ATOMIC_ACQUIRE)) {
+		errno = EIO;
+		return -1;
+	}
+	return 0;
+}
+
 void wpsync_fill(int fd, uintptr_t addr, size_t len)
 {
 	if (len == 0)

@@ -18,6 +18,11 @@ int wpsync_start(int uffd);
  * caller then compares the range (its bits are gone). */
 int wpsync_take(int fd, uintptr_t addr, size_t len, void (*fn)(void *ctx, uintptr_t s, uintptr_t e), void *ctx);
 
+/* The record's pages in [addr, addr + len), each run reported through fn, left as
+ * they are: open, their bits set (a later take finds them).  -1 with errno EIO
+ * when the thread could not serve. */
+int wpsync_peek(uintptr_t addr, size_t len, void (*fn)(void *ctx, uintptr_t s, uintptr_t e), void *ctx);
+
 /* The kernel is about to write into [addr, addr + len), a range of one tracked
  * mapping, for this thread (a userfaultfd that serves only user-mode faults makes
  * such writes fail with EFAULT): record and open it as a fault would, and keep

@@ -14,9 +14,10 @@
  *   move-unmarked (tests/t_trackers.c under FAMS_TRACKER_MOVES=always): a move
  *                  between trackers marks nothing suspect (lib/trackswitch.c)
  *                  (lost stores);
- *   left-open-quiet, reprotect-unmarked (tests/t_async_reprotect.c): an MS_ASYNC
- *                  harvest's pages left open count as quiet, or are protected
- *                  again without being taken (lib/dirty.c) (lost stores). */
+ *   left-open-quiet, reprotect-unmarked, peek-takes (tests/t_async_reprotect.c):
+ *                  an MS_ASYNC harvest's pages left open count as quiet, or are
+ *                  protected again without being taken (lib/dirty.c), or lose
+ *                  their bits under uffd-sync (lib/wpsync.c) (lost stores). */
 #include "sys.h"
 
 #include <stdlib.h>
@@ -39,6 +40,8 @@ __attribute__((constructor)) static void break_one_rule(void)
 		fams_test_break = FAMS_BREAK_LEFT_OPEN_QUIET;
 	else if (name && strcmp(name, "reprotect-unmarked") == 0)
 		fams_test_break = FAMS_BREAK_REPROTECT_UNMARKED;
+	else if (name && strcmp(name, "peek-takes") == 0)
+		fams_test_break = FAMS_BREAK_PEEK_TAKES;
 	else
 		fams_test_break = FAMS_BREAK_NO_JOURNAL_FLUSH;
 }
