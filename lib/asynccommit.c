@@ -29,7 +29,8 @@ static bool g_thread;
 /* Protect again the pages f's snapshot harvest left open (dirty.c), before its
  * commit compares them with the snapshot.  Only with the registry lock free -- no
  * mapping changes meanwhile, and a thread waiting for this snapshot (async_drain)
- * holds it: that thread's own harvest, which follows, protects them instead. */
+ * holds it.  Else they stay open until the next harvest that scans their mapping
+ * (its record is not quiet meanwhile). */
 static void close_left_open(struct fams_file *f)
 {
 	if (!fams_trylock())

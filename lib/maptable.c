@@ -1,5 +1,6 @@
 /* maptable.c -- the records of this process's mappings of managed files and shadows. */
 #include "maptable.h"
+#include "sys.h"
 
 #include <stdlib.h>
 
@@ -90,6 +91,10 @@ void map_join(struct fams_map **list, struct fams_map *m)
 			m->end = n->end;
 			m->untracked = m->untracked || n->untracked;
 			m->holes_open = m->holes_open || n->holes_open;
+			/* Quiet only if both were, since the same scan: the other may hold
+			 * pages never harvested, or left open (dirty.c). */
+			m->quiet = (m->quiet && n->quiet && m->quiet_faults == n->quiet_faults) ||
+				   (m->quiet && fams_test_break == FAMS_BREAK_JOIN_KEEPS_QUIET);
 			*pn = n->next;
 			map_free(n);
 			joined = true;

@@ -68,6 +68,7 @@ enum fams_break {
 	FAMS_BREAK_LEFT_OPEN_QUIET,  /* a mapping with pages an MS_ASYNC harvest left open counts as quiet */
 	FAMS_BREAK_REPROTECT_UNMARKED, /* pages left open are protected again without being marked */
 	FAMS_BREAK_PEEK_TAKES,       /* uffd-sync: pages left open lose their bits */
+	FAMS_BREAK_JOIN_KEEPS_QUIET, /* two mapping records joined keep the first one's quiet */
 };
 extern enum fams_break fams_test_break;
 

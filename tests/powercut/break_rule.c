@@ -17,7 +17,9 @@
  *   left-open-quiet, reprotect-unmarked, peek-takes (tests/t_async_reprotect.c):
  *                  an MS_ASYNC harvest's pages left open count as quiet, or are
  *                  protected again without being taken (lib/dirty.c), or lose
- *                  their bits under uffd-sync (lib/wpsync.c) (lost stores). */
+ *                  their bits under uffd-sync (lib/wpsync.c); join-keeps-quiet:
+ *                  two mapping records joined keep the first one's quiet
+ *                  (lib/maptable.c) (lost stores). */
 #include "sys.h"
 
 #include <stdlib.h>
@@ -42,6 +44,8 @@ __attribute__((constructor)) static void break_one_rule(void)
 		fams_test_break = FAMS_BREAK_REPROTECT_UNMARKED;
 	else if (name && strcmp(name, "peek-takes") == 0)
 		fams_test_break = FAMS_BREAK_PEEK_TAKES;
+	else if (name && strcmp(name, "join-keeps-quiet") == 0)
+		fams_test_break = FAMS_BREAK_JOIN_KEEPS_QUIET;
 	else
 		fams_test_break = FAMS_BREAK_NO_JOURNAL_FLUSH;
 }
