@@ -40,6 +40,8 @@ run kc "$src/tests/kc_crash.sh" "$build" 100 fams
 kc_line=$(echo "$out" | grep '^fams:' | tail -1)
 run lmdb "$src/tests/lmdb_crash.sh" "$build" 100 fams
 lmdb_line=$(echo "$last")
+run lmdb_async "$src/tests/lmdb_crash.sh" "$build" 100 fams async
+lmdb_async_line=$(echo "$last")
 run sqlite "$src/tests/sqlite_crash.sh" "$build" 100 fams
 sqlite_line=$(echo "$last")
 run linker "$src/tests/linker_kill.sh" "$build" 200
@@ -68,6 +70,7 @@ echo "crash states across processes:             ${share_states:-?}"
 echo "SIGKILL rounds (groups of 4 sharing):      ${share_line:-?}; under uffd-sync: ${share_sync_line:-?}"
 echo "SIGKILL rounds (Kyoto Cabinet):            ${kc_line:-?}"
 echo "SIGKILL rounds (LMDB, MDB_WRITEMAP):       ${lmdb_line:-?}"
+echo "SIGKILL rounds (LMDB, MDB_MAPASYNC):       ${lmdb_async_line:-?}"
 echo "SIGKILL rounds (sqlite3, WAL + mmap):      ${sqlite_line:-?}"
 echo "SIGKILL rounds (linkers, output in place): ${linker_lines:-?}"
 echo "SIGKILL rounds (gdbm):                     ${gdbm_lines:-?}"
