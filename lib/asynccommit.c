@@ -1,10 +1,12 @@
 /* asynccommit.c -- msync(MS_ASYNC) pipelined (see asynccommit.h): the snapshot
  * queue of each file and the thread that commits them.
  *
- * Lock order: registry lock, then a file's commit lock, then g_lock; the commit
- * thread holds g_lock only to take or finish a snapshot, never while it commits
- * (it then holds the commit gate and the file's commit lock), and never waits for
- * the registry lock: it takes it only when free (close_left_open). */
+ * Lock order: registry lock, then a file's commit lock, then its bits_lock, then
+ * g_lock; the commit thread holds g_lock only to take or finish a snapshot, never
+ * while it commits (it then holds the commit gate and the file's commit lock), and
+ * never waits for the registry lock: it takes it only when free (close_left_open).
+ * A snapshot taken beside the thread's commit holds the registry lock and the
+ * file's bits_lock, never its commit lock (take_beside). */
 #include "asynccommit.h"
 #include "commit.h"
 #include "commitgate.h"
@@ -42,6 +44,30 @@ static void close_left_open(struct fams_file *f)
 	fams_unlock();
 }
 
+/* Commit snapshot s of f: 0 or an errno.  While the thread holds the commit lock
+ * for it, the program's next MS_ASYNC of f may take its snapshot beside the commit
+ * instead of waiting for its flushes (take_beside).  Rule: never beside a commit
+ * that is not ours -- the lock is let go only after f->bits_lock is taken, with
+ * `committing` lowered, so no snapshot beside it is under way then; and the
+ * bitmaps change under f->bits_lock on both sides (clear_snapshot_pages). */
+static int commit_snapshot(struct fams_file *f, const struct fams_snapshot *s)
+{
+	if (fams_commit_lock(f) < 0)
+		return errno;
+	pthread_mutex_lock(&g_lock);
+	f->async.committing = true;
+	f->async.others = f->sh->commits - f->snapshot_commits;
+	pthread_mutex_unlock(&g_lock);
+	int err = fams_commit_apply(f, s) < 0 ? errno : 0;
+	pthread_mutex_lock(&f->bits_lock);
+	pthread_mutex_lock(&g_lock);
+	f->async.committing = false;
+	pthread_mutex_unlock(&g_lock);
+	pthread_mutex_unlock(&f->bits_lock);
+	fams_commit_unlock(f);
+	return err;
+}
+
 /* The commit thread: commit each queued snapshot, oldest file first. */
 static void *commit_thread(void *arg)
 {
@@ -61,7 +87,7 @@ static void *commit_thread(void *arg)
 
 		gate_enter();
 		close_left_open(f);
-		int err = fams_commit_apply(f, &s) < 0 ? errno : 0;
+		int err = commit_snapshot(f, &s);
 		gate_leave();
 		snapshot_free(&s);
 
@@ -94,6 +120,29 @@ static int start_thread(void)
 	return 0;
 }
 
+/* Take the snapshot of [lo, hi) of f beside the thread's commit of f, if one is in
+ * flight: without waiting for its flushes (a program's MS_ASYNC after MS_ASYNC
+ * waited for each commit's flushes before).  1 taken, 0 not (no commit of f in
+ * flight, or pages to compare with the data file it writes), -1 with errno. */
+static int take_beside(struct fams_file *f, uint64_t lo, uint64_t hi, struct fams_snapshot *s)
+{
+	pthread_mutex_lock(&f->bits_lock);
+	pthread_mutex_lock(&g_lock);
+	bool committing = f->async.committing;
+	uint64_t others = f->async.others;
+	pthread_mutex_unlock(&g_lock);
+	int r = 0;
+	if (committing) {
+		r = fams_commit_snapshot_beside(f, lo, hi, others, s) == 0 ? 1 : -1;
+		if (r < 0 && errno == EAGAIN) {
+			snapshot_free(s);
+			r = 0;
+		}
+	}
+	pthread_mutex_unlock(&f->bits_lock);
+	return r;
+}
+
 int async_submit(struct fams_file *f, uint64_t lo, uint64_t hi)
 {
 	pthread_mutex_lock(&g_lock);
@@ -109,7 +158,8 @@ int async_submit(struct fams_file *f, uint64_t lo, uint64_t hi)
 	/* Taken without g_lock (it takes the commit lock); only this thread, under the
 	 * registry lock, replaces a queued snapshot. */
 	struct fams_snapshot s = { 0 };
-	if (fams_commit_snapshot(f, lo, hi, &s) < 0) {
+	int beside = take_beside(f, lo, hi, &s);
+	if (beside < 0 || (beside == 0 && fams_commit_snapshot(f, lo, hi, &s) < 0)) {
 		int saved = errno;
 		snapshot_free(&s);
 		errno = saved;

@@ -25,6 +25,8 @@ struct fams_async {
 	struct fams_snapshot queued;
 	uint64_t lo, hi;        /* the range the queued snapshot covers */
 	bool has_queued, busy;  /* one queued; one being committed */
+	bool committing;        /* the thread holds f's commit lock for it ... */
+	uint64_t others;        /* ... and f's commits but this process's snapshots' then */
 	int err;                /* a snapshot's commit failed with it (0: none) */
 	struct fams_file *next; /* in the list of files with a snapshot queued */
 };

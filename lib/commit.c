@@ -456,29 +456,43 @@ int fams_commit_snapshot(struct fams_file *f, uint64_t lo, uint64_t hi, struct f
 	int r = lo < hi ? plan_compare_suspects(f, page_of(lo), pages_for(hi), false) : 0;
 	if (r == 0)
 		r = snapshot_take(s, f, page_of(lo), lo < hi ? pages_for(hi) : page_of(lo));
+	s->base_others = f->sh->commits - f->snapshot_commits;
 	int saved = errno;
 	fams_commit_unlock(f);
 	errno = saved;
 	return r;
 }
 
+int fams_commit_snapshot_beside(struct fams_file *f, uint64_t lo, uint64_t hi, uint64_t others,
+				struct fams_snapshot *s)
+{
+	dirty_collect_leaving_open(f, lo, hi);
+	/* No tracker move (it would compare the whole file against the data file the
+	 * commit in flight writes); suspect pages are compared with that file too: left
+	 * to a snapshot that waits for the commit (EAGAIN). */
+	uint64_t size = f->sh->size;
+	if (hi > size)
+		hi = size;
+	if (lo < hi && bits_next(f->suspect, page_of(lo), pages_for(hi)) < pages_for(hi)) {
+		errno = EAGAIN;
+		return -1;
+	}
+	int r = snapshot_take(s, f, page_of(lo), lo < hi ? pages_for(hi) : page_of(lo));
+	s->base_others = others;
+	return r;
+}
+
 int fams_commit_apply(struct fams_file *f, const struct fams_snapshot *s)
 {
-	if (fams_commit_lock(f) < 0)
-		return -1;
 	int r = 0;
 	/* A commit since the snapshot other than the snapshots' before it (another
 	 * process's) took newer bytes of its pages (their bits were still set):
 	 * writing the snapshot now would put older ones back. */
 	uint64_t before = f->sh->commits;
-	if (before - f->snapshot_commits == s->base_seq - s->base_mine ||
-	    fams_test_break == FAMS_BREAK_SNAPSHOT_OVERTAKES) {
+	if (before - f->snapshot_commits == s->base_others || fams_test_break == FAMS_BREAK_SNAPSHOT_OVERTAKES) {
 		r = commit_locked(f, 0, UINT64_MAX, s);
 		f->snapshot_commits += f->sh->commits - before;
 	}
-	int saved = errno;
-	fams_commit_unlock(f);
-	errno = saved;
 	return r;
 }
 
@@ -612,9 +626,12 @@ done:
 	if (fams_report_on)
 		report_commit(&mark, plan_page_count(&pl), pl.new_bytes);
 	trim_plan_buffer(f, false);
-	if (snap)
+	if (snap) {
+		/* A snapshot may be taken beside this commit (asynccommit.c). */
+		pthread_mutex_lock(&f->bits_lock);
 		clear_snapshot_pages(f, snap);
-	else
+		pthread_mutex_unlock(&f->bits_lock);
+	} else
 		for (size_t i = 0; i < pl.nruns; i++)
 			bits_set(f->dirty, pl.runs[i].first, pl.runs[i].last, false);
 	plan_free(&pl);

@@ -29,9 +29,16 @@ int fams_commit_finish(struct fams_file *f, uint64_t lo, uint64_t hi);
  * as they are now into s (commit lock taken and released; the registry lock is
  * held, as for fams_commit_begin).  -1 with errno. */
 int fams_commit_snapshot(struct fams_file *f, uint64_t lo, uint64_t hi, struct fams_snapshot *s);
+/* The same while this process's commit thread commits f (it holds the commit
+ * lock; f->bits_lock is held here, the registry lock too): others is the file's
+ * count of commits but this process's snapshots' before that commit.  -1 with
+ * errno EAGAIN when pages must be compared with the data file that commit writes
+ * (the caller then takes the snapshot after it). */
+int fams_commit_snapshot_beside(struct fams_file *f, uint64_t lo, uint64_t hi, uint64_t others,
+				struct fams_snapshot *s);
 /* Commit snapshot s, as any commit, unless a commit other than this process's
  * snapshots' was made since it was taken (it took newer bytes of the same pages:
- * nothing to do).  Takes the commit lock; needs only f's descriptors to stay. */
+ * nothing to do).  With the commit lock held; needs only f's descriptors to stay. */
 int fams_commit_apply(struct fams_file *f, const struct fams_snapshot *s);
 
 /* Make an allocation (fallocate) durable when no commit did.  Takes the lock. */

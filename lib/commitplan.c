@@ -93,7 +93,7 @@ static int read_zero_filled(int fd, char *dst, uint64_t len, uint64_t off)
 int snapshot_take(struct fams_snapshot *s, const struct fams_file *f, uint64_t first, uint64_t last)
 {
 	uint64_t bytes;
-	*s = (struct fams_snapshot){ .size = f->sh->size, .base_seq = f->sh->commits, .base_mine = f->snapshot_commits };
+	*s = (struct fams_snapshot){ .size = f->sh->size };
 	if (find_runs(&s->runs, &s->nruns, &s->runs_cap, f, first, last, s->size, &bytes) < 0)
 		return -1;
 	if (!(s->bytes = malloc(bytes ? bytes : 1))) {

@@ -327,6 +327,8 @@ void dirty_collect(struct fams_file *f, uint64_t lo, uint64_t hi, bool quick)
 	if (me && me->reports_open && lo == 0 && hi >= f->sh->size && !g_harvest.leave_open)
 		__atomic_store_n(&me->open, 0, __ATOMIC_SEQ_CST);
 	dirty_harvest_file_as(f, lo, hi, quick);
+	if (!g_harvest.leave_open && lo == 0 && hi >= f->sh->size)
+		f->left_open = false; /* every mapping not quiet was scanned and protected */
 	for (int i = 0; i < FAMS_MAX_MEMBERS; i++) {
 		if (i != f->me && f->sh->members[i].gen)
 			collect_member(f, i, lo, hi);
@@ -348,12 +350,16 @@ void dirty_collect(struct fams_file *f, uint64_t lo, uint64_t hi, bool quick)
  * then keeps dirty each page that no longer holds the snapshot's bytes
  * (clear_snapshot_pages).  Only this process's own scans (the userfaultfd
  * trackers), with no other process in the file and this process's protection up
- * to the size. */
+ * to the size; and only when no page is open still: each snapshot takes the pages
+ * left open before it again, so a program making MS_ASYNC after MS_ASYNC while the
+ * commit thread cannot protect them (the registry lock is never free long) would
+ * copy ever more of them (8 pages a call: 13 ms a call after 1,000 calls). */
 bool dirty_collect_leaving_open(struct fams_file *f, uint64_t lo, uint64_t hi)
 {
 	const struct fams_member *me = f->me >= 0 ? &f->sh->members[f->me] : NULL;
 	bool leave = (fams_tracker_kind == FAMS_TRACKER_UFFD || fams_tracker_kind == FAMS_TRACKER_UFFD_SYNC) &&
-		     !f->cut_off && !member_others(f) && (!me || me->protected_end >= f->sh->size);
+		     !f->cut_off && !member_others(f) && (!me || me->protected_end >= f->sh->size) &&
+		     !f->left_open;
 	g_harvest.leave_open = leave;
 	dirty_collect(f, lo, hi, true);
 	g_harvest.leave_open = false;

@@ -193,6 +193,7 @@ struct fams_file *fams_file_open(int fd, const struct stat *st, const char *path
 	f->data_fd = f->memfd = f->state_fd = f->j.fd = f->j.dirfd = f->j.direct_fd = f->fork_journal_fd = -1;
 	f->me = -1;
 	cq_init(&f->queue);
+	pthread_mutex_init(&f->bits_lock, NULL);
 	for (int i = 0; i < FAMS_MAX_MEMBERS; i++)
 		f->peer_pagemap[i] = -1;
 	f->j.st = &f->j.own;

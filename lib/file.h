@@ -58,6 +58,8 @@ struct fams_file {
 	struct fams_async async;  /* its snapshots waiting to be committed (asynccommit.h) */
 	bool left_open;           /* an MS_ASYNC harvest left written pages unprotected
 				   * (dirty_collect_leaving_open; registry and commit locks) */
+	pthread_mutex_t bits_lock; /* its bitmaps, between a snapshot taken beside this
+				   * process's commit in flight and that commit (asynccommit.c) */
 	bool unlinked;            /* no name: nothing to recover after a crash, no journal */
 	bool cut_off;             /* a forked child that could not join: its mappings are
 				   * private snapshots and its changes are refused */

@@ -147,6 +147,7 @@ static void files_fork_child(void)
 	struct fams_file *files = registry_files(), *f, *tmp;
 	HASH_ITER(hh, files, f, tmp) {
 		cq_init(&f->queue); /* its waiters and leader stayed in the parent ... */
+		pthread_mutex_init(&f->bits_lock, NULL);
 		f->pins = 0;        /* ... and so did the commits that pinned it */
 		if (f->cut_off)
 			continue;

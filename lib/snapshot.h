@@ -12,9 +12,9 @@ struct page_run {
 };
 
 struct fams_snapshot {
-	uint64_t size;      /* the working copy's size then */
-	uint64_t base_seq;  /* the file's commit count then (sh->commits) ... */
-	uint64_t base_mine; /* ... of which this process's snapshots' (f->snapshot_commits) */
+	uint64_t size;        /* the working copy's size then */
+	uint64_t base_others; /* the file's commits then (sh->commits) but this process's
+			       * snapshots' (f->snapshot_commits) */
 	struct page_run *runs;
 	size_t nruns, runs_cap;
 	char *bytes;        /* the runs' bytes, in order, clipped to size */
