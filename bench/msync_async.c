@@ -4,9 +4,12 @@
  * followed, untimed, by an fsync that waits for its commit.  Prints one line per k:
  * "k async_us sync_us copy_us" (medians of REPS).  With WARM and K: k = K alone,
  * after WARM untimed commits of K pages -- a program that has run a while, which
- * fams may have moved to another tracker (FAMS_TRACKER_MOVES).  Run natively and
- * under famsrun by msync_async.sh. */
+ * fams may have moved to another tracker (FAMS_TRACKER_MOVES).  With "back" and K:
+ * REPS rounds of k = K pages written and MS_ASYNC, back to back with nothing
+ * between (LMDB with MDB_MAPASYNC): "K mean_us", the mean time a round's MS_ASYNC
+ * took.  Run natively and under famsrun by msync_async.sh. */
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,9 +36,10 @@ static double median(double *v, int n)
 int main(int argc, char **argv)
 {
 	if (argc != 4 && argc != 6)
-		return fprintf(stderr, "usage: msync_async DIR MIB REPS [WARM K]\n"), 2;
+		return fprintf(stderr, "usage: msync_async DIR MIB REPS [WARM K | back K]\n"), 2;
 	size_t pages = (size_t)atol(argv[2]) * 256;
-	int reps = atoi(argv[3]), warm = argc == 6 ? atoi(argv[4]) : 0, only = argc == 6 ? atoi(argv[5]) : 0;
+	bool back = argc == 6 && strcmp(argv[4], "back") == 0;
+	int reps = atoi(argv[3]), warm = argc == 6 && !back ? atoi(argv[4]) : 0, only = argc == 6 ? atoi(argv[5]) : 0;
 	char path[4096];
 	snprintf(path, sizeof path, "%s/msync-async", argv[1]);
 	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
@@ -46,6 +50,25 @@ int main(int argc, char **argv)
 		return perror("mmap"), 1;
 	memset(p, 1, pages * PG);
 	fsync(fd);
+	if (back) {
+		uint64_t y = 88172645463325252ull;
+		double spent = 0;
+		for (int r = 0; r < reps; r++) {
+			for (int i = 0; i < only; i++) {
+				y ^= y << 13, y ^= y >> 7, y ^= y << 17;
+				p[(y % pages) * PG + (size_t)r % PG] = (char)y;
+			}
+			double t0 = now_us();
+			msync(p, pages * PG, MS_ASYNC);
+			spent += now_us() - t0;
+		}
+		fsync(fd); /* untimed: the last snapshot's commit ends */
+		printf("%d %.1f\n", only, spent / reps);
+		munmap(p, pages * PG);
+		close(fd);
+		unlink(path);
+		return 0;
+	}
 	static char scratch[512 * PG];
 	static size_t picked[512];
 	char *plain = malloc(pages * PG);

@@ -1,8 +1,10 @@
 #!/bin/bash
 # msync_async.sh [BUILD_DIR] [MIB] [REPS] -- msync(MS_ASYNC) and msync(MS_SYNC)
 # latency after k random pages were written, natively and under famsrun, with the
-# time to copy k pages beside them.  Target (issue 15): fams's MS_ASYNC <= 20 us +
-# copying the dirty pages.  Writes bench/results/msync_async.csv.  Not a test.
+# time to copy k pages beside them; then MS_ASYNC back to back, as LMDB with
+# MDB_MAPASYNC commits.  Target (issue 15): fams's MS_ASYNC <= 20 us + copying the
+# dirty pages.  Writes bench/results/msync_async.csv and msync_async_back.csv.  Not
+# a test.
 set -eu
 build=$(realpath "${1:-build}")
 mib=${2:-64}
@@ -27,3 +29,14 @@ paste -d' ' <(echo "$native") <(echo "$fams") <(echo "$warm") | while read -r k 
 	echo "$k,$na,$ns,$fa,$fs,$wa,$ws,$copy,$target" >>"$csv"
 done
 echo "microseconds, medians of $reps (warm: after 600 commits of that size, in a process of its own); raw numbers: $csv"
+# MS_ASYNC after MS_ASYNC with nothing between (LMDB with MDB_MAPASYNC commits so):
+# the mean time a call takes over 2,000 rounds, each k pages written first.
+bcsv=$out/msync_async_back.csv
+echo "pages,native_us,fams_us" >"$bcsv"
+printf '\nback to back, mean of 2,000 calls\n%6s %10s %10s\n' pages native fams
+for k in 1 8 64; do
+	n=$("$build/bench/msync_async" "$dir" "$mib" 2000 back $k | awk '{ print $2 }')
+	f=$("$build/scripts/famsrun" -- "$build/bench/msync_async" "$dir" "$mib" 2000 back $k | awk '{ print $2 }')
+	printf '%6s %10s %10s\n' "$k" "$n" "$f"
+	echo "$k,$n,$f" >>"$bcsv"
+done

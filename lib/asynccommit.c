@@ -155,8 +155,9 @@ int async_submit(struct fams_file *f, uint64_t lo, uint64_t hi)
 	pthread_mutex_unlock(&g_lock);
 	if (r < 0)
 		return -1;
-	/* Taken without g_lock (it takes the commit lock); only this thread, under the
-	 * registry lock, replaces a queued snapshot. */
+	/* Taken without g_lock (it takes the commit lock, or bits_lock beside the
+	 * thread's commit); only this thread, under the registry lock, replaces a
+	 * queued snapshot. */
 	struct fams_snapshot s = { 0 };
 	int beside = take_beside(f, lo, hi, &s);
 	if (beside < 0 || (beside == 0 && fams_commit_snapshot(f, lo, hi, &s) < 0)) {

@@ -70,7 +70,8 @@
  * Across processes (docs/sharing.md): the commit lock (commitlock.h) is held for
  * the whole commit and for every size change, by whichever process commits.  The
  * pages committed are every member's: collecting them (dirty_collect) happens
- * under the lock, with sh->harvesting set while written pages are moved from page
+ * under the lock (held by this process's commit thread for an MS_ASYNC snapshot
+ * taken beside its commit, asynccommit.c), with sh->harvesting set while written pages are moved from page
  * tables into the bitmaps.  Dirty bits are cleared only after step 5, so a
  * committer killed at any step leaves them set, and the next holder of the lock
  * repairs first (commitlock.c).
@@ -466,17 +467,19 @@ int fams_commit_snapshot(struct fams_file *f, uint64_t lo, uint64_t hi, struct f
 int fams_commit_snapshot_beside(struct fams_file *f, uint64_t lo, uint64_t hi, uint64_t others,
 				struct fams_snapshot *s)
 {
-	dirty_collect_leaving_open(f, lo, hi);
 	/* No tracker move (it would compare the whole file against the data file the
 	 * commit in flight writes); suspect pages are compared with that file too: left
-	 * to a snapshot that waits for the commit (EAGAIN). */
-	uint64_t size = f->sh->size;
-	if (hi > size)
-		hi = size;
-	if (lo < hi && bits_next(f->suspect, page_of(lo), pages_for(hi)) < pages_for(hi)) {
+	 * to a snapshot that waits for the commit (EAGAIN), before the harvest and
+	 * after it (which may find more). */
+	uint64_t size = f->sh->size, end = hi < size ? hi : size;
+	bool suspects = lo < end && bits_next(f->suspect, page_of(lo), pages_for(end)) < pages_for(end);
+	if (!suspects)
+		dirty_collect_leaving_open(f, lo, hi);
+	if (suspects || (lo < end && bits_next(f->suspect, page_of(lo), pages_for(end)) < pages_for(end))) {
 		errno = EAGAIN;
 		return -1;
 	}
+	hi = end;
 	int r = snapshot_take(s, f, page_of(lo), lo < hi ? pages_for(hi) : page_of(lo));
 	s->base_others = others;
 	return r;

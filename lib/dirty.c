@@ -1,7 +1,9 @@
 /* dirty.c -- which pages of managed files were written, by this process or by any
  * other process sharing the file: gathered from the page tables of each (the
  * tracker scans them), and kept tracked across resizes and remappings.  Under the
- * registry lock and the file's commit lock.
+ * registry lock and the file's commit lock -- or, for an MS_ASYNC snapshot taken
+ * beside this process's commit thread's commit, the lock that thread holds and the
+ * file's bits_lock (asynccommit.c).
  *
  * A member's mappings are write-protected up to its protected_end (shared.h).
  * Past it, inside the file, lie pages another process's growth brought in: the

@@ -57,7 +57,8 @@ struct fams_file {
 	char *jchunk;             /* FAMS_IO_CHUNK bytes, aligned, for writing the journal (commit.c) */
 	struct fams_async async;  /* its snapshots waiting to be committed (asynccommit.h) */
 	bool left_open;           /* an MS_ASYNC harvest left written pages unprotected
-				   * (dirty_collect_leaving_open; registry and commit locks) */
+				   * (dirty_collect_leaving_open; registry lock, and the commit lock
+				   * held by this process or its commit thread, see bits_lock) */
 	pthread_mutex_t bits_lock; /* its bitmaps, between a snapshot taken beside this
 				   * process's commit in flight and that commit (asynccommit.c) */
 	bool unlinked;            /* no name: nothing to recover after a crash, no journal */

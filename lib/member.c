@@ -10,7 +10,8 @@
  * the file it opened, so a stale entry (a dead member whose pid was reused) is
  * never followed.
  *
- * Rules kept here (each under the commit lock):
+ * Rules kept here (each under the commit lock, held by this process -- or by its
+ * commit thread, for an MS_ASYNC snapshot taken beside its commit, asynccommit.c):
  *   - a member's slot and its published mappings change only with the lock held, so
  *     a committer scanning the members sees each one whole;
  *   - a mapping is published after it is tracked and before the program can store
