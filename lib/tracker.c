@@ -288,28 +288,28 @@ static int scan(int pagemap_fd, uintptr_t addr, size_t len, __u64 flags, const s
 	return 0;
 }
 
-int fams_scan_written(int pagemap_fd, uintptr_t addr, size_t len, fams_written_fn fn, void *ctx)
+/* The written pages of [addr, addr + len), protected again as they are read or
+ * left open: uffd-sync takes (or peeks at) its record, uffd scans. */
+static int written(int pagemap_fd, uintptr_t addr, size_t len, bool protect, fams_written_fn fn, void *ctx)
 {
 	if (pagemap_fd < 0 && fams_tracker_kind == FAMS_TRACKER_UFFD_SYNC) {
 		int go = uffd_applies(len);
 		if (go <= 0)
 			return go;
 		fams_tracker_pages_covered += len / (uint64_t)fams_page_size;
-		return wpsync_take(uffd, addr, len, fn, ctx);
+		return protect ? wpsync_take(uffd, addr, len, fn, ctx) : wpsync_peek(addr, len, fn, ctx);
 	}
-	return scan(pagemap_fd, addr, len, PM_SCAN_WP_MATCHING, &written_pages, fn, ctx);
+	return scan(pagemap_fd, addr, len, protect ? PM_SCAN_WP_MATCHING : 0, &written_pages, fn, ctx);
+}
+
+int fams_scan_written(int pagemap_fd, uintptr_t addr, size_t len, fams_written_fn fn, void *ctx)
+{
+	return written(pagemap_fd, addr, len, true, fn, ctx);
 }
 
 int fams_scan_written_open(int pagemap_fd, uintptr_t addr, size_t len, fams_written_fn fn, void *ctx)
 {
-	if (pagemap_fd < 0 && fams_tracker_kind == FAMS_TRACKER_UFFD_SYNC) {
-		int go = uffd_applies(len);
-		if (go <= 0)
-			return go;
-		fams_tracker_pages_covered += len / (uint64_t)fams_page_size;
-		return wpsync_peek(addr, len, fn, ctx);
-	}
-	return scan(pagemap_fd, addr, len, 0, &written_pages, fn, ctx);
+	return written(pagemap_fd, addr, len, false, fn, ctx);
 }
 
 int fams_scan_mapped(int pagemap_fd, uintptr_t addr, size_t len, fams_written_fn fn, void *ctx)

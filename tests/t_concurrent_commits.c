@@ -19,14 +19,6 @@ static char *shared_map;
 static int shared_fd;
 static atomic_int failures, stop;
 
-/* What the file holds at off, read without fams. */
-static uint64_t raw_word(const char *path, off_t off)
-{
-	uint64_t v = 0;
-	CHECK(raw_pread_path(path, &v, sizeof v, off) == (ssize_t)sizeof v);
-	return v;
-}
-
 /* A thread with a file of its own: store, commit (msync or fsync), check. */
 static void *own_file(void *arg)
 {

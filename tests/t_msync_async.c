@@ -14,14 +14,6 @@
 #define ROUNDS 300
 #define BACK_TO_BACK 4000
 
-/* What the file holds at off, read without fams. */
-static uint64_t raw_word(const char *path, off_t off)
-{
-	uint64_t v = 0;
-	CHECK(raw_pread_path(path, &v, sizeof v, off) == (ssize_t)sizeof v);
-	return v;
-}
-
 int main(int argc, char **argv)
 {
 	const char *broken = argc > 1 && strncmp(argv[1], "--expect-broken=", 16) == 0 ? argv[1] + 16 : NULL;

@@ -25,27 +25,27 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The rules a harness names, and the switch each sets. */
+static const struct {
+	const char *name;
+	enum fams_break rule;
+} rules[] = {
+	{ "wp-open-first", FAMS_BREAK_WP_OPEN_FIRST },
+	{ "wp-unlocked", FAMS_BREAK_WP_UNLOCKED },
+	{ "group-join-late", FAMS_BREAK_JOIN_LATE },
+	{ "snapshot-overtakes", FAMS_BREAK_SNAPSHOT_OVERTAKES },
+	{ "move-unmarked", FAMS_BREAK_MOVE_UNMARKED },
+	{ "left-open-quiet", FAMS_BREAK_LEFT_OPEN_QUIET },
+	{ "reprotect-unmarked", FAMS_BREAK_REPROTECT_UNMARKED },
+	{ "peek-takes", FAMS_BREAK_PEEK_TAKES },
+	{ "join-keeps-quiet", FAMS_BREAK_JOIN_KEEPS_QUIET },
+};
+
 __attribute__((constructor)) static void break_one_rule(void)
 {
 	const char *name = getenv("FAMS_TEST_BREAK");
-	if (name && strcmp(name, "wp-open-first") == 0)
-		fams_test_break = FAMS_BREAK_WP_OPEN_FIRST;
-	else if (name && strcmp(name, "wp-unlocked") == 0)
-		fams_test_break = FAMS_BREAK_WP_UNLOCKED;
-	else if (name && strcmp(name, "group-join-late") == 0)
-		fams_test_break = FAMS_BREAK_JOIN_LATE;
-	else if (name && strcmp(name, "snapshot-overtakes") == 0)
-		fams_test_break = FAMS_BREAK_SNAPSHOT_OVERTAKES;
-	else if (name && strcmp(name, "move-unmarked") == 0)
-		fams_test_break = FAMS_BREAK_MOVE_UNMARKED;
-	else if (name && strcmp(name, "left-open-quiet") == 0)
-		fams_test_break = FAMS_BREAK_LEFT_OPEN_QUIET;
-	else if (name && strcmp(name, "reprotect-unmarked") == 0)
-		fams_test_break = FAMS_BREAK_REPROTECT_UNMARKED;
-	else if (name && strcmp(name, "peek-takes") == 0)
-		fams_test_break = FAMS_BREAK_PEEK_TAKES;
-	else if (name && strcmp(name, "join-keeps-quiet") == 0)
-		fams_test_break = FAMS_BREAK_JOIN_KEEPS_QUIET;
-	else
-		fams_test_break = FAMS_BREAK_NO_JOURNAL_FLUSH;
+	fams_test_break = FAMS_BREAK_NO_JOURNAL_FLUSH;
+	for (size_t i = 0; name && i < sizeof rules / sizeof rules[0]; i++)
+		if (strcmp(name, rules[i].name) == 0)
+			fams_test_break = rules[i].rule;
 }
