@@ -464,6 +464,12 @@ int fams_commit_snapshot(struct fams_file *f, uint64_t lo, uint64_t hi, struct f
 	return r;
 }
 
+/* Whether a page of [lo, hi) is suspect (to be compared with the data file). */
+static bool suspects_in(const struct fams_file *f, uint64_t lo, uint64_t hi)
+{
+	return lo < hi && bits_next(f->suspect, page_of(lo), pages_for(hi)) < pages_for(hi);
+}
+
 int fams_commit_snapshot_beside(struct fams_file *f, uint64_t lo, uint64_t hi, uint64_t others,
 				struct fams_snapshot *s)
 {
@@ -472,10 +478,12 @@ int fams_commit_snapshot_beside(struct fams_file *f, uint64_t lo, uint64_t hi, u
 	 * to a snapshot that waits for the commit (EAGAIN), before the harvest and
 	 * after it (which may find more). */
 	uint64_t size = f->sh->size, end = hi < size ? hi : size;
-	bool suspects = lo < end && bits_next(f->suspect, page_of(lo), pages_for(end)) < pages_for(end);
-	if (!suspects)
+	bool suspects = suspects_in(f, lo, end);
+	if (!suspects) {
 		dirty_collect_leaving_open(f, lo, hi);
-	if (suspects || (lo < end && bits_next(f->suspect, page_of(lo), pages_for(end)) < pages_for(end))) {
+		suspects = suspects_in(f, lo, end);
+	}
+	if (suspects) {
 		errno = EAGAIN;
 		return -1;
 	}

@@ -356,7 +356,7 @@ void dirty_collect(struct fams_file *f, uint64_t lo, uint64_t hi, bool quick)
  * left open before it again, so a program making MS_ASYNC after MS_ASYNC while the
  * commit thread cannot protect them (the registry lock is never free long) would
  * copy ever more of them (8 pages a call: 13 ms a call after 1,000 calls). */
-bool dirty_collect_leaving_open(struct fams_file *f, uint64_t lo, uint64_t hi)
+void dirty_collect_leaving_open(struct fams_file *f, uint64_t lo, uint64_t hi)
 {
 	const struct fams_member *me = f->me >= 0 ? &f->sh->members[f->me] : NULL;
 	bool leave = (fams_tracker_kind == FAMS_TRACKER_UFFD || fams_tracker_kind == FAMS_TRACKER_UFFD_SYNC) &&
@@ -365,7 +365,6 @@ bool dirty_collect_leaving_open(struct fams_file *f, uint64_t lo, uint64_t hi)
 	g_harvest.leave_open = leave;
 	dirty_collect(f, lo, hi, true);
 	g_harvest.leave_open = false;
-	return leave;
 }
 
 /* Protect [s, e) of m without taking its written pages (the broken variant a test

@@ -25,8 +25,8 @@ void dirty_harvest_file_as(struct fams_file *f, uint64_t lo, uint64_t hi, bool q
  * of [lo, hi) must write.  A member found dead leaves its mappings suspect. */
 void dirty_collect(struct fams_file *f, uint64_t lo, uint64_t hi, bool quick);
 /* The same for an MS_ASYNC snapshot, protecting nothing where the tracker allows
- * (dirty.c says why and the rule): false when it had to protect as usual. */
-bool dirty_collect_leaving_open(struct fams_file *f, uint64_t lo, uint64_t hi);
+ * (dirty.c says why and the rule). */
+void dirty_collect_leaving_open(struct fams_file *f, uint64_t lo, uint64_t hi);
 /* Protect again, marking them dirty, the pages a harvest left open in f's
  * mappings.  Under the registry lock and f's commit lock (the commit thread, before
  * a snapshot's commit compares its pages). */

@@ -118,19 +118,13 @@ struct scan_range {
 	int err;        /* the first failure of a scan made from on_candidate */
 };
 
-/* The written pages of len bytes at s, each run to fn: protected again as they are
- * read, unless the scan leaves them open (the kernel's record then stays). */
-static int scan_written(const struct scan_range *r, uintptr_t s, uint64_t len, fams_written_fn fn, void *ctx)
-{
-	return r->c->leave_open ? fams_scan_written_open(r->pagemap, s, len, fn, ctx)
-				: fams_scan_written(r->pagemap, s, len, fn, ctx);
-}
-
 static int scan_run(void *ctx, uint64_t a, uint64_t b)
 {
 	const struct scan_range *r = ctx;
 	const struct scan *c = r->c;
-	return a < b ? scan_written(r, (uintptr_t)(c->start + (a - c->off)), b - a, on_written, r->c) : 0;
+	return a < b ? fams_scan_written(r->pagemap, (uintptr_t)(c->start + (a - c->off)), b - a, !c->leave_open,
+					 on_written, r->c)
+		     : 0;
 }
 
 /* The mapped runs of a range, found before it is scanned (scan_held). */
@@ -221,7 +215,7 @@ static int scan_held(const struct scan_range *r, uint64_t a, uint64_t b)
 	struct held_scan h = { .c = c };
 	int rc = fams_scan_mapped(r->pagemap, s, b - a, on_mapped, &h.mapped);
 	if (rc == 0)
-		rc = scan_written(r, s, b - a, on_written_held, &h);
+		rc = fams_scan_written(r->pagemap, s, b - a, !c->leave_open, on_written_held, &h);
 	free(h.mapped.v);
 	return rc;
 }

@@ -288,10 +288,9 @@ static int scan(int pagemap_fd, uintptr_t addr, size_t len, __u64 flags, const s
 	return 0;
 }
 
-/* The written pages of [addr, addr + len), protected again as they are read or
- * left open: uffd-sync takes (or peeks at) its record, uffd scans. */
-static int written(int pagemap_fd, uintptr_t addr, size_t len, bool protect, fams_written_fn fn, void *ctx)
+int fams_scan_written(int pagemap_fd, uintptr_t addr, size_t len, bool protect, fams_written_fn fn, void *ctx)
 {
+	/* uffd-sync takes (or peeks at) its record; uffd scans. */
 	if (pagemap_fd < 0 && fams_tracker_kind == FAMS_TRACKER_UFFD_SYNC) {
 		int go = uffd_applies(len);
 		if (go <= 0)
@@ -300,16 +299,6 @@ static int written(int pagemap_fd, uintptr_t addr, size_t len, bool protect, fam
 		return protect ? wpsync_take(uffd, addr, len, fn, ctx) : wpsync_peek(addr, len, fn, ctx);
 	}
 	return scan(pagemap_fd, addr, len, protect ? PM_SCAN_WP_MATCHING : 0, &written_pages, fn, ctx);
-}
-
-int fams_scan_written(int pagemap_fd, uintptr_t addr, size_t len, fams_written_fn fn, void *ctx)
-{
-	return written(pagemap_fd, addr, len, true, fn, ctx);
-}
-
-int fams_scan_written_open(int pagemap_fd, uintptr_t addr, size_t len, fams_written_fn fn, void *ctx)
-{
-	return written(pagemap_fd, addr, len, false, fn, ctx);
 }
 
 int fams_scan_mapped(int pagemap_fd, uintptr_t addr, size_t len, fams_written_fn fn, void *ctx)

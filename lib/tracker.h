@@ -58,20 +58,19 @@ int fams_track_range(void *addr, size_t len);
 int fams_protect_range(void *addr, size_t len);
 
 /* Report each run [start, end) of pages written in the range since the last scan,
- * and write-protect them again: in this process (pagemap_fd -1), or in the process
- * whose pagemap pagemap_fd is (another process sharing the file: the scan acts on
- * its page tables, no help from it needed).  -1 with errno: ESRCH when that process
- * is gone, EPERM when the range is not a tracked mapping there. */
+ * and with protect write-protect them again (without, they stay open, and the next
+ * scan or take finds them again: dirty_collect_leaving_open): in this process
+ * (pagemap_fd -1), or in the process whose pagemap pagemap_fd is (another process
+ * sharing the file: the scan acts on its page tables, no help from it needed).  -1
+ * with errno: ESRCH when that process is gone, EPERM when the range is not a
+ * tracked mapping there. */
 typedef void (*fams_written_fn)(void *ctx, uintptr_t start, uintptr_t end);
-int fams_scan_written(int pagemap_fd, uintptr_t addr, size_t len, fams_written_fn fn, void *ctx);
+int fams_scan_written(int pagemap_fd, uintptr_t addr, size_t len, bool protect, fams_written_fn fn, void *ctx);
 /* Report each run of pages of the range that are mapped (a page table entry or a
  * swap entry: the page exists), changing nothing; the synchronous tracker reports
  * the whole range.  What the kernel reads as written and is not mapped is a hole
  * never protected, or a page unmapped since it was written (mapscan.c). */
 int fams_scan_mapped(int pagemap_fd, uintptr_t addr, size_t len, fams_written_fn fn, void *ctx);
-/* The same, protecting nothing: the pages stay open, and the next scan or take
- * finds them again (dirty_collect_leaving_open). */
-int fams_scan_written_open(int pagemap_fd, uintptr_t addr, size_t len, fams_written_fn fn, void *ctx);
 /* The asynchronous tracker only: report each run the kernel reads as written --
  * pages written since their last scan, and pages never protected -- and protect
  * nothing (the caller then scans, with fams_scan_written, what it keeps). */

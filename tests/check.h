@@ -61,6 +61,13 @@ static inline const char *test_path(const char *name)
 	return p;
 }
 
+/* The rule named by --expect-broken=NAME (an engine with it broken must be caught),
+ * or NULL. */
+static inline const char *expected_broken(int argc, char **argv)
+{
+	return argc > 1 && strncmp(argv[1], "--expect-broken=", 16) == 0 ? argv[1] + 16 : NULL;
+}
+
 /* What the file itself holds, bypassing fams. */
 static inline ssize_t raw_pread_path(const char *path, void *buf, size_t n, off_t off)
 {

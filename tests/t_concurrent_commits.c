@@ -85,7 +85,7 @@ static void *churn(void *arg)
 
 int main(int argc, char **argv)
 {
-	const char *broken = argc > 1 && strncmp(argv[1], "--expect-broken=", 16) == 0 ? argv[1] + 16 : NULL;
+	const char *broken = expected_broken(argc, argv);
 	static char names[THREADS][64];
 	for (int t = 0; t < THREADS; t++) {
 		snprintf(names[t], sizeof names[t], "concurrent-own%d", t);

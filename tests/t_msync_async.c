@@ -16,7 +16,7 @@
 
 int main(int argc, char **argv)
 {
-	const char *broken = argc > 1 && strncmp(argv[1], "--expect-broken=", 16) == 0 ? argv[1] + 16 : NULL;
+	const char *broken = expected_broken(argc, argv);
 	const char *path = test_path("msync_async");
 	int fd = make_file(path, PAGES * PG, 0);
 	CHECK(fd >= 0);

@@ -674,8 +674,7 @@ static void peer_commits(void)
 
 int main(int argc, char **argv)
 {
-	if (argc > 1 && strncmp(argv[1], "--expect-broken=", 16) == 0)
-		expect_broken = argv[1] + 16;
+	expect_broken = expected_broken(argc, argv);
 	store_then_commit();
 	other_thread();
 	stores_once_during_commits();
